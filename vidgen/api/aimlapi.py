@@ -1,0 +1,277 @@
+"""The aimlapi dialect: ``/v2/video/generations`` and the legacy
+``/v2/generate/video/runway/generation`` (seeds 000–003, API-NOTES §1).
+
+Translate in: the body becomes a ``GenerationRequest`` (``ratio`` and ``last_image_url`` are
+accepted as the older names of ``aspect_ratio`` and ``tail_image_url``). Render out: a
+``Generation`` becomes the seeds' poll schema, errors become aimlapi's error body
+``{message, path, requestId, statusCode, timestamp}`` plus per-field ``errors``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vidgen.api.deps import CurrentKey, RuntimeDep
+from vidgen.api.dialect import Dialect, error_fields
+from vidgen.api.files import download_url
+from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
+from vidgen.errors import FieldError, InvalidRequest, VidgenError
+from vidgen.logs import request_id_var
+
+
+class AimlapiDialect(Dialect):
+    name = "aimlapi"
+    tag = "aimlapi"
+    prefixes = ("/v2/video/generations", "/v2/generate/video")
+    field_names = {
+        "first_image": "image_url",
+        "last_image": "tail_image_url",
+        "aspect_ratio": "aspect_ratio",
+    }
+
+    def render_error(self, request: Request, error: VidgenError) -> JSONResponse:
+        body: dict[str, Any] = {
+            "message": error.message,
+            "path": request.url.path,
+            "requestId": request_id_var.get(),
+            "statusCode": error.http_status,
+            "timestamp": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        }
+        fields = error_fields(self, error)
+        if fields:
+            body["errors"] = fields
+            body["message"] = f"{error.message} " + "; ".join(
+                f"{f['field']}: {f['message']}" for f in fields
+            )
+        return JSONResponse(body, status_code=error.http_status)
+
+
+DIALECT = AimlapiDialect()
+router = APIRouter(tags=["aimlapi"], route_class=DIALECT.route_class())
+
+STATUS_WORDS: dict[Status, str] = {
+    Status.QUEUED: "queued",
+    Status.GENERATING: "generating",
+    Status.COMPLETED: "completed",
+    Status.FAILED: "error",
+    Status.CANCELLED: "error",
+}
+
+
+class CreateGeneration(BaseModel):
+    """Body of a create call. Unknown fields are refused, so a typo is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(
+        ..., description="`runway/gen4_turbo` or `gen3a_turbo`.", examples=["runway/gen4_turbo"]
+    )
+    prompt: str | None = Field(
+        None, max_length=1000, description="What should happen in the video."
+    )
+    image_url: str | None = Field(
+        None, description="First frame: an https URL or a data URI (png, jpeg, webp)."
+    )
+    tail_image_url: str | None = Field(None, description="Last frame: an https URL or a data URI.")
+    last_image_url: str | None = Field(None, description="Older name of `tail_image_url`.")
+    aspect_ratio: str | None = Field(
+        None,
+        description="`16:9` `9:16` `4:3` `3:4` `1:1` `21:9` (gen4_turbo) or `16:9` `9:16` "
+        "(gen3a_turbo). Detected from the image when absent.",
+    )
+    ratio: str | None = Field(None, description="Older name of `aspect_ratio`.")
+    duration: int | None = Field(None, description="5 or 10 seconds (default 5).", examples=[5])
+    seed: int | None = Field(None, description="0 … 4294967295; random when absent.")
+
+    @model_validator(mode="after")
+    def _no_conflicting_aliases(self) -> CreateGeneration:
+        for name, alias in (("aspect_ratio", "ratio"), ("tail_image_url", "last_image_url")):
+            a, b = getattr(self, name), getattr(self, alias)
+            if a is not None and b is not None and a != b:
+                raise ValueError(f"{name} and {alias} name the same field; send only one")
+        return self
+
+    def to_request(self) -> GenerationRequest:
+        tail = self.tail_image_url or self.last_image_url
+        return GenerationRequest(
+            model=self.model,
+            prompt=self.prompt or "",
+            first_image=ImageRef(url=self.image_url) if self.image_url else None,
+            last_image=ImageRef(url=tail) if tail else None,
+            aspect_ratio=self.aspect_ratio or self.ratio,
+            duration=self.duration,
+            seed=self.seed,
+            dialect=DIALECT.name,
+        )
+
+
+class Created(BaseModel):
+    id: str = Field(..., description="The generation id to poll with.")
+    status: Literal["queued", "generating", "completed", "error"]
+
+
+class Video(BaseModel):
+    url: str = Field(..., description="Signed download link; expires (24 h by default).")
+    duration: float | None = None
+
+
+class ErrorInfo(BaseModel):
+    name: str
+    message: str
+
+
+class Usage(BaseModel):
+    credits_used: float
+    tokens_used: float = Field(..., description="Same as credits_used (the seeds' poll schema).")
+
+
+class Meta(BaseModel):
+    usage: Usage | None
+    engine: str = Field(..., description="The engine that serves this model, e.g. `preview`.")
+    model: str
+    seed: int
+    aspect_ratio: str
+    progress: float = Field(..., ge=0, le=1)
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class GenerationStatus(BaseModel):
+    id: str
+    status: Literal["queued", "generating", "completed", "error"]
+    video: Video | None = None
+    duration: float | None = None
+    error: ErrorInfo | None = None
+    meta: Meta | None = None
+
+
+async def render_generation(
+    request: Request, runtime: Any, generation: Generation
+) -> GenerationStatus:
+    link = await download_url(request, runtime, generation)
+    duration = generation.video.duration if generation.video else None
+    charged = (
+        generation.credits if generation.status not in (Status.FAILED, Status.CANCELLED) else 0
+    )
+    return GenerationStatus(
+        id=generation.id,
+        status=STATUS_WORDS[generation.status],
+        video=Video(url=link[0], duration=duration) if link else None,
+        duration=duration,
+        error=ErrorInfo(name=generation.error.name, message=generation.error.message)
+        if generation.error and generation.status in (Status.FAILED, Status.CANCELLED)
+        else None,
+        meta=Meta(
+            usage=Usage(credits_used=charged, tokens_used=charged),
+            engine=generation.engine,
+            model=generation.model,
+            seed=generation.seed,
+            aspect_ratio=generation.aspect_ratio,
+            progress=round(generation.progress, 4),
+            created_at=generation.created_at,
+            completed_at=generation.finished_at if generation.status.is_final else None,
+        ),
+    )
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """aimlapi's error body (docs.aimlapi.com, "Errors and messages"), plus per-field details."""
+
+    message: str
+    path: str
+    requestId: str | None  # aimlapi's wire names are camelCase
+    statusCode: int
+    timestamp: str
+    errors: list[FieldProblem] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Body validation error: `errors` lists each field and why.",
+        401: "Missing, unknown or revoked API key.",
+        403: "Not enough credits for this generation.",
+        404: "No such generation for this key.",
+        413: "Request body too large.",
+        429: "Too many requests; see Retry-After.",
+    }.items()
+}
+
+
+async def _create(body: CreateGeneration, key: Any, runtime: RuntimeDep) -> Created:
+    generation = await runtime.service.submit(key, body.to_request())
+    return Created(id=generation.id, status="queued")
+
+
+async def _poll(
+    request: Request, generation_id: str, key: Any, runtime: RuntimeDep
+) -> GenerationStatus:
+    if not generation_id.strip():
+        raise InvalidRequest(
+            [FieldError("generation_id", "must not be empty")], "Query validation error!"
+        )
+    generation = await runtime.service.get(key, generation_id)
+    return await render_generation(request, runtime, generation)
+
+
+GenerationId = Annotated[str, Query(description="The id the create call returned.", max_length=100)]
+
+
+@router.post(
+    "/v2/video/generations",
+    response_model=Created,
+    responses=ERROR_RESPONSES,
+    summary="Create a video generation",
+)
+async def create_generation(
+    body: CreateGeneration, key: CurrentKey, runtime: RuntimeDep
+) -> Created:
+    return await _create(body, key, runtime)
+
+
+@router.get(
+    "/v2/video/generations",
+    response_model=GenerationStatus,
+    responses=ERROR_RESPONSES,
+    summary="Poll a video generation",
+)
+async def get_generation(
+    request: Request, generation_id: GenerationId, key: CurrentKey, runtime: RuntimeDep
+) -> GenerationStatus:
+    return await _poll(request, generation_id, key, runtime)
+
+
+@router.post(
+    "/v2/generate/video/runway/generation",
+    response_model=Created,
+    responses=ERROR_RESPONSES,
+    summary="Create a video generation (legacy route)",
+)
+async def create_generation_legacy(
+    body: CreateGeneration, key: CurrentKey, runtime: RuntimeDep
+) -> Created:
+    return await _create(body, key, runtime)
+
+
+@router.get(
+    "/v2/generate/video/runway/generation",
+    response_model=GenerationStatus,
+    responses=ERROR_RESPONSES,
+    summary="Poll a video generation (legacy route)",
+)
+async def get_generation_legacy(
+    request: Request, generation_id: GenerationId, key: CurrentKey, runtime: RuntimeDep
+) -> GenerationStatus:
+    return await _poll(request, generation_id, key, runtime)

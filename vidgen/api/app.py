@@ -1,0 +1,196 @@
+"""The app factory: one FastAPI app, every dialect's router, and a lifespan that starts the
+runtime (and, in the embedded deployment, the worker pool beside the API)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vidgen import __version__
+from vidgen.api import aimlapi, files, ops
+from vidgen.api.dialect import Dialect
+from vidgen.errors import PayloadTooLarge
+from vidgen.logs import request_id_var
+from vidgen.metrics import HTTP_LATENCY
+from vidgen.runtime import Runtime
+from vidgen.settings import Settings
+from vidgen.worker.runner import Worker
+
+log = logging.getLogger("vidgen.http")
+
+DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT,)
+DEFAULT_DIALECT = aimlapi.DIALECT
+QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+#: How long a stopping server lets running jobs finish before handing them back to the queue.
+SHUTDOWN_GRACE_SECONDS = 20.0
+
+
+def dialect_for_path(path: str) -> Dialect:
+    for dialect in DIALECTS:
+        if path.startswith(dialect.prefixes):
+            return dialect
+    return DEFAULT_DIALECT
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware: request ids, the 413 body cap, access logs and latency metrics."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        supplied = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = supplied if _REQUEST_ID.match(supplied) else str(uuid.uuid4())
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        path: str = scope["path"]
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        received = 0
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise PayloadTooLarge(self._too_large())
+            return message
+
+        try:
+            declared = headers.get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                request = Request(scope)
+                response = dialect_for_path(path).error_response(
+                    request, PayloadTooLarge(self._too_large())
+                )
+                await response(scope, receive, send_with_id)
+            else:
+                await self.app(scope, capped_receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            HTTP_LATENCY.labels(scope["method"], template, str(status)).observe(elapsed)
+            log.log(
+                logging.DEBUG if path in QUIET_PATHS else logging.INFO,
+                "%s %s %s",
+                scope["method"],
+                path,
+                status,
+                extra={"status": status, "route": template, "ms": round(elapsed * 1000, 2)},
+            )
+            request_id_var.reset(token)
+
+    def _too_large(self) -> str:
+        return f"Request body is larger than {self.max_body_bytes} bytes."
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    on_started: Callable[[Runtime], None] | None = None,
+    bootstrap_key: bool = False,
+) -> FastAPI:
+    """Build the app. The runtime (database, storage, engines, workers) starts in the lifespan."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings)
+        app.state.runtime = runtime
+        if bootstrap_key:
+            await runtime.ensure_first_key()
+        worker: Worker | None = None
+        worker_task: asyncio.Task[None] | None = None
+        if settings.run_worker:
+            worker = Worker(
+                store=runtime.jobs,
+                storage=runtime.storage,
+                engines=runtime.engines,
+                settings=settings,
+            )
+            worker_task = asyncio.create_task(worker.run())
+        if on_started is not None:
+            on_started(runtime)
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                await worker.shutdown(SHUTDOWN_GRACE_SECONDS)
+                await worker_task
+            await runtime.aclose()
+
+    app = FastAPI(
+        title="vidgen",
+        version=__version__,
+        summary="Self-hosted video generation: the aimlapi, apiframe, Runway and OpenAI video APIs "
+        "over one queue.",
+        lifespan=lifespan,
+        openapi_tags=[{"name": d.tag, "description": f"The {d.name} dialect."} for d in DIALECTS]
+        + [
+            {"name": "files", "description": "Signed downloads."},
+            {"name": "operations", "description": "Health, readiness, metrics, models."},
+        ],
+    )
+    app.state.settings = settings
+    for dialect_module in (aimlapi,):
+        app.include_router(dialect_module.router)
+    app.include_router(files.router)
+    app.include_router(ops.router)
+
+    async def render(request: Request, exc: Exception) -> Any:
+        return dialect_for_path(request.url.path).error_response(request, exc)
+
+    def openapi() -> dict[str, Any]:
+        # Validation errors are answered with 400 in each dialect's shape, never FastAPI's 422.
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    responses = operation.get("responses", {})
+                    if responses.pop("422", None) is not None:
+                        responses.setdefault("400", {"description": "Validation error"})
+            schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+            schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_exception_handler(StarletteHTTPException, render)
+    app.add_exception_handler(RequestValidationError, render)
+    app.add_exception_handler(Exception, render)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,127 @@
+"""What every HTTP dialect shares: its error shape, its field names, and the route class that
+makes every error raised under its routes come out in that shape.
+
+A dialect translates in (its body → ``GenerationRequest``) and renders out (``Generation`` → its
+body); errors are part of rendering out. ``FieldError.field`` holds canonical names, which each
+dialect maps to its own (``first_image`` is ``image_url`` for aimlapi, ``promptImage`` for
+Runway), so a client always sees the name of the field it actually sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, ClassVar
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from vidgen.errors import (
+    FieldError,
+    InvalidRequest,
+    NotFound,
+    RequestError,
+    Unauthorized,
+    VidgenError,
+)
+
+log = logging.getLogger(__name__)
+
+
+def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError]:
+    """Pydantic/FastAPI errors as FieldErrors, named by their path in the body or query."""
+    errors: list[FieldError] = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ())]
+        source = loc[0] if loc else "body"
+        path = ".".join(loc[1:]) if len(loc) > 1 else source
+        if err.get("type") == "json_invalid":
+            path, reason = "body", "is not valid JSON: " + str(err.get("ctx", {}).get("error", ""))
+        elif err.get("type") == "extra_forbidden":
+            reason = "is not a known field"
+        elif err.get("type") == "missing":
+            reason = "is required"
+        else:
+            reason = str(err.get("msg", "is invalid"))
+        errors.append(FieldError(path, reason.rstrip(": ")))
+    return errors
+
+
+def as_vidgen_error(exc: Exception) -> VidgenError:
+    """Map anything raised while serving to the error we will render."""
+    if isinstance(exc, VidgenError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        errors = field_errors_from_validation(exc)
+        in_query = any(e.get("loc", ("",))[0] == "query" for e in exc.errors())
+        return InvalidRequest(
+            errors, "Query validation error!" if in_query else "Body validation error!"
+        )
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 404:
+            return NotFound("Not found.")
+        if exc.status_code == 401:
+            return Unauthorized(str(exc.detail))
+        error = RequestError(str(exc.detail))
+        error.http_status = exc.status_code  # e.g. 405 Method Not Allowed
+        return error
+    return VidgenError("Internal server error.")
+
+
+class Dialect(ABC):
+    """One API dialect. Subclasses render errors; routers use ``route_class``."""
+
+    name: ClassVar[str]
+    tag: ClassVar[str]
+    #: URL prefixes that belong to this dialect (for errors raised before routing, e.g. 413).
+    prefixes: ClassVar[tuple[str, ...]] = ()
+    #: canonical field name → this dialect's field name
+    field_names: ClassVar[Mapping[str, str]] = {}
+
+    def wire_name(self, field: str) -> str:
+        head, dot, rest = field.partition(".")
+        return self.field_names.get(field) or (self.field_names.get(head, head) + dot + rest)
+
+    @abstractmethod
+    def render_error(self, request: Request, error: VidgenError) -> Response:
+        """The error in this dialect's shape. Must never include a stack trace."""
+
+    def error_response(self, request: Request, exc: Exception) -> Response:
+        error = as_vidgen_error(exc)
+        if error.http_status >= 500:
+            log.error("request failed", exc_info=exc)
+        response = self.render_error(request, error)
+        if isinstance(exc, HTTPException) and exc.headers:
+            response.headers.update(exc.headers)  # e.g. Allow on a 405
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, round(retry_after)))
+        return response
+
+    def route_class(self) -> type[APIRoute]:
+        dialect = self
+
+        class DialectRoute(APIRoute):
+            def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+                handler = super().get_route_handler()
+
+                async def handle(request: Request) -> Response:
+                    try:
+                        return await handler(request)
+                    except Exception as exc:
+                        return dialect.error_response(request, exc)
+
+                return handle
+
+        DialectRoute.__name__ = f"{type(self).__name__}Route"
+        return DialectRoute
+
+
+def error_fields(dialect: Dialect, error: VidgenError) -> list[dict[str, Any]]:
+    """The per-field details of a validation error, under the dialect's field names."""
+    if not isinstance(error, InvalidRequest):
+        return []
+    return [{"field": dialect.wire_name(e.field), "message": e.reason} for e in error.errors]

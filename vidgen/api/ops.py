@@ -1,0 +1,113 @@
+"""Operations: liveness, readiness, Prometheus metrics, and the model list with its routing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from vidgen.api.deps import RuntimeDep
+from vidgen.metrics import QUEUE_DEPTH
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: the database and the storage are reachable",
+    responses={503: {"description": "a dependency is down; `checks` says which"}},
+)
+async def ready(runtime: RuntimeDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+
+    async def probe(name: str, check: Any) -> None:
+        try:
+            await asyncio.wait_for(check(), timeout=5)
+            checks[name] = "ok"
+        except Exception as exc:
+            log.warning("readiness check failed", extra={"check": name, "error": repr(exc)})
+            checks[name] = "unavailable"
+
+    await asyncio.gather(
+        probe("database", runtime.db.ping), probe("storage", runtime.storage.check)
+    )
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(runtime: RuntimeDep) -> Response:
+    try:
+        depth = await runtime.jobs.queue_depth()
+    except Exception:
+        log.warning("queue depth unavailable", exc_info=True)
+    else:
+        for spec in runtime.catalog:
+            QUEUE_DEPTH.labels(spec.id).set(depth.get(spec.id, 0))
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class ModelInfo(BaseModel):
+    id: str
+    object: str = "model"
+    owned_by: str = "vidgen"
+    title: str
+    description: str
+    engine: str = Field(..., description="The engine serving this model now (VIDGEN_ROUTES).")
+    aliases: list[str]
+    aspect_ratios: dict[str, str] = Field(
+        ..., description="ratio → output frame size, e.g. 1280x720"
+    )
+    default_aspect_ratio: str
+    durations: list[int]
+    default_duration: int
+    fps: int
+    credits: dict[str, int] = Field(..., description="duration in seconds → credits charged")
+    requires_image: bool
+    accepts_last_image: bool
+    max_prompt_chars: int
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[ModelInfo]
+
+
+@router.get(
+    "/v1/models", response_model=ModelList, summary="Models, their limits, prices and engines"
+)
+async def list_models(runtime: RuntimeDep) -> ModelList:
+    return ModelList(
+        data=[
+            ModelInfo(
+                id=spec.id,
+                title=spec.title,
+                description=spec.description,
+                engine=runtime.catalog.engine_for(spec.id),
+                aliases=list(spec.aliases),
+                aspect_ratios={r: f"{w}x{h}" for r, (w, h) in spec.frame_sizes.items()},
+                default_aspect_ratio=spec.default_ratio,
+                durations=list(spec.durations),
+                default_duration=spec.default_duration,
+                fps=spec.fps,
+                credits={str(d): c for d, c in spec.credits.items()},
+                requires_image=spec.requires_image,
+                accepts_last_image=spec.accepts_last_image,
+                max_prompt_chars=spec.max_prompt_chars,
+            )
+            for spec in runtime.catalog
+        ]
+    )

@@ -1,0 +1,21 @@
+"""The ``vidgen`` command. One module per command group; this one only assembles them."""
+
+from __future__ import annotations
+
+import typer
+
+from vidgen.cli import keys, serve
+
+app = typer.Typer(
+    name="vidgen",
+    help="Self-hosted video generation: the aimlapi / Runway / OpenAI video APIs on your machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,90 @@
+"""``vidgen serve``: the API, and by default an in-process worker pool, on one port."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from vidgen import __version__
+from vidgen.cli.options import DataDir, load_settings
+from vidgen.logs import configure_logging
+from vidgen.runtime import ConfigurationError, Runtime, check_configuration
+
+SAMPLE_IMAGE = (
+    "https://upload.wikimedia.org/wikipedia/commons/thumb/6/68/Liebener_Spitze_SW.JPG/"
+    "1280px-Liebener_Spitze_SW.JPG"
+)
+
+
+def banner(runtime: Runtime, base_url: str, console: Console) -> None:
+    settings = runtime.settings
+    console.print(
+        f"[bold]vidgen {__version__}[/] serving on [cyan]{base_url}[/]  (API docs: {base_url}/docs)"
+    )
+    database = "SQLite (WAL)" if runtime.db.is_sqlite else runtime.db.dialect
+    console.print(f"  data dir {settings.data_dir.resolve()}  ·  database {database}")
+    workers = (
+        f"{settings.worker_concurrency} worker slots in this process"
+        if settings.run_worker
+        else "no worker (API only)"
+    )
+    console.print(f"  {workers}")
+    console.print("  models:")
+    for model, engine in runtime.routing().items():
+        note = runtime.engines[engine].description
+        console.print(f"    {model:<20} → {engine}" + (f"  [dim]({note})[/]" if note else ""))
+    for _key, secret in runtime.created_keys:
+        body = (
+            '{"model": "runway/gen4_turbo", "prompt": "slow zoom in on the summit", '
+            f'"image_url": "{SAMPLE_IMAGE}"}}'
+        )
+        console.print(
+            "\n  No API key existed, so one was created. It is shown only this once:\n"
+            f"    [bold green]{secret}[/]\n\n  Try it:\n"
+            f"    curl -s {base_url}/v2/video/generations \\\n"
+            f"      -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' \\\n"
+            f"      -d {shlex.quote(body)}\n"
+            f"    curl -s '{base_url}/v2/video/generations?generation_id=<id>' -H 'Authorization: Bearer {secret}'"
+        )
+    console.print("", highlight=False)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    data_dir: DataDir = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the API only; run `vidgen worker` elsewhere.")
+    ] = False,
+) -> None:
+    """Run the API server (and, unless --no-worker, the workers) with the embedded defaults."""
+    from vidgen.api.app import create_app
+
+    settings = load_settings(data_dir=data_dir, run_worker=False if no_worker else None)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        check_configuration(settings)
+    except ConfigurationError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from exc
+
+    display_host = f"[{host}]" if ":" in host else host
+    base_url = f"http://{display_host}:{port}"
+    console = Console()
+    app = create_app(
+        settings, on_started=lambda runtime: banner(runtime, base_url, console), bootstrap_key=True
+    )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,127 @@
+"""The model catalog: data, not code paths.
+
+Each public model id states what it accepts (ratios and the frame size of each, durations, whether
+it needs a first image and can take a last one), its frame rate, its price, and the engine that
+serves it unless ``VIDGEN_ROUTES`` says otherwise. The service validates every request against
+its entry, so no engine or dialect repeats these rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from vidgen.errors import InvalidRequest
+
+#: Runway-class frame sizes (API-NOTES §1 and §3).
+GEN4_SIZES = {
+    "16:9": (1280, 720),
+    "9:16": (720, 1280),
+    "4:3": (1104, 832),
+    "3:4": (832, 1104),
+    "1:1": (960, 960),
+    "21:9": (1584, 672),
+}
+GEN3A_SIZES = {"16:9": (1280, 768), "9:16": (768, 1280)}
+
+#: The aspect-ratio window in which a ratio may be detected from the image (aimlapi's rule).
+DETECTABLE_RATIO_RANGE = (0.5, 2.0)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    title: str
+    frame_sizes: Mapping[str, tuple[int, int]]
+    default_ratio: str
+    durations: tuple[int, ...]
+    default_duration: int
+    credits: Mapping[int, int]  # seconds → credits
+    fps: int = 24
+    requires_image: bool = True
+    accepts_last_image: bool = True
+    max_prompt_chars: int = 1000
+    default_engine: str = "preview"
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def ratios(self) -> tuple[str, ...]:
+        return tuple(self.frame_sizes)
+
+    def frame_size(self, ratio: str) -> tuple[int, int]:
+        return self.frame_sizes[ratio]
+
+    def frame_count(self, duration: int) -> int:
+        return duration * self.fps
+
+    def price(self, duration: int) -> int:
+        return self.credits[duration]
+
+
+DEFAULT_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="runway/gen4_turbo",
+        title="Runway Gen-4 Turbo",
+        frame_sizes=MappingProxyType(GEN4_SIZES),
+        default_ratio="16:9",
+        durations=(5, 10),
+        default_duration=5,
+        credits=MappingProxyType({5: 8, 10: 15}),
+        aliases=("gen4_turbo",),
+        description="Image to video, 720p class, six aspect ratios, 5 or 10 s.",
+    ),
+    ModelSpec(
+        id="gen3a_turbo",
+        title="Runway Gen-3 Alpha Turbo",
+        frame_sizes=MappingProxyType(GEN3A_SIZES),
+        default_ratio="16:9",
+        durations=(5, 10),
+        default_duration=5,
+        credits=MappingProxyType({5: 8, 10: 15}),
+        aliases=("runway/gen3a_turbo",),
+        description="Image to video, 1280×768 or 768×1280, 5 or 10 s.",
+    ),
+)
+
+
+@dataclass
+class Catalog:
+    """Public model ids → specs, plus the routing to engines that is in force."""
+
+    models: dict[str, ModelSpec]
+    routes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, models: Iterable[ModelSpec] = DEFAULT_MODELS, routes: Mapping[str, str] | None = None
+    ) -> Catalog:
+        catalog = cls({m.id: m for m in models})
+        for model_id, engine in (routes or {}).items():
+            catalog.routes[catalog.get(model_id).id] = engine
+        return catalog
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self.models.values())
+
+    def find(self, model_id: str) -> ModelSpec | None:
+        if model_id in self.models:
+            return self.models[model_id]
+        for spec in self.models.values():
+            if model_id in spec.aliases:
+                return spec
+        return None
+
+    def get(self, model_id: str) -> ModelSpec:
+        spec = self.find(model_id)
+        if spec is None:
+            valid = ", ".join(sorted(self.models))
+            raise InvalidRequest.single(
+                "model", f"unknown model {model_id!r}; valid models: {valid}"
+            )
+        return spec
+
+    def engine_for(self, model_id: str) -> str:
+        spec = self.get(model_id)
+        return self.routes.get(spec.id, spec.default_engine)

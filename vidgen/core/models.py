@@ -1,0 +1,121 @@
+"""The canonical types every dialect translates to and from.
+
+A dialect turns its body into a ``GenerationRequest`` (images still as references), the service
+validates and prices it into a stored job, and every read comes back as a ``Generation``, which
+each dialect renders in its own shape. No HTTP and no SQL here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Canonical job states: queued → generating → completed | failed | cancelled."""
+
+    QUEUED = "queued"
+    GENERATING = "generating"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image as the client gave it: an https URL, a data URI, or raw bytes (multipart)."""
+
+    url: str | None = None
+    data: bytes | None = None
+    filename: str | None = None
+
+    def describe(self) -> str:
+        if self.url is not None:
+            return "data URI" if self.url.startswith("data:") else self.url
+        return self.filename or "uploaded file"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What a client asked for, before validation. Field names here are the canonical ones
+    that ``FieldError.field`` uses; each dialect maps them back to its own names."""
+
+    model: str
+    prompt: str = ""
+    first_image: ImageRef | None = None
+    last_image: ImageRef | None = None
+    aspect_ratio: str | None = None  # None: detect from the first image
+    duration: int | None = None  # None: the model's default
+    seed: int | None = None  # None: random, and recorded on the job
+    dialect: str = "aimlapi"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CapturedImage:
+    """An input image's bytes, fetched and verified at submit time and stored with the job, so
+    a URL that changes later cannot change the job."""
+
+    data: bytes
+    media_type: str  # image/png, image/jpeg or image/webp
+    width: int
+    height: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class VideoOutput:
+    """The stored result of a completed job."""
+
+    key: str  # storage key, e.g. "videos/<id>.mp4"
+    media_type: str
+    size_bytes: int
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration: float
+
+
+@dataclass(frozen=True)
+class GenerationError:
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation as every dialect reads it."""
+
+    id: str
+    key_id: str
+    model: str
+    engine: str
+    status: Status
+    progress: float
+    prompt: str
+    aspect_ratio: str
+    width: int
+    height: int
+    duration: int
+    fps: int
+    seed: int
+    credits: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: GenerationError | None
+    video: VideoOutput | None
+    dialect: str
+    has_first_image: bool
+    has_last_image: bool
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,163 @@
+"""The single entry point every dialect calls: submit, get, cancel.
+
+``submit`` validates a canonical request against the model's catalog entry (and what its engine
+can honour), captures the input images (fetched safely, verified, their bytes kept with the job),
+prices it, and stores it as a queued job, with the charge in the same transaction. A 2xx is only
+ever sent after that commit. Reads and cancels are scoped to the key that owns the generation;
+for any other key the generation does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+
+from vidgen.core.catalog import Catalog, ModelSpec
+from vidgen.core.limits import RateLimiter
+from vidgen.core.models import CapturedImage, Generation, GenerationRequest, ImageRef
+from vidgen.core.validation import SEED_MAX, detect_ratio, validate_request
+from vidgen.engines.base import Engine
+from vidgen.errors import FieldError, InsufficientCredits, InvalidRequest, NotFound
+from vidgen.logs import generation_id_var, request_id_var
+from vidgen.media.capture import ImageSourceError
+from vidgen.metrics import JOBS_SUBMITTED
+from vidgen.settings import Settings
+from vidgen.store.jobs import JobStore, NewJob
+from vidgen.store.keys import ApiKey
+
+log = logging.getLogger(__name__)
+
+#: Fetch and verify one image (``media.capture.ImageCapture``); raises ImageSourceError.
+CaptureImage = Callable[[ImageRef], Awaitable[CapturedImage]]
+
+
+class GenerationService:
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        catalog: Catalog,
+        engines: Mapping[str, Engine],
+        capture_image: CaptureImage,
+        settings: Settings,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.jobs = jobs
+        self.catalog = catalog
+        self.engines = engines
+        self.capture_image = capture_image
+        self.settings = settings
+        self.limiter = limiter or RateLimiter(settings.rate_limit_per_minute)
+
+    async def submit(self, key: ApiKey, request: GenerationRequest) -> Generation:
+        """Validate, capture, price and durably queue a generation.
+
+        Raises InvalidRequest (every field at fault), InsufficientCredits or RateLimited; on any
+        of them nothing is stored and nothing is charged.
+        """
+        self.limiter.check(key.id)
+        spec = self.catalog.get(request.model)
+        engine_name = self.catalog.engine_for(spec.id)
+        errors = validate_request(spec, request)
+        engine = self.engines.get(engine_name)
+        if engine is not None:
+            errors += engine.validate(spec, request)
+        if errors:
+            raise InvalidRequest(errors)
+
+        duration = request.duration or spec.default_duration
+        price = spec.price(duration)
+        if key.credits is not None and key.credits < price:
+            # Fail fast before fetching images; the authoritative check is in the transaction.
+            raise InsufficientCredits(required=price, available=key.credits)
+
+        first, last = await self._capture_all(request)
+        if request.aspect_ratio is not None:
+            ratio = request.aspect_ratio
+        elif first is not None:
+            ratio = detect_ratio(spec, first)
+        else:
+            ratio = spec.default_ratio
+        width, height = spec.frame_size(ratio)
+        seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
+
+        job_id = str(uuid.uuid4())
+        extras = dict(request.extras)
+        extras["request_id"] = request_id_var.get()
+        extras["image_sources"] = _describe_sources(request)
+        generation = await self.jobs.create(
+            NewJob(
+                id=job_id,
+                key_id=key.id,
+                model=spec.id,
+                engine=engine_name,
+                dialect=request.dialect,
+                prompt=request.prompt,
+                aspect_ratio=ratio,
+                width=width,
+                height=height,
+                duration=duration,
+                fps=spec.fps,
+                seed=seed,
+                credits=price,
+                max_attempts=self.settings.max_attempts,
+                first_image=first,
+                last_image=last,
+                extras=extras,
+            )
+        )
+        JOBS_SUBMITTED.labels(spec.id, request.dialect).inc()
+        generation_id_var.set(job_id)
+        log.info(
+            "generation queued",
+            extra={"model": spec.id, "engine": engine_name, "credits": price, "key_id": key.id},
+        )
+        return generation
+
+    async def _capture_all(
+        self, request: GenerationRequest
+    ) -> tuple[CapturedImage | None, CapturedImage | None]:
+        refs = {"first_image": request.first_image, "last_image": request.last_image}
+        present = {field: ref for field, ref in refs.items() if ref is not None}
+        results = await asyncio.gather(
+            *(self.capture_image(ref) for ref in present.values()), return_exceptions=True
+        )
+        captured: dict[str, CapturedImage] = {}
+        errors: list[FieldError] = []
+        for field, result in zip(present, results, strict=True):
+            if isinstance(result, ImageSourceError):
+                errors.append(FieldError(field, result.reason))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                captured[field] = result
+        if errors:
+            raise InvalidRequest(errors)
+        return captured.get("first_image"), captured.get("last_image")
+
+    async def get(self, key: ApiKey, generation_id: str) -> Generation:
+        generation = await self.jobs.get(generation_id, key_id=key.id)
+        if generation is None:
+            raise NotFound(f"Generation {generation_id!r} not found.")
+        return generation
+
+    async def cancel(self, key: ApiKey, generation_id: str) -> Generation:
+        generation = await self.jobs.request_cancel(generation_id, key.id)
+        if generation is None:
+            raise NotFound(f"Generation {generation_id!r} not found.")
+        return generation
+
+    def model(self, model_id: str) -> ModelSpec:
+        return self.catalog.get(model_id)
+
+
+def _describe_sources(request: GenerationRequest) -> dict[str, str]:
+    """Where each image came from, for echoing back (never the bytes of a data URI)."""
+    return {
+        name: ref.describe()
+        for name, ref in (("first", request.first_image), ("last", request.last_image))
+        if ref is not None
+    }

@@ -1,0 +1,137 @@
+"""The errors vidgen raises, and what each one means to a client.
+
+Every layer raises these; only the HTTP dialects turn them into responses, each in its own
+error shape. Nothing below ``api/`` knows about status codes except through ``http_status``.
+
+    VidgenError
+    ├── RequestError                 the client can fix it (4xx)
+    │   ├── InvalidRequest           400  one or more FieldErrors (field + reason)
+    │   ├── Unauthorized             401  missing, unknown or revoked key
+    │   ├── InsufficientCredits      403  (apiframe renders 402) balance below the price
+    │   ├── NotFound                 404  unknown id, or another key's generation
+    │   ├── Conflict                 409  e.g. an Idempotency-Key reused with another body
+    │   ├── PayloadTooLarge          413  body over VIDGEN_MAX_BODY_BYTES
+    │   └── RateLimited              429  too many requests for this key
+    ├── ServiceUnavailable           503  a dependency (database, storage) is down
+    └── EngineError                  a job failed; stored on the job as {name, message}
+        ├── RetryableEngineError     transient: the worker may try the job again
+        └── JobCancelled             the engine saw the cancel flag and stopped
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one request field.
+
+    ``field`` is the canonical field name (see ``core.models.GenerationRequest``), or a dotted
+    path for dialect-level type errors; each dialect renders it under its own name.
+    """
+
+    field: str
+    reason: str
+
+
+class VidgenError(Exception):
+    """Base of every error vidgen raises on purpose."""
+
+    http_status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RequestError(VidgenError):
+    """The request cannot be served as sent; the client can fix it."""
+
+    http_status = 400
+    code = "bad_request"
+
+
+class InvalidRequest(RequestError):
+    """Validation failed. ``errors`` lists every field at fault, not just the first."""
+
+    http_status = 400
+    code = "invalid_request"
+
+    def __init__(self, errors: list[FieldError], message: str = "Body validation error!") -> None:
+        super().__init__(message)
+        self.errors = errors
+
+    @classmethod
+    def single(cls, field: str, reason: str) -> InvalidRequest:
+        return cls([FieldError(field, reason)], message=f"{field}: {reason}")
+
+
+class Unauthorized(RequestError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class InsufficientCredits(RequestError):
+    http_status = 403
+    code = "insufficient_credits"
+
+    def __init__(self, required: int, available: int) -> None:
+        super().__init__(
+            f"Insufficient credits: this generation costs {required}, the key has {available}."
+        )
+        self.required = required
+        self.available = available
+
+
+class NotFound(RequestError):
+    http_status = 404
+    code = "not_found"
+
+
+class Conflict(RequestError):
+    http_status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(RequestError):
+    http_status = 413
+    code = "payload_too_large"
+
+
+class RateLimited(RequestError):
+    http_status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(VidgenError):
+    http_status = 503
+    code = "service_unavailable"
+
+
+class EngineError(VidgenError):
+    """A generation failed. ``name`` and ``message`` are what the client sees on the job."""
+
+    retryable = False
+
+    def __init__(self, message: str, name: str = "GenerationFailed") -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class RetryableEngineError(EngineError):
+    """A transient failure (an upstream 503, a lost connection): the job may run again."""
+
+    retryable = True
+
+
+class JobCancelled(EngineError):
+    """Raised inside an engine when it notices that its job was cancelled."""
+
+    def __init__(self, message: str = "The generation was cancelled.") -> None:
+        super().__init__(message, name="Cancelled")

@@ -1,0 +1,81 @@
+"""Structured logging: one JSON object per line, each carrying the request and generation ids.
+
+The ids live in context variables, set by the HTTP middleware (request id) and by the service and
+the worker (generation id), so every log call made while serving them carries them without being
+passed around. ``VIDGEN_LOG_FORMAT=console`` prints the same fields for humans.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+generation_id_var: ContextVar[str | None] = ContextVar("generation_id", default=None)
+
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged as a field.
+_STANDARD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
+)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        record.generation_id = generation_id_var.get()
+        return True
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+        "request_id": getattr(record, "request_id", None),
+        "generation_id": getattr(record, "generation_id", None),
+    }
+    for name, value in record.__dict__.items():
+        if name not in _STANDARD_ATTRS and name not in fields:
+            fields[name] = value
+    if record.exc_info:
+        # Kept in the log for operators; never sent to a client.
+        fields["exc"] = logging.Formatter().formatException(record.exc_info)
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(_fields(record), default=str, ensure_ascii=False)
+
+
+class ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = _fields(record)
+        head = f"{fields.pop('ts')[11:23]} {fields.pop('level'):<7} {fields.pop('msg')}"
+        fields.pop("logger")
+        exc = fields.pop("exc", None)
+        tail = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        return f"{head}  {tail}" + (f"\n{exc}" if exc else "")
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    handler.addFilter(_ContextFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn's own handlers would print unstructured lines; route them through ours. Its access
+    # log is replaced by the API's request log, which has the request id and the route.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    for noisy in ("httpx", "httpcore", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

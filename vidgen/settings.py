@@ -1,0 +1,167 @@
+"""All of vidgen's configuration: one ``Settings`` object, read from ``VIDGEN_*`` variables.
+
+It is built once at start-up and checked there, so a bad value stops the process with a message
+that names the variable, instead of failing at the first request. The README's settings table
+lists the same fields; ``tests/unit/test_settings.py`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+def _split_csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class Settings(BaseSettings):
+    """Every ``VIDGEN_*`` variable. Field docs are the README's descriptions."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDGEN_", extra="ignore", frozen=True)
+
+    env: Literal["development", "production"] = Field(
+        "development",
+        description="`production` refuses unsafe settings (relaxed fetch rules, no signing secret).",
+    )
+    data_dir: Path = Field(
+        Path("vidgen-data"),
+        description="Where the embedded database, the signing secret and local videos live.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL (`postgresql+asyncpg://…` or `sqlite:///…`). Default: SQLite (WAL) at `<data_dir>/vidgen.db`.",
+    )
+    storage_url: str | None = Field(
+        None,
+        description="Where videos are kept. Default: local files under `<data_dir>/objects`.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="Base URL for links in answers, e.g. `https://video.example.com`. "
+        "Default: the URL the request came in on.",
+    )
+    signing_secret: SecretStr | None = Field(
+        None,
+        description="HS256 secret for download links. Default: generated once into "
+        "`<data_dir>/signing.key`.",
+    )
+    link_ttl_seconds: int = Field(86_400, ge=60, description="Lifetime of a download link.")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated bootstrap API keys (unlimited credits), for containers and "
+        "tests.",
+    )
+    routes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Which engine serves which model: `model=engine,model=engine`. Models not "
+        "named use their catalog default (`preview`).",
+    )
+
+    fetch_allow_http: bool = Field(
+        False, description="Allow plain `http://` image URLs (off: https only)."
+    )
+    fetch_allow_private: bool = Field(
+        False,
+        description="Allow image URLs that resolve to loopback or private addresses. Never "
+        "metadata addresses.",
+    )
+    fetch_connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to a host.")
+    fetch_read_timeout: float = Field(20.0, gt=0, description="Seconds between bytes received.")
+    max_url_image_bytes: int = Field(16 * MiB, gt=0, description="Cap for an image fetched by URL.")
+    max_data_uri_bytes: int = Field(5 * MiB, gt=0, description="Cap for a decoded data-URI image.")
+    max_image_pixels: int = Field(
+        40_000_000, gt=0, description="Cap on width × height of an image."
+    )
+    max_body_bytes: int = Field(16 * MiB, gt=0, description="Largest request body accepted (413).")
+
+    run_worker: bool = Field(True, description="Run the in-process worker pool in `vidgen serve`.")
+    worker_concurrency: int = Field(2, ge=1, description="Jobs one worker process runs at once.")
+    lease_seconds: float = Field(
+        30.0, gt=1, description="A claimed job's lease, renewed by heartbeats."
+    )
+    max_attempts: int = Field(3, ge=1, description="Claims of one job before it ends in error.")
+    poll_interval: float = Field(
+        1.0, gt=0, description="Seconds an idle worker waits between polls."
+    )
+    job_timeout_seconds: float = Field(900.0, gt=0, description="Longest one attempt may run.")
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Creates per key per minute (0: unlimited)."
+    )
+
+    log_level: str = Field("INFO", description="Python log level.")
+    log_format: Literal["json", "console"] = Field(
+        "json", description="`json`: one JSON object per line; `console`: for humans."
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: object) -> object:
+        return _split_csv(value) if isinstance(value, str) else value
+
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _parse_routes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        routes: dict[str, str] = {}
+        for item in _split_csv(value):
+            model, sep, engine = item.partition("=")
+            if not sep or not model.strip() or not engine.strip():
+                raise ValueError(f"expected model=engine, got {item!r}")
+            routes[model.strip()] = engine.strip()
+        return routes
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            unsafe = [
+                name for name in ("fetch_allow_http", "fetch_allow_private") if getattr(self, name)
+            ]
+            if unsafe:
+                raise ValueError(
+                    "VIDGEN_ENV=production refuses "
+                    + ", ".join(f"VIDGEN_{n.upper()}" for n in unsafe)
+                )
+            if self.signing_secret is None:
+                raise ValueError("VIDGEN_ENV=production requires VIDGEN_SIGNING_SECRET")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vidgen.db').resolve()}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "objects").resolve().as_uri()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def link_secret(self) -> str:
+        """The download-link secret: configured, or generated once and kept in the data dir."""
+        if self.signing_secret is not None:
+            return self.signing_secret.get_secret_value()
+        path = self.data_dir / "signing.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting together must not write two different secrets.
+            try:
+                with path.open("x", encoding="ascii") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+                path.chmod(0o600)
+            except FileExistsError:
+                pass
+        return path.read_text(encoding="ascii").strip()

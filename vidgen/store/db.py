@@ -1,0 +1,186 @@
+"""Connections, transactions and migrations, for SQLite and PostgreSQL alike.
+
+Every store operation is one plain function of a SQLAlchemy ``Connection``, run in one transaction
+through ``Database.write`` or ``Database.read``. How it runs depends on the backend:
+
+- **SQLite**: on a small pool of threads with the standard ``sqlite3`` driver. One hop to a thread
+  per operation; an async driver (aiosqlite) would hop for every statement, fetch and commit,
+  which measured at ~2 ms per primary-key lookup on the 2-core dev machine against ~0.15 ms here.
+  There is exactly one writer: the write pool holds a single connection and opens every
+  transaction with ``BEGIN IMMEDIATE``, so a claim or a charge never meets a lock-upgrade
+  deadlock, and other processes sharing the file wait on ``busy_timeout`` instead of failing.
+  Reads use their own connections in WAL mode, which never wait for the writer.
+- **PostgreSQL** (``postgresql+asyncpg://``): the same function runs through ``run_sync`` on an
+  asyncpg connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: Any constant works; it only has to be the same in every vidgen process.
+PG_MIGRATION_LOCK = 0x76696467
+SQLITE_READERS = 4
+
+
+def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+    engine = create_engine(
+        url,
+        pool_size=1 if writer else SQLITE_READERS + 1,
+        max_overflow=0,
+        pool_timeout=60,
+        # Readers run in autocommit (each SELECT is its own snapshot) and hold no transaction
+        # to roll back on return; skipping that saves a third of a point lookup's cost.
+        pool_reset_on_return="rollback" if writer else None,
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions out of pysqlite's hands so that BEGIN is ours (SQLAlchemy docs,
+        # "Serializable isolation / Savepoints / Transactional DDL").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the client hears 2xx, even across a power cut.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    if writer:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """One database, reached through ``write(fn)`` and ``read(fn)``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self._async: AsyncEngine | None = None
+        self._executors: dict[Engine, ThreadPoolExecutor] = {}
+        self._inline: Connection | None = None
+        if self.is_sqlite:
+            sync_url = parsed.set(drivername="sqlite+pysqlite")
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self._writer = _sqlite_engine(
+                sync_url.render_as_string(hide_password=False), writer=True
+            )
+            self._reader = _sqlite_engine(
+                sync_url.render_as_string(hide_password=False), writer=False
+            )
+            # One thread for the one writer: writes queue in order instead of blocking threads
+            # that reads could use.
+            self._executors = {
+                self._writer: ThreadPoolExecutor(1, thread_name_prefix="vidgen-db-write"),
+                self._reader: ThreadPoolExecutor(
+                    SQLITE_READERS, thread_name_prefix="vidgen-db-read"
+                ),
+            }
+        else:
+            self._async = create_async_engine(
+                url, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else self.async_engine.dialect.name
+
+    @property
+    def async_engine(self) -> AsyncEngine:
+        if self._async is None:
+            raise RuntimeError("SQLite databases have no async engine")
+        return self._async
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction (committed when it returns, rolled back if it
+        raises)."""
+        if self._async is not None:
+            async with self._async.begin() as conn:
+                return await conn.run_sync(fn)
+        return await self._in_thread(self._writer, fn)
+
+    async def read(self, fn: Callable[[Connection], T], *, point: bool = False) -> T:
+        """Run ``fn``, which only reads. On SQLite each statement is its own snapshot.
+
+        ``point=True`` marks a lookup of a few small rows by key. On SQLite it then runs inline
+        on the event loop: ~40 µs, less than the ~130 µs a hop to a thread costs by itself, and
+        a WAL reader never waits for the writer. Anything that scans or reads blobs must not.
+        """
+        if self._async is not None:
+            async with self._async.connect() as conn:
+                return await conn.run_sync(fn)
+        if point:
+            if self._inline is None:
+                self._inline = self._reader.connect()
+            try:
+                return fn(self._inline)
+            finally:
+                self._inline.rollback()  # ends SQLAlchemy's bookkeeping; no SQL in autocommit
+        return await self._in_thread(self._reader, fn)
+
+    async def _in_thread(self, engine: Engine, fn: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with engine.begin() as conn:
+                return fn(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executors[engine], run)
+
+    async def migrate(self) -> None:
+        """Apply Alembic migrations up to head. Safe when several processes start together:
+        SQLite serialises them with BEGIN IMMEDIATE, PostgreSQL with an advisory lock."""
+
+        def upgrade(conn: Connection) -> None:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})
+            command.upgrade(alembic_config(conn), "head")
+
+        await self.write(upgrade)
+
+    async def ping(self) -> None:
+        await self.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
+
+    async def dispose(self) -> None:
+        if self._async is not None:
+            await self._async.dispose()
+            return
+        for executor in self._executors.values():
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        if self._inline is not None:
+            self._inline.close()
+        self._writer.dispose()
+        self._reader.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+__all__ = ["Database", "alembic_config"]

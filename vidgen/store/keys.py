@@ -1,0 +1,203 @@
+"""API keys and their credit balances.
+
+Only a SHA-256 of each secret is stored. Keys are 256-bit random tokens, so a fast hash is the
+right tool (a slow password hash protects low-entropy secrets, and would cost every request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from vidgen.store.db import Database
+from vidgen.store.tables import api_keys, credit_ledger
+
+SECRET_PREFIX = "vg_"  # noqa: S105 (a prefix, not a secret)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    prefix: str
+    credits: int | None  # None: unlimited
+    max_concurrency: int | None
+    source: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _to_key(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        name=row.name,
+        prefix=row.key_prefix,
+        credits=row.credits,
+        max_concurrency=row.max_concurrency,
+        source=row.source,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+#: How long an authentication answer is reused. Polls authenticate thousands of times a second;
+#: the price is that a key revoked from another process keeps working for up to this long.
+AUTH_CACHE_SECONDS = 2.0
+_BY_HASH = select(api_keys).where(api_keys.c.key_hash == bindparam("key_hash"))
+
+
+class KeyStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._auth_cache: dict[str, tuple[float, ApiKey | None]] = {}
+
+    async def create(
+        self,
+        name: str,
+        *,
+        credits: int | None = None,
+        source: str = "cli",
+        secret: str | None = None,
+        max_concurrency: int | None = None,
+    ) -> tuple[ApiKey, str]:
+        """Create a key; returns it with its secret, which is never retrievable again."""
+        secret = secret or new_secret()
+        now = datetime.now(UTC)
+        key_id = uuid.uuid4().hex
+
+        def create(conn: Connection) -> ApiKey:
+            conn.execute(
+                insert(api_keys).values(
+                    id=key_id,
+                    name=name,
+                    key_hash=hash_secret(secret),
+                    key_prefix=secret[:10],
+                    credits=credits,
+                    max_concurrency=max_concurrency,
+                    source=source,
+                    created_at=now,
+                )
+            )
+            if credits:
+                conn.execute(
+                    insert(credit_ledger).values(
+                        key_id=key_id, delta=credits, reason="grant", created_at=now
+                    )
+                )
+            return _to_key(conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one())
+
+        return await self.db.write(create), secret
+
+    async def ensure(self, secret: str, *, name: str, source: str) -> ApiKey:
+        """Make sure a bootstrap key exists (unlimited credits). Idempotent; a key that was
+        revoked stays revoked."""
+        existing = await self._one(api_keys.c.key_hash == hash_secret(secret))
+        if existing is not None:
+            return existing
+        key, _ = await self.create(name, source=source, secret=secret)
+        return key
+
+    async def authenticate(self, secret: str) -> ApiKey | None:
+        """The active key with this secret, or None. Answers are cached for a moment."""
+        key_hash = hash_secret(secret)
+        now = time.monotonic()
+        cached = self._auth_cache.get(key_hash)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+
+        def read(conn: Connection) -> ApiKey | None:
+            row = conn.execute(_BY_HASH, {"key_hash": key_hash}).first()
+            return _to_key(row) if row else None
+
+        key = await self.db.read(read, point=True)
+        answer = key if key is not None and key.active else None
+        if len(self._auth_cache) > 10_000:  # bounded: unknown keys must not grow it forever
+            self._auth_cache.clear()
+        self._auth_cache[key_hash] = (now + AUTH_CACHE_SECONDS, answer)
+        return answer
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        return await self._one(api_keys.c.id == key_id)
+
+    async def _one(self, condition: Any) -> ApiKey | None:
+        def read(conn: Connection) -> ApiKey | None:
+            row = conn.execute(select(api_keys).where(condition)).first()
+            return _to_key(row) if row else None
+
+        return await self.db.read(read, point=True)
+
+    async def all(self) -> list[ApiKey]:
+        def read(conn: Connection) -> list[ApiKey]:
+            return [
+                _to_key(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.created_at))
+            ]
+
+        return await self.db.read(read)
+
+    async def count(self) -> int:
+        return await self.db.read(
+            lambda conn: int(conn.execute(select(func.count()).select_from(api_keys)).scalar_one())
+        )
+
+    async def find(self, ident: str) -> list[ApiKey]:
+        """Keys matching an id, a name, a listed prefix, or the full secret."""
+        query = select(api_keys).where(
+            or_(
+                api_keys.c.id == ident,
+                api_keys.c.name == ident,
+                api_keys.c.key_prefix == ident,
+                api_keys.c.key_hash == hash_secret(ident),
+            )
+        )
+        return await self.db.read(lambda conn: [_to_key(r) for r in conn.execute(query)])
+
+    async def revoke(self, key_id: str) -> bool:
+        statement = (
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        self._auth_cache.clear()
+        return await self.db.write(lambda conn: conn.execute(statement).rowcount == 1)
+
+    async def grant(self, key_id: str, amount: int) -> int | None:
+        """Add credits to a limited key; returns the new balance (None: the key is unlimited)."""
+        now = datetime.now(UTC)
+
+        def grant(conn: Connection) -> int | None:
+            balance = conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.credits.is_not(None))
+                .values(credits=api_keys.c.credits + amount)
+                .returning(api_keys.c.credits)
+            ).scalar_one_or_none()
+            if balance is None:
+                return None
+            conn.execute(
+                insert(credit_ledger).values(
+                    key_id=key_id, delta=amount, reason="grant", created_at=now
+                )
+            )
+            return int(balance)
+
+        return await self.db.write(grant)

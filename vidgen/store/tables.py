@@ -1,0 +1,145 @@
+"""Table definitions (SQLAlchemy Core). Every statement that uses them lives in ``store/``.
+
+The ``jobs`` table *is* the queue: a row is both the generation a client polls and the work item a
+worker claims, so there is nothing to keep consistent between a job and its queue entry.
+``credit_ledger`` has one row per charge and per refund, unique per job and reason, which is what
+makes "charged once, refunded at most once" a database guarantee rather than a code path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite has no time zones and returns naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the secret
+    Column("key_prefix", String(16), nullable=False),  # shown in listings, never enough to use
+    Column("credits", BigInteger, nullable=True),  # NULL: unlimited
+    Column("max_concurrency", Integer, nullable=True),  # NULL: no per-key limit
+    Column("source", String(16), nullable=False),  # cli | env | auto
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key_id", String(32), ForeignKey("api_keys.id"), nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("engine", String(50), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("dialect", String(20), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("aspect_ratio", String(10), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("duration", Integer, nullable=False),
+    Column("fps", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("credits", Integer, nullable=False),
+    Column("extras", JSON, nullable=False),  # dialect-specific request facts
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("run_after", UTCDateTime, nullable=True),  # retry backoff: not claimable before
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("engine_state", JSON, nullable=True),  # e.g. the upstream task id, for resuming
+    Column("error_name", String(100), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("output_key", String(300), nullable=True),
+    Column("output_media_type", String(50), nullable=True),
+    Column("output_bytes", BigInteger, nullable=True),
+    Column("output_frames", Integer, nullable=True),
+    Column("output_fps", Float, nullable=True),
+    Column("output_width", Integer, nullable=True),
+    Column("output_height", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_jobs_claim", "status", "priority", "created_at"),
+    Index("ix_jobs_key_created", "key_id", "created_at"),
+    Index("ix_jobs_lease", "status", "lease_expires_at"),
+)
+
+job_inputs = Table(
+    "job_inputs",
+    metadata,
+    Column("job_id", String(36), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", String(8), primary_key=True),  # first | last
+    Column("media_type", String(50), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+credit_ledger = Table(
+    "credit_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_id", String(32), ForeignKey("api_keys.id"), nullable=False),
+    Column("job_id", String(36), ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True),
+    Column("delta", BigInteger, nullable=False),
+    Column("reason", String(16), nullable=False),  # charge | refund | grant
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("job_id", "reason", name="uq_credit_ledger_job_reason"),
+    Index("ix_credit_ledger_key", "key_id", "created_at"),
+)

@@ -1,0 +1,386 @@
+"""The worker: claim a job, run its engine, store the video, finish the job.
+
+One ``Worker`` runs ``concurrency`` slots in one process. Each slot loops: claim (one statement,
+see ``store.jobs``), run the engine while a heartbeat renews the lease, records progress and
+watches for a cancel, then store the output under the job's own key and mark it completed, all
+conditioned on still holding the lease. The worker also reaps expired leases, so a job whose
+worker died is queued again (or failed, refunded, once out of attempts) without any operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from vidgen.core.models import CapturedImage, VideoOutput
+from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
+from vidgen.errors import EngineError, JobCancelled
+from vidgen.logs import generation_id_var, request_id_var
+from vidgen.media.video import probe_video
+from vidgen.metrics import JOB_DURATION, JOB_OUTCOMES, JOB_QUEUE_WAIT, JOBS_RUNNING
+from vidgen.settings import Settings
+from vidgen.storage.base import Storage, video_key
+from vidgen.store.jobs import ClaimedJob, JobStore
+from vidgen.worker.policy import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+#: How long an engine may ignore a cancel before its task is cancelled outright.
+CANCEL_GRACE_SECONDS = 10.0
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class JobContext(EngineContext):
+    """The context handed to an engine. Thread-safe where the interface says so."""
+
+    def __init__(self, scratch_dir: Path, state: Mapping[str, Any], save: Any) -> None:
+        self.scratch_dir = scratch_dir
+        self.state = dict(state)
+        self._save = save
+        self._progress = 0.0
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self.lease_lost = False
+        self.releasing = False  # worker shutdown: hand the job back instead of cancelling it
+
+    def report_progress(self, fraction: float) -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        with self._lock:
+            if fraction > self._progress:
+                self._progress = fraction
+
+    @property
+    def progress(self) -> float:
+        with self._lock:
+            return self._progress
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def stop(self, *, lease_lost: bool = False, releasing: bool = False) -> None:
+        self.lease_lost = self.lease_lost or lease_lost
+        self.releasing = self.releasing or releasing
+        self._cancel.set()
+
+    async def save_state(self, **state: Any) -> None:
+        self.state.update(state)
+        if not await self._save(self.state):
+            self.stop(lease_lost=True)
+            raise JobCancelled("The lease on this job was lost.")
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        storage: Storage,
+        engines: Mapping[str, Engine],
+        settings: Settings,
+        name: str | None = None,
+        models: Collection[str] | None = None,
+        concurrency: int | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.engines = dict(engines)
+        self.settings = settings
+        self.name = name or default_worker_name()
+        self.models = set(models) if models else None
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.policy = policy or RetryPolicy()
+        self.scratch_root = settings.data_dir / "scratch"
+        self._stopping = asyncio.Event()
+        self._running: dict[str, JobContext] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until ``stop()``; then wait for the jobs in hand (see ``shutdown``)."""
+        self.scratch_root.mkdir(parents=True, exist_ok=True)
+        log.info(
+            "worker started",
+            extra={
+                "worker": self.name,
+                "concurrency": self.concurrency,
+                "engines": sorted(self.engines),
+            },
+        )
+        tasks = [asyncio.create_task(self._slot(i)) for i in range(self.concurrency)]
+        tasks.append(asyncio.create_task(self._reaper()))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            log.info("worker stopped", extra={"worker": self.name})
+
+    def stop(self) -> None:
+        """Stop claiming. Jobs in hand run to their end."""
+        self._stopping.set()
+        self.store.wakeup.notify()
+
+    async def shutdown(self, grace_seconds: float) -> None:
+        """Stop claiming; after ``grace_seconds`` hand every job still running back to the
+        queue (the attempt does not count), so that a stop never loses or fails a job."""
+        self.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace_seconds)
+        for ctx in list(self._running.values()):
+            ctx.stop(releasing=True)
+
+    @property
+    def busy(self) -> int:
+        return len(self._running)
+
+    # -- loops -----------------------------------------------------------------------------
+
+    async def _slot(self, index: int) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                claimed = await self.store.claim_next(
+                    self.name,
+                    lease_seconds=self.settings.lease_seconds,
+                    models=self.models,
+                    engines=self.engines.keys(),
+                )
+                failures = 0
+            except Exception:
+                # The database may be restarting: keep trying, with backoff, without exiting.
+                failures += 1
+                log.warning("claim failed; retrying", exc_info=True, extra={"worker": self.name})
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            if claimed is None:
+                await self.store.wakeup.wait(self.settings.poll_interval)
+                continue
+            await self.execute(claimed)
+
+    async def _reaper(self) -> None:
+        interval = max(0.5, self.settings.lease_seconds / 2)
+        while not self._stopping.is_set():
+            try:
+                result = await self.store.requeue_expired()
+                if result.requeued or result.failed:
+                    log.warning(
+                        "expired leases reaped",
+                        extra={"requeued": result.requeued, "failed": result.failed},
+                    )
+            except Exception:
+                log.warning("reaping expired leases failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+
+    async def run_once(self) -> bool:
+        """Claim and run a single job, if one is queued (for tests and tools)."""
+        claimed = await self.store.claim_next(
+            self.name,
+            lease_seconds=self.settings.lease_seconds,
+            models=self.models,
+            engines=self.engines.keys(),
+        )
+        if claimed is None:
+            return False
+        await self.execute(claimed)
+        return True
+
+    # -- one job ---------------------------------------------------------------------------
+
+    async def execute(self, claimed: ClaimedJob) -> str:
+        """Run one claimed job to an outcome: completed, failed, cancelled, retried, released
+        or lost (the lease went to another worker)."""
+        gen = claimed.generation
+        gen_token = generation_id_var.set(gen.id)
+        req_token = request_id_var.set(gen.extras.get("request_id"))
+        engine = self.engines[gen.engine]
+        if claimed.attempt == 1:
+            JOB_QUEUE_WAIT.labels(gen.model).observe(
+                (datetime.now(UTC) - gen.created_at).total_seconds()
+            )
+        scratch = Path(tempfile.mkdtemp(prefix=f"{gen.id}-", dir=self.scratch_root))
+
+        async def save(state: dict[str, Any]) -> bool:
+            return await self.store.save_engine_state(gen.id, self.name, state)
+
+        ctx = JobContext(scratch, claimed.engine_state, save)
+        self._running[gen.id] = ctx
+        self._idle.clear()
+        JOBS_RUNNING.labels(gen.engine).inc()
+        started = time.monotonic()
+        log.info("job started", extra={"attempt": claimed.attempt, "engine": gen.engine})
+        outcome = "failed"
+        try:
+            engine_task = asyncio.create_task(self._generate(engine, claimed, ctx))
+            heartbeat = asyncio.create_task(self._heartbeat(gen.id, ctx, engine_task))
+            try:
+                outcome = await self._settle(claimed, ctx, engine_task)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+        finally:
+            elapsed = time.monotonic() - started
+            self._running.pop(gen.id, None)
+            if not self._running:
+                self._idle.set()
+            JOBS_RUNNING.labels(gen.engine).dec()
+            JOB_OUTCOMES.labels(gen.model, gen.engine, outcome).inc()
+            JOB_DURATION.labels(gen.model, gen.engine, outcome).observe(elapsed)
+            shutil.rmtree(scratch, ignore_errors=True)
+            log.info("job %s", outcome, extra={"seconds": round(elapsed, 3), "engine": gen.engine})
+            generation_id_var.reset(gen_token)
+            request_id_var.reset(req_token)
+        return outcome
+
+    async def _generate(self, engine: Engine, claimed: ClaimedJob, ctx: JobContext) -> EngineResult:
+        gen = claimed.generation
+        inputs: dict[str, CapturedImage] = await self.store.load_inputs(gen.id)
+        job = EngineJob(
+            id=gen.id,
+            model=gen.model,
+            prompt=gen.prompt,
+            aspect_ratio=gen.aspect_ratio,
+            width=gen.width,
+            height=gen.height,
+            fps=gen.fps,
+            duration=gen.duration,
+            frame_count=gen.duration * gen.fps,
+            seed=gen.seed,
+            first_image=inputs.get("first"),
+            last_image=inputs.get("last"),
+            attempt=claimed.attempt,
+            state=dict(claimed.engine_state),
+        )
+        return await asyncio.wait_for(
+            engine.generate(job, ctx), timeout=self.settings.job_timeout_seconds
+        )
+
+    async def _settle(
+        self, claimed: ClaimedJob, ctx: JobContext, engine_task: asyncio.Task[EngineResult]
+    ) -> str:
+        gen = claimed.generation
+        try:
+            result = await engine_task
+            if ctx.lease_lost:
+                return "lost"
+            if ctx.cancelled and not ctx.releasing:
+                raise JobCancelled()
+            if ctx.releasing:
+                # Finished in time after all: keep the work rather than redo it.
+                ctx.releasing = False
+            output = await self._store_output(gen.id, result)
+            return "completed" if await self.store.complete(gen.id, self.name, output) else "lost"
+        except (JobCancelled, asyncio.CancelledError) as exc:
+            if ctx.lease_lost:
+                return "lost"
+            if ctx.releasing:
+                await self.store.release(gen.id, self.name)
+                return "released"
+            if isinstance(exc, asyncio.CancelledError) and not ctx.cancelled:
+                raise
+            await self.store.finish_cancelled(gen.id, self.name)
+            return "cancelled"
+        except Exception as exc:
+            if ctx.lease_lost:
+                return "lost"
+            error = _as_engine_error(exc)
+            if self.policy.should_retry(exc, claimed.attempt, claimed.max_attempts):
+                delay = self.policy.delay(claimed.attempt)
+                log.warning(
+                    "attempt failed; will retry",
+                    exc_info=not isinstance(exc, EngineError),
+                    extra={
+                        "error": error.name,
+                        "detail": error.message,
+                        "retry_in": round(delay, 2),
+                    },
+                )
+                await self.store.retry_later(gen.id, self.name, delay_seconds=delay)
+                return "retried"
+            log.error(
+                "job failed",
+                exc_info=not isinstance(exc, EngineError),
+                extra={"error": error.name, "detail": error.message},
+            )
+            await self.store.fail(gen.id, self.name, error.name, error.message)
+            return "failed"
+
+    async def _heartbeat(
+        self, job_id: str, ctx: JobContext, engine_task: asyncio.Task[EngineResult]
+    ) -> None:
+        interval = min(1.0, self.settings.lease_seconds / 3)
+        last_ok = time.monotonic()
+        cancelled_at: float | None = None
+        while not engine_task.done():
+            await asyncio.sleep(interval)
+            try:
+                beat = await self.store.heartbeat(
+                    job_id,
+                    self.name,
+                    lease_seconds=self.settings.lease_seconds,
+                    progress=ctx.progress,
+                )
+                last_ok = time.monotonic()
+                if not beat.owned:
+                    log.warning("lease lost; stopping the engine")
+                    ctx.stop(lease_lost=True)
+                elif beat.cancel_requested and not ctx.cancelled:
+                    log.info("cancel requested; stopping the engine")
+                    ctx.stop()
+            except Exception:
+                log.warning("heartbeat failed", exc_info=True)
+                if time.monotonic() - last_ok > self.settings.lease_seconds:
+                    ctx.stop(lease_lost=True)
+            if ctx.cancelled:
+                cancelled_at = cancelled_at or time.monotonic()
+                if time.monotonic() - cancelled_at > CANCEL_GRACE_SECONDS:
+                    engine_task.cancel()
+
+    async def _store_output(self, job_id: str, result: EngineResult) -> VideoOutput:
+        if not result.path.is_file() or result.path.stat().st_size == 0:
+            raise EngineError("The engine produced no video file.", name="BadOutput")
+        info = await asyncio.to_thread(probe_video, result.path)
+        key = video_key(job_id)
+        size = await self.storage.put_file(key, result.path, result.media_type)
+        return VideoOutput(
+            key=key,
+            media_type=result.media_type,
+            size_bytes=size,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            frame_count=info.frame_count,
+            duration=info.duration,
+        )
+
+
+def _as_engine_error(exc: BaseException) -> EngineError:
+    if isinstance(exc, EngineError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return EngineError("The generation took longer than the time allowed.", name="Timeout")
+    # Never show a client a stack trace or an internal message; the log has both.
+    return EngineError(
+        "The engine failed unexpectedly; the error was logged.", name="InternalError"
+    )
