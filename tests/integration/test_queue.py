@@ -130,6 +130,19 @@ async def test_progress_only_moves_forward(jobs: JobStore, keys: KeyStore) -> No
     assert stored and stored.progress == pytest.approx(0.6)
 
 
+async def test_a_job_waiting_on_its_upstream_reads_as_queued_until_it_starts(
+    jobs: JobStore, keys: KeyStore
+) -> None:
+    key, _ = await keys.create("a")
+    gen = await jobs.create(new_job(key.id))
+    await jobs.claim_next("w", lease_seconds=30)
+    await jobs.heartbeat(gen.id, "w", lease_seconds=30, progress=0.0, waiting=True)
+    assert (await jobs.get(gen.id)).status is Status.QUEUED  # type: ignore[union-attr]
+    assert await jobs.claim_next("w2", lease_seconds=30) is None  # still held, not claimable
+    await jobs.heartbeat(gen.id, "w", lease_seconds=30, progress=0.1, waiting=False)
+    assert (await jobs.get(gen.id)).status is Status.GENERATING  # type: ignore[union-attr]
+
+
 async def test_an_expired_lease_requeues_the_job_and_fences_out_the_old_worker(
     jobs: JobStore, keys: KeyStore
 ) -> None:

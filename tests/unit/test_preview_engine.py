@@ -38,6 +38,9 @@ class RecordingContext(EngineContext):
         if cancel_at == 0:
             self._cancelled.set()
 
+    def report_waiting(self, waiting: bool) -> None:
+        pass
+
     def report_progress(self, fraction: float) -> None:
         self.progress.append(fraction)
         if self._cancel_at is not None and fraction >= self._cancel_at:

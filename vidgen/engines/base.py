@@ -80,6 +80,12 @@ class EngineContext(ABC):
         """Record progress in [0, 1]. Values below the last one reported are ignored; the
         worker writes the latest value with its next heartbeat."""
 
+    @abstractmethod
+    def report_waiting(self, waiting: bool) -> None:
+        """Say that the work is queued somewhere else (a provider's PENDING or THROTTLED), so
+        the job shows ``queued`` rather than ``generating`` until this is set back to False.
+        A job reports ``generating`` only while an engine is really working on it."""
+
     @property
     @abstractmethod
     def cancelled(self) -> bool:

@@ -106,7 +106,10 @@ def row_to_generation(row: Any) -> Generation:
         key_id=row.key_id,
         model=row.model,
         engine=row.engine,
-        status=Status(row.status),
+        # Held by a worker but not yet started upstream: honest status is "queued".
+        status=Status.QUEUED
+        if row.status == Status.GENERATING.value and row.waiting
+        else Status(row.status),
         progress=row.progress,
         prompt=row.prompt,
         aspect_ratio=row.aspect_ratio,
@@ -318,7 +321,13 @@ class JobStore:
         return await self.db.write(lambda conn: conn.execute(statement).rowcount == 1)
 
     async def heartbeat(
-        self, job_id: str, worker: str, *, lease_seconds: float, progress: float
+        self,
+        job_id: str,
+        worker: str,
+        *,
+        lease_seconds: float,
+        progress: float,
+        waiting: bool = False,
     ) -> Heartbeat:
         """Renew the lease and record progress (which only moves forward)."""
         now = utcnow()
@@ -329,6 +338,7 @@ class JobStore:
             .values(
                 lease_expires_at=now + timedelta(seconds=lease_seconds),
                 progress=larger(jobs.c.progress, progress),
+                waiting=waiting,
                 updated_at=now,
             )
             .returning(jobs.c.cancel_requested)
@@ -347,6 +357,7 @@ class JobStore:
             job_id,
             worker,
             status=Status.COMPLETED.value,
+            waiting=False,
             progress=1.0,
             output_key=output.key,
             output_media_type=output.media_type,
@@ -387,6 +398,7 @@ class JobStore:
             job_id,
             worker,
             status=Status.QUEUED.value,
+            waiting=False,
             lease_owner=None,
             lease_expires_at=None,
             run_after=now + timedelta(seconds=delay_seconds),
@@ -399,6 +411,7 @@ class JobStore:
             job_id,
             worker,
             status=Status.QUEUED.value,
+            waiting=False,
             lease_owner=None,
             lease_expires_at=None,
             attempts=jobs.c.attempts - 1,
@@ -423,6 +436,7 @@ class JobStore:
                     .where(expired, jobs.c.attempts < jobs.c.max_attempts, ~jobs.c.cancel_requested)
                     .values(
                         status=Status.QUEUED.value,
+                        waiting=False,
                         lease_owner=None,
                         lease_expires_at=None,
                         updated_at=now,
@@ -490,6 +504,7 @@ def _finish_and_refund(
         .where(condition)
         .values(
             status=status.value,
+            waiting=False,
             error_name=name,
             error_message=message,
             lease_owner=None,

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -94,6 +95,8 @@ jobs = Table(
     Column("credits", Integer, nullable=False),
     Column("extras", JSON, nullable=False),  # dialect-specific request facts
     Column("progress", Float, nullable=False, default=0.0),
+    # The engine holds the job but its upstream has not started it (PENDING/THROTTLED).
+    Column("waiting", Boolean, nullable=False, default=False, server_default=false()),
     Column("attempts", Integer, nullable=False, default=0),
     Column("max_attempts", Integer, nullable=False),
     Column("run_after", UTCDateTime, nullable=True),  # retry backoff: not claimable before

@@ -53,6 +53,7 @@ class JobContext(EngineContext):
         self.state = dict(state)
         self._save = save
         self._progress = 0.0
+        self.waiting = False
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self.lease_lost = False
@@ -63,6 +64,9 @@ class JobContext(EngineContext):
         with self._lock:
             if fraction > self._progress:
                 self._progress = fraction
+
+    def report_waiting(self, waiting: bool) -> None:
+        self.waiting = bool(waiting)
 
     @property
     def progress(self) -> float:
