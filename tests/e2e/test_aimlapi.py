@@ -225,7 +225,8 @@ def test_bad_input_gets_a_clear_400_naming_the_field(
             ),
             400,
         )
-        _error(client.get("/v2/video/generations"), 400)
+        _error(client.get("/v2/video/generations", params={"generation_id": ""}), 400)
+        _error(client.get("/v2/video/generations", params={"limit": 0}), 400)
 
 
 def test_keys_are_required_and_checked(live_server: LiveServer) -> None:
@@ -356,3 +357,61 @@ def test_queued_jobs_survive_a_sigkill(live_server_factory: object) -> None:
     with server.client() as client:
         finals = [wait_for_status(client, gen_id, timeout=120) for gen_id in ids]
     assert [f["status"] for f in finals] == ["completed"] * 4
+
+
+def test_a_key_lists_its_own_generations_newest_first_page_by_page(live_server: LiveServer) -> None:
+    with live_server.client() as client, live_server.client(OTHER_KEY) as other:
+        mine = [
+            client.post(
+                "/v2/video/generations",
+                json={"model": GEN4, "image_url": data_uri(make_image(seed=i))},
+            ).json()["id"]
+            for i in range(5)
+        ]
+        other.post(
+            "/v2/video/generations", json={"model": GEN4, "image_url": data_uri(make_image())}
+        )
+        first = client.get("/v2/video/generations", params={"limit": 3}).json()
+        assert [g["id"] for g in first["data"]] == mine[::-1][:3] and first["has_more"]
+        second = client.get(
+            "/v2/video/generations", params={"limit": 3, "after": first["next_cursor"]}
+        ).json()
+        assert [g["id"] for g in second["data"]] == mine[::-1][3:] and not second["has_more"]
+        for gen_id in mine:
+            wait_for_status(client, gen_id)
+        done = client.get("/v2/video/generations", params={"status": "completed"}).json()
+        assert {g["id"] for g in done["data"]} == set(mine)
+        assert client.get("/v2/video/generations", params={"status": "queued"}).json()["data"] == []
+
+
+def test_cancel_stops_queued_and_running_jobs_and_refunds_them(live_server: LiveServer) -> None:
+    created = vidgen_cli(live_server, "keys", "create", "--name", "c", "--credits", "45")
+    secret = created.stdout.strip().splitlines()[-1]
+    long_job = {"model": GEN4, "image_url": data_uri(make_image()), "duration": 10}
+    with live_server.client(secret) as client:
+        ids = [client.post("/v2/video/generations", json=long_job).json()["id"] for _ in range(3)]
+        # Two worker slots: the third waits in the queue and ends at once.
+        queued = client.delete("/v2/video/generations", params={"generation_id": ids[2]}).json()
+        assert queued["status"] == "error" and queued["error"]["name"] == "Cancelled"
+        assert queued["meta"]["usage"]["credits_used"] == 0
+        deadline = time.monotonic() + 20
+        while (
+            client.get("/v2/video/generations", params={"generation_id": ids[0]}).json()["status"]
+            != "generating"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        client.delete("/v2/video/generations", params={"generation_id": ids[0]})
+        stopped = wait_for_status(client, ids[0])
+        assert stopped["status"] == "error" and stopped["error"]["name"] == "Cancelled"
+        finished = wait_for_status(client, ids[1])
+        assert finished["status"] == "completed"
+        again = client.delete("/v2/video/generations", params={"generation_id": ids[1]}).json()
+        assert again["status"] == "completed"  # cancelling a finished job changes nothing
+    listing = vidgen_cli(live_server, "keys", "list").stdout
+    assert " 30 " in listing  # 45 - 15 for the one that completed; both cancels refunded
+    with live_server.client(OTHER_KEY) as other:
+        assert (
+            other.delete("/v2/video/generations", params={"generation_id": ids[1]}).status_code
+            == 404
+        )

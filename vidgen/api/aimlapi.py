@@ -22,6 +22,8 @@ from vidgen.api.files import download_url
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.logs import request_id_var
+from vidgen.runtime import Runtime
+from vidgen.store.keys import ApiKey
 
 
 class AimlapiDialect(Dialect):
@@ -210,13 +212,30 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _create(body: CreateGeneration, key: Any, runtime: RuntimeDep) -> Created:
+STATUS_FILTERS: dict[str, tuple[Status, ...]] = {
+    "queued": (Status.QUEUED,),
+    "generating": (Status.GENERATING,),
+    "completed": (Status.COMPLETED,),
+    "error": (Status.FAILED, Status.CANCELLED),
+}
+
+
+class GenerationList(BaseModel):
+    """vidgen extension: a page of this key's generations, newest first."""
+
+    object: Literal["list"] = "list"
+    data: list[GenerationStatus]
+    has_more: bool
+    next_cursor: str | None = Field(None, description="Pass as `after` for the next page.")
+
+
+async def _create(body: CreateGeneration, key: ApiKey, runtime: Runtime) -> Created:
     generation = await runtime.service.submit(key, body.to_request())
     return Created(id=generation.id, status="queued")
 
 
 async def _poll(
-    request: Request, generation_id: str, key: Any, runtime: RuntimeDep
+    request: Request, generation_id: str, key: ApiKey, runtime: Runtime
 ) -> GenerationStatus:
     if not generation_id.strip():
         raise InvalidRequest(
@@ -227,6 +246,9 @@ async def _poll(
 
 
 GenerationId = Annotated[str, Query(description="The id the create call returned.", max_length=100)]
+OptionalGenerationId = Annotated[
+    str | None, Query(description="The id the create call returned.", max_length=100)
+]
 
 
 @router.post(
@@ -243,14 +265,51 @@ async def create_generation(
 
 @router.get(
     "/v2/video/generations",
-    response_model=GenerationStatus,
+    response_model=GenerationStatus | GenerationList,
     responses=ERROR_RESPONSES,
-    summary="Poll a video generation",
+    summary="Poll a video generation, or list this key's generations",
+    description="With `generation_id`: that generation. Without it (a vidgen extension): this "
+    "key's generations, newest first, `limit` at a time, optionally only those in `status`; "
+    "pass a page's `next_cursor` as `after` to get the next page.",
 )
 async def get_generation(
+    request: Request,
+    key: CurrentKey,
+    runtime: RuntimeDep,
+    generation_id: OptionalGenerationId = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size (list only).")] = 20,
+    after: Annotated[str | None, Query(max_length=100, description="Cursor (list only).")] = None,
+    status: Annotated[
+        Literal["queued", "generating", "completed", "error"] | None,
+        Query(description="Only generations in this status (list only)."),
+    ] = None,
+) -> GenerationStatus | GenerationList:
+    if generation_id is not None:
+        return await _poll(request, generation_id, key, runtime)
+    page, more = await runtime.service.list(
+        key, limit=limit, after=after, statuses=STATUS_FILTERS[status] if status else None
+    )
+    return GenerationList(
+        data=[await render_generation(request, runtime, g) for g in page],
+        has_more=more,
+        next_cursor=page[-1].id if more and page else None,
+    )
+
+
+@router.delete(
+    "/v2/video/generations",
+    response_model=GenerationStatus,
+    responses=ERROR_RESPONSES,
+    summary="Cancel a video generation (vidgen extension)",
+    description="A queued generation ends at once (`error`, name `Cancelled`) and is refunded. "
+    "A running one is stopped at its engine's next check, then refunded; until then it reads "
+    "`generating`. A finished one is left as it is.",
+)
+async def cancel_generation(
     request: Request, generation_id: GenerationId, key: CurrentKey, runtime: RuntimeDep
 ) -> GenerationStatus:
-    return await _poll(request, generation_id, key, runtime)
+    generation = await runtime.service.cancel(key, generation_id)
+    return await render_generation(request, runtime, generation)
 
 
 @router.post(

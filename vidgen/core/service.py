@@ -13,11 +13,11 @@ import asyncio
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.limits import RateLimiter
-from vidgen.core.models import CapturedImage, Generation, GenerationRequest, ImageRef
+from vidgen.core.models import CapturedImage, Generation, GenerationRequest, ImageRef, Status
 from vidgen.core.validation import SEED_MAX, detect_ratio, validate_request
 from vidgen.engines.base import Engine
 from vidgen.errors import FieldError, InsufficientCredits, InvalidRequest, NotFound
@@ -143,6 +143,20 @@ class GenerationService:
         if generation is None:
             raise NotFound(f"Generation {generation_id!r} not found.")
         return generation
+
+    async def list(
+        self,
+        key: ApiKey,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        statuses: Collection[Status] | None = None,
+        newest_first: bool = True,
+    ) -> tuple[list[Generation], bool]:
+        """A page of the key's generations (newest first by default) and whether more follow."""
+        return await self.jobs.list(
+            key.id, limit=limit, after=after, statuses=statuses, newest_first=newest_first
+        )
 
     async def cancel(self, key: ApiKey, generation_id: str) -> Generation:
         generation = await self.jobs.request_cancel(generation_id, key.id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from vidgen.core.models import (
@@ -232,6 +232,47 @@ class JobStore:
             return row_to_generation(row) if row else None
 
         return await self.db.read(read, point=True)
+
+    async def list(
+        self,
+        key_id: str,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        statuses: Collection[Status] | None = None,
+        newest_first: bool = True,
+    ) -> tuple[list[Generation], bool]:
+        """One page of a key's generations and whether more follow. ``after`` is the id of the
+        last generation of the previous page (a cursor that stays valid while rows are added)."""
+        order = (
+            (jobs.c.created_at.desc(), jobs.c.id.desc())
+            if newest_first
+            else (jobs.c.created_at, jobs.c.id)
+        )
+        query = select(jobs).where(jobs.c.key_id == key_id).order_by(*order).limit(limit + 1)
+        if statuses:
+            query = query.where(or_(*(_shown_as(status) for status in statuses)))
+
+        def read(conn: Connection) -> tuple[list[Generation], bool]:
+            nonlocal query
+            if after is not None:
+                cursor = conn.execute(
+                    select(jobs.c.created_at, jobs.c.id).where(
+                        jobs.c.id == after, jobs.c.key_id == key_id
+                    )
+                ).first()
+                if cursor is None:
+                    return [], False
+                position = tuple_(jobs.c.created_at, jobs.c.id)
+                query = query.where(
+                    position < tuple_(cursor.created_at, cursor.id)
+                    if newest_first
+                    else position > tuple_(cursor.created_at, cursor.id)
+                )
+            rows = conn.execute(query).all()
+            return [row_to_generation(r) for r in rows[:limit]], len(rows) > limit
+
+        return await self.db.read(read)
 
     async def load_inputs(self, job_id: str) -> dict[str, CapturedImage]:
         def read(conn: Connection) -> dict[str, CapturedImage]:
@@ -485,6 +526,21 @@ class JobStore:
 
 
 _ACTIVE = (Status.QUEUED.value, Status.GENERATING.value)
+
+
+def _shown_as(status: Status) -> Any:
+    """The rows a client sees in ``status`` (see ``row_to_generation``: held-but-waiting jobs
+    read as queued)."""
+    if status is Status.QUEUED:
+        return or_(
+            jobs.c.status == Status.QUEUED.value,
+            and_(jobs.c.status == Status.GENERATING.value, jobs.c.waiting),
+        )
+    if status is Status.GENERATING:
+        return and_(jobs.c.status == Status.GENERATING.value, ~jobs.c.waiting)
+    return jobs.c.status == status.value
+
+
 # Built once: the poll path runs these thousands of times a second, and a statement object that
 # is reused skips SQLAlchemy's construction and cache-key work.
 _GET = select(jobs).where(jobs.c.id == bindparam("job_id"))
