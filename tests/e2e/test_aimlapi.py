@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import av
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import (
     OTHER_KEY,
@@ -65,6 +67,9 @@ def test_create_poll_download_gives_a_real_720p_mp4(
     assert done["meta"]["engine"] == "preview"
     assert done["meta"]["usage"] == {"credits_used": 8, "tokens_used": 8}
     assert "?_jwt=" in done["video"]["url"]
+    thumbnail = httpx.get(done["meta"]["thumbnail_url"])
+    assert thumbnail.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(thumbnail.content)).size == (640, 360)
     frames, stream = decode(download(done["video"]["url"], tmp_path / "out.mp4"))
     assert len(frames) == 120
     assert (stream.codec_context.width, stream.codec_context.height) == (1280, 720)

@@ -141,6 +141,9 @@ class Meta(BaseModel):
     seed: int
     aspect_ratio: str
     progress: float = Field(..., ge=0, le=1)
+    thumbnail_url: str | None = Field(
+        None, description="Signed link to a JPEG of the middle frame."
+    )
     created_at: datetime
     completed_at: datetime | None = None
 
@@ -158,6 +161,7 @@ async def render_generation(
     request: Request, runtime: Any, generation: Generation
 ) -> GenerationStatus:
     link = await download_url(request, runtime, generation)
+    thumbnail = await download_url(request, runtime, generation, thumbnail=True)
     duration = generation.video.duration if generation.video else None
     charged = (
         generation.credits if generation.status not in (Status.FAILED, Status.CANCELLED) else 0
@@ -177,6 +181,7 @@ async def render_generation(
             seed=generation.seed,
             aspect_ratio=generation.aspect_ratio,
             progress=round(generation.progress, 4),
+            thumbnail_url=thumbnail[0] if thumbnail else None,
             created_at=generation.created_at,
             completed_at=generation.finished_at if generation.status.is_final else None,
         ),

@@ -22,19 +22,23 @@ router = APIRouter(tags=["files"])
 
 
 async def download_url(
-    request: Request, runtime: Runtime, generation: Generation
+    request: Request, runtime: Runtime, generation: Generation, *, thumbnail: bool = False
 ) -> tuple[str, int] | None:
-    """A signed URL for the generation's video and its expiry (unix seconds), or None."""
+    """A signed URL for the generation's video (or its thumbnail) and its expiry (unix
+    seconds), or None while there is none."""
     if generation.video is None:
+        return None
+    key = generation.video.thumbnail_key if thumbnail else generation.video.key
+    if key is None:
         return None
     ttl = runtime.settings.link_ttl_seconds
     presigned = await runtime.storage.presigned_url(
-        generation.video.key, ttl_seconds=ttl, filename=f"{generation.id}.mp4"
+        key, ttl_seconds=ttl, filename=f"{generation.id}.{key.rsplit('.', 1)[-1]}"
     )
     if presigned is not None:
         return presigned, int(time.time()) + ttl
-    token, expires = runtime.links.sign(generation_id=generation.id, key=generation.video.key)
-    return f"{public_base_url(request)}/files/{quote(generation.video.key)}?_jwt={token}", expires
+    token, expires = runtime.links.sign(generation_id=generation.id, key=key)
+    return f"{public_base_url(request)}/files/{quote(key)}?_jwt={token}", expires
 
 
 def _refused(reason: str, status: int = 403) -> JSONResponse:

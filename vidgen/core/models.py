@@ -84,6 +84,7 @@ class VideoOutput:
     fps: float
     frame_count: int
     duration: float
+    thumbnail_key: str | None = None  # a JPEG of the middle frame
 
 
 @dataclass(frozen=True)

@@ -443,6 +443,16 @@ def read_frame(path: Path | str, index: int) -> Image.Image:
     raise IndexError(f"frame {index} is past the end of {Path(path).name}")
 
 
+def write_thumbnail(video: Path, frame_count: int, target: Path, *, max_width: int = 640) -> None:
+    """A JPEG of the middle frame, at most ``max_width`` wide: the poster for lists and players."""
+    image = read_frame(video, frame_count // 2)
+    if image.width > max_width:
+        image = image.resize(
+            (max_width, round(image.height * max_width / image.width)), Image.Resampling.LANCZOS
+        )
+    image.save(target, "JPEG", quality=85, optimize=True)
+
+
 def frame_to_image(frame: VideoFrame) -> Image.Image:
     """Convert a decoded frame to RGB with the matrix and range it is tagged with, taking
     untagged frames as BT.709 limited range (what we write, and what HD video means)."""

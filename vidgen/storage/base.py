@@ -16,6 +16,10 @@ def video_key(generation_id: str) -> str:
     return f"videos/{generation_id}.mp4"
 
 
+def thumbnail_key(generation_id: str) -> str:
+    return f"thumbnails/{generation_id}.jpg"
+
+
 class Storage(ABC):
     """A blob store for outputs."""
 

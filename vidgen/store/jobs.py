@@ -95,6 +95,7 @@ def row_to_generation(row: Any) -> Generation:
             fps=row.output_fps,
             frame_count=row.output_frames,
             duration=row.output_frames / row.output_fps if row.output_fps else 0.0,
+            thumbnail_key=row.thumbnail_key,
         )
     error = None
     if row.error_name is not None:
@@ -407,6 +408,7 @@ class JobStore:
             output_fps=output.fps,
             output_width=output.width,
             output_height=output.height,
+            thumbnail_key=output.thumbnail_key,
             lease_owner=None,
             lease_expires_at=None,
             finished_at=now,

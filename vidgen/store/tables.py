@@ -113,6 +113,7 @@ jobs = Table(
     Column("output_fps", Float, nullable=True),
     Column("output_width", Integer, nullable=True),
     Column("output_height", Integer, nullable=True),
+    Column("thumbnail_key", String(300), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),

@@ -28,10 +28,10 @@ from vidgen.core.models import CapturedImage, VideoOutput
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
 from vidgen.errors import EngineError, JobCancelled
 from vidgen.logs import generation_id_var, request_id_var
-from vidgen.media.video import probe_video
+from vidgen.media.video import probe_video, write_thumbnail
 from vidgen.metrics import JOB_DURATION, JOB_OUTCOMES, JOB_QUEUE_WAIT, JOBS_RUNNING
 from vidgen.settings import Settings
-from vidgen.storage.base import Storage, video_key
+from vidgen.storage.base import Storage, thumbnail_key, video_key
 from vidgen.store.jobs import ClaimedJob, JobStore
 from vidgen.worker.policy import RetryPolicy
 
@@ -367,6 +367,9 @@ class Worker:
         info = await asyncio.to_thread(probe_video, result.path)
         key = video_key(job_id)
         size = await self.storage.put_file(key, result.path, result.media_type)
+        thumb = result.path.with_name("thumbnail.jpg")
+        await asyncio.to_thread(write_thumbnail, result.path, info.frame_count, thumb)
+        await self.storage.put_file(thumbnail_key(job_id), thumb, "image/jpeg")
         return VideoOutput(
             key=key,
             media_type=result.media_type,
@@ -376,6 +379,7 @@ class Worker:
             fps=info.fps,
             frame_count=info.frame_count,
             duration=info.duration,
+            thumbnail_key=thumbnail_key(job_id),
         )
 
 
