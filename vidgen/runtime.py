@@ -10,21 +10,28 @@ at the first request.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from vidgen.core.catalog import Catalog
+from vidgen.core.models import Generation
 from vidgen.core.service import GenerationService
 from vidgen.engines.base import Engine
 from vidgen.engines.registry import UnknownEngine, build_engines
 from vidgen.media.capture import ImageCapture
-from vidgen.media.fetch import SafeFetcher
+from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.settings import Settings
-from vidgen.storage.base import Storage, open_storage
+from vidgen.storage.base import Storage, open_storage, thumbnail_key, video_key
 from vidgen.storage.links import LinkSigner
 from vidgen.store.db import Database
+from vidgen.store.generations import GenerationStore
 from vidgen.store.jobs import JobStore
 from vidgen.store.keys import ApiKey, KeyStore
 from vidgen.store.notify import Wakeup
+from vidgen.store.webhooks import WebhookStore
+from vidgen.webhooks.dispatch import WebhookDispatcher
+from vidgen.webhooks.signing import webhook_secret
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,8 @@ class Runtime:
     db: Database
     keys: KeyStore
     jobs: JobStore
+    generations: GenerationStore
+    webhooks: WebhookStore
     storage: Storage
     catalog: Catalog
     engines: dict[str, Engine]
@@ -56,22 +65,32 @@ class Runtime:
             await db.migrate()
         wakeup = Wakeup()
         await wakeup.start()
-        jobs = JobStore(db, wakeup)
-        keys = KeyStore(db)
+        generations = GenerationStore(db, wakeup)
         storage = open_storage(settings.resolved_storage_url)
         fetcher = SafeFetcher.from_settings(settings)
+
+        async def check_webhook_url(url: str) -> str | None:
+            try:
+                await fetcher.check_url(url, subject="webhook")
+            except FetchError as exc:
+                return exc.message
+            return None
+
         service = GenerationService(
-            jobs=jobs,
+            generations=generations,
             catalog=catalog,
             engines=engines,
             capture_image=ImageCapture(fetcher, settings),
+            check_webhook_url=check_webhook_url,
             settings=settings,
         )
         runtime = cls(
             settings=settings,
             db=db,
-            keys=keys,
-            jobs=jobs,
+            keys=KeyStore(db),
+            jobs=JobStore(db, wakeup),
+            generations=generations,
+            webhooks=WebhookStore(db),
             storage=storage,
             catalog=catalog,
             engines=engines,
@@ -80,8 +99,49 @@ class Runtime:
             links=LinkSigner(settings.link_secret(), settings.link_ttl_seconds),
         )
         for index, secret in enumerate(settings.api_keys, start=1):
-            await keys.ensure(secret, name=f"env-{index}", source="env")
+            await runtime.keys.ensure(secret, name=f"env-{index}", source="env")
         return runtime
+
+    def webhook_secret(self, key_id: str) -> str:
+        """The secret that signs this key's webhook deliveries."""
+        return webhook_secret(self.settings.link_secret(), key_id)
+
+    async def file_url(
+        self, generation: Generation, base_url: str, thumbnail: bool = False
+    ) -> tuple[str, int] | None:
+        """A download URL for the generation's video (or thumbnail) and its expiry (unix
+        seconds): presigned by the store itself, or a signed ``/files`` link under
+        ``base_url``. None while there is no such file."""
+        if generation.video is None:
+            return None
+        key = generation.video.thumbnail_key if thumbnail else generation.video.key
+        if key is None:
+            return None
+        ttl = self.settings.link_ttl_seconds
+        filename = f"{generation.id}.{key.rsplit('.', 1)[-1]}"
+        presigned = await self.storage.presigned_url(key, ttl_seconds=ttl, filename=filename)
+        if presigned is not None:
+            return presigned, int(time.time()) + ttl
+        token, expires = self.links.sign(generation_id=generation.id, key=key)
+        return f"{base_url.rstrip('/')}/files/{quote(key)}?_jwt={token}", expires
+
+    async def delete_outputs(self, generation: Generation) -> None:
+        """Remove a deleted generation's stored files (its keys are deterministic)."""
+        for key in (video_key(generation.id), thumbnail_key(generation.id)):
+            try:
+                await self.storage.delete(key)
+            except Exception:
+                log.warning("could not delete %s", key, exc_info=True)
+
+    def webhook_dispatcher(self) -> WebhookDispatcher:
+        return WebhookDispatcher(
+            store=self.webhooks,
+            generations=self.generations,
+            fetcher=self.fetcher,
+            secret_for=self.webhook_secret,
+            file_url=self.file_url,
+            public_url=self.settings.public_url,
+        )
 
     async def ensure_first_key(self) -> tuple[ApiKey, str] | None:
         """With no key at all, create one so a new user can start at once."""

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from vidgen.core.models import CapturedImage, Status, VideoOutput
 from vidgen.errors import InsufficientCredits
 from vidgen.store.db import Database
-from vidgen.store.jobs import JobStore, NewJob
+from vidgen.store.generations import GenerationStore, NewJob
+from vidgen.store.jobs import JobStore
 from vidgen.store.keys import KeyStore
 from vidgen.store.tables import credit_ledger
 
@@ -33,6 +34,11 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 @pytest.fixture
 def jobs(db: Database) -> JobStore:
     return JobStore(db)
+
+
+@pytest.fixture
+def generations(db: Database) -> GenerationStore:
+    return GenerationStore(db)
 
 
 @pytest.fixture
@@ -82,72 +88,78 @@ OUTPUT = VideoOutput(
 
 
 async def test_a_stored_job_keeps_its_image_bytes_and_is_queued(
-    jobs: JobStore, keys: KeyStore
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
     key, _ = await keys.create("a")
-    gen = await jobs.create(new_job(key.id))
+    gen = await generations.create(new_job(key.id))
     assert gen.status is Status.QUEUED and gen.has_first_image and not gen.has_last_image
     inputs = await jobs.load_inputs(gen.id)
     assert inputs["first"] == IMAGE
 
 
 async def test_claims_take_the_oldest_job_of_the_highest_priority(
-    jobs: JobStore, keys: KeyStore
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
     key, _ = await keys.create("a")
-    first = await jobs.create(new_job(key.id))
-    second = await jobs.create(new_job(key.id))
-    urgent = await jobs.create(new_job(key.id, priority=5))
+    first = await generations.create(new_job(key.id))
+    second = await generations.create(new_job(key.id))
+    urgent = await generations.create(new_job(key.id, priority=5))
     order = [(await jobs.claim_next("w", lease_seconds=30)) for _ in range(3)]
     assert [c.generation.id for c in order if c] == [urgent.id, first.id, second.id]
     assert await jobs.claim_next("w", lease_seconds=30) is None
     assert all(c and c.generation.status is Status.GENERATING and c.attempt == 1 for c in order)
 
 
-async def test_a_worker_claims_only_the_models_it_serves(jobs: JobStore, keys: KeyStore) -> None:
+async def test_a_worker_claims_only_the_models_it_serves(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
     key, _ = await keys.create("a")
-    gen3 = await jobs.create(new_job(key.id, model="gen3a_turbo"))
+    gen3 = await generations.create(new_job(key.id, model="gen3a_turbo"))
     assert await jobs.claim_next("w", lease_seconds=30, models={"runway/gen4_turbo"}) is None
     claimed = await jobs.claim_next("w", lease_seconds=30, models={"gen3a_turbo"})
     assert claimed and claimed.generation.id == gen3.id
 
 
-async def test_concurrent_claims_never_hand_out_a_job_twice(jobs: JobStore, keys: KeyStore) -> None:
+async def test_concurrent_claims_never_hand_out_a_job_twice(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
     key, _ = await keys.create("a")
-    created = {(await jobs.create(new_job(key.id))).id for _ in range(20)}
+    created = {(await generations.create(new_job(key.id))).id for _ in range(20)}
     results = await asyncio.gather(*(jobs.claim_next(f"w{i}", lease_seconds=30) for i in range(30)))
     claimed = [r.generation.id for r in results if r is not None]
     assert sorted(claimed) == sorted(created)
 
 
-async def test_progress_only_moves_forward(jobs: JobStore, keys: KeyStore) -> None:
+async def test_progress_only_moves_forward(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
     key, _ = await keys.create("a")
-    gen = await jobs.create(new_job(key.id))
+    gen = await generations.create(new_job(key.id))
     await jobs.claim_next("w", lease_seconds=30)
     for value in (0.3, 0.1, 0.6, 0.5):
         assert (await jobs.heartbeat(gen.id, "w", lease_seconds=30, progress=value)).owned
-    stored = await jobs.get(gen.id)
+    stored = await generations.get(gen.id)
     assert stored and stored.progress == pytest.approx(0.6)
 
 
 async def test_a_job_waiting_on_its_upstream_reads_as_queued_until_it_starts(
-    jobs: JobStore, keys: KeyStore
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
     key, _ = await keys.create("a")
-    gen = await jobs.create(new_job(key.id))
+    gen = await generations.create(new_job(key.id))
     await jobs.claim_next("w", lease_seconds=30)
     await jobs.heartbeat(gen.id, "w", lease_seconds=30, progress=0.0, waiting=True)
-    assert (await jobs.get(gen.id)).status is Status.QUEUED  # type: ignore[union-attr]
+    assert (await generations.get(gen.id)).status is Status.QUEUED  # type: ignore[union-attr]
     assert await jobs.claim_next("w2", lease_seconds=30) is None  # still held, not claimable
     await jobs.heartbeat(gen.id, "w", lease_seconds=30, progress=0.1, waiting=False)
-    assert (await jobs.get(gen.id)).status is Status.GENERATING  # type: ignore[union-attr]
+    assert (await generations.get(gen.id)).status is Status.GENERATING  # type: ignore[union-attr]
 
 
 async def test_an_expired_lease_requeues_the_job_and_fences_out_the_old_worker(
-    jobs: JobStore, keys: KeyStore
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
     key, _ = await keys.create("a")
-    gen = await jobs.create(new_job(key.id))
+    gen = await generations.create(new_job(key.id))
     await jobs.claim_next("dead", lease_seconds=0.05)
     await asyncio.sleep(0.1)
     reaped = await jobs.requeue_expired()
@@ -161,15 +173,15 @@ async def test_an_expired_lease_requeues_the_job_and_fences_out_the_old_worker(
 
 
 async def test_a_job_that_loses_its_worker_too_often_fails_and_is_refunded(
-    jobs: JobStore, keys: KeyStore
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
     key, _ = await keys.create("a", credits=20)
-    gen = await jobs.create(new_job(key.id, max_attempts=2))
+    gen = await generations.create(new_job(key.id, max_attempts=2))
     for _ in range(2):
         await jobs.claim_next("w", lease_seconds=0.01)
         await asyncio.sleep(0.05)
         await jobs.requeue_expired()
-    final = await jobs.get(gen.id)
+    final = await generations.get(gen.id)
     assert (
         final and final.status is Status.FAILED and final.error and final.error.name == "WorkerLost"
     )
@@ -177,21 +189,23 @@ async def test_a_job_that_loses_its_worker_too_often_fails_and_is_refunded(
 
 
 async def test_submit_is_refused_without_enough_credits_and_nothing_is_stored(
-    jobs: JobStore, keys: KeyStore, db: Database
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore, db: Database
 ) -> None:
     key, _ = await keys.create("poor", credits=10)
-    await jobs.create(new_job(key.id, credits=8))
+    await generations.create(new_job(key.id, credits=8))
     job = new_job(key.id, credits=8)
     with pytest.raises(InsufficientCredits) as info:
-        await jobs.create(job)
+        await generations.create(job)
     assert (info.value.required, info.value.available) == (8, 2)
-    assert await jobs.get(job.id) is None
+    assert await generations.get(job.id) is None
     assert (await keys.get(key.id)).credits == 2  # type: ignore[union-attr]
 
 
-async def test_failure_refunds_exactly_once(jobs: JobStore, keys: KeyStore, db: Database) -> None:
+async def test_failure_refunds_exactly_once(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore, db: Database
+) -> None:
     key, _ = await keys.create("a", credits=15)
-    gen = await jobs.create(new_job(key.id, credits=15))
+    gen = await generations.create(new_job(key.id, credits=15))
     await jobs.claim_next("w", lease_seconds=30)
     assert await jobs.fail(gen.id, "w", "Boom", "it broke")
     assert not await jobs.fail(gen.id, "w", "Boom", "again")
@@ -208,23 +222,23 @@ async def test_failure_refunds_exactly_once(jobs: JobStore, keys: KeyStore, db: 
 
 
 async def test_cancelling_a_queued_job_ends_it_at_once_with_a_refund(
-    jobs: JobStore, keys: KeyStore
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
     key, _ = await keys.create("a", credits=8)
-    gen = await jobs.create(new_job(key.id))
-    cancelled = await jobs.request_cancel(gen.id, key.id)
+    gen = await generations.create(new_job(key.id))
+    cancelled = await generations.request_cancel(gen.id, key.id)
     assert cancelled and cancelled.status is Status.CANCELLED
     assert (await keys.get(key.id)).credits == 8  # type: ignore[union-attr]
     assert await jobs.claim_next("w", lease_seconds=30) is None
 
 
 async def test_cancelling_a_running_job_flags_it_for_its_worker(
-    jobs: JobStore, keys: KeyStore
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
     key, _ = await keys.create("a")
-    gen = await jobs.create(new_job(key.id))
+    gen = await generations.create(new_job(key.id))
     await jobs.claim_next("w", lease_seconds=30)
-    flagged = await jobs.request_cancel(gen.id, key.id)
+    flagged = await generations.request_cancel(gen.id, key.id)
     assert flagged and flagged.status is Status.GENERATING
     beat = await jobs.heartbeat(gen.id, "w", lease_seconds=30, progress=0.2)
     assert beat.owned and beat.cancel_requested
@@ -232,19 +246,21 @@ async def test_cancelling_a_running_job_flags_it_for_its_worker(
 
 
 async def test_another_keys_generation_does_not_exist_for_it(
-    jobs: JobStore, keys: KeyStore
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
     owner, _ = await keys.create("owner")
     other, _ = await keys.create("other")
-    gen = await jobs.create(new_job(owner.id))
-    assert await jobs.get(gen.id, key_id=other.id) is None
-    assert await jobs.request_cancel(gen.id, other.id) is None
-    assert (await jobs.get(gen.id)).status is Status.QUEUED  # type: ignore[union-attr]
+    gen = await generations.create(new_job(owner.id))
+    assert await generations.get(gen.id, key_id=other.id) is None
+    assert await generations.request_cancel(gen.id, other.id) is None
+    assert (await generations.get(gen.id)).status is Status.QUEUED  # type: ignore[union-attr]
 
 
-async def test_a_retry_waits_for_its_backoff(jobs: JobStore, keys: KeyStore) -> None:
+async def test_a_retry_waits_for_its_backoff(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
     key, _ = await keys.create("a")
-    gen = await jobs.create(new_job(key.id))
+    gen = await generations.create(new_job(key.id))
     await jobs.claim_next("w", lease_seconds=30)
     assert await jobs.retry_later(gen.id, "w", delay_seconds=0.3)
     assert await jobs.claim_next("w", lease_seconds=30) is None
@@ -254,20 +270,22 @@ async def test_a_retry_waits_for_its_backoff(jobs: JobStore, keys: KeyStore) -> 
 
 
 async def test_a_released_job_goes_back_without_using_an_attempt(
-    jobs: JobStore, keys: KeyStore
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
     key, _ = await keys.create("a")
-    gen = await jobs.create(new_job(key.id))
+    gen = await generations.create(new_job(key.id))
     await jobs.claim_next("w", lease_seconds=30)
     assert await jobs.release(gen.id, "w")
     again = await jobs.claim_next("w2", lease_seconds=30)
     assert again and again.attempt == 1
 
 
-async def test_queue_depth_counts_queued_jobs_per_model(jobs: JobStore, keys: KeyStore) -> None:
+async def test_queue_depth_counts_queued_jobs_per_model(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
     key, _ = await keys.create("a")
     for model in ("gen3a_turbo", "gen3a_turbo", "runway/gen4_turbo"):
-        await jobs.create(new_job(key.id, model=model))
+        await generations.create(new_job(key.id, model=model))
     await jobs.claim_next("w", lease_seconds=30, models={"runway/gen4_turbo"})
     assert await jobs.queue_depth() == {"gen3a_turbo": 2}
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vidgen.api.deps import CurrentKey, RuntimeDep
-from vidgen.api.dialect import Dialect, error_fields
+from vidgen.api.deps import CurrentKey, RuntimeDep, public_base_url
+from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
 from vidgen.api.files import download_url
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
@@ -34,6 +34,7 @@ class AimlapiDialect(Dialect):
         "first_image": "image_url",
         "last_image": "tail_image_url",
         "aspect_ratio": "aspect_ratio",
+        "idempotency_key": "Idempotency-Key",
     }
 
     def render_error(self, request: Request, error: VidgenError) -> JSONResponse:
@@ -91,6 +92,14 @@ class CreateGeneration(BaseModel):
     ratio: str | None = Field(None, description="Older name of `aspect_ratio`.")
     duration: int | None = Field(None, description="5 or 10 seconds (default 5).", examples=[5])
     seed: int | None = Field(None, description="0 … 4294967295; random when absent.")
+    webhook_url: str | None = Field(
+        None,
+        description="vidgen extension: an https URL that receives signed events for this "
+        "generation (see the README, Webhooks).",
+    )
+    webhook_events: (
+        list[Literal["started", "progress", "completed", "failed", "cancelled"]] | None
+    ) = Field(None, description="vidgen extension: which events to send (default: the final ones).")
 
     @model_validator(mode="after")
     def _no_conflicting_aliases(self) -> CreateGeneration:
@@ -100,7 +109,7 @@ class CreateGeneration(BaseModel):
                 raise ValueError(f"{name} and {alias} name the same field; send only one")
         return self
 
-    def to_request(self) -> GenerationRequest:
+    def to_request(self, *, base_url: str, idempotency_key: str | None) -> GenerationRequest:
         tail = self.tail_image_url or self.last_image_url
         return GenerationRequest(
             model=self.model,
@@ -111,6 +120,11 @@ class CreateGeneration(BaseModel):
             duration=self.duration,
             seed=self.seed,
             dialect=DIALECT.name,
+            webhook_url=self.webhook_url,
+            webhook_events=tuple(self.webhook_events) if self.webhook_events is not None else None,
+            idempotency_key=idempotency_key,
+            fingerprint=request_fingerprint(DIALECT.name, self.model_dump(exclude_none=True)),
+            extras={"base_url": base_url},
         )
 
 
@@ -211,6 +225,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         401: "Missing, unknown or revoked API key.",
         403: "Not enough credits for this generation.",
         404: "No such generation for this key.",
+        409: "The Idempotency-Key was used with a different request.",
         413: "Request body too large.",
         429: "Too many requests; see Retry-After.",
     }.items()
@@ -234,9 +249,20 @@ class GenerationList(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as `after` for the next page.")
 
 
-async def _create(body: CreateGeneration, key: ApiKey, runtime: Runtime) -> Created:
-    generation = await runtime.service.submit(key, body.to_request())
-    return Created(id=generation.id, status="queued")
+async def _create(
+    request: Request,
+    response: Response,
+    body: CreateGeneration,
+    key: ApiKey,
+    runtime: Runtime,
+    idempotency_key: str | None,
+) -> Created:
+    submission = await runtime.service.submit(
+        key, body.to_request(base_url=public_base_url(request), idempotency_key=idempotency_key)
+    )
+    if submission.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return Created(id=submission.generation.id, status=STATUS_WORDS[submission.generation.status])
 
 
 async def _poll(
@@ -263,9 +289,14 @@ OptionalGenerationId = Annotated[
     summary="Create a video generation",
 )
 async def create_generation(
-    body: CreateGeneration, key: CurrentKey, runtime: RuntimeDep
+    request: Request,
+    response: Response,
+    body: CreateGeneration,
+    key: CurrentKey,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Created:
-    return await _create(body, key, runtime)
+    return await _create(request, response, body, key, runtime, idempotency_key)
 
 
 @router.get(
@@ -324,9 +355,14 @@ async def cancel_generation(
     summary="Create a video generation (legacy route)",
 )
 async def create_generation_legacy(
-    body: CreateGeneration, key: CurrentKey, runtime: RuntimeDep
+    request: Request,
+    response: Response,
+    body: CreateGeneration,
+    key: CurrentKey,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Created:
-    return await _create(body, key, runtime)
+    return await _create(request, response, body, key, runtime, idempotency_key)
 
 
 @router.get(

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
-from vidgen.api import aimlapi, files, ops
+from vidgen.api import account, aimlapi, files, ops
 from vidgen.api.dialect import Dialect
 from vidgen.errors import PayloadTooLarge
 from vidgen.logs import request_id_var
@@ -135,8 +135,11 @@ def create_app(
                 storage=runtime.storage,
                 engines=runtime.engines,
                 settings=settings,
+                webhooks=runtime.webhooks,
             )
             worker_task = asyncio.create_task(worker.run())
+        dispatcher = runtime.webhook_dispatcher()
+        dispatcher_task = asyncio.create_task(dispatcher.run())
         if on_started is not None:
             on_started(runtime)
         try:
@@ -145,6 +148,8 @@ def create_app(
             if worker is not None and worker_task is not None:
                 await worker.shutdown(SHUTDOWN_GRACE_SECONDS)
                 await worker_task
+            dispatcher.stop()
+            await dispatcher_task
             await runtime.aclose()
 
     app = FastAPI(
@@ -155,6 +160,7 @@ def create_app(
         lifespan=lifespan,
         openapi_tags=[{"name": d.tag, "description": f"The {d.name} dialect."} for d in DIALECTS]
         + [
+            {"name": "account", "description": "The calling key: balance, webhook secret."},
             {"name": "files", "description": "Signed downloads."},
             {"name": "operations", "description": "Health, readiness, metrics, models."},
         ],
@@ -162,6 +168,7 @@ def create_app(
     app.state.settings = settings
     for dialect_module in (aimlapi,):
         app.include_router(dialect_module.router)
+    app.include_router(account.router)
     app.include_router(files.router)
     app.include_router(ops.router)
 

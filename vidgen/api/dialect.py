@@ -9,12 +9,14 @@ Runway), so a client always sees the name of the field it actually sent.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from fastapi import Request, Response
+from fastapi import Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
@@ -29,6 +31,25 @@ from vidgen.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def request_fingerprint(dialect: str, payload: Any) -> str:
+    """A digest of what a create asked for, to tell an Idempotency-Key's replay (same request)
+    from its reuse for another request. Key order and spacing do not matter."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{dialect}\n{canonical}".encode()).hexdigest()
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Send the same key to retry a create safely: within 24 h the same key and "
+        "body return the original generation (not charged again); the same key with another "
+        "body is refused with 409.",
+    ),
+]
 
 
 def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError]:

@@ -6,9 +6,7 @@ refused with 403, and a valid token for an object that is gone gets 404.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -26,19 +24,7 @@ async def download_url(
 ) -> tuple[str, int] | None:
     """A signed URL for the generation's video (or its thumbnail) and its expiry (unix
     seconds), or None while there is none."""
-    if generation.video is None:
-        return None
-    key = generation.video.thumbnail_key if thumbnail else generation.video.key
-    if key is None:
-        return None
-    ttl = runtime.settings.link_ttl_seconds
-    presigned = await runtime.storage.presigned_url(
-        key, ttl_seconds=ttl, filename=f"{generation.id}.{key.rsplit('.', 1)[-1]}"
-    )
-    if presigned is not None:
-        return presigned, int(time.time()) + ttl
-    token, expires = runtime.links.sign(generation_id=generation.id, key=key)
-    return f"{public_base_url(request)}/files/{quote(key)}?_jwt={token}", expires
+    return await runtime.file_url(generation, public_base_url(request), thumbnail)
 
 
 def _refused(reason: str, status: int = 403) -> JSONResponse:

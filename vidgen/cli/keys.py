@@ -14,6 +14,7 @@ from vidgen.cli.options import DataDir, load_settings
 from vidgen.settings import Settings
 from vidgen.store.db import Database
 from vidgen.store.keys import ApiKey, KeyStore
+from vidgen.webhooks.signing import webhook_secret
 
 app = typer.Typer(help="Manage API keys (only a hash of each key is stored).", no_args_is_help=True)
 err = Console(stderr=True)
@@ -51,6 +52,7 @@ def create(
     typer.echo(
         f"Created key {key.id} ({key.name}), credits: {balance}. Store it now; it is not shown again."
     )
+    typer.echo(f"Webhook signing secret: {webhook_secret(settings.link_secret(), key.id)}")
     typer.echo(secret)
 
 

@@ -57,6 +57,10 @@ class GenerationRequest:
     duration: int | None = None  # None: the model's default
     seed: int | None = None  # None: random, and recorded on the job
     dialect: str = "aimlapi"
+    webhook_url: str | None = None
+    webhook_events: tuple[str, ...] | None = None  # None: the final events
+    idempotency_key: str | None = None
+    fingerprint: str | None = None  # the dialect's digest of the request, for idempotency
     extras: dict[str, Any] = field(default_factory=dict)
 
 

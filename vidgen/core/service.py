@@ -14,54 +14,79 @@ import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.limits import RateLimiter
 from vidgen.core.models import CapturedImage, Generation, GenerationRequest, ImageRef, Status
 from vidgen.core.validation import SEED_MAX, detect_ratio, validate_request
 from vidgen.engines.base import Engine
-from vidgen.errors import FieldError, InsufficientCredits, InvalidRequest, NotFound
+from vidgen.errors import Conflict, FieldError, InsufficientCredits, InvalidRequest, NotFound
 from vidgen.logs import generation_id_var, request_id_var
 from vidgen.media.capture import ImageSourceError
 from vidgen.metrics import JOBS_SUBMITTED
 from vidgen.settings import Settings
-from vidgen.store.jobs import JobStore, NewJob
+from vidgen.store.generations import (
+    GenerationStore,
+    IdempotencyClaim,
+    IdempotencyRace,
+    IdempotentMatch,
+    NewJob,
+)
 from vidgen.store.keys import ApiKey
+from vidgen.store.webhooks import ALL_EVENTS, FINAL_EVENTS
 
 log = logging.getLogger(__name__)
 
 #: Fetch and verify one image (``media.capture.ImageCapture``); raises ImageSourceError.
 CaptureImage = Callable[[ImageRef], Awaitable[CapturedImage]]
+#: Check a webhook URL against the fetch policy without calling it; returns a reason or None.
+CheckUrl = Callable[[str], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class Submission:
+    generation: Generation
+    replayed: bool = False  # an Idempotency-Key replay: nothing new was stored or charged
 
 
 class GenerationService:
     def __init__(
         self,
         *,
-        jobs: JobStore,
+        generations: GenerationStore,
         catalog: Catalog,
         engines: Mapping[str, Engine],
         capture_image: CaptureImage,
+        check_webhook_url: CheckUrl,
         settings: Settings,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.jobs = jobs
+        self.generations = generations
         self.catalog = catalog
         self.engines = engines
         self.capture_image = capture_image
+        self.check_webhook_url = check_webhook_url
         self.settings = settings
         self.limiter = limiter or RateLimiter(settings.rate_limit_per_minute)
 
-    async def submit(self, key: ApiKey, request: GenerationRequest) -> Generation:
+    async def submit(self, key: ApiKey, request: GenerationRequest) -> Submission:
         """Validate, capture, price and durably queue a generation.
 
-        Raises InvalidRequest (every field at fault), InsufficientCredits or RateLimited; on any
-        of them nothing is stored and nothing is charged.
+        Raises InvalidRequest (every field at fault), InsufficientCredits, RateLimited, or
+        Conflict (an Idempotency-Key reused with another request); on any of them nothing is
+        stored and nothing is charged. The same Idempotency-Key with the same request within
+        24 h returns the original generation instead (``Submission.replayed``).
         """
+        idempotency = _idempotency_claim(request)
+        if idempotency is not None:
+            match = await self.generations.find_idempotent(key.id, idempotency.key)
+            if match is not None:
+                return await self._replay(key, match, idempotency)
         self.limiter.check(key.id)
         spec = self.catalog.get(request.model)
         engine_name = self.catalog.engine_for(spec.id)
-        errors = validate_request(spec, request)
+        errors = validate_request(spec, request) + await self._webhook_errors(request)
         engine = self.engines.get(engine_name)
         if engine is not None:
             errors += engine.validate(spec, request)
@@ -88,34 +113,77 @@ class GenerationService:
         extras = dict(request.extras)
         extras["request_id"] = request_id_var.get()
         extras["image_sources"] = _describe_sources(request)
-        generation = await self.jobs.create(
-            NewJob(
-                id=job_id,
-                key_id=key.id,
-                model=spec.id,
-                engine=engine_name,
-                dialect=request.dialect,
-                prompt=request.prompt,
-                aspect_ratio=ratio,
-                width=width,
-                height=height,
-                duration=duration,
-                fps=spec.fps,
-                seed=seed,
-                credits=price,
-                max_attempts=self.settings.max_attempts,
-                first_image=first,
-                last_image=last,
-                extras=extras,
-            )
+        if request.webhook_url:
+            extras["webhook"] = {
+                "url": request.webhook_url,
+                "events": list(request.webhook_events or FINAL_EVENTS),
+            }
+        new_job = NewJob(
+            id=job_id,
+            key_id=key.id,
+            model=spec.id,
+            engine=engine_name,
+            dialect=request.dialect,
+            prompt=request.prompt,
+            aspect_ratio=ratio,
+            width=width,
+            height=height,
+            duration=duration,
+            fps=spec.fps,
+            seed=seed,
+            credits=price,
+            max_attempts=self.settings.max_attempts,
+            first_image=first,
+            last_image=last,
+            extras=extras,
         )
+        try:
+            generation = await self.generations.create(new_job, idempotency=idempotency)
+        except IdempotencyRace:
+            assert idempotency is not None
+            match = await self.generations.find_idempotent(key.id, idempotency.key)
+            if match is None:  # pragma: no cover - the winner's row is there by definition
+                raise
+            return await self._replay(key, match, idempotency)
         JOBS_SUBMITTED.labels(spec.id, request.dialect).inc()
         generation_id_var.set(job_id)
         log.info(
             "generation queued",
             extra={"model": spec.id, "engine": engine_name, "credits": price, "key_id": key.id},
         )
-        return generation
+        return Submission(generation)
+
+    async def _replay(
+        self, key: ApiKey, match: IdempotentMatch, claim: IdempotencyClaim
+    ) -> Submission:
+        if match.fingerprint != claim.fingerprint:
+            raise Conflict(
+                f"Idempotency-Key {claim.key!r} was already used in the last 24 hours with a "
+                "different request. Send a new key for a new request."
+            )
+        generation = await self.get(key, match.job_id)
+        log.info("idempotent replay", extra={"generation": generation.id})
+        return Submission(generation, replayed=True)
+
+    async def _webhook_errors(self, request: GenerationRequest) -> list[FieldError]:
+        errors: list[FieldError] = []
+        if request.webhook_events is not None:
+            unknown = sorted(set(request.webhook_events) - set(ALL_EVENTS))
+            if unknown:
+                errors.append(
+                    FieldError(
+                        "webhook_events",
+                        f"unknown event(s) {', '.join(unknown)}; use {', '.join(ALL_EVENTS)}",
+                    )
+                )
+        if request.webhook_url is not None:
+            if len(request.webhook_url) > 2000:
+                errors.append(FieldError("webhook_url", "must be at most 2000 characters"))
+            elif (reason := await self.check_webhook_url(request.webhook_url)) is not None:
+                errors.append(FieldError("webhook_url", reason))
+        elif request.webhook_events:
+            errors.append(FieldError("webhook_events", "needs a webhook URL as well"))
+        return errors
 
     async def _capture_all(
         self, request: GenerationRequest
@@ -139,7 +207,7 @@ class GenerationService:
         return captured.get("first_image"), captured.get("last_image")
 
     async def get(self, key: ApiKey, generation_id: str) -> Generation:
-        generation = await self.jobs.get(generation_id, key_id=key.id)
+        generation = await self.generations.get(generation_id, key_id=key.id)
         if generation is None:
             raise NotFound(f"Generation {generation_id!r} not found.")
         return generation
@@ -154,18 +222,39 @@ class GenerationService:
         newest_first: bool = True,
     ) -> tuple[list[Generation], bool]:
         """A page of the key's generations (newest first by default) and whether more follow."""
-        return await self.jobs.list(
+        return await self.generations.list(
             key.id, limit=limit, after=after, statuses=statuses, newest_first=newest_first
         )
 
     async def cancel(self, key: ApiKey, generation_id: str) -> Generation:
-        generation = await self.jobs.request_cancel(generation_id, key.id)
+        """Cancel: queued → cancelled at once; running → stopped at the engine's next check;
+        finished → unchanged. Credits of a cancelled generation are refunded."""
+        generation = await self.generations.request_cancel(generation_id, key.id)
+        if generation is None:
+            raise NotFound(f"Generation {generation_id!r} not found.")
+        return generation
+
+    async def delete(self, key: ApiKey, generation_id: str) -> Generation:
+        """Delete: cancel it if it is still active, then hide it from every read (404). The
+        caller removes the stored files (``Runtime.delete_outputs``)."""
+        generation = await self.generations.delete(generation_id, key.id)
         if generation is None:
             raise NotFound(f"Generation {generation_id!r} not found.")
         return generation
 
     def model(self, model_id: str) -> ModelSpec:
         return self.catalog.get(model_id)
+
+
+def _idempotency_claim(request: GenerationRequest) -> IdempotencyClaim | None:
+    key = request.idempotency_key
+    if key is None:
+        return None
+    if not key.strip() or len(key) > 255:
+        raise InvalidRequest.single("idempotency_key", "must be 1 to 255 characters")
+    if request.fingerprint is None:  # pragma: no cover - every dialect computes one
+        raise ValueError("a request with an Idempotency-Key needs a fingerprint")
+    return IdempotencyClaim(key=key, fingerprint=request.fingerprint)
 
 
 def _describe_sources(request: GenerationRequest) -> dict[str, str]:

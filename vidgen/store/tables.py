@@ -118,6 +118,7 @@ jobs = Table(
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime, nullable=True),  # deleted by its key: gone from every read
     Index("ix_jobs_claim", "status", "priority", "created_at"),
     Index("ix_jobs_key_created", "key_id", "created_at"),
     Index("ix_jobs_lease", "status", "lease_expires_at"),
@@ -146,4 +147,40 @@ credit_ledger = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("job_id", "reason", name="uq_credit_ledger_job_reason"),
     Index("ix_credit_ledger_key", "key_id", "created_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key_id", String(32), ForeignKey("api_keys.id"), primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the canonical request
+    Column("job_id", String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+#: The webhook outbox. Final events are written in the same transaction as the state change that
+#: causes them, so a crash can delay a delivery but never lose it.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the event id receivers deduplicate on
+    Column("job_id", String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("key_id", String(32), ForeignKey("api_keys.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("type", String(40), nullable=False),  # generation.completed, generation.progress, …
+    Column("final", Boolean, nullable=False),
+    Column("data", JSON, nullable=False),  # event-specific facts, e.g. the progress reported
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("gave_up_at", UTCDateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_events_due", "delivered_at", "gave_up_at", "next_attempt_at"),
+    Index("ix_webhook_events_job", "job_id"),
 )

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vidgen.core.models import CapturedImage, VideoOutput
+from vidgen.core.models import CapturedImage, Generation, Status, VideoOutput
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
 from vidgen.errors import EngineError, JobCancelled
 from vidgen.logs import generation_id_var, request_id_var
@@ -33,6 +33,7 @@ from vidgen.metrics import JOB_DURATION, JOB_OUTCOMES, JOB_QUEUE_WAIT, JOBS_RUNN
 from vidgen.settings import Settings
 from vidgen.storage.base import Storage, thumbnail_key, video_key
 from vidgen.store.jobs import ClaimedJob, JobStore
+from vidgen.store.webhooks import WebhookStore
 from vidgen.worker.policy import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,45 @@ class JobContext(EngineContext):
             raise JobCancelled("The lease on this job was lost.")
 
 
+class ProgressEvents:
+    """Best-effort ``started`` and ``progress`` webhooks for one job, throttled so that a fast
+    engine does not flood the receiver: at most one every ``MIN_INTERVAL`` seconds, and only
+    when progress moved by ``MIN_STEP``. Final events are not sent from here: the store writes
+    them in the transaction that ends the job."""
+
+    MIN_INTERVAL = 2.0
+    MIN_STEP = 0.1
+
+    def __init__(self, webhooks: WebhookStore | None, generation: Generation) -> None:
+        hook = generation.extras.get("webhook") or {}
+        wanted = set(hook.get("events", ())) & {"started", "progress"}
+        self.webhooks = webhooks if wanted else None
+        self.generation = generation
+        self.started = generation.status is not Status.QUEUED and generation.progress > 0
+        self.last_progress = generation.progress
+        self.last_sent = 0.0
+
+    async def update(self, progress: float, waiting: bool) -> None:
+        if self.webhooks is None or waiting:
+            return
+        gen = self.generation
+        try:
+            if not self.started:
+                self.started = True
+                await self.webhooks.enqueue(gen.id, gen.key_id, gen.extras, "started", {})
+            now = time.monotonic()
+            if (
+                progress - self.last_progress >= self.MIN_STEP
+                and now - self.last_sent >= self.MIN_INTERVAL
+            ):
+                self.last_progress, self.last_sent = progress, now
+                await self.webhooks.enqueue(
+                    gen.id, gen.key_id, gen.extras, "progress", {"progress": round(progress, 4)}
+                )
+        except Exception:
+            log.warning("could not queue a progress webhook", exc_info=True)
+
+
 class Worker:
     def __init__(
         self,
@@ -101,8 +141,10 @@ class Worker:
         models: Collection[str] | None = None,
         concurrency: int | None = None,
         policy: RetryPolicy | None = None,
+        webhooks: WebhookStore | None = None,
     ) -> None:
         self.store = store
+        self.webhooks = webhooks
         self.storage = storage
         self.engines = dict(engines)
         self.settings = settings
@@ -236,7 +278,8 @@ class Worker:
         outcome = "failed"
         try:
             engine_task = asyncio.create_task(self._generate(engine, claimed, ctx))
-            heartbeat = asyncio.create_task(self._heartbeat(gen.id, ctx, engine_task))
+            events = ProgressEvents(self.webhooks, gen)
+            heartbeat = asyncio.create_task(self._heartbeat(gen.id, ctx, engine_task, events))
             try:
                 outcome = await self._settle(claimed, ctx, engine_task)
             finally:
@@ -331,7 +374,11 @@ class Worker:
             return "failed"
 
     async def _heartbeat(
-        self, job_id: str, ctx: JobContext, engine_task: asyncio.Task[EngineResult]
+        self,
+        job_id: str,
+        ctx: JobContext,
+        engine_task: asyncio.Task[EngineResult],
+        events: ProgressEvents,
     ) -> None:
         interval = min(1.0, self.settings.lease_seconds / 3)
         last_ok = time.monotonic()
@@ -346,6 +393,8 @@ class Worker:
                     progress=ctx.progress,
                 )
                 last_ok = time.monotonic()
+                if beat.owned:
+                    await events.update(ctx.progress, ctx.waiting)
                 if not beat.owned:
                     log.warning("lease lost; stopping the engine")
                     ctx.stop(lease_lost=True)

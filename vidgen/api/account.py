@@ -1,0 +1,37 @@
+"""``GET /v1/account``: what a key can learn about itself (balance, webhook secret)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from vidgen.api.deps import CurrentKey, RuntimeDep
+
+router = APIRouter(tags=["account"])
+
+
+class Account(BaseModel):
+    id: str
+    name: str
+    credits: int | None = Field(..., description="Remaining credits; null means unlimited.")
+    max_concurrency: int | None = Field(..., description="Jobs this key may run at once.")
+    webhook_secret: str = Field(
+        ..., description="Verifies `x-webhook-signature` on this key's webhook deliveries."
+    )
+
+
+@router.get(
+    "/v1/account",
+    response_model=Account,
+    summary="This key's balance and webhook signing secret",
+    responses={401: {"description": "Missing, unknown or revoked API key."}},
+)
+async def account(key: CurrentKey, runtime: RuntimeDep) -> Account:
+    current = await runtime.keys.get(key.id) or key  # the cached key may show an old balance
+    return Account(
+        id=current.id,
+        name=current.name,
+        credits=current.credits,
+        max_concurrency=current.max_concurrency,
+        webhook_secret=runtime.webhook_secret(current.id),
+    )

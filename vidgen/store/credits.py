@@ -1,0 +1,98 @@
+"""Credits move with the state changes that cause them, inside the same transaction.
+
+A job is charged when it is stored (``take_credits``, before the job row commits) and refunded
+when it ends failed or cancelled (``finish_and_refund``). The ending ``UPDATE … WHERE <still
+active>`` is the guard: a job ends, and is refunded, at most once; the ledger's unique
+(job_id, reason) is the database's backstop for the same rule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from vidgen.core.models import Status
+from vidgen.errors import InsufficientCredits
+from vidgen.store.rows import utcnow
+from vidgen.store.tables import api_keys, credit_ledger, jobs
+from vidgen.store.webhooks import enqueue_event
+
+CANCELLED = ("Cancelled", "The generation was cancelled.")
+
+
+def finish_and_refund(
+    conn: Connection, condition: Any, status: Status, name: str, message: str
+) -> bool:
+    """End the jobs matching ``condition`` (at most one) and refund them, in the caller's
+    transaction. The status change is the guard: a job ends, and is refunded, once."""
+    now = utcnow()
+    row = conn.execute(
+        update(jobs)
+        .where(condition)
+        .values(
+            status=status.value,
+            waiting=False,
+            error_name=name,
+            error_message=message,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        .returning(jobs.c.id, jobs.c.key_id, jobs.c.credits, jobs.c.extras)
+    ).first()
+    if row is None:
+        return False
+    refund(conn, row.key_id, row.id, row.credits, now)
+    enqueue_event(
+        conn,
+        job_id=row.id,
+        key_id=row.key_id,
+        extras=row.extras,
+        event="cancelled" if status is Status.CANCELLED else "failed",
+        now=now,
+    )
+    return True
+
+
+def take_credits(conn: Connection, key_id: str, amount: int) -> None:
+    """Take ``amount`` from a limited key, atomically; unlimited keys (NULL) pass."""
+    result = conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.id == key_id,
+            api_keys.c.credits.is_not(None),
+            api_keys.c.credits >= amount,
+        )
+        .values(credits=api_keys.c.credits - amount)
+    )
+    if result.rowcount == 1:
+        return
+    balance = conn.execute(
+        select(api_keys.c.credits).where(api_keys.c.id == key_id)
+    ).scalar_one_or_none()
+    if balance is not None:
+        raise InsufficientCredits(required=amount, available=int(balance))
+
+
+def refund(conn: Connection, key_id: str, job_id: str, amount: int, now: datetime) -> None:
+    already = conn.execute(
+        select(credit_ledger.c.id).where(
+            credit_ledger.c.job_id == job_id, credit_ledger.c.reason == "refund"
+        )
+    ).first()
+    if already is not None:
+        return
+    conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.credits.is_not(None))
+        .values(credits=api_keys.c.credits + amount)
+    )
+    conn.execute(
+        insert(credit_ledger).values(
+            key_id=key_id, job_id=job_id, delta=amount, reason="refund", created_at=now
+        )
+    )

@@ -1,0 +1,323 @@
+"""Generations as clients see them: stored (charged, maybe under an Idempotency-Key), read,
+listed, cancelled and deleted, always scoped to the key that owns them. The worker's side of the
+same rows is ``store.jobs``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, tuple_, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from vidgen.core.models import CapturedImage, Generation, Status
+from vidgen.store.credits import CANCELLED, finish_and_refund, take_credits
+from vidgen.store.db import Database
+from vidgen.store.notify import Wakeup
+from vidgen.store.rows import row_to_generation, utcnow
+from vidgen.store.tables import credit_ledger, idempotency_keys, job_inputs, jobs
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A validated, priced job, ready to be stored."""
+
+    id: str
+    key_id: str
+    model: str
+    engine: str
+    dialect: str
+    prompt: str
+    aspect_ratio: str
+    width: int
+    height: int
+    duration: int
+    fps: int
+    seed: int
+    credits: int
+    max_attempts: int
+    first_image: CapturedImage | None
+    last_image: CapturedImage | None
+    priority: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """Reserve ``key`` for this job: the same key and fingerprint replay it for ``ttl``."""
+
+    key: str
+    fingerprint: str
+    ttl: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class IdempotentMatch:
+    job_id: str
+    fingerprint: str
+
+
+class IdempotencyRace(Exception):
+    """Another request stored a job under the same Idempotency-Key first; nothing was stored."""
+
+
+class GenerationStore:
+    def __init__(self, db: Database, wakeup: Wakeup | None = None) -> None:
+        self.db = db
+        self.wakeup = wakeup or Wakeup()
+
+    async def create(
+        self, job: NewJob, *, idempotency: IdempotencyClaim | None = None
+    ) -> Generation:
+        """Store the job and charge its price in one transaction. Raises InsufficientCredits
+        (and stores nothing) when the key's balance is below the price, and IdempotencyRace
+        when a concurrent request took the same Idempotency-Key first."""
+        now = utcnow()
+        images = {
+            pos: img
+            for pos, img in (("first", job.first_image), ("last", job.last_image))
+            if img is not None
+        }
+        extras = dict(job.extras)
+        extras["images"] = {pos: _image_facts(img) for pos, img in images.items()}
+
+        def create(conn: Connection) -> Generation:
+            take_credits(conn, job.key_id, job.credits)
+            conn.execute(
+                insert(jobs).values(
+                    id=job.id,
+                    key_id=job.key_id,
+                    model=job.model,
+                    engine=job.engine,
+                    status=Status.QUEUED.value,
+                    priority=job.priority,
+                    dialect=job.dialect,
+                    prompt=job.prompt,
+                    aspect_ratio=job.aspect_ratio,
+                    width=job.width,
+                    height=job.height,
+                    duration=job.duration,
+                    fps=job.fps,
+                    seed=job.seed,
+                    credits=job.credits,
+                    extras=extras,
+                    progress=0.0,
+                    attempts=0,
+                    max_attempts=job.max_attempts,
+                    cancel_requested=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            if images:
+                conn.execute(
+                    insert(job_inputs),
+                    [
+                        {
+                            "job_id": job.id,
+                            "position": pos,
+                            "media_type": img.media_type,
+                            "width": img.width,
+                            "height": img.height,
+                            "sha256": img.sha256,
+                            "data": img.data,
+                        }
+                        for pos, img in images.items()
+                    ],
+                )
+            # The ledger row references the job, so it goes in last; all of it commits together.
+            conn.execute(
+                insert(credit_ledger).values(
+                    key_id=job.key_id,
+                    job_id=job.id,
+                    delta=-job.credits,
+                    reason="charge",
+                    created_at=now,
+                )
+            )
+            if idempotency is not None:
+                _reserve_idempotency_key(conn, job, idempotency, now)
+            return row_to_generation(conn.execute(select(jobs).where(jobs.c.id == job.id)).one())
+
+        try:
+            generation = await self.db.write(create)
+        except IntegrityError as exc:
+            if idempotency is not None and "idempotency" in str(exc.orig).lower():
+                raise IdempotencyRace() from exc
+            raise
+        self.wakeup.notify()
+        return generation
+
+    async def find_idempotent(self, key_id: str, idempotency_key: str) -> IdempotentMatch | None:
+        """The job stored under this key's Idempotency-Key, unless that reservation expired."""
+        query = select(idempotency_keys.c.job_id, idempotency_keys.c.fingerprint).where(
+            idempotency_keys.c.key_id == key_id,
+            idempotency_keys.c.idempotency_key == idempotency_key,
+            idempotency_keys.c.expires_at > utcnow(),
+        )
+
+        def read(conn: Connection) -> IdempotentMatch | None:
+            row = conn.execute(query).first()
+            return IdempotentMatch(row.job_id, row.fingerprint) if row else None
+
+        return await self.db.read(read, point=True)
+
+    async def get(
+        self, job_id: str, *, key_id: str | None = None, include_deleted: bool = False
+    ) -> Generation | None:
+        """One generation; with ``key_id``, only if that key owns it (the poll path)."""
+        if key_id is not None:
+            query, params = _GET_OWNED, {"job_id": job_id, "key_id": key_id}
+        else:
+            query, params = (_GET_ANY if include_deleted else _GET), {"job_id": job_id}
+
+        def read(conn: Connection) -> Generation | None:
+            row = conn.execute(query, params).first()
+            return row_to_generation(row) if row else None
+
+        return await self.db.read(read, point=True)
+
+    async def list(
+        self,
+        key_id: str,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        statuses: Collection[Status] | None = None,
+        newest_first: bool = True,
+    ) -> tuple[list[Generation], bool]:
+        """One page of a key's generations and whether more follow. ``after`` is the id of the
+        last generation of the previous page (a cursor that stays valid while rows are added)."""
+        order = (
+            (jobs.c.created_at.desc(), jobs.c.id.desc())
+            if newest_first
+            else (jobs.c.created_at, jobs.c.id)
+        )
+        query = (
+            select(jobs)
+            .where(jobs.c.key_id == key_id, jobs.c.deleted_at.is_(None))
+            .order_by(*order)
+            .limit(limit + 1)
+        )
+        if statuses:
+            query = query.where(or_(*(_shown_as(status) for status in statuses)))
+
+        def read(conn: Connection) -> tuple[list[Generation], bool]:
+            nonlocal query
+            if after is not None:
+                cursor = conn.execute(
+                    select(jobs.c.created_at, jobs.c.id).where(
+                        jobs.c.id == after, jobs.c.key_id == key_id
+                    )
+                ).first()
+                if cursor is None:
+                    return [], False
+                position = tuple_(jobs.c.created_at, jobs.c.id)
+                query = query.where(
+                    position < tuple_(cursor.created_at, cursor.id)
+                    if newest_first
+                    else position > tuple_(cursor.created_at, cursor.id)
+                )
+            rows = conn.execute(query).all()
+            return [row_to_generation(r) for r in rows[:limit]], len(rows) > limit
+
+        return await self.db.read(read)
+
+    async def request_cancel(self, job_id: str, key_id: str) -> Generation | None:
+        """Cancel: a queued job ends cancelled (refunded) at once; a running one is flagged and
+        its worker stops it at the next check; a finished one is left as it is."""
+        mine = and_(jobs.c.id == job_id, jobs.c.key_id == key_id)
+
+        def cancel(conn: Connection) -> None:
+            queued = and_(mine, jobs.c.status == Status.QUEUED.value)
+            if not finish_and_refund(conn, queued, Status.CANCELLED, *CANCELLED):
+                conn.execute(
+                    update(jobs)
+                    .where(mine, jobs.c.status == Status.GENERATING.value)
+                    .values(cancel_requested=True, updated_at=utcnow())
+                )
+
+        await self.db.write(cancel)
+        return await self.get(job_id, key_id=key_id)
+
+    async def delete(self, job_id: str, key_id: str) -> Generation | None:
+        """Delete a generation for its key: an active one is cancelled first (refunded; a
+        running engine stops at its next check), and from then on every read answers 404.
+        Returns the generation as it was, so the caller can remove its stored files."""
+        mine = and_(jobs.c.id == job_id, jobs.c.key_id == key_id, jobs.c.deleted_at.is_(None))
+
+        def run(conn: Connection) -> Generation | None:
+            row = conn.execute(select(jobs).where(mine)).first()
+            if row is None:
+                return None
+            queued = and_(mine, jobs.c.status == Status.QUEUED.value)
+            finish_and_refund(conn, queued, Status.CANCELLED, *CANCELLED)
+            now = utcnow()
+            conn.execute(
+                update(jobs)
+                .where(mine)
+                .values(
+                    deleted_at=now,
+                    updated_at=now,
+                    cancel_requested=jobs.c.status == Status.GENERATING.value,
+                )
+            )
+            return row_to_generation(row)
+
+        return await self.db.write(run)
+
+
+# Built once: the poll path runs these thousands of times a second, and a statement object that
+# is reused skips SQLAlchemy's construction and cache-key work.
+_GET_ANY = select(jobs).where(jobs.c.id == bindparam("job_id"))
+_GET = _GET_ANY.where(jobs.c.deleted_at.is_(None))
+_GET_OWNED = _GET.where(jobs.c.key_id == bindparam("key_id"))
+
+
+def _image_facts(image: CapturedImage) -> dict[str, Any]:
+    return {
+        "media_type": image.media_type,
+        "width": image.width,
+        "height": image.height,
+        "sha256": image.sha256,
+    }
+
+
+def _shown_as(status: Status) -> Any:
+    """The rows a client sees in ``status`` (see ``row_to_generation``: held-but-waiting jobs
+    read as queued)."""
+    if status is Status.QUEUED:
+        return or_(
+            jobs.c.status == Status.QUEUED.value,
+            and_(jobs.c.status == Status.GENERATING.value, jobs.c.waiting),
+        )
+    if status is Status.GENERATING:
+        return and_(jobs.c.status == Status.GENERATING.value, ~jobs.c.waiting)
+    return jobs.c.status == status.value
+
+
+def _reserve_idempotency_key(
+    conn: Connection, job: NewJob, claim: IdempotencyClaim, now: datetime
+) -> None:
+    """Tie the key's Idempotency-Key to this job. An expired reservation is replaced; a live
+    one makes the insert fail on the primary key (the caller turns that into a replay)."""
+    conn.execute(
+        delete(idempotency_keys).where(
+            idempotency_keys.c.key_id == job.key_id,
+            idempotency_keys.c.idempotency_key == claim.key,
+            idempotency_keys.c.expires_at <= now,
+        )
+    )
+    conn.execute(
+        insert(idempotency_keys).values(
+            key_id=job.key_id,
+            idempotency_key=claim.key,
+            fingerprint=claim.fingerprint,
+            job_id=job.id,
+            created_at=now,
+            expires_at=now + claim.ttl,
+        )
+    )
