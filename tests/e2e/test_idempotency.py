@@ -92,9 +92,7 @@ def test_a_replay_after_the_server_was_killed_mid_request_makes_at_most_one_job(
     for attempt in range(rounds):
         idempotency = {"Idempotency-Key": f"crash-{attempt}"}
 
-        def post(
-            headers: dict[str, str] = {**idempotency, "Authorization": f"Bearer {key}"},
-        ) -> None:
+        def post(headers: dict[str, str]) -> None:
             # The server is killed under this request: exactly the case being tested.
             with contextlib.suppress(httpx.HTTPError):
                 httpx.post(
@@ -104,7 +102,9 @@ def test_a_replay_after_the_server_was_killed_mid_request_makes_at_most_one_job(
                     headers=headers,
                 )
 
-        sender = threading.Thread(target=post)
+        sender = threading.Thread(
+            target=post, args=({**idempotency, "Authorization": f"Bearer {key}"},)
+        )
         sender.start()
         time.sleep(random.uniform(0.0, 0.15))
         server.kill()
