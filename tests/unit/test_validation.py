@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from vidgen.core.catalog import Catalog
@@ -61,16 +63,24 @@ def test_seed_outside_32_bits_is_refused(seed: int) -> None:
     assert "4294967295" in fields("runway/gen4_turbo", seed=seed)["seed"]
 
 
-def test_first_image_is_required_for_runway_models() -> None:
-    spec = CATALOG.get("runway/gen4_turbo")
+def test_a_model_that_needs_an_image_refuses_a_prompt_alone() -> None:
+    spec = dataclasses.replace(CATALOG.get("runway/gen4_turbo"), requires_image=True)
     errors = validate_request(spec, GenerationRequest(model=spec.id, prompt="a cat"))
     assert [e.field for e in errors] == ["first_image"]
+
+
+def test_text_to_video_needs_a_prompt() -> None:
+    spec = CATALOG.get("runway/gen4_turbo")
+    assert validate_request(spec, GenerationRequest(model=spec.id, prompt="a cat")) == []
+    errors = validate_request(spec, GenerationRequest(model=spec.id, prompt="  "))
+    assert [e.field for e in errors] == ["prompt"]
 
 
 def test_tail_image_without_first_is_refused() -> None:
     spec = CATALOG.get("gen3a_turbo")
     errors = validate_request(spec, GenerationRequest(model=spec.id, prompt="p", last_image=IMAGE))
-    assert {e.field for e in errors} == {"first_image", "last_image"}
+    assert {e.field for e in errors} == {"last_image"}
+    assert "first image" in errors[0].reason
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -79,8 +79,8 @@ class CreateGeneration(BaseModel):
     prompt: str | None = Field(
         None, max_length=1000, description="What should happen in the video."
     )
-    image_url: str | None = Field(
-        None, description="First frame: an https URL or a data URI (png, jpeg, webp)."
+    image_url: str = Field(
+        ..., description="First frame: an https URL or a data URI (png, jpeg, webp)."
     )
     tail_image_url: str | None = Field(None, description="Last frame: an https URL or a data URI.")
     last_image_url: str | None = Field(None, description="Older name of `tail_image_url`.")

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
-from vidgen.api import account, aimlapi, files, ops
+from vidgen.api import account, aimlapi, apiframe, files, openai, ops, runway
 from vidgen.api.dialect import Dialect
 from vidgen.errors import PayloadTooLarge
 from vidgen.logs import request_id_var
@@ -30,7 +30,7 @@ from vidgen.worker.runner import Worker
 
 log = logging.getLogger("vidgen.http")
 
-DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT,)
+DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT, apiframe.DIALECT, runway.DIALECT, openai.DIALECT)
 DEFAULT_DIALECT = aimlapi.DIALECT
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -166,7 +166,7 @@ def create_app(
         ],
     )
     app.state.settings = settings
-    for dialect_module in (aimlapi,):
+    for dialect_module in (aimlapi, apiframe, runway, openai):
         app.include_router(dialect_module.router)
     app.include_router(account.router)
     app.include_router(files.router)

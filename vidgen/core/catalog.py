@@ -70,7 +70,10 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         default_duration=5,
         credits=MappingProxyType({5: 8, 10: 15}),
         aliases=("gen4_turbo",),
-        description="Image to video, 720p class, six aspect ratios, 5 or 10 s.",
+        # The aimlapi and Runway dialects require a first frame; apiframe's and OpenAI's also
+        # allow a prompt alone, which the preview engine renders as a painted scene.
+        requires_image=False,
+        description="Image to video (or text to video), 720p class, six aspect ratios, 5 or 10 s.",
     ),
     ModelSpec(
         id="gen3a_turbo",
@@ -81,6 +84,7 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         default_duration=5,
         credits=MappingProxyType({5: 8, 10: 15}),
         aliases=("runway/gen3a_turbo",),
+        requires_image=False,
         description="Image to video, 1280×768 or 768×1280, 5 or 10 s.",
     ),
 )

@@ -226,6 +226,12 @@ class GenerationService:
             key.id, limit=limit, after=after, statuses=statuses, newest_first=newest_first
         )
 
+    async def is_throttled(self, key: ApiKey, generation: Generation) -> bool:
+        """A queued generation waits because its key runs as many jobs as it may at once."""
+        if generation.status is not Status.QUEUED or key.max_concurrency is None:
+            return False
+        return await self.generations.running_count(key.id) >= key.max_concurrency
+
     async def cancel(self, key: ApiKey, generation_id: str) -> Generation:
         """Cancel: queued → cancelled at once; running → stopped at the engine's next check;
         finished → unchanged. Credits of a cancelled generation are refunded."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -225,6 +225,12 @@ class GenerationStore:
             return [row_to_generation(r) for r in rows[:limit]], len(rows) > limit
 
         return await self.db.read(read)
+
+    async def running_count(self, key_id: str) -> int:
+        query = select(func.count()).where(
+            jobs.c.key_id == key_id, jobs.c.status == Status.GENERATING.value
+        )
+        return await self.db.read(lambda conn: int(conn.execute(query).scalar_one()), point=True)
 
     async def request_cancel(self, job_id: str, key_id: str) -> Generation | None:
         """Cancel: a queued job ends cancelled (refunded) at once; a running one is flagged and

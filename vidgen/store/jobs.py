@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 
 from vidgen.core.models import (
     CapturedImage,
@@ -31,7 +32,7 @@ from vidgen.store.credits import CANCELLED, finish_and_refund
 from vidgen.store.db import Database
 from vidgen.store.notify import Wakeup
 from vidgen.store.rows import row_to_generation, utcnow
-from vidgen.store.tables import job_inputs, jobs
+from vidgen.store.tables import api_keys, job_inputs, jobs
 from vidgen.store.webhooks import enqueue_event
 
 
@@ -83,6 +84,21 @@ class JobStore:
             .limit(1)
             .with_for_update(skip_locked=True)
         )
+        # A key with max_concurrency runs at most that many jobs at once; the rest wait (and
+        # read as THROTTLED in the Runway dialect).
+        running = aliased(jobs)
+        limit = (
+            select(api_keys.c.max_concurrency)
+            .where(api_keys.c.id == jobs.c.key_id)
+            .scalar_subquery()
+        )
+        in_flight = (
+            select(func.count())
+            .select_from(running)
+            .where(running.c.key_id == jobs.c.key_id, running.c.status == Status.GENERATING.value)
+            .scalar_subquery()
+        )
+        candidate = candidate.where(or_(limit.is_(None), in_flight < limit))
         if models is not None:
             candidate = candidate.where(jobs.c.model.in_(list(models)))
         if engines is not None:

@@ -1,0 +1,256 @@
+"""The apiframe dialect: ``/v2/videos/generate`` and ``/v2/jobs`` (seed 004, API-NOTES §2).
+
+Translate in: ``runwayParams`` carries the image, duration, aspect ratio and seed; without an image
+it is text-to-video (the preview engine paints a scene from the prompt). Unknown fields are
+refused at both levels. Render out: jobs with apiframe's status words, ``progress`` 0–100,
+``result.videoUrl``, ``creditCost`` and ``expired``. Errors: ``{"error", "details"}``, and
+``{"error": "Insufficient credits", "creditsRequired", "creditsAvailable"}`` with 402.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from vidgen.api.deps import CurrentKey, RuntimeDep, public_base_url
+from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
+from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
+from vidgen.errors import InsufficientCredits, InvalidRequest, VidgenError
+from vidgen.runtime import Runtime
+
+MODELS = {"runway-gen4-turbo": "runway/gen4_turbo"}
+STATUS_WORDS: dict[Status, str] = {
+    Status.QUEUED: "QUEUED",
+    Status.GENERATING: "PROCESSING",
+    Status.COMPLETED: "COMPLETED",
+    Status.FAILED: "FAILED",
+    Status.CANCELLED: "CANCELLED",
+}
+#: apiframe event names → vidgen's
+EVENTS = {
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "processing": "started",
+    "started": "started",
+    "progress": "progress",
+}
+
+
+class ApiframeDialect(Dialect):
+    name = "apiframe"
+    tag = "apiframe"
+    prefixes = ("/v2/videos", "/v2/jobs")
+    field_names = {
+        "first_image": "runwayParams.image",
+        "aspect_ratio": "runwayParams.aspect_ratio",
+        "duration": "runwayParams.duration",
+        "seed": "runwayParams.seed",
+        "webhook_url": "webhookUrl",
+        "webhook_events": "webhookEvents",
+        "idempotency_key": "Idempotency-Key",
+    }
+
+    def render_error(self, request: Request, error: VidgenError) -> JSONResponse:
+        if isinstance(error, InsufficientCredits):
+            body: dict[str, Any] = {
+                "error": "Insufficient credits",
+                "creditsRequired": error.required,
+                "creditsAvailable": error.available,
+            }
+            return JSONResponse(body, status_code=402)
+        body = {"error": error.message}
+        fields = error_fields(self, error)
+        if fields:
+            body["error"] = "Validation failed"
+            body["details"] = fields
+        return JSONResponse(body, status_code=error.http_status)
+
+
+DIALECT = ApiframeDialect()
+router = APIRouter(tags=["apiframe"], route_class=DIALECT.route_class())
+
+
+class RunwayParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image: str | None = Field(None, description="Image URL (or data URI) for image-to-video.")
+    duration: int | None = Field(None, description="5 or 10 seconds (default 5).")
+    aspect_ratio: str | None = Field(None, description="16:9 9:16 1:1 4:3 3:4 21:9")
+    seed: int | None = Field(None, ge=0, le=4_294_967_295)
+
+
+class GenerateVideo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(..., examples=["runway-gen4-turbo"])
+    prompt: str = Field("", max_length=1000)
+    runwayParams: RunwayParams = Field(default_factory=RunwayParams)
+    webhookUrl: str | None = None
+    webhookEvents: list[str] | None = None
+
+
+class JobAccepted(BaseModel):
+    jobId: str
+    status: Literal["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+
+
+class JobResult(BaseModel):
+    videoUrl: str
+    thumbnailUrl: str | None = None
+    duration: float | None = None
+
+
+class Job(BaseModel):
+    id: str
+    jobId: str
+    model: str
+    status: Literal["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+    progress: int | None = Field(None, ge=0, le=100)
+    result: JobResult | None = None
+    error: str | None = None
+    creditCost: int
+    webhookStatus: str | None = None
+    createdAt: datetime
+    completedAt: datetime | None = None
+    input: dict[str, Any]
+    expired: bool = Field(..., description="The result link has expired (fetch the job again).")
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+    nextCursor: str | None = None
+    hasMore: bool
+
+
+def _to_request(
+    body: GenerateVideo, base_url: str, idempotency_key: str | None
+) -> GenerationRequest:
+    model = MODELS.get(body.model)
+    if model is None:
+        raise InvalidRequest.single(
+            "model", f"unknown model {body.model!r}; valid models: {', '.join(MODELS)}"
+        )
+    events = None
+    if body.webhookEvents is not None:
+        unknown = [e for e in body.webhookEvents if e.lower() not in EVENTS]
+        if unknown:
+            raise InvalidRequest.single(
+                "webhookEvents", f"unknown event(s) {', '.join(unknown)}; use {', '.join(EVENTS)}"
+            )
+        events = tuple(dict.fromkeys(EVENTS[e.lower()] for e in body.webhookEvents))
+    params = body.runwayParams
+    return GenerationRequest(
+        model=model,
+        prompt=body.prompt,
+        first_image=ImageRef(url=params.image) if params.image else None,
+        aspect_ratio=params.aspect_ratio,
+        duration=params.duration,
+        seed=params.seed,
+        dialect=DIALECT.name,
+        webhook_url=body.webhookUrl,
+        webhook_events=events,
+        idempotency_key=idempotency_key,
+        fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
+        extras={"base_url": base_url, "apiframe_model": body.model},
+    )
+
+
+async def render_job(request: Request, runtime: Runtime, generation: Generation) -> Job:
+    video = await runtime.file_url(generation, public_base_url(request))
+    thumbnail = await runtime.file_url(generation, public_base_url(request), True)
+    failed = generation.status in (Status.FAILED, Status.CANCELLED)
+    return Job(
+        id=generation.id,
+        jobId=generation.id,
+        model=str(generation.extras.get("apiframe_model", generation.model)),
+        status=STATUS_WORDS[generation.status],
+        progress=round(generation.progress * 100),
+        result=JobResult(
+            videoUrl=video[0],
+            thumbnailUrl=thumbnail[0] if thumbnail else None,
+            duration=generation.video.duration if generation.video else None,
+        )
+        if video
+        else None,
+        error=generation.error.message if failed and generation.error else None,
+        creditCost=0 if failed else generation.credits,
+        createdAt=generation.created_at,
+        completedAt=generation.finished_at if generation.status.is_final else None,
+        input={
+            "prompt": generation.prompt,
+            "image": generation.extras.get("image_sources", {}).get("first"),
+            "duration": generation.duration,
+            "aspect_ratio": generation.aspect_ratio,
+            "seed": generation.seed,
+        },
+        expired=False,  # links are re-signed on every read; the video itself never expires
+    )
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Validation failed: `details` names each field."},
+    401: {"description": "Missing or invalid API key."},
+    402: {"description": "Insufficient credits."},
+    404: {"description": "No such job for this key."},
+    409: {"description": "Idempotency-Key reused with another request."},
+    413: {"description": "Body too large."},
+    429: {"description": "Too many requests."},
+}
+JobId = Annotated[str, Path(max_length=100)]
+
+
+@router.post(
+    "/v2/videos/generate",
+    status_code=202,
+    response_model=JobAccepted,
+    responses=ERRORS,
+    summary="Generate a video (image-to-video, or text-to-video without an image)",
+)
+async def generate(
+    request: Request,
+    response: Response,
+    body: GenerateVideo,
+    key: CurrentKey,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JobAccepted:
+    submission = await runtime.service.submit(
+        key, _to_request(body, public_base_url(request), idempotency_key)
+    )
+    if submission.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return JobAccepted(
+        jobId=submission.generation.id, status=STATUS_WORDS[submission.generation.status]
+    )
+
+
+@router.get("/v2/jobs/{job_id}", response_model=Job, responses=ERRORS, summary="Get a job")
+async def get_job(request: Request, job_id: JobId, key: CurrentKey, runtime: RuntimeDep) -> Job:
+    return await render_job(request, runtime, await runtime.service.get(key, job_id))
+
+
+@router.get("/v2/jobs", response_model=JobList, responses=ERRORS, summary="List jobs, newest first")
+async def list_jobs(
+    request: Request,
+    key: CurrentKey,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[
+        Literal["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] | None, Query()
+    ] = None,
+) -> JobList:
+    statuses = [s for s, word in STATUS_WORDS.items() if word == status] if status else None
+    page, more = await runtime.service.list(key, limit=limit, after=cursor, statuses=statuses)
+    jobs = [await render_job(request, runtime, g) for g in page]
+    return JobList(jobs=jobs, hasMore=more, nextCursor=page[-1].id if more and page else None)
+
+
+@router.post(
+    "/v2/jobs/{job_id}/cancel", response_model=Job, responses=ERRORS, summary="Cancel a job"
+)
+async def cancel_job(request: Request, job_id: JobId, key: CurrentKey, runtime: RuntimeDep) -> Job:
+    return await render_job(request, runtime, await runtime.service.cancel(key, job_id))

@@ -1,0 +1,385 @@
+"""The OpenAI-style video dialect: ``/v1/videos`` as OpenAI, SGLang and vLLM-Omni serve it
+(API-NOTES §4), so the official ``openai`` SDK's ``videos`` resource works against vidgen.
+
+Translate in: a create comes as multipart (what the SDK always sends; ``input_reference`` is a
+file, or ``input_reference[image_url]``) or as JSON. ``seconds`` (a string) is the duration and
+``size`` (``1280x720``) picks the model's aspect ratio; anything the model cannot honour is a 400
+naming the field. Render out: video objects with integer ``progress``, unix timestamps,
+``expires_at`` for the download, and ``failed`` for both failures and cancels. Errors:
+``{"error": {"message", "type", "param", "code"}}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from vidgen.api.deps import CurrentKey, RuntimeDep, public_base_url
+from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint
+from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
+from vidgen.errors import FieldError, InvalidRequest, NotFound, VidgenError
+from vidgen.runtime import Runtime
+
+STATUS_WORDS: dict[Status, str] = {
+    Status.QUEUED: "queued",
+    Status.GENERATING: "in_progress",
+    Status.COMPLETED: "completed",
+    Status.FAILED: "failed",
+    Status.CANCELLED: "failed",
+}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "insufficient_quota",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_exceeded",
+}
+
+
+class OpenAIDialect(Dialect):
+    name = "openai"
+    tag = "openai"
+    prefixes = ("/v1/videos",)
+    field_names = {
+        "first_image": "input_reference",
+        "aspect_ratio": "size",
+        "duration": "seconds",
+        "idempotency_key": "Idempotency-Key",
+    }
+
+    def render_error(self, request: Request, error: VidgenError) -> JSONResponse:
+        param = None
+        if isinstance(error, InvalidRequest) and error.errors:
+            first = error.errors[0]
+            param = self.wire_name(first.field)
+            message = "; ".join(f"{self.wire_name(e.field)}: {e.reason}" for e in error.errors)
+        else:
+            message = error.message
+        body = {
+            "error": {
+                "message": message,
+                "type": ERROR_TYPES.get(error.http_status, "server_error"),
+                "param": param,
+                "code": error.code,
+            }
+        }
+        return JSONResponse(body, status_code=error.http_status)
+
+
+DIALECT = OpenAIDialect()
+router = APIRouter(tags=["openai"], route_class=DIALECT.route_class())
+
+
+class VideoError(BaseModel):
+    code: str
+    message: str
+
+
+class Video(BaseModel):
+    id: str
+    object: Literal["video"] = "video"
+    model: str
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    progress: int = Field(..., ge=0, le=100)
+    created_at: int
+    completed_at: int | None = None
+    expires_at: int | None = Field(None, description="When the download link stops working.")
+    error: VideoError | None = None
+    prompt: str | None = None
+    seconds: str
+    size: str
+    remixed_from_video_id: str | None = None
+
+
+class VideoList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Video]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+class VideoDeleted(BaseModel):
+    id: str
+    object: Literal["video.deleted"] = "video.deleted"
+    deleted: bool
+
+
+class CreateVideo(BaseModel):
+    """The fields of a create, from multipart or JSON."""
+
+    prompt: str = Field(..., max_length=1000)
+    model: str | None = Field(None, description="A vidgen model id (default: the first one).")
+    seconds: str | None = Field(None, description="Duration in seconds, as a string: `5` or `10`.")
+    size: str | None = Field(None, description="`WIDTHxHEIGHT`, one of the model's frame sizes.")
+    input_reference: str | dict[str, str] | None = Field(
+        None,
+        description="The first frame: an image file (multipart), a URL or data URI, or "
+        '`{"image_url": …}`.',
+    )
+
+
+def _reference(value: Any) -> ImageRef | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        url = value.get("image_url")
+        if not isinstance(url, str) or not url:
+            raise InvalidRequest.single(
+                "input_reference", "give `image_url` (file_id is not supported)"
+            )
+        return ImageRef(url=url)
+    return ImageRef(url=str(value))
+
+
+async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None, str]:
+    """The create's fields, its first frame, and a digest of everything it said."""
+    content_type = request.headers.get("content-type", "")
+    upload: UploadFile | None = None
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=2, max_fields=20)
+        fields: dict[str, Any] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if name != "input_reference":
+                    raise InvalidRequest.single(name, "is not a known file field")
+                upload = value
+            elif name.startswith("input_reference[") and name.endswith("]"):
+                fields.setdefault("input_reference", {})[name[16:-1]] = value
+            else:
+                fields[name] = value
+    else:
+        try:
+            fields = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            raise InvalidRequest.single("body", f"is not valid JSON: {exc}") from None
+        if not isinstance(fields, dict):
+            raise InvalidRequest.single("body", "must be a JSON object")
+    unknown = sorted(set(fields) - set(CreateVideo.model_fields))
+    if unknown:
+        raise InvalidRequest([FieldError(name, "is not a known field") for name in unknown])
+    try:
+        body = CreateVideo.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidRequest(
+            [
+                FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
+                for e in exc.errors()
+            ]
+        ) from None
+    image = _reference(body.input_reference)
+    digest = body.model_dump(exclude_none=True)
+    if upload is not None:
+        data = await upload.read()
+        image = ImageRef(data=data, filename=upload.filename)
+        digest["input_reference"] = hashlib.sha256(data).hexdigest()
+    return body, image, request_fingerprint(DIALECT.name, digest)
+
+
+def _to_request(
+    runtime: Runtime,
+    body: CreateVideo,
+    image: ImageRef | None,
+    fingerprint: str,
+    base_url: str,
+    idempotency_key: str | None,
+) -> GenerationRequest:
+    spec = runtime.catalog.get(body.model) if body.model else next(iter(runtime.catalog))
+    duration = None
+    if body.seconds is not None:
+        if not body.seconds.strip().isdigit():
+            raise InvalidRequest.single(
+                "seconds", f"must be one of {', '.join(map(str, spec.durations))}"
+            )
+        duration = int(body.seconds)
+    ratio = None
+    if body.size is not None:
+        sizes = {f"{w}x{h}": name for name, (w, h) in spec.frame_sizes.items()}
+        ratio = sizes.get(body.size.strip().lower())
+        if ratio is None:
+            raise InvalidRequest.single(
+                "size", f"{body.size!r} is not offered by {spec.id}; use one of {', '.join(sizes)}"
+            )
+    return GenerationRequest(
+        model=spec.id,
+        prompt=body.prompt,
+        first_image=image,
+        aspect_ratio=ratio,
+        duration=duration,
+        dialect=DIALECT.name,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        extras={"base_url": base_url},
+    )
+
+
+async def render_video(request: Request, runtime: Runtime, generation: Generation) -> Video:
+    link = await runtime.file_url(generation, public_base_url(request))
+    error = None
+    if generation.status in (Status.FAILED, Status.CANCELLED):
+        failure = generation.error
+        error = VideoError(
+            code="cancelled"
+            if generation.status is Status.CANCELLED
+            else (failure.name if failure else "failed"),
+            message=failure.message if failure else "The generation failed.",
+        )
+    return Video(
+        id=generation.id,
+        model=generation.model,
+        status=STATUS_WORDS[generation.status],
+        progress=round(generation.progress * 100),
+        created_at=int(generation.created_at.timestamp()),
+        completed_at=int(generation.finished_at.timestamp())
+        if generation.finished_at and generation.status.is_final
+        else None,
+        expires_at=link[1] if link else None,
+        error=error,
+        prompt=generation.prompt or None,
+        seconds=str(generation.duration),
+        size=f"{generation.width}x{generation.height}",
+    )
+
+
+CREATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["prompt"],
+                    "properties": {
+                        "prompt": {"type": "string", "maxLength": 1000},
+                        "model": {"type": "string"},
+                        "seconds": {"type": "string"},
+                        "size": {"type": "string"},
+                        "input_reference": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+            "application/json": {"schema": CreateVideo.model_json_schema()},
+        },
+    }
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid request: `error.param` names the field."},
+    401: {"description": "Missing or invalid API key."},
+    403: {"description": "Not enough credits."},
+    404: {"description": "No such video for this key."},
+    409: {"description": "Idempotency-Key reused with another request."},
+    413: {"description": "Body too large."},
+    429: {"description": "Too many requests."},
+}
+VideoId = Annotated[str, Path(max_length=100)]
+
+
+@router.post(
+    "/v1/videos",
+    response_model=Video,
+    responses=ERRORS,
+    openapi_extra=CREATE_BODY,
+    summary="Create a video",
+)
+async def create_video(
+    request: Request,
+    response: Response,
+    key: CurrentKey,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Video:
+    body, image, fingerprint = await _parse_create(request)
+    submission = await runtime.service.submit(
+        key,
+        _to_request(runtime, body, image, fingerprint, public_base_url(request), idempotency_key),
+    )
+    if submission.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return await render_video(request, runtime, submission.generation)
+
+
+@router.get(
+    "/v1/videos/{video_id}", response_model=Video, responses=ERRORS, summary="Retrieve a video"
+)
+async def retrieve_video(
+    request: Request, response: Response, video_id: VideoId, key: CurrentKey, runtime: RuntimeDep
+) -> Video:
+    generation = await runtime.service.get(key, video_id)
+    if not generation.status.is_final:
+        # The SDK's create_and_poll waits this long between polls.
+        response.headers["openai-poll-after-ms"] = "1000"
+    return await render_video(request, runtime, generation)
+
+
+@router.get("/v1/videos", response_model=VideoList, responses=ERRORS, summary="List videos")
+async def list_videos(
+    request: Request,
+    key: CurrentKey,
+    runtime: RuntimeDep,
+    after: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+) -> VideoList:
+    page, more = await runtime.service.list(
+        key, limit=limit, after=after, newest_first=order == "desc"
+    )
+    data = [await render_video(request, runtime, g) for g in page]
+    return VideoList(
+        data=data,
+        has_more=more,
+        first_id=data[0].id if data else None,
+        last_id=data[-1].id if data else None,
+    )
+
+
+@router.delete(
+    "/v1/videos/{video_id}", response_model=VideoDeleted, responses=ERRORS, summary="Delete a video"
+)
+async def delete_video(video_id: VideoId, key: CurrentKey, runtime: RuntimeDep) -> VideoDeleted:
+    generation = await runtime.service.delete(key, video_id)
+    if generation.status.is_final:
+        await runtime.delete_outputs(generation)
+    return VideoDeleted(id=video_id, deleted=True)
+
+
+@router.get(
+    "/v1/videos/{video_id}/content",
+    response_class=FileResponse,
+    responses={**ERRORS, 200: {"content": {"video/mp4": {}, "image/jpeg": {}}}},
+    summary="Download the video (or a JPEG thumbnail of its middle frame)",
+)
+async def download_content(
+    video_id: VideoId,
+    key: CurrentKey,
+    runtime: RuntimeDep,
+    variant: Annotated[Literal["video", "thumbnail", "spritesheet"], Query()] = "video",
+) -> Response:
+    generation = await runtime.service.get(key, video_id)
+    if variant == "spritesheet":
+        raise InvalidRequest.single(
+            "variant", "spritesheet is not available; use video or thumbnail"
+        )
+    if generation.video is None:
+        raise NotFound(
+            f"Video {video_id!r} has no content yet (status {STATUS_WORDS[generation.status]})."
+        )
+    object_key = generation.video.thumbnail_key if variant == "thumbnail" else generation.video.key
+    path = runtime.storage.local_path(object_key) if object_key else None
+    if path is None or not path.is_file():
+        raise NotFound(f"The {variant} of video {video_id!r} is not available.")
+    media_type = "image/jpeg" if variant == "thumbnail" else "video/mp4"
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={"Cache-Control": "private, max-age=3600"},
+        filename=f"{video_id}.{'jpg' if variant == 'thumbnail' else 'mp4'}",
+        content_disposition_type="inline",
+    )
