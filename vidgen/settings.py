@@ -96,6 +96,58 @@ class Settings(BaseSettings):
         120, ge=0, description="Creates per key per minute (0: unlimited)."
     )
 
+    models_dir: Path | None = Field(
+        None,
+        description="Where open-weight models live, one folder per model id "
+        "(`vidgen models pull` writes there). Default: `<data_dir>/models`.",
+    )
+    model_paths: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Weights directory per model, overriding the models dir: "
+        "`model=/path,model=/path`.",
+    )
+    gpu_device: str = Field(
+        "auto", description="Device of the diffusers engine: `auto` (CUDA if any), `cuda:1`, `cpu`."
+    )
+    gpu_dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="Weights and compute dtype: `auto` is bfloat16 on CUDA, float32 on CPU."
+    )
+    gpu_offload: Literal["none", "model", "group"] = Field(
+        "none",
+        description="For GPUs too small for the model: `model` (whole models to the GPU in "
+        "turn) or `group` (layers streamed from CPU memory; slowest, least memory).",
+    )
+    gpu_vae_tiling: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Decode the video in tiles (less memory, slower); `auto`: on with offload.",
+    )
+    gpu_attention: str = Field(
+        "auto",
+        description="diffusers attention backend (`native`, `_native_cudnn`, `flash`, `sage`…); "
+        "`auto`: cuDNN attention on CUDA.",
+    )
+    gpu_optimize: bool = Field(
+        True,
+        description="On CUDA: regional `torch.compile` and fused QKV projections (same output up "
+        "to bf16 noise; the first job per shape compiles).",
+    )
+    gpu_steps: int = Field(
+        0,
+        ge=0,
+        description="Denoising steps instead of the model's own (0). Fewer is faster and "
+        "changes the output (lossy).",
+    )
+    gpu_lossy_cache: Literal["none", "first-block", "taylorseer"] = Field(
+        "none",
+        description="Reuse transformer outputs between steps: about 1.5–2× faster, output "
+        "differs (lossy, opt-in).",
+    )
+    gpu_fp8: bool = Field(
+        False,
+        description="Store transformer weights in FP8 (half the memory; output differs: lossy, "
+        "opt-in).",
+    )
+
     log_level: str = Field("INFO", description="Python log level.")
     log_format: Literal["json", "console"] = Field(
         "json", description="`json`: one JSON object per line; `console`: for humans."
@@ -106,7 +158,7 @@ class Settings(BaseSettings):
     def _parse_keys(cls, value: object) -> object:
         return _split_csv(value) if isinstance(value, str) else value
 
-    @field_validator("routes", mode="before")
+    @field_validator("routes", "model_paths", mode="before")
     @classmethod
     def _parse_routes(cls, value: object) -> object:
         if not isinstance(value, str):
@@ -145,6 +197,10 @@ class Settings(BaseSettings):
         if self.storage_url:
             return self.storage_url
         return (self.data_dir / "objects").resolve().as_uri()
+
+    @cached_property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
 
     @property
     def is_sqlite(self) -> bool:

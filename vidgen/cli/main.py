@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vidgen.cli import keys, serve
+from vidgen.cli import keys, models, serve
 
 app = typer.Typer(
     name="vidgen",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
+app.add_typer(models.app, name="models")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ class ModelSpec:
     default_duration: int
     credits: Mapping[int, int]  # seconds → credits
     fps: int = 24
+    # Models whose VAE compresses time (Wan, LTX) take k × frame_step + 1 frames, not any count.
+    frame_step: int = 1
     requires_image: bool = True
     accepts_last_image: bool = True
     max_prompt_chars: int = 1000
@@ -54,6 +56,9 @@ class ModelSpec:
         return self.frame_sizes[ratio]
 
     def frame_count(self, duration: int) -> int:
+        if self.frame_step > 1:
+            # The nearest valid count: 5 s at 16 fps is 81 frames for Wan (4k+1), not 80.
+            return round((duration * self.fps - 1) / self.frame_step) * self.frame_step + 1
         return duration * self.fps
 
     def price(self, duration: int) -> int:
@@ -99,8 +104,13 @@ class Catalog:
 
     @classmethod
     def build(
-        cls, models: Iterable[ModelSpec] = DEFAULT_MODELS, routes: Mapping[str, str] | None = None
+        cls, models: Iterable[ModelSpec] | None = None, routes: Mapping[str, str] | None = None
     ) -> Catalog:
+        if models is None:
+            # Imported here: open_models builds its entries from ModelSpec above.
+            from vidgen.core.open_models import OPEN_WEIGHT_MODELS
+
+            models = (*DEFAULT_MODELS, *OPEN_WEIGHT_MODELS)
         catalog = cls({m.id: m for m in models})
         for model_id, engine in (routes or {}).items():
             catalog.routes[catalog.get(model_id).id] = engine

@@ -1,0 +1,433 @@
+"""The GPU side of the diffusers engine: load a model once, keep it warm, render jobs.
+
+Everything here runs on the engine's one render thread (``engine.py``), so a model is never
+used by two jobs at once and CUDA state is touched from a single thread. Imports torch and
+diffusers: the engine imports this module only when a job (or a start-up check) needs it.
+
+What makes it faster than calling the pipeline with its defaults, without changing the output
+beyond bf16 noise (``bench/diffusion.py`` measures both in one run):
+
+- the attention backend (cuDNN attention on CUDA), fused QKV projections and regional
+  ``torch.compile`` of the repeated transformer block (``compile_repeated_blocks``): compiled
+  once per process and shape, reused by every later job;
+- no host syncs in the step loop: progress and cancel are plain Python in the step callback;
+- the pipeline returns latents; decoding streams Wan's causal VAE chunk by chunk into the MP4
+  encoder, which runs on its own thread (``decode.py``).
+
+Lossy options (fewer steps, a step cache, FP8 weights) exist only when a setting asks for them.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from vidgen.engines.diffusion import decode
+from vidgen.engines.diffusion.models import Recipe, recipe_for
+from vidgen.errors import EngineError, JobCancelled
+from vidgen.media.video import Mp4Writer
+from vidgen.settings import Settings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DiffusionRuntime", "EngineOptions", "RenderRequest", "RenderStats"]
+
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+#: Progress: loading a model (when needed) fills the first 5 %, the denoising steps up to 90 %,
+#: decoding and encoding the rest.
+_LOAD_SHARE, _DENOISE_END = 0.05, 0.90
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """The engine settings, resolved for this machine."""
+
+    device: str
+    dtype: torch.dtype
+    offload: str = "none"  # none | model | group
+    vae_tiling: bool = False
+    attention: str | None = None  # None: diffusers' default
+    fuse_projections: bool = False
+    compile: bool = False
+    steps: int | None = None  # lossy when fewer than the recipe's
+    lossy_cache: str = "none"
+    fp8: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineOptions:
+        device = settings.gpu_device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        cuda = device.startswith("cuda")
+        dtype = settings.gpu_dtype
+        if dtype == "auto":
+            dtype = "bfloat16" if cuda else "float32"
+        attention: str | None = settings.gpu_attention
+        if attention == "auto":
+            # Measured on an H100 (shared/GPU-NOTES.md): cuDNN attention with regional compile
+            # is the fastest lossless combination; eager PyTorch picks a similar kernel anyway.
+            attention = "_native_cudnn" if cuda and settings.gpu_optimize else None
+        tiling = settings.gpu_vae_tiling
+        return cls(
+            device=device,
+            dtype=_DTYPES[dtype],
+            offload=settings.gpu_offload,
+            vae_tiling=tiling == "on" or (tiling == "auto" and settings.gpu_offload != "none"),
+            attention=attention,
+            fuse_projections=settings.gpu_optimize and cuda,
+            compile=settings.gpu_optimize and cuda,
+            steps=settings.gpu_steps or None,
+            lossy_cache=settings.gpu_lossy_cache,
+            fp8=settings.gpu_fp8,
+        )
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One job, mapped to the model: images already fitted to ``width``×``height``."""
+
+    model_id: str
+    prompt: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    seed: int
+    first_image: Image.Image
+    last_image: Image.Image | None = None
+
+
+@dataclass
+class RenderStats:
+    """Where the time went (seconds), for logs and the benchmark."""
+
+    load: float = 0.0
+    denoise: float = 0.0
+    decode_encode: float = 0.0
+    steps: int = 0
+    frames: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class DiffusionRuntime:
+    """One warm model on one device. Not thread-safe: one render thread owns it."""
+
+    def __init__(self, options: EngineOptions) -> None:
+        self.options = options
+        self.model_id: str | None = None
+        self.pipe: Any = None
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def ensure_loaded(self, model_id: str, path: Path) -> bool:
+        """Load ``model_id`` from ``path`` unless it is the warm one; True if it loaded."""
+        if self.model_id == model_id and self.pipe is not None:
+            return False
+        self.unload()
+        recipe = _recipe(model_id)
+        import diffusers
+
+        pipeline_class = getattr(diffusers, recipe.pipeline_class)
+        dtype: Any = self.options.dtype
+        if recipe.vae_float32:
+            dtype = {"default": self.options.dtype, "vae": torch.float32}
+        started = time.perf_counter()
+        try:
+            pipe = pipeline_class.from_pretrained(
+                str(path), torch_dtype=dtype, local_files_only=True
+            )
+        except (OSError, ValueError) as exc:
+            raise EngineError(
+                f"The weights of {model_id} in {path} could not be loaded: {exc}",
+                name="ModelUnavailable",
+            ) from exc
+        self.adopt(model_id, pipe)
+        log.info(
+            "model loaded",
+            extra={"model": model_id, "seconds": round(time.perf_counter() - started, 1)},
+        )
+        return True
+
+    def adopt(self, model_id: str, pipe: Any) -> None:
+        """Make ``pipe`` (loaded, or built by ``architectures.build_pipeline``) the warm model,
+        with this runtime's device, memory and speed options applied."""
+        self.unload()
+        recipe = _recipe(model_id)
+        _apply_options(pipe, recipe, self.options)
+        self.model_id, self.pipe = model_id, pipe
+
+    def unload(self) -> None:
+        if self.pipe is None:
+            return
+        self.pipe, self.model_id = None, None
+        free_memory()
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def render(
+        self,
+        request: RenderRequest,
+        path: Path,
+        *,
+        progress: Callable[[float], None] = lambda _: None,
+        should_stop: Callable[[], bool] = lambda: False,
+        progress_start: float = 0.0,
+    ) -> RenderStats:
+        """Render ``request`` into an MP4 at ``path``. Raises ``JobCancelled`` between steps
+        once ``should_stop()`` says so; whatever the outcome, the job's tensors are freed."""
+        if self.pipe is None or self.model_id != request.model_id:
+            raise RuntimeError(f"{request.model_id} is not loaded")
+        try:
+            return self._render(request, path, progress, should_stop, progress_start)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        finally:
+            free_memory()
+
+    def _render(
+        self,
+        request: RenderRequest,
+        path: Path,
+        progress: Callable[[float], None],
+        should_stop: Callable[[], bool],
+        progress_start: float,
+    ) -> RenderStats:
+        recipe = _recipe(request.model_id)
+        pipe, stats = self.pipe, RenderStats()
+        kwargs = self.call_arguments(recipe, request)
+        steps = int(kwargs.get("num_inference_steps") or len(kwargs.get("timesteps", ())))
+        span = _DENOISE_END - progress_start
+
+        def on_step_end(
+            _pipe: Any, index: int, _t: Any, _tensors: dict[str, Any]
+        ) -> dict[str, Any]:
+            # Plain Python only: a .item() or a print of a tensor here would make the host
+            # wait for the GPU at every step.
+            stats.steps = index + 1
+            progress(progress_start + span * (index + 1) / steps)
+            if should_stop():
+                raise JobCancelled()
+            return {}
+
+        if should_stop():
+            raise JobCancelled()
+        started = time.perf_counter()
+        latents = pipe(
+            **kwargs, output_type="latent", return_dict=False, callback_on_step_end=on_step_end
+        )[0]
+        stats.denoise = time.perf_counter() - started
+
+        started = time.perf_counter()
+        stats.frames = self._decode_and_encode(recipe, request, latents, kwargs, path, progress)
+        stats.decode_encode = time.perf_counter() - started
+        if should_stop():
+            raise JobCancelled()
+        progress(1.0)
+        return stats
+
+    def call_arguments(self, recipe: Recipe, request: RenderRequest) -> dict[str, Any]:
+        """The pipeline call for ``request``, latents out (the decode is ours)."""
+        steps = self.options.steps or recipe.steps
+        kwargs: dict[str, Any] = {
+            "prompt": request.prompt,
+            "height": request.height,
+            "width": request.width,
+            "num_frames": request.num_frames,
+            "guidance_scale": recipe.guidance_scale,
+            # A CPU generator: the same seed gives the same noise on any GPU model and count.
+            "generator": torch.Generator("cpu").manual_seed(request.seed),
+        }
+        if recipe.uses_guidance:
+            kwargs["negative_prompt"] = recipe.negative_prompt
+        options = dict(recipe.call_options)
+        if self.options.steps and "timesteps" in options and steps != len(options["timesteps"]):
+            options.pop("timesteps")  # a different count than the distilled schedule
+        if "timesteps" not in options:
+            kwargs["num_inference_steps"] = steps
+        kwargs.update(options)
+        # Decoding is done by decode.py; the pipeline's decode-only options stay with us.
+        kwargs.pop("decode_timestep", None)
+        kwargs.pop("decode_noise_scale", None)
+        if recipe.family == "wan":
+            kwargs["image"] = request.first_image
+            if request.last_image is not None:
+                kwargs["last_image"] = request.last_image
+        else:
+            from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+            conditions = [LTXVideoCondition(image=request.first_image, frame_index=0)]
+            if request.last_image is not None:
+                conditions.append(
+                    LTXVideoCondition(image=request.last_image, frame_index=request.num_frames - 1)
+                )
+            kwargs["conditions"] = conditions
+            kwargs["frame_rate"] = request.fps
+        return kwargs
+
+    def _decode_and_encode(
+        self,
+        recipe: Recipe,
+        request: RenderRequest,
+        latents: torch.Tensor,
+        kwargs: dict[str, Any],
+        path: Path,
+        progress: Callable[[float], None],
+    ) -> int:
+        pipe = self.pipe
+        vae = pipe.vae
+        decode_timestep = None
+        with torch.no_grad():
+            if recipe.family == "wan":
+                latents = _wan_denormalize(vae, latents)
+            else:
+                latents, decode_timestep = _ltx_prepare_decode(pipe, recipe, latents, kwargs)
+            written = 0
+
+            def on_chunk(frames: int) -> None:
+                nonlocal written
+                written += frames
+                progress(_DENOISE_END + (1 - _DENOISE_END) * 0.95 * written / request.num_frames)
+
+            chunks = decode.decoded_chunks(
+                pipe,
+                latents,
+                streaming=self.options.offload == "none",
+                decode_timestep=decode_timestep,
+            )
+            count = 0
+            with Mp4Writer(
+                path, width=request.width, height=request.height, fps=request.fps
+            ) as writer:
+                for frames in decode.host_frames(chunks, on_chunk):
+                    for frame in frames:
+                        writer.write_rgb(frame)
+                        count += 1
+        if count != request.num_frames:
+            raise EngineError(
+                f"{request.model_id} produced {count} frames, {request.num_frames} were asked"
+            )
+        return count
+
+
+def _recipe(model_id: str) -> Recipe:
+    recipe = recipe_for(model_id)
+    if recipe is None:
+        raise EngineError(f"The diffusers engine has no recipe for {model_id}.")
+    return recipe
+
+
+def _wan_denormalize(vae: Any, latents: torch.Tensor) -> torch.Tensor:
+    """What WanImageToVideoPipeline does before ``vae.decode``: undo the latent normalization."""
+    latents = latents.to(device=_module_device(vae), dtype=vae.dtype)
+    shape = (1, vae.config.z_dim, 1, 1, 1)
+    mean = torch.tensor(vae.config.latents_mean).view(shape).to(latents.device, latents.dtype)
+    inv_std = 1.0 / torch.tensor(vae.config.latents_std).view(shape).to(
+        latents.device, latents.dtype
+    )
+    return latents / inv_std + mean
+
+
+def _ltx_prepare_decode(
+    pipe: Any, recipe: Recipe, latents: torch.Tensor, kwargs: dict[str, Any]
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What LTXConditionPipeline does before ``vae.decode``: denormalize, and for VAEs with
+    timestep conditioning (0.9.1 and later) add the decode noise, drawn from the job's generator
+    after denoising, exactly as the pipeline draws it."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    vae = pipe.vae
+    latents = pipe._denormalize_latents(
+        latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor
+    )
+    latents = latents.to(pipe.transformer.dtype)
+    if not vae.config.timestep_conditioning:
+        return latents, None
+    decode_t = float(recipe.call_options.get("decode_timestep", 0.0))
+    noise_scale = float(recipe.call_options.get("decode_noise_scale", decode_t))
+    noise = randn_tensor(
+        latents.shape, generator=kwargs["generator"], device=latents.device, dtype=latents.dtype
+    )
+    timestep = torch.tensor([decode_t], device=latents.device, dtype=latents.dtype)
+    scale = torch.tensor([noise_scale], device=latents.device, dtype=latents.dtype)
+    latents = (1 - scale[:, None, None, None, None]) * latents + scale[
+        :, None, None, None, None
+    ] * noise
+    return latents, timestep
+
+
+def _module_device(module: Any) -> torch.device:
+    try:
+        return next(module.parameters()).device  # type: ignore[no-any-return]
+    except StopIteration:  # pragma: no cover - every VAE has parameters
+        return torch.device("cpu")
+
+
+def _transformers(pipe: Any) -> list[Any]:
+    return [
+        m
+        for m in (getattr(pipe, "transformer", None), getattr(pipe, "transformer_2", None))
+        if m is not None
+    ]
+
+
+def _apply_options(pipe: Any, recipe: Recipe, options: EngineOptions) -> None:
+    """Device placement, memory options, then the speed options, in the order they compose."""
+    pipe.set_progress_bar_config(disable=True)
+    device = torch.device(options.device)
+    transformers = _transformers(pipe)
+    if options.fp8:  # lossy, opt-in: weights stored in FP8, computed in the engine's dtype
+        for model in transformers:
+            model.enable_layerwise_casting(
+                storage_dtype=torch.float8_e4m3fn, compute_dtype=options.dtype
+            )
+    if options.offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif options.offload == "group":
+        pipe.enable_group_offload(
+            onload_device=device,
+            offload_type="leaf_level",
+            use_stream=device.type == "cuda",
+        )
+    else:
+        pipe.to(device)
+    if options.vae_tiling and hasattr(pipe.vae, "enable_tiling"):
+        pipe.vae.enable_tiling()
+    for model in transformers:
+        if options.attention:
+            model.set_attention_backend(options.attention)
+        if options.fuse_projections and hasattr(model, "fuse_qkv_projections"):
+            model.fuse_qkv_projections()
+        if options.lossy_cache != "none":
+            model.enable_cache(_cache_config(options.lossy_cache))
+        if options.compile:
+            # One compiled block serves all 30–48 identical blocks: seconds, not minutes, to
+            # compile, and no recompiles between jobs of the same shape.
+            model.compile_repeated_blocks(fullgraph=True)
+
+
+def _cache_config(name: str) -> Any:
+    from diffusers import FirstBlockCacheConfig, TaylorSeerCacheConfig
+
+    if name == "first-block":
+        return FirstBlockCacheConfig(threshold=0.05)
+    if name == "taylorseer":
+        return TaylorSeerCacheConfig()
+    raise ValueError(f"unknown cache {name!r}")
+
+
+def free_memory() -> None:
+    """Give the memory of the last job (or an unloaded model) back: collected Python objects
+    first, then the CUDA caching allocator's blocks, so the next job or another process has it."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
