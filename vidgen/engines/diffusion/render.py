@@ -142,9 +142,7 @@ class DiffusionRuntime:
             dtype = {"default": self.options.dtype, "vae": torch.float32}
         started = time.perf_counter()
         try:
-            pipe = pipeline_class.from_pretrained(
-                str(path), torch_dtype=dtype, local_files_only=True
-            )
+            pipe = pipeline_class.from_pretrained(str(path), dtype=dtype, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise EngineError(
                 f"The weights of {model_id} in {path} could not be loaded: {exc}",

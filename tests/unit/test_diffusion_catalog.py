@@ -1,0 +1,135 @@
+"""The open-weight models as the catalog and the start-up checks see them: no torch needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vidgen.core.catalog import Catalog
+from vidgen.core.models import GenerationRequest, ImageRef
+from vidgen.core.open_models import OPEN_WEIGHT_MODELS
+from vidgen.core.validation import validate_request
+from vidgen.engines.diffusion.engine import DiffusersEngine
+from vidgen.engines.diffusion.models import RECIPES
+from vidgen.engines.diffusion.weights import model_dir, weights_problem
+from vidgen.settings import Settings
+
+#: The grid each family's VAE and patch size need, and its trained pixel count.
+GRID = {
+    "wan2.2-ti2v-5b": (32, 1280 * 704),
+    "wan2.1-i2v-14b-480p": (16, 832 * 480),
+    "wan2.1-i2v-14b-720p": (16, 1280 * 720),
+    "wan2.1-flf2v-14b-720p": (16, 1280 * 720),
+    "ltx-video-0.9.7-distilled": (32, 1216 * 704),
+}
+
+
+def test_every_open_model_is_in_the_default_catalog_with_a_recipe() -> None:
+    catalog = Catalog.build()
+    for spec in OPEN_WEIGHT_MODELS:
+        assert catalog.get(spec.id) is spec
+        assert spec.id in RECIPES
+        # Until an operator routes it, a laptop emulates it.
+        assert catalog.engine_for(spec.id) == "preview"
+    assert set(RECIPES) == {spec.id for spec in OPEN_WEIGHT_MODELS}
+
+
+@pytest.mark.parametrize("spec", OPEN_WEIGHT_MODELS, ids=lambda s: s.id)
+def test_frame_sizes_are_on_the_models_grid_and_within_its_trained_size(spec: object) -> None:
+    multiple, area = GRID[spec.id]  # type: ignore[attr-defined]
+    for ratio, (width, height) in spec.frame_sizes.items():  # type: ignore[attr-defined]
+        assert width % multiple == 0 and height % multiple == 0, (ratio, width, height)
+        assert width * height <= area * 1.001, (ratio, width, height)
+        shape = [int(part) for part in ratio.split(":")]
+        assert abs(width / height - shape[0] / shape[1]) < 0.06, (ratio, width, height)
+
+
+def test_durations_become_the_models_valid_frame_counts_at_its_own_fps() -> None:
+    catalog = Catalog.build()
+    assert catalog.get("wan2.1-i2v-14b-480p").frame_count(5) == 81  # 4k+1 at 16 fps
+    assert catalog.get("wan2.2-ti2v-5b").frame_count(5) == 121  # 4k+1 at 24 fps
+    assert catalog.get("ltx-video-0.9.7-distilled").frame_count(5) == 121  # 8k+1
+    assert catalog.get("ltx-video-0.9.7-distilled").frame_count(10) == 241
+    assert catalog.get("wan2.1-i2v-14b-480p").frame_count(1) == 17
+    assert catalog.get("runway/gen4_turbo").frame_count(5) == 120  # unchanged for the others
+    for spec in OPEN_WEIGHT_MODELS:
+        for duration in spec.durations:
+            count = spec.frame_count(duration)
+            assert (count - 1) % spec.frame_step == 0
+            assert abs(count / spec.fps - duration) <= spec.frame_step / spec.fps
+
+
+def test_a_last_frame_is_refused_clearly_where_the_model_cannot_use_it() -> None:
+    catalog = Catalog.build()
+    request = GenerationRequest(
+        model="wan2.2-ti2v-5b",
+        prompt="a boat",
+        first_image=ImageRef(url="data:,"),
+        last_image=ImageRef(url="data:,"),
+    )
+    errors = validate_request(catalog.get("wan2.2-ti2v-5b"), request)
+    assert [(e.field, e.reason) for e in errors] == [
+        ("last_image", "wan2.2-ti2v-5b does not accept a last frame")
+    ]
+
+
+def test_first_and_last_frame_model_requires_the_last_frame(tmp_path: Path) -> None:
+    engine = DiffusersEngine(Settings(data_dir=tmp_path))
+    spec = Catalog.build().get("wan2.1-flf2v-14b-720p")
+    alone = GenerationRequest(model=spec.id, prompt="x", first_image=ImageRef(url="data:,"))
+    (error,) = engine.validate(spec, alone)
+    assert error.field == "last_image" and "wan2.1-i2v-14b-720p" in error.reason
+    both = GenerationRequest(
+        model=spec.id, prompt="x", first_image=ImageRef(url="data:,"), last_image=ImageRef(url="")
+    )
+    assert engine.validate(spec, both) == []
+
+
+def test_missing_weights_are_reported_at_start_up_with_what_to_download_and_where(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, routes={"wan2.2-ti2v-5b": "diffusers"}, gpu_device="cpu")
+    problem = DiffusersEngine(settings).configuration_problem()
+    assert problem is not None
+    assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in problem
+    assert str(tmp_path / "models" / "wan2.2-ti2v-5b") in problem
+    assert "vidgen models pull wan2.2-ti2v-5b" in problem
+    # Models not routed to the engine are not its business.
+    unrouted = DiffusersEngine(Settings(data_dir=tmp_path, gpu_device="cpu"))
+    assert unrouted.configuration_problem() is None
+
+
+def test_an_incomplete_weights_directory_names_the_missing_component(tmp_path: Path) -> None:
+    target = tmp_path / "w"
+    (target / "vae").mkdir(parents=True)
+    (target / "vae" / "config.json").write_text("{}")
+    (target / "model_index.json").write_text(
+        '{"_class_name": "WanImageToVideoPipeline", "vae": ["diffusers", "AutoencoderKLWan"],'
+        ' "transformer": ["diffusers", "WanTransformer3DModel"], "image_encoder": [null, null]}'
+    )
+    settings = Settings(data_dir=tmp_path, model_paths={"wan2.1-i2v-14b-480p": str(target)})
+    assert model_dir(settings, "wan2.1-i2v-14b-480p") == target
+    problem = weights_problem(settings, "wan2.1-i2v-14b-480p")
+    assert problem is not None and "no transformer" in problem and "vae" not in problem
+
+
+def test_a_route_to_a_model_without_a_recipe_is_refused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, routes={"gen3a_turbo": "diffusers"}, gpu_device="cpu")
+    problem = DiffusersEngine(settings).configuration_problem()
+    assert problem is not None and "gen3a_turbo" in problem
+
+
+def test_the_engine_registers_without_importing_torch() -> None:
+    code = (
+        "import sys\n"
+        "from vidgen.engines.registry import engine_class\n"
+        "from vidgen.runtime import check_configuration\n"
+        "from vidgen.settings import Settings\n"
+        "engine_class('diffusers')\n"
+        "check_configuration(Settings())\n"
+        "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])

@@ -1,0 +1,324 @@
+"""The diffusers engine on tiny pipelines (random weights, built from configs, no hub): what a
+client gets, judged from the MP4s it writes, and the speed paths checked against plain
+diffusers. Skipped, with the reason, where the gpu extra is not installed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the gpu extra (torch, diffusers) is not installed")
+pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not installed")
+
+from tests.conftest import make_image  # noqa: E402
+from vidgen.core.models import CapturedImage  # noqa: E402
+from vidgen.engines.base import EngineContext, EngineJob  # noqa: E402
+from vidgen.engines.diffusion import decode  # noqa: E402
+from vidgen.engines.diffusion.architectures import build_pipeline  # noqa: E402
+from vidgen.engines.diffusion.engine import DiffusersEngine  # noqa: E402
+from vidgen.engines.diffusion.models import recipe_for  # noqa: E402
+from vidgen.engines.diffusion.render import (  # noqa: E402
+    DiffusionRuntime,
+    EngineOptions,
+    RenderRequest,
+)
+from vidgen.errors import JobCancelled  # noqa: E402
+from vidgen.media.images import fit_image_to_frame, inspect_image, load_rgb  # noqa: E402
+from vidgen.media.video import probe_video, read_frame  # noqa: E402
+from vidgen.settings import Settings  # noqa: E402
+
+WAN = "wan2.1-i2v-14b-480p"
+WAN5B = "wan2.2-ti2v-5b"
+FLF = "wan2.1-flf2v-14b-720p"
+LTX = "ltx-video-0.9.7-distilled"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    # Tiny matrices: OpenMP threads cost more than they bring, and the suite runs beside
+    # other processes on two cores.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each tiny model saved as diffusers saves real weights."""
+    root = tmp_path_factory.mktemp("weights")
+    saved = {}
+    for model_id in (WAN, WAN5B, FLF, LTX):
+        saved[model_id] = root / model_id
+        build_pipeline(model_id, seed=7).save_pretrained(saved[model_id])
+    return saved
+
+
+class Context(EngineContext):
+    """A worker stand-in: records progress; cancels once progress reaches ``cancel_at``."""
+
+    def __init__(self, scratch_dir: Path, cancel_at: float | None = None) -> None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        self.scratch_dir = scratch_dir
+        self.progress: list[float] = []
+        self.waiting: list[bool] = []
+        self._cancel_at = cancel_at
+        self._cancelled = threading.Event()
+
+    def report_progress(self, fraction: float) -> None:
+        self.progress.append(fraction)
+        if self._cancel_at is not None and fraction >= self._cancel_at:
+            self._cancelled.set()
+
+    def report_waiting(self, waiting: bool) -> None:
+        self.waiting.append(waiting)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    async def save_state(self, **state: Any) -> None:
+        pass
+
+
+def captured(seed: int = 0, width: int = 320, height: int = 180) -> CapturedImage:
+    return inspect_image(make_image(width, height, seed=seed), max_pixels=10**8)
+
+
+def job(model: str, *, width: int = 64, height: int = 48, seed: int = 1, **extra: Any) -> EngineJob:
+    values: dict[str, Any] = {
+        "id": "job",
+        "model": model,
+        "prompt": "slow zoom in on the summit",
+        "aspect_ratio": "16:9",
+        "width": width,
+        "height": height,
+        "fps": 16,
+        "duration": 1,
+        "frame_count": 16,
+        "seed": seed,
+        "first_image": captured(),
+        "last_image": None,
+    }
+    values.update(extra)
+    return EngineJob(**values)
+
+
+#: Denoising steps for the tests (the engine's step override): each step of a tiny model costs
+#: Python overhead only, and 4 are enough for progress, cancel and seeds to show.
+STEPS = 4
+
+
+def engine_for(tmp_path: Path, weights: dict[str, Path], **settings: Any) -> DiffusersEngine:
+    settings.setdefault("gpu_steps", STEPS)
+    return DiffusersEngine(
+        Settings(
+            data_dir=tmp_path / "data",
+            model_paths={k: str(v) for k, v in weights.items()},
+            gpu_device="cpu",
+            **settings,
+        )
+    )
+
+
+def run(engine: DiffusersEngine, the_job: EngineJob, ctx: Context) -> Path:
+    return asyncio.run(engine.generate(the_job, ctx)).path
+
+
+def frames_of(path: Path) -> np.ndarray:
+    count = probe_video(path).frame_count
+    return np.stack([np.asarray(read_frame(path, i)) for i in (0, count // 2, count - 1)])
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- what a client gets --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "width", "height", "fps", "frames"),
+    [(WAN, 64, 48, 16, 17), (WAN5B, 64, 64, 24, 25), (LTX, 96, 64, 24, 25)],
+)
+def test_a_job_becomes_an_mp4_of_the_models_frame_count_and_size_with_rising_progress(
+    tmp_path: Path,
+    weights: dict[str, Path],
+    model: str,
+    width: int,
+    height: int,
+    fps: int,
+    frames: int,
+) -> None:
+    ctx = Context(tmp_path)
+    result = asyncio.run(
+        engine_for(tmp_path, weights).generate(job(model, width=width, height=height, fps=fps), ctx)
+    )
+    info = probe_video(result.path)
+    assert (info.width, info.height, info.frame_count) == (width, height, frames)
+    assert info.fps == fps and result.frame_count == frames
+    assert ctx.progress == sorted(ctx.progress) and ctx.progress[-1] == 1.0
+    assert len([p for p in ctx.progress if 0 < p < 0.9]) >= STEPS - 1  # one per denoising step
+
+
+def test_the_same_seed_gives_the_same_video_and_another_seed_another(
+    tmp_path: Path, weights: dict[str, Path]
+) -> None:
+    engine = engine_for(tmp_path, weights)
+    first = run(engine, job(WAN, seed=5), Context(tmp_path / "a"))
+    again = run(engine, job(WAN, seed=5), Context(tmp_path / "b"))
+    other = run(engine, job(WAN, seed=6), Context(tmp_path / "c"))
+    assert digest(first) == digest(again)
+    assert digest(first) != digest(other)
+
+
+def test_loading_from_a_saved_directory_gives_identical_frames(
+    tmp_path: Path, weights: dict[str, Path]
+) -> None:
+    """The engine's real loading path (from_pretrained, local files only) against the pipeline
+    object that was saved: the same frames, bit for bit."""
+    loaded = run(engine_for(tmp_path, weights), job(WAN5B, width=64, height=64), Context(tmp_path))
+    runtime = DiffusionRuntime(EngineOptions(device="cpu", dtype=torch.float32, steps=STEPS))
+    runtime.adopt(WAN5B, build_pipeline(WAN5B, seed=7))
+    the_job = job(WAN5B, width=64, height=64)
+    built = tmp_path / "built.mp4"
+    runtime.render(render_request(the_job, 25, fps=16), built)
+    assert np.array_equal(frames_of(loaded), frames_of(built))
+
+
+def render_request(the_job: EngineJob, frames: int, *, fps: int | None = None) -> RenderRequest:
+    assert the_job.first_image is not None
+    picture = fit_image_to_frame(load_rgb(the_job.first_image), the_job.width, the_job.height)
+    last = None
+    if the_job.last_image is not None:
+        last = fit_image_to_frame(load_rgb(the_job.last_image), the_job.width, the_job.height)
+    return RenderRequest(
+        model_id=the_job.model,
+        prompt=the_job.prompt,
+        width=the_job.width,
+        height=the_job.height,
+        num_frames=frames,
+        fps=fps or the_job.fps,
+        seed=the_job.seed,
+        first_image=picture,
+        last_image=last,
+    )
+
+
+@pytest.mark.parametrize("model", [FLF, LTX])
+def test_a_last_image_conditions_the_last_frame(
+    tmp_path: Path, weights: dict[str, Path], model: str
+) -> None:
+    engine = engine_for(tmp_path, weights)
+    with_tail = run(
+        engine,
+        job(model, width=64, height=64, last_image=captured(seed=3)),
+        Context(tmp_path / "t"),
+    )
+    if model == LTX:
+        without = run(engine, job(model, width=64, height=64), Context(tmp_path / "n"))
+        assert not np.array_equal(frames_of(with_tail)[-1], frames_of(without)[-1])
+    assert probe_video(with_tail).frame_count == (25 if model == LTX else 17)
+
+
+def test_a_cancel_stops_at_the_next_step_and_the_engine_keeps_serving(
+    tmp_path: Path, weights: dict[str, Path]
+) -> None:
+    engine = engine_for(tmp_path, weights)
+    ctx = Context(tmp_path / "cancelled", cancel_at=0.3)
+    with pytest.raises(JobCancelled):
+        run(engine, job(WAN), ctx)
+    assert max(ctx.progress) < 0.5  # it stopped mid-denoising, not after the decode
+    assert not (tmp_path / "cancelled" / "diffusers.mp4").exists()
+    runtime = engine._runtime
+    assert runtime is not None and runtime.model_id == WAN  # still warm
+    after = Context(tmp_path / "after")
+    run(engine, job(WAN), after)
+    assert after.progress[0] > 0  # no reload share: the model was warm
+    assert after.progress[-1] == 1.0
+
+
+def test_jobs_take_turns_on_the_gpu_and_a_waiting_job_says_it_waits(
+    tmp_path: Path, weights: dict[str, Path]
+) -> None:
+    engine = engine_for(tmp_path, weights)
+    contexts = [Context(tmp_path / name) for name in ("one", "two")]
+
+    async def both() -> None:
+        await asyncio.gather(*(engine.generate(job(WAN), ctx) for ctx in contexts))
+
+    asyncio.run(both())
+    assert contexts[1].waiting == [True, False]
+    assert all(ctx.progress[-1] == 1.0 for ctx in contexts)
+
+
+# -- the speed paths, checked against plain diffusers ------------------------------------
+
+
+@pytest.mark.parametrize("model", [WAN, WAN5B])
+def test_streamed_wan_decode_gives_exactly_the_frames_of_vae_decode(model: str) -> None:
+    pipe = build_pipeline(model, seed=3)
+    channels = pipe.vae.config.z_dim
+    latents = torch.randn(1, channels, 5, 4, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        whole = pipe.vae.decode(latents, return_dict=False)[0]
+        chunks = list(decode.decoded_chunks(pipe, latents, streaming=True, decode_timestep=None))
+    assert len(chunks) == 5  # one per latent frame: the encoder starts after the first
+    assert torch.equal(torch.cat(chunks, dim=2), whole)
+
+
+@pytest.mark.parametrize("model", [WAN, LTX])
+def test_the_engine_renders_what_plain_diffusers_renders(
+    tmp_path: Path, model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same weights, same seed: the engine's latents-then-streamed-decode path against the
+    pipeline's own decode and post-processing, within one 8-bit level."""
+    pipe = build_pipeline(model, seed=11)
+    runtime = DiffusionRuntime(EngineOptions(device="cpu", dtype=torch.float32, steps=STEPS))
+    runtime.adopt(model, pipe)
+    request = render_request(job(model, width=64, height=64), 17 if model == WAN else 25)
+    recipe = recipe_for(model)
+    assert recipe is not None
+    plain_kwargs = runtime.call_arguments(recipe, request)
+    # The decode options that the engine applies itself go back to the pipeline here.
+    plain_kwargs.update({k: v for k, v in recipe.call_options.items() if k.startswith("decode_")})
+    plain = pipe(**plain_kwargs, output_type="np").frames[0]  # (F, H, W, 3) in [0, 1]
+    path = tmp_path / "engine.mp4"
+    captured_frames: list[np.ndarray] = []
+    original = decode.host_frames
+
+    def spy(*args: Any, **kwargs: Any) -> Iterator[np.ndarray]:
+        for frames in original(*args, **kwargs):
+            captured_frames.append(frames.copy())
+            yield frames
+
+    monkeypatch.setattr(decode, "host_frames", spy)
+    runtime.render(request, path)
+    ours = np.concatenate(captured_frames).astype(np.float64) / 255
+    assert ours.shape == plain.shape
+    assert np.abs(ours - plain).max() <= 0.5 / 255 + 1e-6
+
+
+def test_fused_projections_keep_the_output(tmp_path: Path) -> None:
+    pipe = build_pipeline(WAN, seed=2)
+    transformer = pipe.transformer
+    generator = torch.Generator().manual_seed(0)
+    inputs = {
+        "hidden_states": torch.randn(1, 36, 2, 4, 4, generator=generator),
+        "timestep": torch.tensor([500]),
+        "encoder_hidden_states": torch.randn(1, 8, 32, generator=generator),
+        "encoder_hidden_states_image": torch.randn(1, 1025, 4, generator=generator),
+        "return_dict": False,
+    }
+    with torch.no_grad():
+        before = transformer(**inputs)[0]
+        transformer.fuse_qkv_projections()
+        after = transformer(**inputs)[0]
+    assert torch.allclose(before, after, atol=1e-5)
