@@ -181,16 +181,17 @@ class DiffusionRuntime:
         progress_start: float = 0.0,
     ) -> RenderStats:
         """Render ``request`` into an MP4 at ``path``. Raises ``JobCancelled`` between steps
-        once ``should_stop()`` says so; whatever the outcome, the job's tensors are freed."""
+        once ``should_stop()`` says so; then, as after any failure, the job's GPU memory is
+        given back before the next job starts. After a success the allocator keeps its
+        blocks: the next job of the same shape reuses them instead of asking the driver."""
         if self.pipe is None or self.model_id != request.model_id:
             raise RuntimeError(f"{request.model_id} is not loaded")
         try:
             return self._render(request, path, progress, should_stop, progress_start)
         except BaseException:
             path.unlink(missing_ok=True)
-            raise
-        finally:
             free_memory()
+            raise
 
     def _render(
         self,
@@ -424,8 +425,10 @@ def _cache_config(name: str) -> Any:
 
 
 def free_memory() -> None:
-    """Give the memory of the last job (or an unloaded model) back: collected Python objects
-    first, then the CUDA caching allocator's blocks, so the next job or another process has it."""
+    """Give the memory of a stopped job (or an unloaded model) back: the Python cycles that may
+    still hold its tensors (an exception's traceback holds the frames that hold the latents),
+    then the CUDA caching allocator's blocks, so the next job or another process has it.
+    A full collection costs most of a second with torch loaded, so it is not run per job."""
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
