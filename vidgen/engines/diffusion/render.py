@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from PIL import Image
 
@@ -179,6 +181,7 @@ class DiffusionRuntime:
         progress: Callable[[float], None] = lambda _: None,
         should_stop: Callable[[], bool] = lambda: False,
         progress_start: float = 0.0,
+        frame_sink: Callable[[npt.NDArray[np.uint8]], None] | None = None,
     ) -> RenderStats:
         """Render ``request`` into an MP4 at ``path``. Raises ``JobCancelled`` between steps
         once ``should_stop()`` says so; then, as after any failure, the job's GPU memory is
@@ -187,7 +190,7 @@ class DiffusionRuntime:
         if self.pipe is None or self.model_id != request.model_id:
             raise RuntimeError(f"{request.model_id} is not loaded")
         try:
-            return self._render(request, path, progress, should_stop, progress_start)
+            return self._render(request, path, progress, should_stop, progress_start, frame_sink)
         except BaseException:
             path.unlink(missing_ok=True)
             free_memory()
@@ -200,6 +203,7 @@ class DiffusionRuntime:
         progress: Callable[[float], None],
         should_stop: Callable[[], bool],
         progress_start: float,
+        frame_sink: Callable[[npt.NDArray[np.uint8]], None] | None,
     ) -> RenderStats:
         recipe = _recipe(request.model_id)
         pipe, stats = self.pipe, RenderStats()
@@ -227,7 +231,9 @@ class DiffusionRuntime:
         stats.denoise = time.perf_counter() - started
 
         started = time.perf_counter()
-        stats.frames = self._decode_and_encode(recipe, request, latents, kwargs, path, progress)
+        stats.frames = self._decode_and_encode(
+            recipe, request, latents, kwargs, path, progress, frame_sink
+        )
         stats.decode_encode = time.perf_counter() - started
         if should_stop():
             raise JobCancelled()
@@ -281,7 +287,9 @@ class DiffusionRuntime:
         kwargs: dict[str, Any],
         path: Path,
         progress: Callable[[float], None],
+        frame_sink: Callable[[npt.NDArray[np.uint8]], None] | None,
     ) -> int:
+        """Decode and encode; ``frame_sink`` (benchmarks, tests) also gets each chunk of frames."""
         pipe = self.pipe
         vae = pipe.vae
         decode_timestep = None
@@ -308,6 +316,8 @@ class DiffusionRuntime:
                 path, width=request.width, height=request.height, fps=request.fps
             ) as writer:
                 for frames in decode.host_frames(chunks, on_chunk):
+                    if frame_sink is not None:
+                        frame_sink(frames)
                     for frame in frames:
                         writer.write_rgb(frame)
                         count += 1
