@@ -133,3 +133,34 @@ def test_the_engine_registers_without_importing_torch() -> None:
         "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_models_pull_downloads_into_the_models_dir_and_checks_the_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = pytest.importorskip("huggingface_hub", reason="the gpu extra is not installed")
+    from typer.testing import CliRunner
+
+    from vidgen.cli.main import app
+
+    calls: list[dict[str, object]] = []
+
+    def fake_snapshot_download(**kwargs: object) -> str:
+        calls.append(kwargs)
+        target = Path(str(kwargs["local_dir"]))
+        (target / "vae").mkdir(parents=True, exist_ok=True)
+        (target / "vae" / "config.json").write_text("{}")
+        (target / "model_index.json").write_text('{"vae": ["diffusers", "AutoencoderKLWan"]}')
+        return str(target)
+
+    monkeypatch.setattr(hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.delenv("VIDGEN_MODELS_DIR", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["models", "pull", "wan2.2-ti2v-5b", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["repo_id"] == "Wan-AI/Wan2.2-TI2V-5B-Diffusers"
+    assert calls[0]["local_dir"] == str(tmp_path / "models" / "wan2.2-ti2v-5b")
+    assert "VIDGEN_ROUTES=wan2.2-ti2v-5b=diffusers" in result.output
+
+    unknown = runner.invoke(app, ["models", "pull", "gen3a_turbo", "--data-dir", str(tmp_path)])
+    assert unknown.exit_code == 2 and "ltx-video-0.9.7-distilled" in unknown.output

@@ -36,7 +36,7 @@ from vidgen.core.models import CapturedImage, GenerationRequest
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
 from vidgen.engines.diffusion.models import recipe_for, spec_for
 from vidgen.engines.diffusion.weights import model_dir, weights_problem
-from vidgen.errors import EngineError, FieldError
+from vidgen.errors import EngineError, FieldError, JobCancelled
 from vidgen.media.images import fit_image_to_frame, load_rgb
 from vidgen.settings import Settings
 
@@ -148,6 +148,8 @@ class DiffusersEngine(Engine):
         self, job: EngineJob, ctx: EngineContext, path: Path, num_frames: int, should_stop: Any
     ) -> None:
         """On the render thread: load (or reuse) the model, render, write the MP4."""
+        if should_stop():  # cancelled while it waited for the GPU: do not load for nothing
+            raise JobCancelled()
         runtime = self._ensure_runtime()
         loaded = runtime.ensure_loaded(job.model, model_dir(self.settings, job.model))
         runtime.render(

@@ -42,7 +42,7 @@ class Recipe:
     steps: int
     guidance_scale: float
     negative_prompt: str
-    download_gb: float  # on disk, for the "what to download" messages
+    download_gb: float  # rough size of the download, for the "what to download" messages
     parameters_b: float  # transformer parameters, billions
     needs_last_image: bool = False  # FLF2V: trained on first + last frame only
     # Wan's VAE is run in float32 in Wan's own code and in diffusers' examples: its decoder
