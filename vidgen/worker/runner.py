@@ -344,6 +344,7 @@ class Worker:
                     self.name,
                     lease_seconds=self.settings.lease_seconds,
                     progress=ctx.progress,
+                    waiting=ctx.waiting,
                 )
                 last_ok = time.monotonic()
                 if not beat.owned:
