@@ -77,6 +77,10 @@ class JobContext(EngineContext):
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    @property
+    def handing_back(self) -> bool:
+        return self.releasing or self.lease_lost
+
     def stop(self, *, lease_lost: bool = False, releasing: bool = False) -> None:
         self.lease_lost = self.lease_lost or lease_lost
         self.releasing = self.releasing or releasing
