@@ -42,7 +42,14 @@ def test_a_front_vidgen_proxies_to_a_back_vidgen_and_keeps_its_own_copy(
 ) -> None:
     back: LiveServer = live_server_factory()
     back.start()
-    front = front_for(back, live_server_factory)
+    # Strict fetch rules, as in production: the back's plain-http loopback links are trusted
+    # only because the back is the configured gateway.
+    front = front_for(
+        back,
+        live_server_factory,
+        VIDGEN_FETCH_ALLOW_HTTP="false",
+        VIDGEN_FETCH_ALLOW_PRIVATE="false",
+    )
     with front.client() as client:
         models = {m["id"]: m["engine"] for m in client.get("/v1/models").json()["data"]}
         assert set(models.values()) == {"aimlapi"}

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import runwayml
 
-from tests.conftest import make_image, make_settings
+from tests.conftest import ImageServer, make_image, make_settings
 from tests.fakes.runway_server import API_VERSION, FAKE_KEY, FakeRunway
 from vidgen.engines.aimlapi import AimlapiEngine
 from vidgen.engines.base import EngineContext, EngineJob
@@ -22,6 +22,7 @@ from vidgen.engines.runway import RunwayEngine
 from vidgen.engines.upstream import TASK_ID_STATE
 from vidgen.errors import EngineError, JobCancelled
 from vidgen.media.data_uri import to_data_uri
+from vidgen.media.fetch import FetchRefused, SafeFetcher
 from vidgen.media.images import inspect_image
 from vidgen.settings import Settings
 
@@ -272,3 +273,31 @@ async def test_the_aimlapi_engine_sends_the_job_id_as_idempotency_key_and_retrie
     body = json.loads(posts[0].content)
     assert body["model"] == "runway/gen4_turbo" and body["image_url"].startswith("data:image/png")
     assert seen[-1].url.params["generation_id"] == "up-1"
+
+
+async def test_outputs_from_the_configured_gateway_are_trusted_but_other_private_hosts_are_not(
+    tmp_path: Path, image_server: ImageServer
+) -> None:
+    video = image_server.add("out.mp4", b"not really a video", "video/mp4")
+    engine = AimlapiEngine(
+        make_settings(
+            tmp_path,
+            upstream_url=image_server.base_url,  # http://127.0.0.1:<port>
+            upstream_key="k",
+            fetch_allow_http=False,
+            fetch_allow_private=False,
+        )
+    )
+    fetcher = await engine.output_fetcher()
+    try:
+        assert await fetcher.stream_to_file(video, tmp_path / "a", max_bytes=1000) == 18
+        with pytest.raises(FetchRefused, match="private"):
+            await fetcher.stream_to_file("http://10.1.2.3/x.mp4", tmp_path / "b", max_bytes=1000)
+        with pytest.raises(FetchRefused):
+            await fetcher.stream_to_file("http://169.254.169.254/", tmp_path / "c", max_bytes=1)
+    finally:
+        await engine.aclose()
+    strict = SafeFetcher.from_settings(make_settings(tmp_path, fetch_allow_http=False))
+    with pytest.raises(FetchRefused):  # the same link through the ordinary fetcher
+        await strict.stream_to_file(video, tmp_path / "d", max_bytes=1000)
+    await strict.aclose()

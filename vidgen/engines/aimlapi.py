@@ -13,15 +13,19 @@ data URIs (the upstream cannot fetch what our clients fetched for us, and must n
 clients' URLs twice). The create carries ``Idempotency-Key: <job id>``, so an upstream that
 honours it (vidgen does) starts one generation however often a create is retried.
 
-Plain httpx is right here (and not the SafeFetcher): the upstream's address is the operator's
-configuration, not a user's input. Its output link is not, and is downloaded safely.
+Plain httpx is right for the API calls (not the SafeFetcher): the upstream's address is the
+operator's configuration, not a user's input. The output link the upstream hands back is not,
+and is downloaded through the SafeFetcher, which trusts exactly the configured gateway's own
+addresses (see ``output_fetcher``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 import httpx
@@ -36,7 +40,9 @@ from vidgen.engines.upstream import (
     parse_retry_after,
 )
 from vidgen.errors import EngineError, RetryableEngineError
+from vidgen.media.addresses import IPNetwork, parse_host, resolve_host
 from vidgen.media.data_uri import to_data_uri
+from vidgen.media.fetch import FetchPolicy, SafeFetcher
 from vidgen.settings import Settings
 
 __all__ = ["AimlapiEngine", "aimlapi_request", "generation_status"]
@@ -98,6 +104,25 @@ class AimlapiEngine(UpstreamEngine):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    async def output_fetcher(self) -> SafeFetcher:
+        """Outputs go through the SafeFetcher like any URL an upstream hands us, with one
+        exception: the operator's own gateway is trusted exactly (its addresses, and plain http
+        if that is how it was configured). A vidgen behind another on a private network would
+        otherwise be refused as SSRF, in production, where relaxing the rules for everyone is
+        not allowed."""
+        if self._fetcher is None:
+            policy = FetchPolicy.from_settings(self.settings)
+            url = httpx.URL(self.settings.upstream_url or "")
+            trusted = await _gateway_networks(url)
+            self._fetcher = SafeFetcher(
+                replace(
+                    policy,
+                    allow_http=policy.allow_http or url.scheme == "http",
+                    allowed_networks=(*policy.allowed_networks, *trusted),
+                )
+            )
+        return self._fetcher
 
     async def create_task(self, job: EngineJob) -> str:
         body = await asyncio.to_thread(aimlapi_request, job)
@@ -183,6 +208,21 @@ class AimlapiEngine(UpstreamEngine):
         raise RetryableEngineError(
             f"The upstream gateway failed ({detail}, {doing}).", name="UpstreamError"
         )
+
+
+async def _gateway_networks(url: httpx.URL) -> tuple[IPNetwork, ...]:
+    """The configured gateway's addresses, each as a one-address network. Resolved once, when
+    the first output is fetched; a gateway that cannot be resolved is trusted for nothing."""
+    if not url.host:
+        return ()
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        host = parse_host(url.host)
+        addresses = [host] if not isinstance(host, str) else await resolve_host(host, port)
+    except (ValueError, OSError):
+        log.warning("the upstream gateway's host could not be resolved", extra={"host": url.host})
+        return ()
+    return tuple(ipaddress.ip_network(address) for address in addresses)
 
 
 def aimlapi_request(job: EngineJob) -> dict[str, Any]:

@@ -157,6 +157,11 @@ class UpstreamEngine(Engine):
             self._fetcher = SafeFetcher.from_settings(self.settings)
         return self._fetcher
 
+    async def output_fetcher(self) -> SafeFetcher:
+        """The fetcher that downloads this provider's outputs: by default the SSRF-guarded one
+        every user-influenced URL goes through."""
+        return self.fetcher
+
     async def aclose(self) -> None:
         await self.close_client()
         if self._fetcher is not None:
@@ -253,7 +258,8 @@ class UpstreamEngine(Engine):
                 f"{self.provider} reported success but gave no output URL.", name="BadOutput"
             )
         path = ctx.scratch_dir / "upstream-output.mp4"
-        await self.fetcher.stream_to_file(
+        fetcher = await self.output_fetcher()
+        await fetcher.stream_to_file(
             status.output_url,
             path,
             max_bytes=self.settings.max_output_bytes,
