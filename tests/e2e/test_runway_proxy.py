@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import time
@@ -12,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import (
+    ImageServer,
     LiveServer,
     data_uri,
     free_port,
@@ -190,6 +194,23 @@ def test_gen3a_sends_first_and_last_frames_and_runways_own_ratio(
     assert [decoded(i["uri"]) for i in sent["promptImage"]] == [first, last]
 
 
+def test_a_photo_too_large_for_runways_inline_limit_is_reencoded_and_accepted(
+    vidgen: LiveServer, fake_runway: FakeRunway, image_server: ImageServer
+) -> None:
+    noise = np.random.default_rng(7).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) * 4 // 3 > 5 * 1024 * 1024  # too large as a data URI
+    url = image_server.add("big.png", buffer.getvalue())
+    done = finish(vidgen, submit(vidgen, image_url=url, aspect_ratio="4:3"))
+    assert done["status"] == "completed", done
+    [sent] = created_bodies(fake_runway)
+    assert sent["promptImage"].startswith("data:image/jpeg;base64,")
+    assert len(sent["promptImage"]) < 5 * 1024 * 1024
+    with Image.open(io.BytesIO(decoded(sent["promptImage"]))) as received:
+        assert received.size[0] / received.size[1] == pytest.approx(4 / 3, rel=0.01)
+
+
 def test_our_link_keeps_working_after_runways_link_expired(
     vidgen: LiveServer, fake_runway: FakeRunway
 ) -> None:
@@ -320,14 +341,16 @@ def test_cancelling_a_running_job_deletes_its_runway_task_and_refunds(
 def test_a_storm_of_429_and_503_still_completes_with_one_task(
     vidgen: LiveServer, fake_runway: FakeRunway
 ) -> None:
+    # Consecutive failures back off exponentially: five in a row keeps this test quick.
     fake_runway.inject(429, 5, path="/v1/image_to_video", retry_after="0")
-    fake_runway.inject(503, 4, path="/v1/tasks/")
-    fake_runway.inject(502, 2, path="/v1/tasks/")
-    fake_runway.inject(504, 2, path="/v1/tasks/")
+    fake_runway.inject(503, 3, path="/v1/tasks/")
+    fake_runway.inject(502, path="/v1/tasks/")
+    fake_runway.inject(504, path="/v1/tasks/")
     done = finish(vidgen, submit(vidgen), timeout=60)
     assert done["status"] == "completed", done
     assert fake_runway.creations == 1
     assert len(fake_runway.seen("POST", "/v1/image_to_video")) == 6
+    assert len(fake_runway.seen("GET", "/v1/tasks/")) >= 5 + 6  # the failures, then the walk
 
 
 def test_slow_answers_from_runway_still_complete(
