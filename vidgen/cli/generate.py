@@ -43,9 +43,9 @@ class LiveView:
     def __init__(self, generation_id: str) -> None:
         self.generation_id = generation_id
         self.live = err.is_terminal
-        self.last_status = ""
+        self.last_status = "queued"  # what a create answers
         self.progress = Progress(
-            SpinnerColumn(),
+            SpinnerColumn(finished_text="[green]✓[/]"),
             TextColumn("[bold]{task.fields[status]:<10}"),
             BarColumn(),
             TaskProgressColumn(),
@@ -66,9 +66,6 @@ class LiveView:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
         self.progress.stop()
 
     def update(self, generation: Generation) -> None:
@@ -114,14 +111,16 @@ def _interrupted(client: Client, generation_id: str, *, as_json: bool) -> NoRetu
 
 
 def _summary(generation: Generation, path: Path) -> str:
-    facts = [f"{generation.duration:g} s" if generation.duration else None]
+    facts = []
+    if generation.duration:
+        facts.append(f"{generation.duration:g} s")
     if generation.aspect_ratio:
         facts.append(generation.aspect_ratio)
     if generation.seed is not None:
         facts.append(f"seed {generation.seed}")
     if generation.usage and generation.usage.credits_used is not None:
         facts.append(f"{generation.usage.credits_used:g} credits")
-    details = ", ".join(f for f in facts if f)
+    details = ", ".join(facts)
     return f"Saved [bold]{escape(str(path))}[/]" + (f" ({escape(details)})" if details else "")
 
 
@@ -188,8 +187,7 @@ def generate(
                 done = client.generations.wait(
                     created, timeout=timeout or None, on_progress=view.update
                 )
-        except KeyboardInterrupt:
-            view.stop()
+        except KeyboardInterrupt:  # the live view has stopped: the prompt has the terminal
             _interrupted(client, created.id, as_json=as_json)
         except GenerationFailed as exc:
             if as_json:  # the final generation, as for a success
