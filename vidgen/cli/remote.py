@@ -104,9 +104,6 @@ def error_json(error: VidgenError) -> dict[str, Any]:
         detail["request_id"] = error.request_id
     if isinstance(error, ValidationError):
         detail["errors"] = [{"field": p.field, "message": p.message} for p in error.errors]
-    if isinstance(error, GenerationFailed):
-        detail["name"] = error.name
-        detail["generation"] = error.generation.raw
     if isinstance(error, Timeout):
         detail["generation_id"] = error.generation_id
     return {"error": detail}
@@ -144,3 +141,6 @@ def reporting_errors(*, as_json: bool) -> Iterator[None]:
         yield
     except VidgenError as exc:
         fail(exc, as_json=as_json)
+    except KeyboardInterrupt:
+        # click would say "Aborted!" and exit 1, which reads like a failure of the command.
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
