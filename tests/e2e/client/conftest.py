@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -79,8 +78,3 @@ def client_env(server: LiveServer, key: str = CLI_KEY, **extra: str) -> dict[str
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDGEN_", "AIMLAPI_"))}
     env.update(VIDGEN_BASE_URL=server.base_url, VIDGEN_API_KEY=key, PYTHONUNBUFFERED="1", **extra)
     return env
-
-
-def write_image(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path

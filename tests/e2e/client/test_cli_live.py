@@ -27,6 +27,14 @@ VIDGEN = [sys.executable, "-m", "vidgen.cli.main"]
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+@pytest.fixture
+def frame(tmp_path: Path) -> Path:
+    """A small PNG on disk, as a user would pass it."""
+    path = tmp_path / "frame.png"
+    path.write_bytes(make_image())
+    return path
+
+
 def vidgen(
     server: LiveServer, *args: str, key: str = CLI_KEY, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -53,18 +61,15 @@ def sdk(server: LiveServer) -> Client:
 
 
 def start_waiting(
-    server: LiveServer, tmp_path: Path, *args: str, **popen: object
+    server: LiveServer, frame: Path, *args: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``vidgen generate`` on the idle server; return it once it is waiting, with the id."""
-    image = tmp_path / "frame.png"
-    image.write_bytes(make_image())
     process = subprocess.Popen(
-        [*VIDGEN, "generate", str(image), *args],
+        [*VIDGEN, "generate", str(frame), *args],
         env=client_env(server),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        **popen,  # type: ignore[call-overload]
     )
     assert process.stderr is not None
     line = process.stderr.readline()  # "<id>: queued" once the job exists and the wait began
@@ -125,20 +130,19 @@ def test_generate_json_prints_the_final_generation_and_saves_where_told(
     assert probe(out) == (120, 720, 1280)
 
 
-def test_bad_input_exits_2_naming_each_field(working_server: LiveServer, tmp_path: Path) -> None:
-    image = tmp_path / "frame.png"
-    image.write_bytes(make_image())
-    result = vidgen(
-        working_server, "generate", str(image), "--ratio", "5:5", "--duration", "7", "--json"
-    )
+def test_bad_input_exits_2_naming_each_field(
+    working_server: LiveServer, frame: Path, tmp_path: Path
+) -> None:
+    args = ("generate", str(frame), "--ratio", "5:5", "--duration", "7", "--json")
+    result = vidgen(working_server, *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     error = json.loads(result.stdout)["error"]
     assert error["status_code"] == 400
     assert {e["field"] for e in error["errors"]} == {"aspect_ratio", "duration"}
     assert "aspect_ratio:" in result.stderr and "duration:" in result.stderr
-    missing = vidgen(working_server, "generate", str(tmp_path / "nope.png"))
+    missing = vidgen(working_server, "generate", str(tmp_path / "nope.png"), cwd=tmp_path)
     assert missing.returncode == 2 and "nope.png" in missing.stderr
-    assert list(tmp_path.glob("*.mp4")) == []
+    assert list(tmp_path.glob("*.mp4")) == []  # nothing was saved where it would have been
 
 
 def test_a_bad_key_exits_3_and_no_credits_exits_4(
@@ -153,11 +157,9 @@ def test_a_bad_key_exits_3_and_no_credits_exits_4(
 
 
 def test_a_job_that_never_finishes_in_time_exits_5_and_is_left_running(
-    idle_server: LiveServer, tmp_path: Path
+    idle_server: LiveServer, frame: Path
 ) -> None:
-    image = tmp_path / "frame.png"
-    image.write_bytes(make_image())
-    result = vidgen(idle_server, "generate", str(image), "--timeout", "1", "--json")
+    result = vidgen(idle_server, "generate", str(frame), "--timeout", "1", "--json")
     assert result.returncode == 5, result.stderr
     gen_id = json.loads(result.stdout)["error"]["generation_id"]
     assert f"vidgen status {gen_id}" in result.stderr
@@ -167,9 +169,9 @@ def test_a_job_that_never_finishes_in_time_exits_5_and_is_left_running(
 
 
 def test_a_generation_cancelled_elsewhere_exits_1_with_its_error(
-    idle_server: LiveServer, tmp_path: Path
+    idle_server: LiveServer, frame: Path
 ) -> None:
-    process, gen_id = start_waiting(idle_server, tmp_path, "--json")
+    process, gen_id = start_waiting(idle_server, frame, "--json")
     with sdk(idle_server) as client:
         client.generations.cancel(gen_id)
     stdout, stderr = process.communicate(timeout=60)
@@ -195,9 +197,9 @@ def test_unknown_ids_exit_6_and_an_unreachable_server_exits_7(working_server: Li
 
 
 def test_ctrl_c_without_a_terminal_says_how_to_cancel_and_leaves_the_job(
-    idle_server: LiveServer, tmp_path: Path
+    idle_server: LiveServer, frame: Path
 ) -> None:
-    process, gen_id = start_waiting(idle_server, tmp_path)
+    process, gen_id = start_waiting(idle_server, frame)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
@@ -223,13 +225,11 @@ def read_until(
 
 
 def test_ctrl_c_at_a_terminal_asks_and_cancels_the_job(
-    idle_server: LiveServer, tmp_path: Path
+    idle_server: LiveServer, frame: Path
 ) -> None:
-    image = tmp_path / "frame.png"
-    image.write_bytes(make_image())
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [*VIDGEN, "generate", str(image)],
+        [*VIDGEN, "generate", str(frame)],
         env=client_env(idle_server, TERM="xterm", COLUMNS="120"),
         stdin=follower,
         stdout=follower,

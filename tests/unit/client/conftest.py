@@ -4,7 +4,7 @@ behind ``httpx.MockTransport`` that records every request it gets."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from vidgen.client import AsyncClient, Client, PollPolicy, RetryPolicy
 KEY = "vg_unit_test_key"
 BASE = "http://vidgen.test"
 
-Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
+Answer = httpx.Response | Exception
 
 
 class FakeClock:
@@ -39,8 +39,8 @@ class FakeClock:
 
 @dataclass
 class ScriptedServer:
-    """Answers each request with the next scripted answer for its method (a response, an
-    exception to raise, or a function of the request); records the requests."""
+    """Answers each request with the next scripted answer for its method (a response, or an
+    exception to raise); records the requests."""
 
     answers: dict[str, list[Answer]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -56,8 +56,6 @@ class ScriptedServer:
         answer = queue.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        if callable(answer) and not isinstance(answer, httpx.Response):
-            return answer(request)
         return answer
 
     async def handle_async(self, request: httpx.Request) -> httpx.Response:
