@@ -1,0 +1,47 @@
+"""``vidgen models``: what a server offers, at what price."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from vidgen.cli.remote import (
+    ApiKey,
+    BaseUrl,
+    JsonOutput,
+    connect,
+    out,
+    print_json,
+    reporting_errors,
+)
+from vidgen.client import Model
+
+
+def _row(model: Model) -> list[str]:
+    name = f"[bold]{escape(model.id)}[/]"
+    if model.aliases:
+        name += "\n[dim]" + escape(", ".join(model.aliases)) + "[/]"
+    ratios = [
+        f"{ratio} {size}" + (" *" if ratio == model.default_aspect_ratio else "")
+        for ratio, size in model.aspect_ratios.items()
+    ]
+    durations = ", ".join(f"{d} s" for d in model.durations)
+    credits = ", ".join(f"{seconds} s: {price}" for seconds, price in sorted(model.credits.items()))
+    return [name, escape(model.engine or ""), "\n".join(ratios), durations, credits]
+
+
+def models(
+    as_json: JsonOutput = False,
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """List the server's models: ratios (output size; * = default), durations, credits."""
+    with connect(base_url, api_key) as client, reporting_errors(as_json=as_json):
+        found = client.models.list()
+    if as_json:
+        print_json({"object": "list", "data": [model.raw for model in found]})
+        return
+    table = Table("model", "engine", "aspect ratios", "durations", "credits", show_lines=True)
+    for model in found:
+        table.add_row(*_row(model))
+    out.print(table)
