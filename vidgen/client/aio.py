@@ -155,6 +155,7 @@ class AsyncGenerations:
         duration: int | None = None,
         seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Generation:
         """Submit a generation; see ``Generations.create``.
 
@@ -171,6 +172,7 @@ class AsyncGenerations:
             duration=duration,
             seed=seed,
             extra=extra_body,
+            idempotency_key=idempotency_key,
         )
         return await self._client._run(plan)
 

@@ -103,9 +103,11 @@ class RetryPolicy:
     """How one request is retried after a transient failure.
 
     Reads (get, list, cancel, models, downloads) are retried on 408, 429, 500, 502, 503, 504 and
-    connection errors. A create is retried only where the server cannot have stored it: 429,
-    503, and a connection that was never made; after a 500/502/504 or a broken connection it
-    might have landed, and retrying could pay twice, so that error is raised instead.
+    connection errors. A create carries an ``Idempotency-Key`` against vidgen, which stores and
+    charges it once however often it arrives, so it is retried like a read. Against gateways not
+    known to honour the header it is retried only where the server cannot have stored it (429,
+    503, a connection that was never made): after a 500/502/504 or a broken connection it might
+    have landed, and retrying could pay twice, so that error is raised instead.
 
     The delay is the server's ``Retry-After`` when it sends one, else ``backoff`` seconds doubled
     per attempt up to ``max_backoff``, jittered (between half and all of it) so that many clients

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,10 @@ def _generation(response: httpx.Response) -> Generation:
         raise APIError(str(exc), status_code=response.status_code) from exc
 
 
+#: Gateways not known to honour Idempotency-Key: a create there is never retried blindly.
+NON_IDEMPOTENT_GATEWAYS = ("aimlapi.com", "apilaplas.com")
+
+
 class Api:
     """The plans for every operation, bound to one server, key and set of policies."""
 
@@ -151,10 +156,28 @@ class Api:
 
     # -- requests --------------------------------------------------------------------------
 
+    @property
+    def idempotent_creates(self) -> bool:
+        """Whether creates carry an ``Idempotency-Key`` and may therefore be retried after an
+        ambiguous failure (a 500, a dropped connection). vidgen honours the header; the public
+        gateways are not known to, so there a create is never retried once it may have landed."""
+        host = httpx.URL(self.base_url).host
+        return not any(host == g or host.endswith("." + g) for g in NON_IDEMPOTENT_GATEWAYS)
+
     def request(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Request:
-        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        headers = {
+            "User-Agent": self.user_agent,
+            "Accept": "application/json",
+            **(extra_headers or {}),
+        }
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -204,6 +227,7 @@ class Api:
         duration: int | None,
         seed: int | None,
         extra: dict[str, Any] | None,
+        idempotency_key: str | None = None,
     ) -> Plan[Generation]:
         body: dict[str, Any] = {"model": model}
         if prompt is not None:
@@ -215,8 +239,12 @@ class Api:
         optional = {"aspect_ratio": aspect_ratio, "duration": duration, "seed": seed}
         body.update({k: v for k, v in optional.items() if v is not None})
         body.update(extra or {})
-        request = self.request("POST", GENERATIONS_PATH, json=body)
-        return _generation((yield from self.call(request, idempotent=False)))
+        # One key per create call, reused by its own retries: the server then stores and charges
+        # the generation once however often the request is repeated.
+        key = idempotency_key or (uuid.uuid4().hex if self.idempotent_creates else None)
+        headers = {"Idempotency-Key": key} if key else None
+        request = self.request("POST", GENERATIONS_PATH, json=body, extra_headers=headers)
+        return _generation((yield from self.call(request, idempotent=key is not None)))
 
     def get(self, generation_id: str) -> Plan[Generation]:
         request = self.request("GET", GENERATIONS_PATH, params={"generation_id": generation_id})

@@ -159,6 +159,7 @@ class Generations:
         duration: int | None = None,
         seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Generation:
         """Submit a generation and return at once with its id (status ``queued``).
 
@@ -178,8 +179,10 @@ class Generations:
             print(created.id)
 
         Raises ``ValidationError`` (with ``fields``), ``AuthenticationError`` or
-        ``InsufficientCredits``. Not retried after a failure where the server may have stored
-        it (a 500, a dropped connection), so a retry never pays twice.
+        ``InsufficientCredits``. Against vidgen every create carries an ``Idempotency-Key``
+        (``idempotency_key``, or a fresh one), so it is retried safely even after a 500 or a
+        dropped connection: the server stores and charges it once. Against the public gateways
+        it is not retried once it may have landed, so a retry never pays twice.
         """
         plan = self._client._api.create(
             model=model,
@@ -190,6 +193,7 @@ class Generations:
             duration=duration,
             seed=seed,
             extra=extra_body,
+            idempotency_key=idempotency_key,
         )
         return self._client._run(plan)
 

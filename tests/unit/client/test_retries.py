@@ -103,7 +103,7 @@ def test_a_create_is_retried_when_the_server_cannot_have_stored_it(
     assert len(server.sent("POST")) == 2
 
 
-@pytest.mark.parametrize(
+AMBIGUOUS_FAILURES = pytest.mark.parametrize(
     ("first", "error"),
     [
         (failure(500), ServerError),
@@ -114,16 +114,54 @@ def test_a_create_is_retried_when_the_server_cannot_have_stored_it(
     ],
     ids=["500", "502", "504", "read-error", "read-timeout"],
 )
-def test_a_create_that_may_have_landed_is_not_retried_so_it_is_never_paid_twice(
+
+
+@AMBIGUOUS_FAILURES
+def test_a_create_that_may_have_landed_is_retried_under_one_idempotency_key(
     client: Client,
     server: ScriptedServer,
     first: httpx.Response | Exception,
     error: type[Exception],
 ) -> None:
+    server.script("POST", first, httpx.Response(200, json={"id": "gen-1", "status": "queued"}))
+    assert client.generations.create(image="https://example.com/a.png").id == "gen-1"
+    keys = [r.headers.get("Idempotency-Key") for r in server.sent("POST")]
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
+
+
+def test_each_create_call_has_its_own_idempotency_key_unless_one_is_given(
+    client: Client, server: ScriptedServer
+) -> None:
+    created = httpx.Response(200, json={"id": "gen-1", "status": "queued"})
+    server.script("POST", created, created, created)
+    client.generations.create(image="https://example.com/a.png")
+    client.generations.create(image="https://example.com/a.png")
+    client.generations.create(image="https://example.com/a.png", idempotency_key="order-7")
+    keys = [r.headers["Idempotency-Key"] for r in server.sent("POST")]
+    assert keys[0] != keys[1] and keys[2] == "order-7"
+
+
+@AMBIGUOUS_FAILURES
+def test_on_a_gateway_without_idempotency_a_create_that_may_have_landed_is_not_retried(
+    server: ScriptedServer,
+    clock: FakeClock,
+    first: httpx.Response | Exception,
+    error: type[Exception],
+) -> None:
     server.script("POST", first)
-    with pytest.raises(error):
-        client.generations.create(image="https://example.com/a.png")
-    assert len(server.sent("POST")) == 1
+    with (
+        Client(
+            "k",
+            base_url="https://api.aimlapi.com",
+            transport=httpx.MockTransport(server.handle),
+            retry=RetryPolicy(jitter=False),
+            clock=clock,
+        ) as gateway,
+        pytest.raises(error),
+    ):
+        gateway.generations.create(image="https://example.com/a.png")
+    sent = server.sent("POST")
+    assert len(sent) == 1 and "Idempotency-Key" not in sent[0].headers
 
 
 def test_cancel_and_list_are_retried_like_reads(
