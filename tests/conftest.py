@@ -16,12 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from PIL import Image, ImageDraw
 
 from vidgen.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.fakes.runway_server import FakeRunway
 
 TEST_KEY = "vg_test_key_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 OTHER_KEY = "vg_test_key_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -58,6 +62,13 @@ def png_bytes() -> bytes:
 @pytest.fixture
 def png_data_uri(png_bytes: bytes) -> str:
     return data_uri(png_bytes)
+
+
+@pytest.fixture(autouse=True)
+def _no_provider_keys_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Runway key in the developer's environment would route tests to the real Runway."""
+    monkeypatch.delenv("RUNWAYML_API_SECRET", raising=False)
+    monkeypatch.delenv("RUNWAYML_BASE_URL", raising=False)
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -197,7 +208,8 @@ class LiveServer:
 
 
 def live_server_env(data_dir: Path, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGEN_")}
+    # Nothing from the developer's shell may route a test to a real provider.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDGEN_", "RUNWAYML_"))}
     env.update(
         {
             "VIDGEN_DATA_DIR": str(data_dir),
@@ -259,3 +271,22 @@ def wait_for_status(
             return body
         time.sleep(0.2)
     raise AssertionError(f"generation {generation_id} did not finish: {body}")
+
+
+# -- a fake of Runway's API (tests/fakes/runway_server.py) ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_runway_server() -> Iterator[FakeRunway]:
+    from tests.fakes.runway_server import FakeRunway
+
+    fake = FakeRunway().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_runway(fake_runway_server: FakeRunway) -> FakeRunway:
+    """The fake Runway, with no tasks, requests or scripted faults left from another test."""
+    fake_runway_server.reset()
+    return fake_runway_server

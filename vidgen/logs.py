@@ -77,5 +77,6 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("httpx", "httpcore", "alembic.runtime.migration"):
+    # runwayml's debug log dumps whole request bodies: inline images, megabytes each.
+    for noisy in ("httpx", "httpcore", "alembic.runtime.migration", "runwayml"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

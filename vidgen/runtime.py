@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from vidgen.core.catalog import Catalog
+from vidgen.core.catalog import DEFAULT_MODELS, Catalog
 from vidgen.core.models import Generation
 from vidgen.core.service import GenerationService
 from vidgen.engines.base import Engine
-from vidgen.engines.registry import UnknownEngine, build_engines
+from vidgen.engines.registry import UnknownEngine, build_engines, engine_class
 from vidgen.media.capture import ImageCapture
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.settings import Settings
@@ -163,10 +163,26 @@ class Runtime:
         await self.db.dispose()
 
 
+def default_routes(settings: Settings) -> dict[str, str]:
+    """The routing before ``VIDGEN_ROUTES``: with ``RUNWAYML_API_SECRET`` set, every model the
+    ``runway`` engine can serve goes to Runway; the rest (and everything without a key) keeps
+    its catalog default, ``preview``."""
+    if settings.runwayml_api_secret is None:
+        return {}
+    try:
+        runway = engine_class("runway")(settings)
+    except UnknownEngine as exc:
+        raise ConfigurationError(f"RUNWAYML_API_SECRET is set, but {exc}") from exc
+    return {spec.id: "runway" for spec in DEFAULT_MODELS if runway.model_problem(spec) is None}
+
+
 def check_configuration(settings: Settings) -> tuple[Catalog, dict[str, Engine]]:
     """Build the catalog and the routed engines, or raise ConfigurationError saying what to set."""
     try:
-        catalog = Catalog.build(routes=settings.routes)
+        # VIDGEN_ROUTES comes last, so it wins over a default (even when it names an alias).
+        catalog = Catalog.build(routes=default_routes(settings) | settings.routes)
+    except ConfigurationError:
+        raise
     except Exception as exc:
         raise ConfigurationError(f"VIDGEN_ROUTES: {exc}") from exc
     names = {catalog.engine_for(spec.id) for spec in catalog}
@@ -179,6 +195,13 @@ def check_configuration(settings: Settings) -> tuple[Catalog, dict[str, Engine]]
         for name, engine in engines.items()
         if (problem := engine.configuration_problem()) is not None
     ]
+    for spec in catalog:
+        name = catalog.engine_for(spec.id)
+        problem = engines[name].model_problem(spec)
+        if problem is not None:
+            problems.append(
+                f"model {spec.id!r} is routed to {name!r}, which cannot serve it: {problem}"
+            )
     if problems:
         raise ConfigurationError("; ".join(problems))
     return catalog, engines

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -23,7 +23,8 @@ def _split_csv(value: str) -> list[str]:
 
 
 class Settings(BaseSettings):
-    """Every ``VIDGEN_*`` variable. Field docs are the README's descriptions."""
+    """Every ``VIDGEN_*`` variable, plus ``RUNWAYML_API_SECRET`` (the name Runway's own tools
+    read). Field docs are the README's descriptions."""
 
     model_config = SettingsConfigDict(env_prefix="VIDGEN_", extra="ignore", frozen=True)
 
@@ -94,6 +95,39 @@ class Settings(BaseSettings):
     job_timeout_seconds: float = Field(900.0, gt=0, description="Longest one attempt may run.")
     rate_limit_per_minute: int = Field(
         120, ge=0, description="Creates per key per minute (0: unlimited)."
+    )
+
+    runwayml_api_secret: SecretStr | None = Field(
+        None,
+        # The name Runway's SDK and docs use, so an existing Runway set-up works as it is.
+        validation_alias=AliasChoices("runwayml_api_secret", "RUNWAYML_API_SECRET"),
+        description="Runway API key (`key_…`). When set, Runway's models are served by the "
+        "`runway` engine unless `VIDGEN_ROUTES` says otherwise.",
+    )
+    runway_base_url: str = Field(
+        "https://api.dev.runwayml.com", description="Base URL of Runway's API."
+    )
+    upstream_url: str | None = Field(
+        None,
+        description="Base URL of an aimlapi-compatible gateway for the `aimlapi` engine, e.g. "
+        "`https://api.aimlapi.com` or another vidgen.",
+    )
+    upstream_key: SecretStr | None = Field(
+        None, description="API key sent to `VIDGEN_UPSTREAM_URL` as a bearer token."
+    )
+    upstream_poll_interval: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between two polls of one upstream task (Runway asks for ≥ 5).",
+    )
+    upstream_backoff_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="First delay before retrying an upstream 429/502/503/504 or connection "
+        "error; it doubles (with jitter) up to 30 s, within the job's time limit.",
+    )
+    max_output_bytes: int = Field(
+        512 * MiB, gt=0, description="Cap for a video downloaded from an upstream provider."
     )
 
     models_dir: Path | None = Field(

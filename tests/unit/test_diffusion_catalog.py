@@ -15,6 +15,7 @@ from vidgen.core.validation import validate_request
 from vidgen.engines.diffusion.engine import DiffusersEngine
 from vidgen.engines.diffusion.models import RECIPES
 from vidgen.engines.diffusion.weights import model_dir, weights_problem
+from vidgen.runtime import ConfigurationError, check_configuration
 from vidgen.settings import Settings
 
 #: The grid each family's VAE and patch size need, and its trained pixel count.
@@ -92,14 +93,14 @@ def test_missing_weights_are_reported_at_start_up_with_what_to_download_and_wher
     tmp_path: Path,
 ) -> None:
     settings = Settings(data_dir=tmp_path, routes={"wan2.2-ti2v-5b": "diffusers"}, gpu_device="cpu")
-    problem = DiffusersEngine(settings).configuration_problem()
-    assert problem is not None
+    with pytest.raises(ConfigurationError) as caught:
+        check_configuration(settings)
+    problem = str(caught.value)
     assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in problem
     assert str(tmp_path / "models" / "wan2.2-ti2v-5b") in problem
     assert "vidgen models pull wan2.2-ti2v-5b" in problem
-    # Models not routed to the engine are not its business.
-    unrouted = DiffusersEngine(Settings(data_dir=tmp_path, gpu_device="cpu"))
-    assert unrouted.configuration_problem() is None
+    # Only the models routed to the engine are its business.
+    check_configuration(Settings(data_dir=tmp_path, gpu_device="cpu"))
 
 
 def test_an_incomplete_weights_directory_names_the_missing_component(tmp_path: Path) -> None:
@@ -118,8 +119,8 @@ def test_an_incomplete_weights_directory_names_the_missing_component(tmp_path: P
 
 def test_a_route_to_a_model_without_a_recipe_is_refused(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, routes={"gen3a_turbo": "diffusers"}, gpu_device="cpu")
-    problem = DiffusersEngine(settings).configuration_problem()
-    assert problem is not None and "gen3a_turbo" in problem
+    with pytest.raises(ConfigurationError, match="gen3a_turbo"):
+        check_configuration(settings)
 
 
 def test_the_engine_registers_without_importing_torch() -> None:

@@ -6,17 +6,42 @@ import re
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
 
 from vidgen.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+def environment_names(name: str) -> set[str]:
+    """The variables a field is read from: ``VIDGEN_<NAME>``, or the upper-case names of its
+    alias (e.g. ``RUNWAYML_API_SECRET``, the name Runway's own tools use)."""
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return {c for c in alias.choices if isinstance(c, str) and c.isupper()}
+    if isinstance(alias, str):
+        return {alias}
+    return {f"VIDGEN_{name.upper()}"}
+
+
 def test_every_setting_is_documented_in_the_readme_table() -> None:
-    documented = set(re.findall(r"^\| `(VIDGEN_[A-Z0-9_]+)`", README.read_text(), flags=re.M))
-    declared = {f"VIDGEN_{name.upper()}" for name in Settings.model_fields}
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", README.read_text(), flags=re.M))
+    declared = set().union(*(environment_names(name) for name in Settings.model_fields))
     assert declared == documented
+
+
+def test_the_runway_key_is_read_under_runways_own_name_and_kept_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RUNWAYML_API_SECRET", "key_abc123")
+    settings = Settings()
+    assert settings.runwayml_api_secret is not None
+    assert settings.runwayml_api_secret.get_secret_value() == "key_abc123"
+    assert "key_abc123" not in repr(settings)
+    monkeypatch.delenv("RUNWAYML_API_SECRET")
+    monkeypatch.setenv("VIDGEN_UPSTREAM_KEY", "vg_upstream")
+    assert Settings().runwayml_api_secret is None
+    assert "vg_upstream" not in repr(Settings())
 
 
 def test_keys_and_routes_are_read_from_comma_separated_variables(

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from vidgen.cli.options import DataDir, load_settings
-from vidgen.settings import Settings
-from vidgen.store.db import Database
-from vidgen.store.keys import ApiKey, KeyStore
 from vidgen.webhooks.signing import webhook_secret
+
+if TYPE_CHECKING:
+    from vidgen.settings import Settings
+    from vidgen.store.keys import ApiKey, KeyStore
 
 app = typer.Typer(help="Manage API keys (only a hash of each key is stored).", no_args_is_help=True)
 err = Console(stderr=True)
@@ -22,6 +23,10 @@ T = TypeVar("T")
 
 
 async def _with_keys(settings: Settings, action: Callable[[KeyStore], Awaitable[T]]) -> T:
+    # Imported here so that commands which never open the database start fast.
+    from vidgen.store.db import Database
+    from vidgen.store.keys import KeyStore
+
     db = Database(settings.resolved_database_url)
     try:
         await db.migrate()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vidgen.cli import keys, models, serve
+from vidgen.cli import generate, generations, keys, models, serve
 
 app = typer.Typer(
     name="vidgen",
@@ -15,6 +15,11 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
+# Client commands: they talk to a server (VIDGEN_BASE_URL) through the SDK only.
+app.command("generate")(generate.generate)
+app.command("status")(generations.status)
+app.command("list")(generations.list_generations)
+app.command("cancel")(generations.cancel)
 app.add_typer(models.app, name="models")
 
 

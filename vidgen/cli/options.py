@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from vidgen.settings import Settings
+if TYPE_CHECKING:
+    from vidgen.settings import Settings
 
 DataDir = Annotated[
     Path | None,
@@ -22,6 +22,10 @@ DataDir = Annotated[
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with command-line options on top; exits on bad values."""
+    from pydantic import ValidationError  # here, like Settings: only server commands need them
+
+    from vidgen.settings import Settings
+
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
         return Settings(**given)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import shlex
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from vidgen import __version__
 from vidgen.cli.options import DataDir, load_settings
-from vidgen.logs import configure_logging
-from vidgen.runtime import ConfigurationError, Runtime, check_configuration
+
+if TYPE_CHECKING:
+    from vidgen.runtime import Runtime
 
 SAMPLE_IMAGE = (
     "https://upload.wikimedia.org/wikipedia/commons/thumb/6/68/Liebener_Spitze_SW.JPG/"
@@ -62,7 +62,13 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API server (and, unless --no-worker, the workers) with the embedded defaults."""
+    # Imported here, not above: the server stack takes seconds to load, and every other
+    # command (vidgen status, generate…) would pay for it at start-up.
+    import uvicorn
+
     from vidgen.api.app import create_app
+    from vidgen.logs import configure_logging
+    from vidgen.runtime import ConfigurationError, check_configuration
 
     settings = load_settings(data_dir=data_dir, run_worker=False if no_worker else None)
     configure_logging(settings.log_level, settings.log_format)

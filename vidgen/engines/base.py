@@ -91,6 +91,14 @@ class EngineContext(ABC):
     def cancelled(self) -> bool:
         """True once the job was cancelled or its lease was lost: stop as soon as possible."""
 
+    @property
+    def handing_back(self) -> bool:
+        """True when ``cancelled`` does not mean that the client cancelled: the worker is
+        shutting down or lost its lease, and another attempt will take the job over. An engine
+        that drives an upstream task leaves that task running then (the next attempt resumes it)
+        instead of cancelling it."""
+        return False
+
     def raise_if_cancelled(self) -> None:
         if self.cancelled:
             raise JobCancelled()
@@ -113,6 +121,11 @@ class Engine(ABC):
     def configuration_problem(self) -> str | None:
         """Why this engine cannot run with the current settings (e.g. "set
         RUNWAYML_API_SECRET"), or None. Checked at start-up for every routed engine."""
+        return None
+
+    def model_problem(self, spec: ModelSpec) -> str | None:
+        """Why this engine cannot serve ``spec`` at all (e.g. a model the provider does not
+        sell), or None. Checked at start-up for every model routed to this engine."""
         return None
 
     def validate(self, spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:

@@ -78,6 +78,10 @@ class JobContext(EngineContext):
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    @property
+    def handing_back(self) -> bool:
+        return self.releasing or self.lease_lost
+
     def stop(self, *, lease_lost: bool = False, releasing: bool = False) -> None:
         self.lease_lost = self.lease_lost or lease_lost
         self.releasing = self.releasing or releasing
@@ -391,6 +395,7 @@ class Worker:
                     self.name,
                     lease_seconds=self.settings.lease_seconds,
                     progress=ctx.progress,
+                    waiting=ctx.waiting,
                 )
                 last_ok = time.monotonic()
                 if beat.owned:

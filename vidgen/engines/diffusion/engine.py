@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidgen.core.catalog import Catalog, ModelSpec
+from vidgen.core.catalog import ModelSpec
 from vidgen.core.models import CapturedImage, GenerationRequest
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
 from vidgen.engines.diffusion.models import recipe_for, spec_for
@@ -64,10 +64,6 @@ class DiffusersEngine(Engine):
 
     # -- start-up and submit-time checks ---------------------------------------------------
 
-    def routed_models(self) -> list[str]:
-        catalog = Catalog.build(routes=self.settings.routes)
-        return [spec.id for spec in catalog if catalog.engine_for(spec.id) == self.name]
-
     def configuration_problem(self) -> str | None:
         missing = [name for name in _GPU_EXTRA if importlib.util.find_spec(name) is None]
         if missing:
@@ -75,22 +71,21 @@ class DiffusersEngine(Engine):
                 f"the diffusers engine needs the gpu extra ({', '.join(missing)} missing): "
                 "pip install 'vidgen[gpu]'"
             )
-        problems = []
-        for model_id in self.routed_models():
-            if recipe_for(model_id) is None:
-                problems.append(f"it cannot serve {model_id} (no open-weight recipe)")
-            elif (problem := weights_problem(self.settings, model_id)) is not None:
-                problems.append(problem)
         if self.settings.gpu_device == "auto" or self.settings.gpu_device.startswith("cuda"):
             import torch
 
             if not torch.cuda.is_available():
-                problems.append(
-                    "no CUDA GPU is visible (torch "
-                    f"{torch.__version__}); set VIDGEN_GPU_DEVICE=cpu to run on the CPU anyway "
-                    "(practical only for tiny test models)"
+                return (
+                    f"no CUDA GPU is visible (torch {torch.__version__}); set "
+                    "VIDGEN_GPU_DEVICE=cpu to run on the CPU anyway (practical only for tiny "
+                    "test models)"
                 )
-        return "; ".join(problems) or None
+        return None
+
+    def model_problem(self, spec: ModelSpec) -> str | None:
+        if recipe_for(spec.id) is None:
+            return "it is not an open-weight model the diffusers engine knows"
+        return weights_problem(self.settings, spec.id)
 
     def validate(self, spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:
         recipe = recipe_for(spec.id)

@@ -1,0 +1,118 @@
+"""vidgen in front of vidgen: the front routes models to the ``aimlapi`` engine, whose upstream is a
+back vidgen running ``preview``. Both are real ``vidgen serve`` processes on loopback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import pytest
+
+from tests.conftest import OTHER_KEY, LiveServer, data_uri, make_image, wait_for_status
+
+pytestmark = pytest.mark.slow
+
+
+def front_for(back: LiveServer, factory: Any, **env: str) -> LiveServer:
+    """A vidgen whose two models go to the back vidgen, under the back's key OTHER_KEY."""
+    front: LiveServer = factory(
+        VIDGEN_ROUTES="runway/gen4_turbo=aimlapi,gen3a_turbo=aimlapi",
+        VIDGEN_UPSTREAM_URL=back.base_url,
+        VIDGEN_UPSTREAM_KEY=OTHER_KEY,
+        VIDGEN_UPSTREAM_POLL_INTERVAL="0.1",
+        VIDGEN_UPSTREAM_BACKOFF_SECONDS="0.05",
+        **env,
+    )
+    front.start()
+    return front
+
+
+def back_generations(back: LiveServer) -> list[dict[str, Any]]:
+    """What the back vidgen holds for the front's key."""
+    with back.client(OTHER_KEY) as client:
+        data: list[dict[str, Any]] = client.get("/v2/video/generations").json()["data"]
+    return data
+
+
+def test_a_front_vidgen_proxies_to_a_back_vidgen_and_keeps_its_own_copy(
+    live_server_factory: Any, tmp_path: Path
+) -> None:
+    back: LiveServer = live_server_factory()
+    back.start()
+    # Strict fetch rules, as in production: the back's plain-http loopback links are trusted
+    # only because the back is the configured gateway.
+    front = front_for(
+        back,
+        live_server_factory,
+        VIDGEN_FETCH_ALLOW_HTTP="false",
+        VIDGEN_FETCH_ALLOW_PRIVATE="false",
+    )
+    with front.client() as client:
+        models = {m["id"]: m["engine"] for m in client.get("/v1/models").json()["data"]}
+        assert set(models.values()) == {"aimlapi"}
+        created = client.post(
+            "/v2/video/generations",
+            json={
+                "model": "gen3a_turbo",
+                "prompt": "push in",
+                "image_url": data_uri(make_image(360, 640, seed=1)),
+                "tail_image_url": data_uri(make_image(360, 640, seed=2)),
+                "aspect_ratio": "9:16",
+                "seed": 77,
+            },
+        )
+        assert created.status_code == 200, created.text
+        done = wait_for_status(client, created.json()["id"], timeout=60)
+    assert done["status"] == "completed", done
+    assert done["meta"]["engine"] == "aimlapi" and done["meta"]["seed"] == 77
+
+    [upstream] = back_generations(back)  # one generation upstream, with every field forwarded
+    assert upstream["status"] == "completed"
+    assert upstream["meta"]["engine"] == "preview"
+    assert (upstream["meta"]["model"], upstream["meta"]["seed"]) == ("gen3a_turbo", 77)
+    assert upstream["meta"]["aspect_ratio"] == "9:16"
+    theirs = httpx.get(upstream["video"]["url"], timeout=30).content
+    ours = httpx.get(done["video"]["url"], timeout=30).content
+    assert ours == theirs
+
+    back.stop()  # our copy does not depend on the back any more
+    kept = httpx.get(done["video"]["url"], timeout=30)
+    assert kept.status_code == 200 and kept.content == theirs
+    path = tmp_path / "front.mp4"
+    path.write_bytes(kept.content)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (768, 1280)
+        assert stream.frames == 120
+
+
+def test_a_job_queued_at_the_back_shows_queued_and_cancelling_it_cancels_it_there(
+    live_server_factory: Any,
+) -> None:
+    back: LiveServer = live_server_factory(VIDGEN_WORKER_CONCURRENCY="1")
+    back.start()
+    front = front_for(back, live_server_factory)
+    long_job = {"model": "runway/gen4_turbo", "image_url": data_uri(make_image()), "duration": 10}
+    with back.client() as client:  # keep the back's only slot busy for a while
+        for _ in range(4):
+            assert client.post("/v2/video/generations", json=long_job).status_code == 200
+    with front.client() as client:
+        gen_id = client.post("/v2/video/generations", json=long_job).json()["id"]
+        deadline = time.monotonic() + 30
+        while not (
+            [g["status"] for g in back_generations(back)] == ["queued"]
+            and client.get("/v2/video/generations", params={"generation_id": gen_id}).json()[
+                "status"
+            ]
+            == "queued"
+        ):
+            assert time.monotonic() < deadline, "the forwarded job never showed queued"
+            time.sleep(0.1)
+        client.delete("/v2/video/generations", params={"generation_id": gen_id})
+        done = wait_for_status(client, gen_id, timeout=30)
+    assert done["status"] == "error" and done["error"]["name"] == "Cancelled", done
+    [upstream] = back_generations(back)
+    assert upstream["status"] == "error" and upstream["error"]["name"] == "Cancelled"

@@ -1,0 +1,176 @@
+"""What goes out: images made into data URIs, the request body, the key and where it is sent,
+and an SDK that loads without the server."""
+
+from __future__ import annotations
+
+import base64
+import doctest
+import io
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.conftest import make_image
+from tests.unit.client.conftest import BASE, KEY, FakeClock, ScriptedServer
+from vidgen.client import Client, ValidationError, config, image_to_url, images
+
+
+def decode_data_uri(uri: str) -> tuple[str, bytes]:
+    header, _, payload = uri.partition(",")
+    assert header.startswith("data:") and header.endswith(";base64")
+    return header[5:-7], base64.b64decode(payload)
+
+
+def test_urls_and_data_uris_pass_through_untouched() -> None:
+    for url in ("https://example.com/a.png", "http://10.0.0.1/a.jpg", "data:image/png;base64,AAAA"):
+        assert image_to_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")]
+)
+def test_a_local_file_becomes_a_data_uri_of_its_bytes(
+    tmp_path: Path, fmt: str, media_type: str
+) -> None:
+    data = make_image(64, 36, fmt=fmt)
+    path = tmp_path / "frame.bin"  # told by its bytes, not its name
+    path.write_bytes(data)
+    for given in (path, str(path)):
+        assert decode_data_uri(image_to_url(given)) == (media_type, data)
+
+
+def test_bytes_and_pil_images_become_data_uris() -> None:
+    data = make_image(64, 36, fmt="JPEG")
+    assert decode_data_uri(image_to_url(data)) == ("image/jpeg", data)
+    picture = Image.new("RGB", (32, 18), (10, 200, 30))
+    media_type, encoded = decode_data_uri(image_to_url(picture))
+    assert media_type == "image/png"
+    assert Image.open(io.BytesIO(encoded)).getpixel((5, 5)) == (10, 200, 30)
+
+
+def test_a_large_pil_photo_goes_as_jpeg_to_stay_under_data_uri_caps() -> None:
+    noise = Image.frombytes("RGB", (1600, 1200), random.Random(0).randbytes(1600 * 1200 * 3))
+    media_type, encoded = decode_data_uri(image_to_url(noise))
+    assert media_type == "image/jpeg"
+    assert len(encoded) < 4 * 1024 * 1024
+
+
+def test_a_missing_file_or_unknown_bytes_is_a_validation_error_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        image_to_url(str(tmp_path / "nope.png"), field="tail_image_url")
+    assert caught.value.status_code is None
+    assert "nope.png" in caught.value.fields["tail_image_url"]
+    with pytest.raises(ValidationError, match="not a PNG, JPEG, WebP or GIF"):
+        image_to_url(b"hello, not a picture")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    with pytest.raises(ValidationError, match=r"notes\.txt"):
+        image_to_url(notes)
+    with pytest.raises(TypeError):
+        image_to_url(12345)  # type: ignore[arg-type]
+
+
+def test_create_sends_both_frames_and_only_the_fields_given(
+    client: Client, server: ScriptedServer, tmp_path: Path
+) -> None:
+    first = tmp_path / "first.png"
+    first.write_bytes(make_image(64, 36))
+    server.script("POST", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    client.generations.create(
+        image=first,
+        tail_image="https://example.com/last.png",
+        prompt="pan left",
+        aspect_ratio="16:9",
+        seed=0,
+        extra_body={"webhook_url": "https://example.com/hook"},
+    )
+    body = server.body()
+    assert decode_data_uri(body.pop("image_url")) == ("image/png", first.read_bytes())
+    assert body == {
+        "model": "runway/gen4_turbo",
+        "prompt": "pan left",
+        "tail_image_url": "https://example.com/last.png",
+        "aspect_ratio": "16:9",
+        "seed": 0,
+        "webhook_url": "https://example.com/hook",
+    }
+    request = server.sent()[0]
+    assert str(request.url) == f"{BASE}/v2/video/generations"
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert request.headers["content-type"] == "application/json"
+
+
+def test_a_bad_image_is_refused_before_anything_is_sent(
+    client: Client, server: ScriptedServer
+) -> None:
+    with pytest.raises(ValidationError):
+        client.generations.create(image="/no/such/file.png")
+    assert server.requests == []
+
+
+def sent_to(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], **kwargs: str) -> httpx.Request:
+    for name in ("VIDGEN_BASE_URL", "VIDGEN_API_KEY", "AIMLAPI_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    server = ScriptedServer()
+    server.script("GET", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    with Client(transport=httpx.MockTransport(server.handle), clock=FakeClock(), **kwargs) as sdk:  # type: ignore[arg-type]
+        sdk.generations.get("g")
+    return server.sent()[0]
+
+
+def test_base_url_and_key_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    request = sent_to(
+        monkeypatch, {"VIDGEN_BASE_URL": "https://video.example.com/", "VIDGEN_API_KEY": "vg_env"}
+    )
+    assert str(request.url).startswith("https://video.example.com/v2/video/generations?")
+    assert request.headers["authorization"] == "Bearer vg_env"
+    request = sent_to(
+        monkeypatch, {"VIDGEN_API_KEY": "vg_env"}, api_key="vg_arg", base_url="http://h:1"
+    )
+    assert (request.url.host, request.headers["authorization"]) == ("h", "Bearer vg_arg")
+    assert sent_to(monkeypatch, {}).url.host == "127.0.0.1"
+
+
+def test_an_aimlapi_key_is_sent_only_to_aimlapi(monkeypatch: pytest.MonkeyPatch) -> None:
+    to_aimlapi = sent_to(
+        monkeypatch, {"AIMLAPI_KEY": "aiml_secret"}, base_url="https://api.aimlapi.com"
+    )
+    assert to_aimlapi.headers["authorization"] == "Bearer aiml_secret"
+    elsewhere = sent_to(
+        monkeypatch, {"AIMLAPI_KEY": "aiml_secret"}, base_url="https://video.example.com"
+    )
+    assert "authorization" not in elsewhere.headers
+    lookalike = sent_to(
+        monkeypatch, {"AIMLAPI_KEY": "aiml_secret"}, base_url="https://aimlapi.com.evil.example"
+    )
+    assert "authorization" not in lookalike.headers
+
+
+def test_the_sdk_imports_nothing_from_the_server() -> None:
+    code = (
+        "import json, sys, vidgen.client; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('vidgen', 'fastapi', 'sqlalchemy', 'pydantic', 'PIL', 'av', 'numpy', 'typer'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(result.stdout)
+    outside = [m for m in loaded if m != "vidgen" and not m.startswith("vidgen.client")]
+    assert outside == [], outside
+    assert "vidgen.client" in loaded
+
+
+def test_the_docstring_examples_run() -> None:
+    for module in (config, images):
+        assert doctest.testmod(module).failed == 0

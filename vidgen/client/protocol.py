@@ -1,0 +1,370 @@
+"""What to send, how to read the answers, and when to retry or wait, with no I/O of its own.
+
+Each operation is a generator (a *plan*) that yields steps — ``Send`` a request, ``Sleep``,
+``Report`` progress, ``Stream`` a download into a file — and receives each step's outcome.
+``Client`` runs plans with blocking calls and ``AsyncClient`` with ``await``. The retry, backoff
+and polling rules therefore exist once, and tests can drive them with a fake clock. (This is the
+"sans-I/O" pattern that h11 and httpcore are built on.)
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import uuid
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias, TypeVar
+
+import httpx
+
+from vidgen.client.config import (
+    USER_AGENT,
+    Clock,
+    PollPolicy,
+    RetryPolicy,
+    SystemClock,
+    resolve_api_key,
+    resolve_base_url,
+)
+from vidgen.client.download import LinkRefused, PartialFile, RetryableDownload
+from vidgen.client.errors import (
+    APIConnectionError,
+    APIError,
+    DownloadError,
+    GenerationFailed,
+    Timeout,
+    error_from_response,
+    retry_after_seconds,
+)
+from vidgen.client.images import ImageInput, image_to_url
+from vidgen.client.types import Generation, GenerationPage, Model, parse_models
+
+T = TypeVar("T")
+
+GENERATIONS_PATH = "/v2/video/generations"
+MODELS_PATH = "/v1/models"
+#: Worth another try for a read: the server, or a proxy in front of it, is briefly unable.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Worth another try for a create too: these say the request was not taken.
+CREATE_RETRYABLE_STATUSES = frozenset({429, 503})
+#: Failures before any byte of the request left, so even a create cannot have landed.
+UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+ProgressCallback: TypeAlias = Callable[[Generation], Any]
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send this request; the runner answers with the ``httpx.Response`` (body read)."""
+
+    request: httpx.Request
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """Call ``callback(generation)`` (awaiting it on ``AsyncClient`` if it is a coroutine)."""
+
+    callback: ProgressCallback
+    generation: Generation
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Send ``request`` and pour the response into ``sink`` (``begin``, then ``write``s)."""
+
+    request: httpx.Request
+    sink: PartialFile
+
+
+Step: TypeAlias = Send | Sleep | Report | Stream
+#: A plan yields steps, is sent each step's outcome (or has its error thrown in), returns T.
+Plan: TypeAlias = Generator[Step, Any, T]
+
+
+def generation_id_of(generation: Generation | str) -> str:
+    return generation.id if isinstance(generation, Generation) else generation
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise APIError(
+            f"the server answered {response.status_code} with a body that is not JSON",
+            status_code=response.status_code,
+        ) from exc
+
+
+def _generation(response: httpx.Response) -> Generation:
+    body = _json(response)
+    try:
+        return Generation.parse(body if isinstance(body, dict) else {})
+    except ValueError as exc:
+        raise APIError(str(exc), status_code=response.status_code) from exc
+
+
+#: Gateways not known to honour Idempotency-Key: a create there is never retried blindly.
+NON_IDEMPOTENT_GATEWAYS = ("aimlapi.com", "apilaplas.com")
+
+
+class Api:
+    """The plans for every operation, bound to one server, key and set of policies."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        retry: RetryPolicy,
+        poll: PollPolicy,
+        clock: Clock,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.base_url = base_url
+        self.api_key = api_key
+        self.retry = retry
+        self.poll = poll
+        self.clock = clock
+        self.user_agent = user_agent
+
+    @classmethod
+    def configure(
+        cls,
+        api_key: str | None,
+        base_url: str | None,
+        *,
+        retry: RetryPolicy | None,
+        poll: PollPolicy | None,
+        clock: Clock | None,
+    ) -> Api:
+        """An ``Api`` with the environment's base URL and key (see ``config``) where not given."""
+        url = resolve_base_url(base_url)
+        return cls(
+            url,
+            resolve_api_key(api_key, url),
+            retry=retry or RetryPolicy(),
+            poll=poll or PollPolicy(),
+            clock=clock or SystemClock(),
+        )
+
+    # -- requests --------------------------------------------------------------------------
+
+    @property
+    def idempotent_creates(self) -> bool:
+        """Whether creates carry an ``Idempotency-Key`` and may therefore be retried after an
+        ambiguous failure (a 500, a dropped connection). vidgen honours the header; the public
+        gateways are not known to, so there a create is never retried once it may have landed."""
+        host = httpx.URL(self.base_url).host
+        return not any(host == g or host.endswith("." + g) for g in NON_IDEMPOTENT_GATEWAYS)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> httpx.Request:
+        headers = {
+            "User-Agent": self.user_agent,
+            "Accept": "application/json",
+            **(extra_headers or {}),
+        }
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        return httpx.Request(
+            method, self.base_url + path, params=query or None, json=json, headers=headers
+        )
+
+    def call(self, request: httpx.Request, *, idempotent: bool = True) -> Plan[httpx.Response]:
+        """Send ``request``, retrying transient failures per the ``RetryPolicy``; a 2xx comes
+        back, anything else is raised as its typed ``APIError``."""
+        retryable = RETRYABLE_STATUSES if idempotent else CREATE_RETRYABLE_STATUSES
+        attempt = 0
+        while True:
+            try:
+                response: httpx.Response = yield Send(request)
+            except httpx.TransportError as exc:
+                if attempt >= self.retry.max_retries or not (
+                    idempotent or isinstance(exc, UNSENT_ERRORS)
+                ):
+                    raise APIConnectionError(f"{request.method} {request.url}: {exc!r}") from exc
+                delay = self.retry.delay(attempt)
+            else:
+                if response.is_success:
+                    return response
+                error = error_from_response(response, key_given=bool(self.api_key))
+                hinted = retry_after_seconds(response)
+                if (
+                    response.status_code not in retryable
+                    or attempt >= self.retry.max_retries
+                    or (hinted is not None and hinted > self.retry.max_retry_after)
+                ):
+                    raise error
+                delay = hinted if hinted is not None else self.retry.delay(attempt)
+            attempt += 1
+            yield Sleep(delay)
+
+    # -- operations ------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        model: str,
+        image: ImageInput | None,
+        prompt: str | None,
+        tail_image: ImageInput | None,
+        aspect_ratio: str | None,
+        duration: int | None,
+        seed: int | None,
+        extra: dict[str, Any] | None,
+        idempotency_key: str | None = None,
+    ) -> Plan[Generation]:
+        body: dict[str, Any] = {"model": model}
+        if prompt is not None:
+            body["prompt"] = prompt
+        if image is not None:
+            body["image_url"] = image_to_url(image, field="image_url")
+        if tail_image is not None:
+            body["tail_image_url"] = image_to_url(tail_image, field="tail_image_url")
+        optional = {"aspect_ratio": aspect_ratio, "duration": duration, "seed": seed}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        body.update(extra or {})
+        # One key per create call, reused by its own retries: the server then stores and charges
+        # the generation once however often the request is repeated.
+        key = idempotency_key or (uuid.uuid4().hex if self.idempotent_creates else None)
+        headers = {"Idempotency-Key": key} if key else None
+        request = self.request("POST", GENERATIONS_PATH, json=body, extra_headers=headers)
+        return _generation((yield from self.call(request, idempotent=key is not None)))
+
+    def get(self, generation_id: str) -> Plan[Generation]:
+        request = self.request("GET", GENERATIONS_PATH, params={"generation_id": generation_id})
+        return _generation((yield from self.call(request)))
+
+    def cancel(self, generation_id: str) -> Plan[Generation]:
+        # Cancelling twice is harmless (a finished generation is left as it is): retry freely.
+        request = self.request("DELETE", GENERATIONS_PATH, params={"generation_id": generation_id})
+        return _generation((yield from self.call(request)))
+
+    def list(
+        self, *, limit: int | None, after: str | None, status: str | None
+    ) -> Plan[GenerationPage]:
+        params = {"limit": limit, "after": after, "status": status}
+        body = _json((yield from self.call(self.request("GET", GENERATIONS_PATH, params=params))))
+        return GenerationPage.parse(body if isinstance(body, dict) else {})
+
+    def models(self) -> Plan[builtins.list[Model]]:
+        return parse_models(_json((yield from self.call(self.request("GET", MODELS_PATH)))))
+
+    def wait(
+        self,
+        generation_id: str,
+        *,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+    ) -> Plan[Generation]:
+        """Poll until the generation is final: return it when completed, raise
+        ``GenerationFailed`` when it ended in error, ``Timeout`` when ``timeout`` runs out.
+
+        Transient failures (the statuses in ``RETRYABLE_STATUSES``, connection errors) do not end
+        the wait: it backs off (or honours ``Retry-After``) and polls the same id again, until the
+        deadline. Other errors (401, 404…) are raised at once.
+        """
+        start = self.clock.monotonic()
+        deadline = None if timeout is None else start + timeout
+        request = self.request("GET", GENERATIONS_PATH, params={"generation_id": generation_id})
+        interval = self.poll.initial
+        failures = 0
+        last: Generation | None = None
+        while True:
+            hinted: float | None = None
+            try:
+                response: httpx.Response = yield Send(request)
+            except httpx.TransportError:
+                delay = self.retry.delay(failures)
+                failures += 1
+            else:
+                hinted = retry_after_seconds(response)
+                if response.status_code in RETRYABLE_STATUSES:
+                    delay = self.retry.delay(failures)
+                    failures += 1
+                elif not response.is_success:
+                    raise error_from_response(response, key_given=bool(self.api_key))
+                else:
+                    failures = 0
+                    generation = _generation(response)
+                    changed = last is None or (last.status, last.progress) != (
+                        generation.status,
+                        generation.progress,
+                    )
+                    last = generation
+                    if changed and on_progress is not None:
+                        yield Report(on_progress, generation)
+                    if generation.succeeded:
+                        return generation
+                    if generation.is_final:
+                        raise GenerationFailed(generation)
+                    delay = interval
+                    interval = self.poll.next_interval(interval)
+            if hinted is not None:
+                delay = max(delay, hinted)
+            if deadline is not None:
+                remaining = deadline - self.clock.monotonic()
+                if remaining <= 0:
+                    raise Timeout(generation_id, self.clock.monotonic() - start, last)
+                # Sleep no further than the deadline, then poll once more before giving up.
+                delay = min(delay, remaining)
+            yield Sleep(delay)
+
+    def download(self, target: Generation | str, path: str | os.PathLike[str]) -> Plan[Path]:
+        """Stream the video to ``path``; see ``Client.download``."""
+        generation: Generation | None = None
+        if isinstance(target, Generation):
+            generation = target
+        elif not target.lower().startswith(("http://", "https://")):
+            generation = yield from self.get(target)
+        url = self._video_url(generation) if generation is not None else str(target)
+        sink = PartialFile(Path(path))
+        attempt = 0
+        refreshed = False
+        try:
+            while True:
+                headers = {"User-Agent": self.user_agent, **sink.request_headers()}
+                # No Authorization header: the link is signed, and it may point at another host.
+                try:
+                    yield Stream(httpx.Request("GET", url, headers=headers), sink)
+                    return sink.finish()
+                except LinkRefused:
+                    # Signed links expire (24 h on vidgen): a fresh poll gives a fresh one, once.
+                    if generation is None or refreshed:
+                        raise
+                    refreshed = True
+                    generation = yield from self.get(generation.id)
+                    url = self._video_url(generation)
+                except (httpx.TransportError, RetryableDownload) as exc:
+                    if attempt >= self.retry.max_retries:
+                        if isinstance(exc, DownloadError):
+                            raise
+                        raise DownloadError(f"the download failed: {exc!r}") from exc
+                    yield Sleep(self.retry.delay(attempt))
+                    attempt += 1
+        finally:
+            sink.discard()
+
+    def _video_url(self, generation: Generation) -> str:
+        if generation.video is None:
+            raise DownloadError(
+                f"generation {generation.id} has no video (status: {generation.status})"
+            )
+        url = generation.video.url
+        # A relative link is taken to be relative to the server.
+        return url if "://" in url else self.base_url + "/" + url.lstrip("/")

@@ -1,0 +1,337 @@
+"""``Client``: the blocking SDK. Every method runs a plan from ``protocol`` with httpx."""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from vidgen.client.config import (
+    DEFAULT_MODEL,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT,
+    Clock,
+    PollPolicy,
+    RetryPolicy,
+)
+from vidgen.client.images import ImageInput
+from vidgen.client.protocol import (
+    Api,
+    Plan,
+    ProgressCallback,
+    Report,
+    Send,
+    Sleep,
+    Stream,
+    generation_id_of,
+)
+from vidgen.client.types import Generation, GenerationPage, Model
+
+__all__ = ["Client", "Generations", "Models"]
+
+T = TypeVar("T")
+
+
+class Client:
+    """A blocking client for vidgen, or any aimlapi-compatible video API.
+
+    ``base_url`` defaults to ``VIDGEN_BASE_URL`` (else ``http://127.0.0.1:8000``) and ``api_key``
+    to ``VIDGEN_API_KEY`` (or ``AIMLAPI_KEY`` against ``https://api.aimlapi.com``). Use it as a
+    context manager, or call ``close()``, to release its connections.
+
+    Example::
+
+        from vidgen.client import Client
+
+        with Client(api_key="vg_…") as client:
+            video = client.generations.generate(
+                image="mountain.png", prompt="slow zoom in on the summit", duration=5
+            )
+            client.download(video, "summit.mp4")
+
+    ``transport`` or ``http_client`` replace the network (``httpx.MockTransport`` in tests);
+    ``clock`` replaces time and sleep.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._api = Api.configure(api_key, base_url, retry=retry, poll=poll, clock=clock)
+        self.base_url = self._api.base_url
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
+        self.generations = Generations(self)
+        self.models = Models(self)
+
+    def download(self, generation: Generation | str, path: str | os.PathLike[str]) -> Path:
+        """Save a completed generation's MP4 at ``path`` and return that path.
+
+        ``generation`` is a ``Generation``, its id (polled first for its link), or the video URL.
+        The file is streamed to ``path + ".part"``, resumed with a Range request if the transfer
+        breaks, checked against the announced length, and only then renamed to ``path``. An
+        expired link is refreshed once by polling the generation again.
+
+        Example::
+
+            video = client.generations.wait(generation_id)
+            client.download(video, "out.mp4")
+
+        Raises ``DownloadError`` when the generation has no video or the file cannot be had
+        intact.
+        """
+        return self._run(self._api.download(generation, path))
+
+    def close(self) -> None:
+        """Close the connections (only those of an ``httpx.Client`` this client made)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # The plan runner: perform each step, hand its outcome (or its error) back to the plan.
+    def _run(self, plan: Plan[T]) -> T:
+        outcome: Any = None
+        error: Exception | None = None
+        try:
+            while True:
+                try:
+                    step = plan.throw(error) if error is not None else plan.send(outcome)
+                except StopIteration as stop:
+                    result: T = stop.value
+                    return result
+                outcome, error = None, None
+                try:
+                    outcome = self._perform(step)
+                except Exception as exc:  # the plan decides: retry, or raise its typed error
+                    error = exc
+        finally:
+            plan.close()
+
+    def _perform(self, step: Send | Sleep | Report | Stream) -> Any:
+        if isinstance(step, Send):
+            return self._http.send(step.request)
+        if isinstance(step, Sleep):
+            self._api.clock.sleep(step.seconds)
+        elif isinstance(step, Report):
+            step.callback(step.generation)
+        else:
+            response = self._http.send(step.request, stream=True, follow_redirects=True)
+            try:
+                step.sink.begin(response)
+                for chunk in response.iter_bytes():
+                    step.sink.write(chunk)
+            finally:
+                response.close()
+        return None
+
+
+class Generations:
+    """``client.generations``: create, poll, wait for, list and cancel generations."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        image: ImageInput | None = None,
+        prompt: str | None = None,
+        model: str = DEFAULT_MODEL,
+        tail_image: ImageInput | None = None,
+        aspect_ratio: str | None = None,
+        duration: int | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Generation:
+        """Submit a generation and return at once with its id (status ``queued``).
+
+        ``image`` (the first frame) and ``tail_image`` (the last) may each be an https URL, a
+        data URI, a local path, ``bytes`` or a PIL image; all but URLs are sent as data URIs.
+        Left out, ``aspect_ratio`` is detected from the image (within 0.5…2), ``duration`` is the
+        model's default (5 s) and ``seed`` is random. ``extra_body`` adds fields for services
+        that take more.
+
+        Example::
+
+            created = client.generations.create(
+                image="https://example.com/summit.jpg",
+                prompt="a dragon rushes toward the camera",
+                aspect_ratio="16:9", duration=10, seed=42,
+            )
+            print(created.id)
+
+        Raises ``ValidationError`` (with ``fields``), ``AuthenticationError`` or
+        ``InsufficientCredits``. Against vidgen every create carries an ``Idempotency-Key``
+        (``idempotency_key``, or a fresh one), so it is retried safely even after a 500 or a
+        dropped connection: the server stores and charges it once. Against the public gateways
+        it is not retried once it may have landed, so a retry never pays twice.
+        """
+        plan = self._client._api.create(
+            model=model,
+            image=image,
+            prompt=prompt,
+            tail_image=tail_image,
+            aspect_ratio=aspect_ratio,
+            duration=duration,
+            seed=seed,
+            extra=extra_body,
+            idempotency_key=idempotency_key,
+        )
+        return self._client._run(plan)
+
+    def get(self, generation_id: str) -> Generation:
+        """Poll a generation once.
+
+        Example::
+
+            generation = client.generations.get("6f1c…")
+            print(generation.status, generation.progress)
+
+        Raises ``NotFound`` for an unknown id (or another key's generation).
+        """
+        return self._client._run(self._client._api.get(generation_id))
+
+    def wait(
+        self,
+        generation: Generation | str,
+        *,
+        timeout: float | None = DEFAULT_WAIT,
+        on_progress: ProgressCallback | None = None,
+    ) -> Generation:
+        """Poll until the generation is final and return it, completed.
+
+        Polls every 0.5 s at first, growing to every 5 s (``PollPolicy``), and longer when the
+        server asks with ``Retry-After``. Transient failures (429, 5xx, connection errors) are
+        ridden out until ``timeout`` (seconds; None waits for ever). ``on_progress`` is called
+        with the ``Generation`` each time its status or progress changes, including the last.
+
+        Example::
+
+            done = client.generations.wait(
+                created, timeout=300,
+                on_progress=lambda g: print(g.status, f"{(g.progress or 0):.0%}"),
+            )
+
+        Raises ``GenerationFailed`` (``name``, ``message``) if it ends in error or is cancelled,
+        and ``Timeout`` if ``timeout`` runs out (the generation itself goes on).
+        """
+        plan = self._client._api.wait(
+            generation_id_of(generation), timeout=timeout, on_progress=on_progress
+        )
+        return self._client._run(plan)
+
+    def generate(
+        self,
+        *,
+        image: ImageInput | None = None,
+        prompt: str | None = None,
+        model: str = DEFAULT_MODEL,
+        tail_image: ImageInput | None = None,
+        aspect_ratio: str | None = None,
+        duration: int | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        timeout: float | None = DEFAULT_WAIT,
+        on_progress: ProgressCallback | None = None,
+    ) -> Generation:
+        """``create`` then ``wait``: the completed generation, ready for ``client.download``.
+
+        Example::
+
+            video = client.generations.generate(image="cat.png", prompt="the cat yawns")
+            client.download(video, "cat.mp4")
+        """
+        created = self.create(
+            image=image,
+            prompt=prompt,
+            model=model,
+            tail_image=tail_image,
+            aspect_ratio=aspect_ratio,
+            duration=duration,
+            seed=seed,
+            extra_body=extra_body,
+        )
+        return self.wait(created, timeout=timeout, on_progress=on_progress)
+
+    def list(
+        self, *, limit: int | None = None, after: str | None = None, status: str | None = None
+    ) -> GenerationPage:
+        """One page of this key's generations, newest first (a vidgen extension).
+
+        ``status`` keeps only ``queued``, ``generating``, ``completed`` or ``error`` ones;
+        ``after`` is the previous page's ``next_cursor``; ``limit`` is 1…100 (server default 20).
+
+        Example::
+
+            page = client.generations.list(limit=10, status="completed")
+            for generation in page:
+                print(generation.id, generation.created_at)
+            if page.has_more:
+                page = client.generations.list(limit=10, after=page.next_cursor)
+        """
+        return self._client._run(self._client._api.list(limit=limit, after=after, status=status))
+
+    def iterate(
+        self, *, status: str | None = None, page_size: int | None = None
+    ) -> Iterator[Generation]:
+        """Every generation of this key, newest first, fetching page after page as needed.
+
+        Example::
+
+            failed = [g.id for g in client.generations.iterate(status="error")]
+        """
+        after: str | None = None
+        while True:
+            page = self.list(limit=page_size, after=after, status=status)
+            yield from page.data
+            if not page.has_more or not page.next_cursor:
+                return
+            after = page.next_cursor
+
+    def cancel(self, generation: Generation | str) -> Generation:
+        """Cancel a generation (a vidgen extension) and return its state.
+
+        A queued one ends at once (status ``error``, error name ``Cancelled``) and is refunded; a
+        running one stops at its engine's next check, reading ``generating`` until then. A
+        finished one is left as it is.
+
+        Example::
+
+            client.generations.cancel("6f1c…")
+        """
+        return self._client._run(self._client._api.cancel(generation_id_of(generation)))
+
+
+class Models:
+    """``client.models``: what the server offers."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self) -> builtins.list[Model]:
+        """The models, with their aspect ratios (and frame sizes), durations and prices.
+
+        Example::
+
+            for model in client.models.list():
+                print(model.id, sorted(model.aspect_ratios), model.credits)
+        """
+        return self._client._run(self._client._api.models())

@@ -1,0 +1,339 @@
+"""The runway engine: real Runway videos through Runway's API and its official SDK (``runwayml``).
+
+A job becomes one ``POST /v1/image_to_video`` (``AsyncRunwayML.image_to_video.create``), polled
+with ``GET /v1/tasks/{id}`` and cancelled with ``DELETE /v1/tasks/{id}`` (API-NOTES §3). The loop
+around them (record the task id, resume, retry, copy the output) is ``upstream.UpstreamEngine``.
+
+Translation, per model (``RUNWAY_MODELS``):
+
+- ``aspect_ratio`` → Runway's pixel ``ratio`` (``16:9`` → ``1280:720`` on gen4_turbo,
+  ``1280:768`` on gen3a_turbo); ``prompt`` → ``promptText`` (left out when empty: Runway wants it
+  non-empty if present); ``duration`` and ``seed`` as they are.
+- The captured input images go inline as data URIs (Runway takes at most 5 MiB of data URI; a
+  larger image is re-encoded as JPEG, see ``media.data_uri.to_data_uri``). With a tail image,
+  ``promptImage`` becomes ``[{uri, position: "first"}, {uri, position: "last"}]``; on a model
+  with no last-frame position (gen4_turbo) a tail image is refused at submit with a 400.
+
+Why the SDK's own retries are off (``max_retries=0``): vidgen retries in one place, with one
+policy, inside the job's time limit and visibly in its logs. The SDK would also retry 409 and
+every 5xx, including a create whose answer was lost, with no idempotency key Runway honours,
+which is a second paid task; and its retries would multiply with ours and hide a cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+
+import httpx
+import runwayml
+
+from vidgen.core.catalog import ModelSpec
+from vidgen.core.models import CapturedImage, GenerationRequest
+from vidgen.engines.base import EngineJob
+from vidgen.engines.upstream import (
+    Phase,
+    TaskStatus,
+    TransientUpstreamError,
+    UpstreamEngine,
+    parse_retry_after,
+)
+from vidgen.errors import EngineError, FieldError, RetryableEngineError
+from vidgen.media.data_uri import to_data_uri
+from vidgen.settings import Settings
+
+__all__ = ["RUNWAY_MODELS", "RunwayEngine", "RunwayModel", "describe_api_error"]
+
+#: Runway's limit on one data URI: "under 5MB (1024 × 1024 × 5 bytes)" of encoded text.
+MAX_DATA_URI_CHARS: Final = 5 * 1024 * 1024 - 1
+#: Runway counts prompt length in UTF-16 code units, not characters (an emoji counts twice).
+MAX_PROMPT_UNITS: Final = 1000
+#: Answers worth retrying; API-NOTES §3. Any other status is final.
+RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
+_TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
+
+
+@dataclass(frozen=True)
+class RunwayModel:
+    """How one of our public models is asked of Runway."""
+
+    name: str  # Runway's model id
+    ratios: Mapping[str, str]  # our aspect ratio → Runway's ``ratio``
+    last_frame: bool  # whether promptImage takes a ``position: "last"`` image
+
+
+RUNWAY_MODELS: Final[Mapping[str, RunwayModel]] = MappingProxyType(
+    {
+        "runway/gen4_turbo": RunwayModel(
+            name="gen4_turbo",
+            ratios=MappingProxyType(
+                {
+                    "16:9": "1280:720",
+                    "9:16": "720:1280",
+                    "4:3": "1104:832",
+                    "3:4": "832:1104",
+                    "1:1": "960:960",
+                    "21:9": "1584:672",
+                }
+            ),
+            last_frame=False,
+        ),
+        # Removed from Runway's published schema in 2026 (and from the SDK's types); sent as
+        # the API always took it while Runway still accepts it.
+        "gen3a_turbo": RunwayModel(
+            name="gen3a_turbo",
+            ratios=MappingProxyType({"16:9": "1280:768", "9:16": "768:1280"}),
+            last_frame=True,
+        ),
+    }
+)
+
+
+class RunwayEngine(UpstreamEngine):
+    """Proxies jobs to Runway's API. See the module docstring."""
+
+    name = "runway"
+    provider = "Runway"
+    description = "Runway's own API (RUNWAYML_API_SECRET); each video is copied into vidgen."
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._client: runwayml.AsyncRunwayML | None = None
+
+    # -- configuration and submit-time checks ------------------------------------------------
+
+    def configuration_problem(self) -> str | None:
+        if self.settings.runwayml_api_secret is None:
+            return "set RUNWAYML_API_SECRET to a Runway API key (key_…)"
+        if not self.settings.runwayml_api_secret.get_secret_value().strip():
+            return "RUNWAYML_API_SECRET is empty"
+        return None
+
+    def model_problem(self, spec: ModelSpec) -> str | None:
+        model = RUNWAY_MODELS.get(spec.id)
+        if model is None:
+            return f"Runway serves only {', '.join(RUNWAY_MODELS)}"
+        missing = [ratio for ratio in spec.ratios if ratio not in model.ratios]
+        if missing:
+            return f"Runway's {model.name} has no size for {', '.join(missing)}"
+        return None
+
+    def validate(self, spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:
+        model = RUNWAY_MODELS.get(spec.id)
+        if model is None:  # refused at start-up already; kept for a catalog built by hand
+            return [FieldError("model", f"{spec.id} cannot be served by Runway")]
+        errors: list[FieldError] = []
+        if request.last_image is not None and not model.last_frame:
+            errors.append(
+                FieldError(
+                    "last_image",
+                    f"{spec.id} on Runway has no last-frame position, so a tail image cannot be "
+                    "honoured; send only the first image",
+                )
+            )
+        units = len(request.prompt.encode("utf-16-le")) // 2
+        if units > MAX_PROMPT_UNITS:
+            errors.append(
+                FieldError(
+                    "prompt",
+                    f"must be at most {MAX_PROMPT_UNITS} UTF-16 code units for Runway "
+                    f"(got {units}; some characters, such as emoji, count twice)",
+                )
+            )
+        return errors
+
+    # -- the three calls ---------------------------------------------------------------------
+
+    @property
+    def client(self) -> runwayml.AsyncRunwayML:
+        if self._client is None:
+            secret = self.settings.runwayml_api_secret
+            if secret is None:  # configuration_problem stops start-up before this
+                raise EngineError("RUNWAYML_API_SECRET is not set.", name="NotConfigured")
+            self._client = runwayml.AsyncRunwayML(
+                api_key=secret.get_secret_value(),
+                base_url=self.settings.runway_base_url,
+                max_retries=0,  # see the module docstring
+                timeout=_TIMEOUT,
+            )
+        return self._client
+
+    async def close_client(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def create_task(self, job: EngineJob) -> str:
+        body = await asyncio.to_thread(runway_request, job)
+        # Through Any: the SDK's overloads type each model separately, and gen3a_turbo is no
+        # longer among them, though the endpoint takes it.
+        image_to_video: Any = self.client.image_to_video
+        with translate_errors(f"creating the {body['model']} task"):
+            created = await image_to_video.create(**body)
+        task_id = getattr(created, "id", None)
+        if not isinstance(task_id, str) or not task_id:
+            raise EngineError("Runway accepted the task but returned no id.", name="BadUpstream")
+        return task_id
+
+    async def get_task(self, task_id: str) -> TaskStatus:
+        # The raw JSON, not the SDK's typed union: it must keep working when Runway adds a
+        # field, or spells CANCELLED as CANCELED, as some of its clients do.
+        with translate_errors(f"reading task {task_id}"):
+            response = await self.client.tasks.with_raw_response.retrieve(task_id)
+        try:
+            task = response.http_response.json()
+        except ValueError as exc:
+            raise TransientUpstreamError("Runway answered a task poll with no JSON") from exc
+        if not isinstance(task, dict):
+            raise TransientUpstreamError("Runway answered a task poll with no task")
+        return task_status(task)
+
+    async def cancel_task(self, task_id: str) -> None:
+        with translate_errors(f"cancelling task {task_id}"):
+            await self.client.tasks.delete(task_id)
+
+
+# -- translation (pure functions, unit-tested) -----------------------------------------------
+
+
+def runway_request(job: EngineJob) -> dict[str, Any]:
+    """The ``image_to_video.create`` arguments for ``job``. CPU work (data URIs): run it in a
+    thread. Raises EngineError for what submit-time validation should have refused."""
+    model = RUNWAY_MODELS.get(job.model)
+    if model is None:
+        raise EngineError(f"{job.model} cannot be served by Runway.", name="NotSupported")
+    ratio = model.ratios.get(job.aspect_ratio)
+    if ratio is None:
+        raise EngineError(
+            f"{job.model} on Runway has no {job.aspect_ratio} size.", name="NotSupported"
+        )
+    if job.first_image is None:
+        raise EngineError(f"{job.model} on Runway needs a first image.", name="NotSupported")
+    first = _inline(job.first_image, "first image")
+    prompt_image: str | list[dict[str, str]] = first
+    if job.last_image is not None:
+        if not model.last_frame:
+            raise EngineError(
+                f"{job.model} on Runway cannot take a last frame.", name="NotSupported"
+            )
+        prompt_image = [
+            {"uri": first, "position": "first"},
+            {"uri": _inline(job.last_image, "last image"), "position": "last"},
+        ]
+    body: dict[str, Any] = {
+        "model": model.name,
+        "prompt_image": prompt_image,
+        "ratio": ratio,
+        "duration": job.duration,
+        "seed": job.seed,
+    }
+    if job.prompt.strip():
+        body["prompt_text"] = job.prompt
+    return body
+
+
+def _inline(image: CapturedImage, what: str) -> str:
+    try:
+        return to_data_uri(image, max_chars=MAX_DATA_URI_CHARS)
+    except ValueError as exc:
+        raise EngineError(f"The {what} is too large to send to Runway: {exc}.") from exc
+
+
+def task_status(task: Mapping[str, Any]) -> TaskStatus:
+    """A Runway task (``GET /v1/tasks/{id}``) in the words of ``upstream.Phase``."""
+    state = str(task.get("status", "")).upper()
+    if state in ("PENDING", "THROTTLED"):
+        return TaskStatus(Phase.WAITING)
+    if state == "RUNNING":
+        progress = task.get("progress")
+        return TaskStatus(
+            Phase.RUNNING, progress=float(progress) if isinstance(progress, int | float) else None
+        )
+    if state == "SUCCEEDED":
+        output = task.get("output")
+        url = output[0] if isinstance(output, list) and output else None
+        return TaskStatus(Phase.SUCCEEDED, output_url=url if isinstance(url, str) else None)
+    if state == "FAILED":
+        code = task.get("failureCode")
+        failure = task.get("failure")
+        return TaskStatus(
+            Phase.FAILED,
+            error_name=code if isinstance(code, str) and code else "FAILED",
+            error_message=failure
+            if isinstance(failure, str) and failure
+            else "Runway reported that the generation failed.",
+        )
+    if state in ("CANCELLED", "CANCELED"):
+        return TaskStatus(Phase.CANCELLED)
+    raise EngineError(f"Runway reported an unknown task status {state[:40]!r}.", name="BadUpstream")
+
+
+@contextmanager
+def translate_errors(doing: str) -> Iterator[None]:
+    """Turn the SDK's exceptions into ``TransientUpstreamError`` (worth retrying) or
+    ``EngineError`` (final, with Runway's own message), saying what was being done."""
+    try:
+        yield
+    except runwayml.APITimeoutError as exc:
+        raise TransientUpstreamError(f"Runway did not answer in time ({doing})") from exc
+    except runwayml.APIConnectionError as exc:
+        raise TransientUpstreamError(f"could not reach Runway ({doing})") from exc
+    except runwayml.APIStatusError as exc:
+        raise _status_error(exc, doing) from exc
+    except runwayml.APIError as exc:  # an answer the SDK could not parse
+        raise EngineError(
+            f"Runway sent an answer vidgen cannot read ({doing}).", name="BadUpstream"
+        ) from exc
+
+
+def _status_error(exc: runwayml.APIStatusError, doing: str) -> Exception:
+    status = exc.status_code
+    if status in RETRYABLE_STATUSES:
+        return TransientUpstreamError(
+            f"Runway answered HTTP {status} ({doing})",
+            retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
+        )
+    if status == 401:
+        return EngineError(
+            "Runway refused vidgen's API key (HTTP 401); the operator must check "
+            "RUNWAYML_API_SECRET.",
+            name="UpstreamUnauthorized",
+        )
+    if status == 404:
+        return EngineError(
+            f"Runway has no such task (HTTP 404, {doing}); it may have been deleted.",
+            name="UpstreamNotFound",
+        )
+    detail = describe_api_error(exc.body) or f"HTTP {status}"
+    if 400 <= status < 500:
+        # 400 is a request Runway will not take (a bad image, a moderated prompt); 403 is
+        # usually the organisation's credits or its access to the model.
+        return EngineError(
+            f"Runway refused the request: {detail}",
+            name="UpstreamForbidden" if status == 403 else "UpstreamRejected",
+        )
+    # Another 5xx (500): this attempt fails, and the worker's next one resumes the saved task
+    # (or, if the create itself failed, creates one).
+    return RetryableEngineError(f"Runway failed ({detail}, {doing}).", name="UpstreamError")
+
+
+def describe_api_error(body: object) -> str:
+    """Runway's error body in one line. Its 400s read ``{"error": "...", "issues": [{"message",
+    "path"}]}`` (zod-style; the exact shape is not promised), so every form is tolerated."""
+    if isinstance(body, str):
+        return body.strip()[:500]
+    if not isinstance(body, dict):
+        return ""
+    head = body.get("error") or body.get("message") or ""
+    parts = [str(head)] if head else []
+    issues = body.get("issues")
+    if isinstance(issues, list):
+        for issue in issues[:5]:
+            if isinstance(issue, dict) and issue.get("message"):
+                path = ".".join(str(p) for p in issue.get("path") or [])
+                parts.append(f"{path}: {issue['message']}" if path else str(issue["message"]))
+    return "; ".join(parts)[:500]
