@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vidgen.core.catalog import Catalog
+from vidgen.core.catalog import DEFAULT_MODELS, Catalog
 from vidgen.core.models import GenerationRequest, ImageRef
 from vidgen.core.open_models import OPEN_WEIGHT_MODELS
 from vidgen.core.validation import validate_request
@@ -28,14 +28,16 @@ GRID = {
 }
 
 
-def test_every_open_model_is_in_the_default_catalog_with_a_recipe() -> None:
-    catalog = Catalog.build()
-    for spec in OPEN_WEIGHT_MODELS:
-        assert catalog.get(spec.id) is spec
-        assert spec.id in RECIPES
-        # Until an operator routes it, a laptop emulates it.
-        assert catalog.engine_for(spec.id) == "preview"
+def test_an_open_model_is_listed_where_it_is_routed_and_only_there() -> None:
     assert set(RECIPES) == {spec.id for spec in OPEN_WEIGHT_MODELS}
+    plain = Catalog.build()
+    assert all(plain.find(spec.id) is None for spec in OPEN_WEIGHT_MODELS)
+    routed = Catalog.build(
+        routes={"wan2.2-ti2v-5b": "diffusers", "ltx-video-0.9.7-distilled": "preview"}
+    )
+    assert routed.engine_for("wan2.2-ti2v-5b") == "diffusers"
+    assert routed.engine_for("ltx-video-0.9.7-distilled") == "preview"  # emulated on a laptop
+    assert routed.find("wan2.1-i2v-14b-480p") is None
 
 
 @pytest.mark.parametrize("spec", OPEN_WEIGHT_MODELS, ids=lambda s: s.id)
@@ -49,7 +51,7 @@ def test_frame_sizes_are_on_the_models_grid_and_within_its_trained_size(spec: ob
 
 
 def test_durations_become_the_models_valid_frame_counts_at_its_own_fps() -> None:
-    catalog = Catalog.build()
+    catalog = Catalog.build([*DEFAULT_MODELS, *OPEN_WEIGHT_MODELS])
     assert catalog.get("wan2.1-i2v-14b-480p").frame_count(5) == 81  # 4k+1 at 16 fps
     assert catalog.get("wan2.2-ti2v-5b").frame_count(5) == 121  # 4k+1 at 24 fps
     assert catalog.get("ltx-video-0.9.7-distilled").frame_count(5) == 121  # 8k+1
@@ -64,7 +66,7 @@ def test_durations_become_the_models_valid_frame_counts_at_its_own_fps() -> None
 
 
 def test_a_last_frame_is_refused_clearly_where_the_model_cannot_use_it() -> None:
-    catalog = Catalog.build()
+    catalog = Catalog.build([*DEFAULT_MODELS, *OPEN_WEIGHT_MODELS])
     request = GenerationRequest(
         model="wan2.2-ti2v-5b",
         prompt="a boat",
@@ -79,7 +81,7 @@ def test_a_last_frame_is_refused_clearly_where_the_model_cannot_use_it() -> None
 
 def test_first_and_last_frame_model_requires_the_last_frame(tmp_path: Path) -> None:
     engine = DiffusersEngine(Settings(data_dir=tmp_path))
-    spec = Catalog.build().get("wan2.1-flf2v-14b-720p")
+    spec = Catalog.build([*DEFAULT_MODELS, *OPEN_WEIGHT_MODELS]).get("wan2.1-flf2v-14b-720p")
     alone = GenerationRequest(model=spec.id, prompt="x", first_image=ImageRef(url="data:,"))
     (error,) = engine.validate(spec, alone)
     assert error.field == "last_image" and "wan2.1-i2v-14b-720p" in error.reason

@@ -110,7 +110,10 @@ class Catalog:
             # Imported here: open_models builds its entries from ModelSpec above.
             from vidgen.core.open_models import OPEN_WEIGHT_MODELS
 
-            models = (*DEFAULT_MODELS, *OPEN_WEIGHT_MODELS)
+            # An open-weight model is listed where an operator routes it (to `diffusers`, or to
+            # `preview` to emulate it), not on every server.
+            named = set(routes or {})
+            models = (*DEFAULT_MODELS, *(m for m in OPEN_WEIGHT_MODELS if m.id in named))
         catalog = cls({m.id: m for m in models})
         for model_id, engine in (routes or {}).items():
             catalog.routes[catalog.get(model_id).id] = engine
