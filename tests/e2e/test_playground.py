@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from tests.conftest import (
     OTHER_KEY,
@@ -54,8 +55,6 @@ if not CHROMIUM.exists():
     pytest.skip(
         f"{CHROMIUM} is not installed (scripts/system-packages.sh)", allow_module_level=True
     )
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extras")
-expect = sync_api.expect
 expect.set_options(timeout=TIMEOUT_MS)
 
 
@@ -107,8 +106,8 @@ def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
@@ -118,7 +117,7 @@ def browser() -> Iterator[Any]:
 class Tab:
     """A page plus everything it reported: console messages, failed loads, script errors."""
 
-    page: Any
+    page: Page
     console: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -138,8 +137,8 @@ class Tab:
 
 
 @pytest.fixture
-def open_tab(browser: Any) -> Iterator[Callable[..., Tab]]:
-    contexts: list[Any] = []
+def open_tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
+    contexts: list[BrowserContext] = []
 
     def open_(server: LiveServer, **context_options: Any) -> Tab:
         # Reduced motion turns the page's transitions off, so what is measured has settled.
@@ -180,13 +179,13 @@ def open_tab(browser: Any) -> Iterator[Callable[..., Tab]]:
         context.close()
 
 
-def use_key(page: Any, key: str = TEST_KEY) -> None:
+def use_key(page: Page, key: str = TEST_KEY) -> None:
     field = page.get_by_label("Your vidgen API key")
     field.fill(key)
     field.press("Enter")
 
 
-def wait_until_playing(page: Any) -> None:
+def wait_until_playing(page: Page) -> None:
     """The video element has data and its clock moves: it really plays, not merely exists."""
     video = page.locator("#video")
     expect(video).to_be_visible()
@@ -206,7 +205,7 @@ def write_image(path: Path, data: bytes) -> Path:
     return path
 
 
-def raw_json_shown(page: Any) -> bool:
+def raw_json_shown(page: Page) -> bool:
     return '"statusCode"' in page.locator("body").inner_text()
 
 
@@ -424,8 +423,8 @@ def test_a_too_long_prompt_is_stopped_in_the_page_and_shown_by_the_prompt_if_sen
     # so the server's own 400 comes back, and its message lands by the prompt too.
     prompt.fill("short")
 
-    def lengthen(route: Any) -> None:
-        body = json.loads(route.request.post_data)
+    def lengthen(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
         body["prompt"] = "y" * 1001
         route.continue_(post_data=json.dumps(body))
 
@@ -457,6 +456,9 @@ def test_a_refused_key_is_reported_at_the_key_field(
     expect(key_field).to_be_focused()
     expect(page.locator("#submit-error")).to_be_hidden()
     assert page.evaluate("localStorage.getItem('vidgen.playground.key')") is None
+    # A key no server could accept (fetch would refuse the header) is explained, not sent.
+    use_key(page, "vg_clé")
+    expect(error).to_contain_text("characters no API key contains")
     assert tab.problems(allow=(401,)) == []
 
 

@@ -59,6 +59,10 @@ export class Api {
     if (auth) {
       const key = this.getKey();
       if (!key) throw new ApiError(401, "Paste your API key first.");
+      // fetch() refuses such a header outright; say why instead of "can't reach the server".
+      if (/[^\x21-\x7e]/.test(key)) {
+        throw new ApiError(401, "This key has characters no API key contains. Paste it again.");
+      }
       headers.Authorization = `Bearer ${key}`;
     }
     if (body !== undefined) headers["Content-Type"] = "application/json";

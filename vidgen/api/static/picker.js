@@ -6,10 +6,11 @@ import { cropBox, ImageRefused, measureImage, prepareImageFile } from "./images.
 export class ImagePicker {
   /**
    * @param {HTMLElement} host where the picker goes (its data-field names the API field)
-   * @param {{prefix: string, labelId: string, limits: {maxBytes: number, maxPixels: number},
+   * @param {{prefix: string, labelId: string, frameName: string,
+   *   limits: {maxBytes: number, maxPixels: number},
    *   onChange: () => void}} options
    */
-  constructor(host, { prefix, labelId, limits, onChange }) {
+  constructor(host, { prefix, labelId, frameName, limits, onChange }) {
     this.host = host;
     this.field = host.dataset.field;
     this.limits = limits;
@@ -44,9 +45,16 @@ export class ImagePicker {
     this.root.setAttribute("role", "group");
     this.root.setAttribute("aria-labelledby", labelId);
     this.fileInput.id = `${prefix}-file`;
-    part("file-label").htmlFor = this.fileInput.id;
     this.urlInput.id = `${prefix}-url`;
-    part("url-label").htmlFor = this.urlInput.id;
+    // Two pickers on one page: each control's name says which frame it sets.
+    for (const [role, input] of [["file-label", this.fileInput], ["url-label", this.urlInput]]) {
+      const label = part(role);
+      label.htmlFor = input.id;
+      const which = document.createElement("span");
+      which.className = "visually-hidden";
+      which.textContent = ` for the ${frameName}`;
+      label.append(which);
+    }
     this.error.id = `${prefix}-error`;
     this.note.id = `${prefix}-note`;
     const described = `${this.note.id} ${this.error.id}`;

@@ -832,6 +832,7 @@ function bindPageImages() {
 const firstPicker = new ImagePicker($("first-image"), {
   prefix: "first-image",
   labelId: "first-image-label",
+  frameName: "first frame",
   limits: LIMITS,
   onChange: () => {
     fieldTarget("image_url").clear();
@@ -841,6 +842,7 @@ const firstPicker = new ImagePicker($("first-image"), {
 const tailPicker = new ImagePicker($("tail-image"), {
   prefix: "tail-image",
   labelId: "tail-image-label",
+  frameName: "last frame",
   limits: LIMITS,
   onChange: () => {
     $("tail-set").hidden = !tailPicker.value;
