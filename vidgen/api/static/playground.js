@@ -2,11 +2,13 @@
 // Everything goes to this page's own origin (see Api); nothing is loaded from elsewhere.
 
 import { Api, ApiError } from "./api.js";
-import { HistoryView, displayStatus, isActive, shortModel } from "./history.js";
+import { HistoryView } from "./history.js";
 import { formatBytes, nearestRatio, parseSize } from "./images.js";
 import { ImagePicker } from "./picker.js";
+import { ResultCard } from "./result.js";
+import { forgetAll, savedKey, saveKey, savedNote, saveNote } from "./storage.js";
+import { $, announce, sentence, showMessage } from "./ui.js";
 
-const $ = (id) => document.getElementById(id);
 const numberMeta = (name, fallback) =>
   Number(document.querySelector(`meta[name="${name}"]`)?.content) || fallback;
 
@@ -16,10 +18,6 @@ const LIMITS = {
 };
 const MAX_BODY_BYTES = numberMeta("vidgen-max-body-bytes", 16 * 1024 * 1024);
 const SEED_MAX = 4_294_967_295;
-const POLL_MS = 700;
-const STORE = { key: "vidgen.playground.key", notes: "vidgen.playground.notes" };
-/** How many generations' prompts (which the API does not return) this browser remembers. */
-const REMEMBERED_NOTES = 200;
 
 const state = {
   models: [],
@@ -28,78 +26,20 @@ const state = {
   ratioPickedByHand: false,
   duration: null,
   submitting: false,
-  current: null, // id of the generation shown in the result card
-  watch: 0, // bumps whenever the result card switches generation, to stop the old poller
-  local: new Map(), // id → what this page sent: {prompt, duration, ratio, previewUrl}
-  lastStatus: null,
-  checkedKey: null,
-  seed: null, // the seed of the generation shown, for "Use this seed"
+  local: new Map(), // id → what this page sent: {model, prompt, duration, ratio, previewUrl}
+  checkedKey: null, // the key whose history is shown
 };
 
 const keyInput = $("api-key");
 const api = new Api(() => keyInput.value.trim());
 
-// -- storage (may be unavailable: private windows, disabled storage) --------------------------
-
-function stored(name) {
-  try {
-    return window.localStorage.getItem(name);
-  } catch {
-    return null;
-  }
-}
-
-function store(name, value) {
-  try {
-    if (value === null) window.localStorage.removeItem(name);
-    else window.localStorage.setItem(name, value);
-  } catch {
-    /* the page still works, it just forgets on reload */
-  }
-}
-
-function rememberedNotes() {
-  try {
-    return JSON.parse(stored(STORE.notes) ?? "{}") ?? {};
-  } catch {
-    return {};
-  }
-}
-
 /** What this browser sent for a generation: {prompt, duration}. */
 function noteFor(id) {
   const local = state.local.get(id);
-  return local ? { prompt: local.prompt, duration: local.duration } : rememberedNotes()[id];
+  return local ? { prompt: local.prompt, duration: local.duration } : savedNote(id);
 }
 
-function rememberNote(id, note) {
-  const notes = rememberedNotes();
-  notes[id] = note;
-  const ids = Object.keys(notes);
-  for (const old of ids.slice(0, Math.max(0, ids.length - REMEMBERED_NOTES))) delete notes[old];
-  store(STORE.notes, JSON.stringify(notes));
-}
-
-// -- messages -------------------------------------------------------------------------------
-
-function sentence(text) {
-  const trimmed = String(text).trim();
-  if (!trimmed) return trimmed;
-  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
-}
-
-function announce(text) {
-  const announcer = $("announcer");
-  announcer.textContent = "";
-  // A fresh node each time, so the same words are read again.
-  window.setTimeout(() => (announcer.textContent = text), 50);
-}
-
-function showMessage(element, text) {
-  element.textContent = text;
-  element.hidden = !text;
-}
+// -- errors, where they belong ---------------------------------------------------------------
 
 /** Every place a field's error can appear: its message element and what to focus. */
 function fieldTarget(field) {
@@ -175,7 +115,7 @@ function showFieldErrors(problems, summary) {
 }
 
 /** An ApiError, shown where it belongs: the key, the fields, or the submit button. */
-function showApiError(error, { where = "submit" } = {}) {
+function showApiError(error) {
   if (!(error instanceof ApiError)) {
     console.error(error);
     showMessage($("submit-error"), "Something went wrong in the page. Reload and try again.");
@@ -195,8 +135,7 @@ function showApiError(error, { where = "submit" } = {}) {
     firstPicker.focus();
     return;
   }
-  const element = where === "result" ? $("result-error") : $("submit-error");
-  showMessage(element, sentence(error.message));
+  showMessage($("submit-error"), sentence(error.message));
   announce(sentence(error.message));
 }
 
@@ -219,11 +158,11 @@ async function useKey({ quiet = false } = {}) {
   }
   state.checkedKey = key;
   $("key-status").textContent = quiet ? "" : "Checking…";
-  if (state.checkedKey !== stored(STORE.key)) historyView.reset("Loading…");
+  if (state.checkedKey !== savedKey()) historyView.reset("Loading…");
   const ok = await historyView.load();
   if (state.checkedKey !== key) return; // another key was entered meanwhile
   if (ok) {
-    store(STORE.key, key);
+    saveKey(key);
     $("key-forget").hidden = false;
     showMessage($("key-status"), "✓ Key accepted and saved in this browser.");
   } else {
@@ -232,8 +171,7 @@ async function useKey({ quiet = false } = {}) {
 }
 
 function forgetKey() {
-  store(STORE.key, null);
-  store(STORE.notes, null);
+  forgetAll();
   keyInput.value = "";
   state.checkedKey = null;
   setKeyError("");
@@ -259,7 +197,7 @@ function bindKey() {
     $("key-reveal").setAttribute("aria-pressed", String(reveal));
   });
   $("key-forget").addEventListener("click", forgetKey);
-  const saved = stored(STORE.key);
+  const saved = savedKey();
   if (saved) {
     keyInput.value = saved;
     $("key-forget").hidden = false;
@@ -555,8 +493,9 @@ async function submit(event) {
   if (keyInput.value.trim() !== state.checkedKey) {
     useKey({ quiet: true }); // a key typed and used at once: save it and show its history
   }
-  rememberNote(created.id, { prompt: prompt.trim(), duration: state.duration });
+  saveNote(created.id, { prompt: prompt.trim(), duration: state.duration });
   state.local.set(created.id, {
+    model: model.id,
     prompt: prompt.trim(),
     duration: state.duration,
     ratio: state.ratio,
@@ -569,8 +508,8 @@ async function submit(event) {
     status: created.status,
     meta: { model: model.id, aspect_ratio: state.ratio, progress: 0, created_at: new Date().toISOString() },
   });
-  watch(created.id);
-  revealResult();
+  result.watch(created.id);
+  result.reveal();
 }
 
 function setSubmitting(on) {
@@ -579,235 +518,6 @@ function setSubmitting(on) {
   button.setAttribute("aria-busy", String(on));
   button.classList.toggle("busy", on);
   $("submit-label").textContent = on ? "Sending…" : "Generate";
-}
-
-// -- the result card ------------------------------------------------------------------------
-
-const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
-
-/** Show one generation in the result card and follow it until it ends. */
-async function watch(id, { focus = false } = {}) {
-  const ticket = ++state.watch;
-  const switching = state.current !== id;
-  state.current = id;
-  state.lastStatus = null;
-  historyView.select(id);
-  $("result-empty").hidden = true;
-  $("result").hidden = false;
-  showMessage($("result-error"), "");
-  $("result-id").textContent = id;
-  if (switching) resetStage(id);
-  if (focus) $("result-title").focus();
-
-  let failures = 0;
-  for (;;) {
-    let generation;
-    try {
-      generation = await api.get(id);
-      failures = 0;
-    } catch (error) {
-      if (ticket !== state.watch) return;
-      if (error instanceof ApiError && error.status === 404) {
-        showMessage($("result-error"), "This generation does not belong to the key in use.");
-        return;
-      }
-      if (error instanceof ApiError && error.status === 401) {
-        showApiError(error);
-        return;
-      }
-      failures++;
-      showMessage($("result-error"), `${sentence(error.message)} Retrying…`);
-      const backoff = Math.min(10_000, POLL_MS * 2 ** failures);
-      await sleep(error instanceof ApiError && error.retryAfter ? error.retryAfter * 1000 : backoff);
-      continue;
-    }
-    if (ticket !== state.watch) return;
-    showMessage($("result-error"), "");
-    renderGeneration(generation);
-    historyView.upsert(generation);
-    if (!isActive(generation)) return;
-    await sleep(POLL_MS);
-    if (ticket !== state.watch) return;
-  }
-}
-
-function resetStage(id) {
-  const video = $("video");
-  video.pause();
-  video.removeAttribute("src");
-  video.removeAttribute("poster");
-  video.load();
-  video.hidden = true;
-  const local = state.local.get(id);
-  const image = $("stage-image");
-  if (local?.previewUrl) {
-    image.src = local.previewUrl;
-    image.hidden = false;
-  } else {
-    image.removeAttribute("src");
-    image.hidden = true;
-  }
-  $("download").hidden = true;
-  $("facts").replaceChildren();
-  setStageShape(local?.ratio ?? state.ratio);
-}
-
-function setStageShape(ratio) {
-  const size = state.models.flatMap((m) => Object.entries(m.aspect_ratios)).find(([r]) => r === ratio)?.[1];
-  const { width, height } = size ? parseSize(size) : { width: 16, height: 9 };
-  $("stage").style.setProperty("--ar", String(width / height));
-  $("stage").classList.toggle("portrait", height > width);
-}
-
-const STATUS_TEXT = {
-  queued: "Queued: waiting for a worker.",
-  generating: "Generating…",
-  completed: "Done: your video is ready.",
-  failed: "Failed.",
-  cancelled: "Cancelled. Its credits were refunded.",
-};
-
-function renderGeneration(g) {
-  const status = displayStatus(g);
-  const meta = g.meta ?? {};
-  const local = state.local.get(g.id);
-  setStageShape(meta.aspect_ratio ?? local?.ratio);
-
-  $("status-badge").textContent = status;
-  $("status-badge").className = `badge badge-${status}`;
-  if (status !== state.lastStatus) {
-    state.lastStatus = status;
-    $("status-text").textContent =
-      status === "failed" && g.error ? `Failed: ${sentence(g.error.message)}` : STATUS_TEXT[status];
-  }
-  const percent = status === "completed" ? 100 : Math.round((meta.progress ?? 0) * 100);
-  const bar = $("progress");
-  bar.setAttribute("aria-valuenow", String(percent));
-  bar.setAttribute("aria-valuetext", status === "queued" ? "Waiting in the queue" : `${percent}%`);
-  bar.style.setProperty("--p", `${percent}%`);
-  bar.classList.toggle("waiting", status === "queued");
-  bar.classList.toggle("done", !isActive(g));
-  bar.dataset.status = status;
-  updateElapsed(g);
-
-  const video = $("video");
-  const image = $("stage-image");
-  $("stage-overlay").hidden = !isActive(g);
-  if (status === "completed" && g.video?.url) {
-    if (video.getAttribute("src") !== g.video.url) {
-      if (meta.thumbnail_url) video.poster = meta.thumbnail_url;
-      video.src = g.video.url;
-      video.play().catch(() => {
-        /* autoplay refused: the controls are there */
-      });
-    }
-    video.hidden = false;
-    image.hidden = true;
-    const download = $("download");
-    download.href = g.video.url;
-    download.download = `vidgen-${g.id}.mp4`;
-    download.hidden = false;
-  } else if (!local?.previewUrl && meta.thumbnail_url) {
-    image.src = meta.thumbnail_url;
-    image.hidden = false;
-  }
-  $("stage").classList.toggle("pending", isActive(g));
-  $("stage").classList.toggle("ended", status === "failed" || status === "cancelled");
-
-  showMessage(
-    $("result-error"),
-    status === "failed" && g.error ? `${g.error.name}: ${sentence(g.error.message)}` : "",
-  );
-  renderFacts(g);
-  $("cancel-current").hidden = !isActive(g);
-  state.seed = meta.seed === undefined ? null : String(meta.seed);
-  $("reuse-seed").hidden = state.seed === null;
-}
-
-function renderFacts(g) {
-  const meta = g.meta ?? {};
-  const note = noteFor(g.id);
-  const duration = g.duration ?? note?.duration;
-  const facts = [
-    ["Model", shortModel(meta.model)],
-    ["Ratio", meta.aspect_ratio],
-    ["Duration", duration ? `${duration} s` : null],
-    ["Seed", meta.seed !== undefined ? String(meta.seed) : null],
-    ["Credits", meta.usage ? String(meta.usage.credits_used) : null],
-    ["Engine", meta.engine],
-  ];
-  if (note?.prompt) facts.push(["Prompt", note.prompt]);
-  const list = $("facts");
-  list.replaceChildren();
-  for (const [name, value] of facts) {
-    if (value === null || value === undefined || value === "") continue;
-    const wrap = document.createElement("div");
-    wrap.className = name === "Prompt" ? "fact fact-wide" : "fact";
-    const dt = document.createElement("dt");
-    dt.textContent = name;
-    const dd = document.createElement("dd");
-    dd.textContent = value;
-    if (name === "Seed") dd.className = "mono";
-    wrap.append(dt, dd);
-    list.append(wrap);
-  }
-}
-
-let elapsedTimer = null;
-
-function updateElapsed(g) {
-  window.clearInterval(elapsedTimer);
-  const started = Date.parse(g.meta?.created_at);
-  const element = $("elapsed");
-  if (Number.isNaN(started)) {
-    element.textContent = "";
-    return;
-  }
-  if (!isActive(g)) {
-    const ended = Date.parse(g.meta?.completed_at);
-    element.textContent = Number.isNaN(ended) ? "" : `took ${Math.max(0, (ended - started) / 1000).toFixed(1)} s`;
-    return;
-  }
-  const tick = () => {
-    const seconds = Math.max(0, Math.floor((Date.now() - started) / 1000));
-    element.textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
-  };
-  tick();
-  elapsedTimer = window.setInterval(tick, 500);
-}
-
-async function cancel(id) {
-  try {
-    const generation = await api.cancel(id);
-    historyView.upsert(generation);
-    if (state.current === id) renderGeneration(generation);
-    announce(isActive(generation) ? "Cancelling: the engine stops at its next check." : "Cancelled.");
-  } catch (error) {
-    showApiError(error, { where: "result" });
-  }
-}
-
-/** On a phone the result card is below the form: bring it into view. */
-function revealResult() {
-  const card = $("result-card");
-  const box = card.getBoundingClientRect();
-  if (box.top > window.innerHeight || box.bottom < 0) {
-    const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-    card.scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "start" });
-  }
-}
-
-function bindResult() {
-  $("cancel-current").addEventListener("click", () => state.current && cancel(state.current));
-  $("reuse-seed").addEventListener("click", () => {
-    const seed = state.seed;
-    if (seed === null) return;
-    $("seed").value = seed;
-    $("seed-clear").hidden = false;
-    fieldTarget("seed").clear();
-    $("seed").focus();
-    announce(`Seed ${seed} will be used for the next video.`);
-  });
 }
 
 // -- images: paste anywhere, never navigate away on a stray drop ------------------------------
@@ -858,21 +568,39 @@ const historyView = new HistoryView(
   {
     api,
     onOpen: (id) => {
-      watch(id, { focus: true });
-      revealResult();
+      result.watch(id, { focus: true });
+      result.reveal();
     },
-    onCancel: cancel,
+    onCancel: (id) => result.cancel(id),
     onError: (error) => {
       if (error instanceof ApiError && error.status === 401) showApiError(error);
     },
     noteFor,
   },
 );
+const result = new ResultCard({
+  api,
+  history: historyView,
+  noteFor,
+  sentFor: (id) => state.local.get(id),
+  frameSize: (modelId, ratio) => {
+    const model = state.models.find((m) => m.id === modelId || m.aliases.includes(modelId));
+    const sizes = model ? [model] : state.models;
+    return sizes.map((m) => m.aspect_ratios[ratio]).find((size) => size !== undefined);
+  },
+  onError: (error) => showApiError(error),
+  onReuseSeed: (seed) => {
+    $("seed").value = seed;
+    $("seed-clear").hidden = false;
+    fieldTarget("seed").clear();
+    $("seed").focus();
+    announce(`Seed ${seed} will be used for the next video.`);
+  },
+});
 
 $("create").addEventListener("submit", submit);
 bindKey();
 bindPromptAndSeed();
-bindResult();
 bindPageImages();
 loadModels();
 updatePrompt();
