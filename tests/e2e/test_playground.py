@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -258,9 +259,13 @@ def test_an_uploaded_image_becomes_a_video_that_plays_inline_and_joins_the_histo
     prompt.fill("slow zoom in on the summit")
     expect(page.locator("#prompt-count")).to_have_text("26 / 1000")
     page.get_by_label("Seed").fill("1234")
+    expect(page.locator("#balance")).to_have_text(re.compile(r"Key “env-\d”: unlimited credits\."))
     # Keyboard: the submit button is reachable and Enter presses it.
     page.locator("#submit").focus()
-    page.keyboard.press("Enter")
+    with page.expect_request(lambda r: r.method == "POST") as posted:
+        page.keyboard.press("Enter")
+    # Every create carries an Idempotency-Key, so a retry after a lost answer is not charged twice.
+    assert len(posted.value.headers.get("idempotency-key", "")) == 32
 
     expect(page.locator("#status-badge")).to_have_text("completed")
     expect(page.locator("#progress")).to_have_attribute("aria-valuenow", "100")
@@ -476,6 +481,7 @@ def test_a_key_without_enough_credits_is_told_so_by_the_submit_button(
     page.get_by_role("button", name="Generate").click()
     error = page.locator("#submit-error")
     expect(error).to_contain_text("Insufficient credits: this generation costs 8, the key has 3")
+    expect(page.locator("#balance")).to_have_text("Key “poor”: 3 credits left.")
     expect(page.locator("#key-error")).to_be_hidden()
     assert tab.problems(allow=(403,)) == []
 

@@ -30,9 +30,18 @@ export class Api {
     return body.data;
   }
 
-  /** Submit a generation; answers {id, status}. */
-  create(body) {
-    return this.request("POST", "/v2/video/generations", { body });
+  /**
+   * Submit a generation; answers {id, status}. The same idempotency key with the same body
+   * returns the first answer instead of charging twice (for a retry after a lost response).
+   */
+  create(body, { idempotencyKey } = {}) {
+    const headers = idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {};
+    return this.request("POST", "/v2/video/generations", { body, headers });
+  }
+
+  /** The key's name and balance: {id, name, credits (null: unlimited), …}. */
+  account() {
+    return this.request("GET", "/v1/account");
   }
 
   /** One generation, in the aimlapi poll shape. */
@@ -50,12 +59,12 @@ export class Api {
     return this.request("DELETE", "/v2/video/generations", { params: { generation_id: id } });
   }
 
-  async request(method, path, { params = {}, body = undefined, auth = true } = {}) {
+  async request(method, path, { params = {}, body = undefined, auth = true, headers: extra = {} } = {}) {
     const url = new URL(path, window.location.origin);
     for (const [name, value] of Object.entries(params)) {
       if (value !== null && value !== undefined) url.searchParams.set(name, String(value));
     }
-    const headers = { Accept: "application/json" };
+    const headers = { Accept: "application/json", ...extra };
     if (auth) {
       const key = this.getKey();
       if (!key) throw new ApiError(401, "Paste your API key first.");

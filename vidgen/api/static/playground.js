@@ -26,6 +26,7 @@ const state = {
   ratioPickedByHand: false,
   duration: null,
   submitting: false,
+  pending: null, // {body, key}: the Idempotency-Key of a create whose answer never came
   local: new Map(), // id → what this page sent: {model, prompt, duration, ratio, previewUrl}
   checkedKey: null, // the key whose history is shown
 };
@@ -165,8 +166,22 @@ async function useKey({ quiet = false } = {}) {
     saveKey(key);
     $("key-forget").hidden = false;
     showMessage($("key-status"), "✓ Key accepted and saved in this browser.");
+    refreshBalance();
   } else {
+    showMessage($("balance"), "");
     showMessage($("key-status"), ""); // the reason is shown at the key, or by the history
+  }
+}
+
+/** The key's balance, under the submit button (refunds and charges move it). */
+async function refreshBalance() {
+  if (!keyInput.value.trim()) return;
+  try {
+    const account = await api.account();
+    const credits = account.credits === null ? "unlimited credits" : `${creditsText(account.credits)} left`;
+    showMessage($("balance"), `Key “${account.name}”: ${credits}.`);
+  } catch {
+    showMessage($("balance"), "");
   }
 }
 
@@ -177,6 +192,7 @@ function forgetKey() {
   setKeyError("");
   $("key-forget").hidden = true;
   showMessage($("key-status"), "Forgotten: this browser no longer keeps a key.");
+  showMessage($("balance"), "");
   historyView.reset();
   keyInput.focus();
 }
@@ -264,7 +280,6 @@ function selectModel(id) {
   const tailOk = model.accepts_last_image;
   $("tail-details").hidden = !tailOk;
   showMessage($("tail-unsupported"), tailOk ? "" : `${model.title} does not take a last frame.`);
-  $("first-image-label").querySelector(".required").hidden = !model.requires_image;
   updatePrompt();
   updatePrice();
 }
@@ -442,7 +457,8 @@ async function submit(event) {
 
   const problems = [];
   if (!keyInput.value.trim()) problems.push({ field: "key", message: "Paste your API key first" });
-  if (model.requires_image && !firstPicker.payload) {
+  // The aimlapi dialect always needs a first frame, whatever the model could do without one.
+  if (!firstPicker.payload) {
     problems.push({ field: "image_url", message: "Choose, drop or paste an image, or give its URL" });
   }
   const urlProblems = [checkUrl(firstPicker, "image_url"), checkUrl(tailPicker, "tail_image_url")];
@@ -480,16 +496,23 @@ async function submit(event) {
     return;
   }
 
+  // A create whose answer was lost (network) is retried with the same Idempotency-Key, so
+  // pressing Generate again cannot make, or charge for, the same video twice.
+  const bodyText = JSON.stringify(body);
+  if (state.pending?.body !== bodyText) state.pending = { body: bodyText, key: randomId() };
   setSubmitting(true);
   let created;
   try {
-    created = await api.create(body);
+    created = await api.create(body, { idempotencyKey: state.pending.key });
+    state.pending = null;
   } catch (error) {
+    if (!(error instanceof ApiError && error.status === 0)) state.pending = null;
     showApiError(error);
     return;
   } finally {
     setSubmitting(false);
   }
+  refreshBalance();
   if (keyInput.value.trim() !== state.checkedKey) {
     useKey({ quiet: true }); // a key typed and used at once: save it and show its history
   }
@@ -510,6 +533,13 @@ async function submit(event) {
   });
   result.watch(created.id);
   result.reveal();
+}
+
+/** 128 random bits as hex (crypto.randomUUID needs a secure context; this page may not be). */
+function randomId() {
+  return [...crypto.getRandomValues(new Uint8Array(16))]
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
 }
 
 function setSubmitting(on) {
@@ -589,6 +619,7 @@ const result = new ResultCard({
     return sizes.map((m) => m.aspect_ratios[ratio]).find((size) => size !== undefined);
   },
   onError: (error) => showApiError(error),
+  onEnded: refreshBalance, // a failure or a cancel refunds
   onReuseSeed: (seed) => {
     $("seed").value = seed;
     $("seed-clear").hidden = false;

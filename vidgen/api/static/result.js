@@ -23,7 +23,8 @@ export class ResultCard {
    *   noteFor: (id: string) => {prompt?: string, duration?: number}|undefined,
    *   sentFor: (id: string) => {model?: string, ratio?: string, previewUrl?: string}|undefined,
    *   frameSize: (model: string|undefined, ratio: string) => string|undefined,
-   *   onError: (error: Error) => void, onReuseSeed: (seed: string) => void}} hooks
+   *   onError: (error: Error) => void, onEnded: () => void,
+   *   onReuseSeed: (seed: string) => void}} hooks
    */
   constructor(hooks) {
     this.hooks = hooks;
@@ -79,7 +80,10 @@ export class ResultCard {
       showMessage($("result-error"), "");
       this.render(generation);
       this.hooks.history.upsert(generation);
-      if (!isActive(generation)) return;
+      if (!isActive(generation)) {
+        this.hooks.onEnded();
+        return;
+      }
       await sleep(POLL_MS);
       if (ticket !== this.ticket) return;
     }
@@ -90,6 +94,7 @@ export class ResultCard {
       const generation = await this.hooks.api.cancel(id);
       this.hooks.history.upsert(generation);
       if (this.current === id) this.render(generation);
+      this.hooks.onEnded();
       announce(isActive(generation) ? "Cancelling: the engine stops at its next check." : "Cancelled.");
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) this.hooks.onError(error);
