@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
-from vidgen.api import account, aimlapi, apiframe, files, openai, ops, runway
+from vidgen.api import account, aimlapi, apiframe, files, openai, ops, playground, runway
 from vidgen.api.dialect import Dialect
 from vidgen.errors import PayloadTooLarge
 from vidgen.logs import request_id_var
@@ -171,6 +171,7 @@ def create_app(
     app.include_router(account.router)
     app.include_router(files.router)
     app.include_router(ops.router)
+    app.include_router(playground.router)
 
     async def render(request: Request, exc: Exception) -> Any:
         return dialect_for_path(request.url.path).error_response(request, exc)
