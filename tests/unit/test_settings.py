@@ -14,7 +14,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_every_setting_is_documented_in_the_readme_table() -> None:
-    documented = set(re.findall(r"^\| `(VIDGEN_[A-Z_]+)`", README.read_text(), flags=re.M))
+    documented = set(re.findall(r"^\| `(VIDGEN_[A-Z0-9_]+)`", README.read_text(), flags=re.M))
     declared = {f"VIDGEN_{name.upper()}" for name in Settings.model_fields}
     assert declared == documented
 

@@ -34,8 +34,6 @@ DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT, apiframe.DIALECT, runway.DIALE
 DEFAULT_DIALECT = aimlapi.DIALECT
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-#: How long a stopping server lets running jobs finish before handing them back to the queue.
-SHUTDOWN_GRACE_SECONDS = 20.0
 
 
 def dialect_for_path(path: str) -> Dialect:
@@ -146,7 +144,7 @@ def create_app(
             yield
         finally:
             if worker is not None and worker_task is not None:
-                await worker.shutdown(SHUTDOWN_GRACE_SECONDS)
+                await worker.shutdown(settings.shutdown_grace_seconds)
                 await worker_task
             dispatcher.stop()
             await dispatcher_task

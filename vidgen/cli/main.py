@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vidgen.cli import keys, serve
+from vidgen.cli import keys, serve, worker
 
 app = typer.Typer(
     name="vidgen",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
 app.add_typer(keys.app, name="keys")
 
 
