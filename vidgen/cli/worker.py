@@ -65,6 +65,24 @@ def worker(
 
 async def run_worker(settings: Settings, models: list[str] | None, name: str | None) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully (see the module docstring)."""
+    stopping = asyncio.Event()
+    signals = 0
+    worker: Worker | None = None
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            log.info("stopping: running jobs may finish", extra={"signal": signum})
+            stopping.set()
+        elif worker is not None:
+            log.warning("stopping now: handing running jobs back", extra={"signal": signum})
+            asyncio.get_running_loop().create_task(worker.shutdown(0))
+
+    # Before anything else, so that a signal during start-up is a graceful stop too.
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
     runtime = await Runtime.start(settings, models=models)
     worker = Worker(
         store=runtime.jobs,
@@ -76,22 +94,6 @@ async def run_worker(settings: Settings, models: list[str] | None, name: str | N
         webhooks=runtime.webhooks,
     )
     dispatcher = runtime.webhook_dispatcher()
-    stopping = asyncio.Event()
-    signals = 0
-
-    def on_signal(signum: int) -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
-            log.info("stopping: running jobs may finish", extra={"signal": signum})
-            stopping.set()
-        else:
-            log.warning("stopping now: handing running jobs back", extra={"signal": signum})
-            asyncio.get_running_loop().create_task(worker.shutdown(0))
-
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
     worker_task = asyncio.create_task(worker.run())
     dispatcher_task = asyncio.create_task(dispatcher.run())
     stop_task = asyncio.create_task(stopping.wait())

@@ -200,19 +200,7 @@ class Worker:
                 log.exception("job ended with an unexpected error", extra={"worker": self.name})
 
     async def _reaper(self) -> None:
-        interval = max(0.5, self.settings.lease_seconds / 2)
-        while not self._stopping.is_set():
-            try:
-                result = await self.store.requeue_expired()
-                if result.requeued or result.failed:
-                    log.warning(
-                        "expired leases reaped",
-                        extra={"requeued": result.requeued, "failed": result.failed},
-                    )
-            except Exception:
-                log.warning("reaping expired leases failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), interval)
+        await reap_expired_leases(self.store, self.settings.lease_seconds, self._stopping)
 
     async def run_once(self) -> bool:
         """Claim and run a single job, if one is queued (for tests and tools)."""
@@ -488,6 +476,25 @@ class Worker:
             duration=info.duration,
             thumbnail_key=thumbnail_key(job_id),
         )
+
+
+async def reap_expired_leases(store: JobStore, lease_seconds: float, stop: asyncio.Event) -> None:
+    """Requeue (or end) jobs whose lease expired, every half lease, until ``stop`` is set.
+    Every vidgen process runs this, API-only ones included, so a job whose worker died reads
+    ``queued`` again within a lease and a half even while no worker is alive."""
+    interval = max(0.5, lease_seconds / 2)
+    while not stop.is_set():
+        try:
+            result = await store.requeue_expired()
+            if result.requeued or result.failed:
+                log.warning(
+                    "expired leases reaped",
+                    extra={"requeued": result.requeued, "failed": result.failed},
+                )
+        except Exception:
+            log.warning("reaping expired leases failed", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
 
 
 def _as_engine_error(exc: BaseException) -> EngineError:
