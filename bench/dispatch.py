@@ -59,8 +59,16 @@ def start_workers(count: int, env: dict[str, str], logs: Path) -> list[subproces
         log = (logs / f"worker-{i}.log").open("wb")
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "vidgen.cli.main", "worker", "--name", f"bench-{i}"]
-                + ["--concurrency", str(SLOTS_PER_WORKER)],
+                [
+                    sys.executable,
+                    "-m",
+                    "vidgen.cli.main",
+                    "worker",
+                    "--name",
+                    f"bench-{i}",
+                    "--concurrency",
+                    str(SLOTS_PER_WORKER),
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
