@@ -10,11 +10,11 @@ at the first request.
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from vidgen.core.catalog import DEFAULT_MODELS, Catalog
+from vidgen.core.catalog import DEFAULT_MODELS, Catalog, ModelSpec
 from vidgen.core.models import Generation
 from vidgen.core.service import GenerationService
 from vidgen.engines.base import Engine
@@ -29,6 +29,7 @@ from vidgen.store.generations import GenerationStore
 from vidgen.store.jobs import JobStore
 from vidgen.store.keys import ApiKey, KeyStore
 from vidgen.store.notify import Wakeup
+from vidgen.store.pg_notify import PgWakeup
 from vidgen.store.webhooks import WebhookStore
 from vidgen.webhooks.dispatch import WebhookDispatcher
 from vidgen.webhooks.signing import webhook_secret
@@ -57,16 +58,28 @@ class Runtime:
     created_keys: list[tuple[ApiKey, str]] = field(default_factory=list)
 
     @classmethod
-    async def start(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+    async def start(
+        cls,
+        settings: Settings,
+        *,
+        migrate: bool = True,
+        models: Collection[str] | None = None,
+    ) -> Runtime:
+        """Connect and check everything. ``models`` (a ``vidgen worker --models`` list) builds
+        only the engines those models need, so a GPU worker needs no provider's API key."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        catalog, engines = check_configuration(settings)
+        catalog, engines = check_configuration(settings, models)
         db = Database(settings.resolved_database_url)
         if migrate:
             await db.migrate()
-        wakeup = Wakeup()
-        await wakeup.start()
+        # A worker starts the listener (Worker.run); an API-only process never holds one.
+        wakeup = (
+            PgWakeup(settings.resolved_database_url)
+            if not db.is_sqlite and settings.pg_listen
+            else Wakeup()
+        )
         generations = GenerationStore(db, wakeup)
-        storage = open_storage(settings.resolved_storage_url)
+        storage = open_storage(settings.resolved_storage_url, settings)
         fetcher = SafeFetcher.from_settings(settings)
 
         async def check_webhook_url(url: str) -> str | None:
@@ -119,9 +132,12 @@ class Runtime:
             return None
         ttl = self.settings.link_ttl_seconds
         filename = f"{generation.id}.{key.rsplit('.', 1)[-1]}"
-        presigned = await self.storage.presigned_url(key, ttl_seconds=ttl, filename=filename)
+        media_type = "image/jpeg" if thumbnail else generation.video.media_type
+        presigned = await self.storage.presigned_url(
+            key, ttl_seconds=ttl, filename=filename, media_type=media_type
+        )
         if presigned is not None:
-            return presigned, int(time.time()) + ttl
+            return presigned
         token, expires = self.links.sign(generation_id=generation.id, key=key)
         return f"{base_url.rstrip('/')}/files/{quote(key)}?_jwt={token}", expires
 
@@ -147,8 +163,9 @@ class Runtime:
         """With no key at all, create one so a new user can start at once."""
         if await self.keys.count() > 0:
             return None
-        created = await self.keys.create("default", source="auto")
-        self.created_keys.append(created)
+        created = await self.keys.create_if_none("default", source="auto")
+        if created is not None:
+            self.created_keys.append(created)
         return created
 
     def routing(self) -> dict[str, str]:
@@ -176,8 +193,21 @@ def default_routes(settings: Settings) -> dict[str, str]:
     return {spec.id: "runway" for spec in DEFAULT_MODELS if runway.model_problem(spec) is None}
 
 
-def check_configuration(settings: Settings) -> tuple[Catalog, dict[str, Engine]]:
-    """Build the catalog and the routed engines, or raise ConfigurationError saying what to set."""
+def served_models(catalog: Catalog, models: Collection[str]) -> list[ModelSpec]:
+    """The catalog entries that ``models`` names (ids or aliases)."""
+    found = {name: catalog.find(name) for name in models}
+    unknown = sorted(name for name, spec in found.items() if spec is None)
+    if unknown:
+        known = ", ".join(spec.id for spec in catalog)
+        raise ConfigurationError(f"unknown model(s) {', '.join(unknown)}; known: {known}")
+    return list({spec.id: spec for spec in found.values() if spec is not None}.values())
+
+
+def check_configuration(
+    settings: Settings, models: Collection[str] | None = None
+) -> tuple[Catalog, dict[str, Engine]]:
+    """Build the catalog and the routed engines (only those of ``models``, when given), or
+    raise ConfigurationError saying what to set."""
     try:
         # VIDGEN_ROUTES comes last, so it wins over a default (even when it names an alias).
         catalog = Catalog.build(routes=default_routes(settings) | settings.routes)
@@ -185,17 +215,18 @@ def check_configuration(settings: Settings) -> tuple[Catalog, dict[str, Engine]]
         raise
     except Exception as exc:
         raise ConfigurationError(f"VIDGEN_ROUTES: {exc}") from exc
-    names = {catalog.engine_for(spec.id) for spec in catalog}
+    served = list(catalog) if models is None else served_models(catalog, models)
+    names = {catalog.engine_for(spec.id) for spec in served}
     try:
         engines = build_engines(settings, names)
     except UnknownEngine as exc:
         raise ConfigurationError(f"VIDGEN_ROUTES: {exc}") from exc
     problems = [
-        f"engine {name!r} (serving {', '.join(s.id for s in catalog if catalog.engine_for(s.id) == name)}): {problem}"
+        f"engine {name!r} (serving {', '.join(s.id for s in served if catalog.engine_for(s.id) == name)}): {problem}"
         for name, engine in engines.items()
         if (problem := engine.configuration_problem()) is not None
     ]
-    for spec in catalog:
+    for spec in served:
         name = catalog.engine_for(spec.id)
         problem = engines[name].model_problem(spec)
         if problem is not None:

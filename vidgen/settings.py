@@ -42,7 +42,38 @@ class Settings(BaseSettings):
     )
     storage_url: str | None = Field(
         None,
-        description="Where videos are kept. Default: local files under `<data_dir>/objects`.",
+        description="Where videos are kept: `file:///path` or `s3://bucket/prefix`. Default: "
+        "local files under `<data_dir>/objects`.",
+    )
+    storage_proxy_downloads: bool = Field(
+        False,
+        description="Stream S3 downloads through the API (`/files/…`, with Range) instead of "
+        "handing out presigned bucket URLs.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="S3-compatible endpoint, e.g. `http://minio:9000` (path-style addressing). "
+        "Default: AWS.",
+    )
+    s3_public_endpoint_url: str | None = Field(
+        None,
+        description="The endpoint clients reach, for presigned links, when it differs from "
+        "`VIDGEN_S3_ENDPOINT_URL`.",
+    )
+    s3_region: str | None = Field(
+        None, description="The bucket's region. Default: boto3's (`AWS_REGION`, config files)."
+    )
+    s3_access_key_id: str | None = Field(
+        None, description="Default: boto3's credential chain (`AWS_*`, instance roles)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="Secret for `VIDGEN_S3_ACCESS_KEY_ID`."
+    )
+    s3_multipart_threshold: int = Field(
+        8 * MiB,
+        ge=5 * MiB,
+        description="Uploads of at least this many bytes go up in parts of this size, several "
+        "at once.",
     )
     public_url: str | None = Field(
         None,
@@ -84,6 +115,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(16 * MiB, gt=0, description="Largest request body accepted (413).")
 
     run_worker: bool = Field(True, description="Run the in-process worker pool in `vidgen serve`.")
+    pg_listen: bool = Field(
+        True,
+        description="On PostgreSQL, wake idle workers with LISTEN/NOTIFY (turn off behind a "
+        "transaction-pooling PgBouncer); polling works either way.",
+    )
+    shutdown_grace_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="On SIGTERM, how long running jobs may finish before they are handed back "
+        "to the queue.",
+    )
     worker_concurrency: int = Field(2, ge=1, description="Jobs one worker process runs at once.")
     lease_seconds: float = Field(
         30.0, gt=1, description="A claimed job's lease, renewed by heartbeats."
@@ -218,6 +260,19 @@ class Settings(BaseSettings):
                 )
             if self.signing_secret is None:
                 raise ValueError("VIDGEN_ENV=production requires VIDGEN_SIGNING_SECRET")
+        return self
+
+    @model_validator(mode="after")
+    def _check_storage(self) -> Settings:
+        url = self.storage_url or ""
+        if url and not url.startswith(("file://", "s3://")):
+            raise ValueError(f"VIDGEN_STORAGE_URL must start with file:// or s3:// (got {url!r})")
+        if url.startswith("s3://") and not url[len("s3://") :].split("/", 1)[0]:
+            raise ValueError("VIDGEN_STORAGE_URL: s3:// needs a bucket, e.g. s3://videos/vidgen")
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError(
+                "set both VIDGEN_S3_ACCESS_KEY_ID and VIDGEN_S3_SECRET_ACCESS_KEY, or neither"
+            )
         return self
 
     @cached_property

@@ -1,4 +1,5 @@
-"""The jobs table as a queue, on a real SQLite database: claims, leases, reaping, credits."""
+"""The jobs table as a queue, on real databases (SQLite, and PostgreSQL on loopback): claims,
+leases, reaping, credits, fairness between keys."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ IMAGE = CapturedImage(
 )
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'q.db'}")
-    await database.migrate()
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'q.db'}")
+        await database.migrate()
+    else:
+        database = Database(request.getfixturevalue("pg_url"))
     yield database
     await database.dispose()
 
@@ -293,3 +297,42 @@ async def test_queue_depth_counts_queued_jobs_per_model(
 async def test_migrations_are_safe_to_run_again(db: Database) -> None:
     await db.migrate()
     await db.migrate()
+
+
+async def test_one_keys_backlog_does_not_starve_another_keys_single_job(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
+    big, _ = await keys.create("big")
+    small, _ = await keys.create("small")
+    for _ in range(60):
+        await generations.create(new_job(big.id))
+    for _ in range(20):  # the big key's backlog is being worked through
+        assert await jobs.claim_next("w", lease_seconds=30)
+    lone = await generations.create(new_job(small.id))
+    order = [(await jobs.claim_next("w", lease_seconds=30)) for _ in range(3)]
+    assert lone.id in [c.generation.id for c in order if c]
+
+
+async def test_keys_take_turns_in_the_claim_order(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
+    a, _ = await keys.create("a")
+    b, _ = await keys.create("b")
+    for _ in range(4):
+        await generations.create(new_job(a.id))
+    for _ in range(3):
+        await generations.create(new_job(b.id))
+    claimed = [(await jobs.claim_next("w", lease_seconds=30)) for _ in range(7)]
+    owners = ["a" if c and c.generation.key_id == a.id else "b" for c in claimed]
+    assert owners == ["a", "b", "a", "b", "a", "b", "a"]
+
+
+async def test_a_key_never_runs_more_than_its_limit_even_under_concurrent_claims(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
+    limited, _ = await keys.create("limited", max_concurrency=2)
+    for _ in range(10):
+        await generations.create(new_job(limited.id))
+    results = await asyncio.gather(*(jobs.claim_next(f"w{i}", lease_seconds=30) for i in range(12)))
+    assert len([r for r in results if r is not None]) == 2
+    assert await generations.running_count(limited.id) == 2

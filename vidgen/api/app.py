@@ -19,14 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
-from vidgen.api import account, aimlapi, apiframe, files, openai, ops, runway
+from vidgen.api import account, aimlapi, apiframe, files, openai, ops, playground, runway
 from vidgen.api.dialect import Dialect
 from vidgen.errors import PayloadTooLarge
 from vidgen.logs import request_id_var
 from vidgen.metrics import HTTP_LATENCY
 from vidgen.runtime import Runtime
 from vidgen.settings import Settings
-from vidgen.worker.runner import Worker
+from vidgen.worker.runner import Worker, reap_expired_leases
 
 log = logging.getLogger("vidgen.http")
 
@@ -34,8 +34,6 @@ DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT, apiframe.DIALECT, runway.DIALE
 DEFAULT_DIALECT = aimlapi.DIALECT
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-#: How long a stopping server lets running jobs finish before handing them back to the queue.
-SHUTDOWN_GRACE_SECONDS = 20.0
 
 
 def dialect_for_path(path: str) -> Dialect:
@@ -129,6 +127,8 @@ def create_app(
             await runtime.ensure_first_key()
         worker: Worker | None = None
         worker_task: asyncio.Task[None] | None = None
+        reaper_task: asyncio.Task[None] | None = None
+        stop_reaping = asyncio.Event()
         if settings.run_worker:
             worker = Worker(
                 store=runtime.jobs,
@@ -138,6 +138,12 @@ def create_app(
                 webhooks=runtime.webhooks,
             )
             worker_task = asyncio.create_task(worker.run())
+        else:
+            # No worker here (scale-out): still reap expired leases, so that a job whose
+            # worker died reads queued again even while no worker is alive.
+            reaper_task = asyncio.create_task(
+                reap_expired_leases(runtime.jobs, settings.lease_seconds, stop_reaping)
+            )
         dispatcher = runtime.webhook_dispatcher()
         dispatcher_task = asyncio.create_task(dispatcher.run())
         if on_started is not None:
@@ -146,8 +152,11 @@ def create_app(
             yield
         finally:
             if worker is not None and worker_task is not None:
-                await worker.shutdown(SHUTDOWN_GRACE_SECONDS)
+                await worker.shutdown(settings.shutdown_grace_seconds)
                 await worker_task
+            if reaper_task is not None:
+                stop_reaping.set()
+                await reaper_task
             dispatcher.stop()
             await dispatcher_task
             await runtime.aclose()
@@ -171,6 +180,7 @@ def create_app(
     app.include_router(account.router)
     app.include_router(files.router)
     app.include_router(ops.router)
+    app.include_router(playground.router)
 
     async def render(request: Request, exc: Exception) -> Any:
         return dialect_for_path(request.url.path).error_response(request, exc)

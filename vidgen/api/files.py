@@ -1,19 +1,23 @@
 """Downloads: ``GET /files/<key>?_jwt=…`` with HTTP Range support (206), so players can seek.
 
 The link is signed and expires (see ``storage.links``); a tampered, expired or missing token is
-refused with 403, and a valid token for an object that is gone gets 404.
+refused with 403, and a valid token for an object that is gone gets 404. Local files are sent
+by Starlette's ``FileResponse``; objects in a bucket (``VIDGEN_STORAGE_PROXY_DOWNLOADS``, and
+the OpenAI dialect's ``/content``) are streamed with a ranged GET of just the bytes asked for.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from vidgen.api.deps import RuntimeDep, public_base_url
 from vidgen.core.models import Generation
 from vidgen.runtime import Runtime
+from vidgen.storage.base import Storage
 from vidgen.storage.links import LinkRefused
 
 router = APIRouter(tags=["files"])
@@ -43,6 +47,7 @@ def _refused(reason: str, status: int = 403) -> JSONResponse:
 )
 async def download_file(
     key: str,
+    request: Request,
     runtime: RuntimeDep,
     token: Annotated[str | None, Query(alias="_jwt")] = None,
 ) -> Response:
@@ -50,16 +55,93 @@ async def download_file(
         runtime.links.verify(token, key=key)
     except LinkRefused as exc:
         return _refused(str(exc))
-    try:
-        path = runtime.storage.local_path(key)
-    except ValueError:
-        return _refused("not found", 404)
-    if path is None or not path.is_file():
-        return _refused("not found", 404)
-    return FileResponse(
-        path,
+    response = await send_object(
+        request,
+        runtime.storage,
+        key,
         media_type="video/mp4" if key.endswith(".mp4") else None,
         filename=key.rsplit("/", 1)[-1],
-        content_disposition_type="inline",
-        headers={"Cache-Control": "private, max-age=3600"},
+    )
+    return response if response is not None else _refused("not found", 404)
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class RangeNotSatisfiable(Exception):
+    """The Range header asks for bytes the object does not have (416)."""
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one byte range (start, end inclusive) a ``Range`` header asks for, or None to send
+    the whole object (no header, several ranges, or a form we do not serve: RFC 9110 lets a
+    server ignore those). Raises RangeNotSatisfiable for a range past the end."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        count = int(last)
+        if count == 0 or size == 0:
+            raise RangeNotSatisfiable()
+        return max(0, size - count), size - 1
+    start = int(first)
+    if start >= size or (last and int(last) < start):
+        raise RangeNotSatisfiable()
+    return start, min(int(last), size - 1) if last else size - 1
+
+
+async def send_object(
+    request: Request,
+    storage: Storage,
+    key: str,
+    *,
+    media_type: str | None,
+    filename: str,
+) -> Response | None:
+    """Send a stored object with Range support, or None when it does not exist."""
+    headers = {
+        "Cache-Control": "private, max-age=3600",
+        "Content-Disposition": f'inline; filename="{filename}"',
+    }
+    try:
+        path = storage.local_path(key)
+    except ValueError:
+        return None
+    if path is not None:
+        if not path.is_file():
+            return None
+        return FileResponse(
+            path,
+            media_type=media_type,
+            filename=filename,
+            content_disposition_type="inline",
+            headers={"Cache-Control": headers["Cache-Control"]},
+        )
+    info = await storage.stat(key)
+    if info is None:
+        return None
+    media_type = media_type or info.media_type or "application/octet-stream"
+    headers["Accept-Ranges"] = "bytes"
+    try:
+        wanted = parse_range(request.headers.get("range"), info.size)
+    except RangeNotSatisfiable:
+        headers["Content-Range"] = f"bytes */{info.size}"
+        return Response(status_code=416, headers=headers)
+    start, end = wanted or (0, info.size - 1)
+    status = 200 if wanted is None else 206
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+    headers["Content-Length"] = str(end - start + 1)
+    if request.method == "HEAD" or info.size == 0:
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    return StreamingResponse(
+        storage.read_range(key, start, end),
+        status_code=status,
+        headers=headers,
+        media_type=media_type,
     )

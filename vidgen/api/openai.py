@@ -22,6 +22,7 @@ from starlette.datastructures import UploadFile
 
 from vidgen.api.deps import CurrentKey, RuntimeDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint
+from vidgen.api.files import send_object
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, NotFound, VidgenError
 from vidgen.runtime import Runtime
@@ -358,6 +359,7 @@ async def delete_video(video_id: VideoId, key: CurrentKey, runtime: RuntimeDep) 
 )
 async def download_content(
     video_id: VideoId,
+    request: Request,
     key: CurrentKey,
     runtime: RuntimeDep,
     variant: Annotated[Literal["video", "thumbnail", "spritesheet"], Query()] = "video",
@@ -372,14 +374,17 @@ async def download_content(
             f"Video {video_id!r} has no content yet (status {STATUS_WORDS[generation.status]})."
         )
     object_key = generation.video.thumbnail_key if variant == "thumbnail" else generation.video.key
-    path = runtime.storage.local_path(object_key) if object_key else None
-    if path is None or not path.is_file():
-        raise NotFound(f"The {variant} of video {video_id!r} is not available.")
-    media_type = "image/jpeg" if variant == "thumbnail" else "video/mp4"
-    return FileResponse(
-        path,
-        media_type=media_type,
-        headers={"Cache-Control": "private, max-age=3600"},
-        filename=f"{video_id}.{'jpg' if variant == 'thumbnail' else 'mp4'}",
-        content_disposition_type="inline",
+    response = (
+        await send_object(
+            request,
+            runtime.storage,
+            object_key,
+            media_type="image/jpeg" if variant == "thumbnail" else "video/mp4",
+            filename=f"{video_id}.{'jpg' if variant == 'thumbnail' else 'mp4'}",
+        )
+        if object_key
+        else None
     )
+    if response is None:
+        raise NotFound(f"The {variant} of video {video_id!r} is not available.")
+    return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vidgen.cli import generate, generations, keys, models, serve
+from vidgen.cli import generate, generations, keys, models, serve, worker
 
 app = typer.Typer(
     name="vidgen",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
 app.add_typer(keys.app, name="keys")
 # Client commands: they talk to a server (VIDGEN_BASE_URL) through the SDK only.
 app.command("generate")(generate.generate)

@@ -23,7 +23,8 @@ SAMPLE_IMAGE = (
 def banner(runtime: Runtime, base_url: str, console: Console) -> None:
     settings = runtime.settings
     console.print(
-        f"[bold]vidgen {__version__}[/] serving on [cyan]{base_url}[/]  (API docs: {base_url}/docs)"
+        f"[bold]vidgen {__version__}[/] serving on [cyan]{base_url}[/]  "
+        f"(playground: {base_url}/  ·  API docs: {base_url}/docs)"
     )
     database = "SQLite (WAL)" if runtime.db.is_sqlite else runtime.db.dialect
     console.print(f"  data dir {settings.data_dir.resolve()}  ·  database {database}")

@@ -63,6 +63,9 @@ class EngineResult:
     fps: float
     frame_count: int
     media_type: str = "video/mp4"
+    #: A JPEG of the middle frame, when the engine has one at hand; otherwise the worker
+    #: decodes the video to make it.
+    thumbnail: Path | None = None
 
     @property
     def duration(self) -> float:

@@ -1,15 +1,33 @@
 """Where finished videos live, behind one small interface.
 
 ``local`` (the default) keeps files under the data dir and serves them through ``/files/…`` with
-a signed, expiring ``?_jwt=`` token. An S3-compatible backend hands out presigned URLs instead.
-Keys are deterministic per generation (``videos/<id>.mp4``), so a job that is retried after a
-crash overwrites its own object rather than leaving a second one behind.
+a signed, expiring ``?_jwt=`` token. An S3-compatible backend (``storage.s3``) hands out
+presigned URLs instead, or streams through the same ``/files/…`` route when
+``VIDGEN_STORAGE_PROXY_DOWNLOADS`` says so. Keys are deterministic per generation
+(``videos/<id>.mp4``), so a job that is retried after a crash overwrites its own object rather
+than leaving a second one behind.
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vidgen.settings import Settings
+
+#: Bytes read per chunk when a download is streamed through the API.
+CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size: int
+    media_type: str | None = None
 
 
 def video_key(generation_id: str) -> str:
@@ -41,22 +59,52 @@ class Storage(ABC):
     async def check(self) -> None:
         """Raise if the store cannot be written to (used by ``/ready``)."""
 
-    async def presigned_url(self, key: str, *, ttl_seconds: int, filename: str) -> str | None:
-        """A direct download URL from the store itself, or None to serve through the API."""
+    async def presigned_url(
+        self, key: str, *, ttl_seconds: int, filename: str, media_type: str | None = None
+    ) -> tuple[str, int] | None:
+        """A direct download URL from the store itself and its expiry (unix seconds), or None
+        to serve through the API."""
         return None
 
     def local_path(self, key: str) -> Path | None:
         """The file behind ``key`` when the store is a local directory, else None."""
         return None
 
+    async def stat(self, key: str) -> StoredObject | None:
+        """The object's size (None when it does not exist)."""
+        path = self.local_path(key)
+        if path is None or not path.is_file():
+            return None
+        return StoredObject(size=path.stat().st_size)
+
+    async def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start`` to ``end`` (inclusive) of the object, in chunks."""
+        path = self.local_path(key)
+        if path is None:
+            raise FileNotFoundError(key)
+        with path.open("rb") as fh:
+            fh.seek(start)
+            remaining = end - start + 1
+            while remaining > 0:
+                chunk = await asyncio.to_thread(fh.read, min(CHUNK_BYTES, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk
+
     async def aclose(self) -> None:
         return None
 
 
-def open_storage(url: str) -> Storage:
+def open_storage(url: str, settings: Settings | None = None) -> Storage:
     """Build the store that ``VIDGEN_STORAGE_URL`` names."""
     if url.startswith("file://"):
         from vidgen.storage.local import LocalStorage
 
         return LocalStorage.from_url(url)
-    raise ValueError(f"unsupported VIDGEN_STORAGE_URL scheme: {url!r} (expected file://)")
+    if url.startswith("s3://"):
+        from vidgen.settings import Settings
+        from vidgen.storage.s3 import S3Storage
+
+        return S3Storage.from_settings(url, settings or Settings())
+    raise ValueError(f"unsupported VIDGEN_STORAGE_URL scheme: {url!r} (expected file:// or s3://)")

@@ -16,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from vidgen.core.models import CapturedImage, Generation, Status
 from vidgen.store.credits import CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
-from vidgen.store.notify import Wakeup
+from vidgen.store.notify import Wakeup, announce_job
 from vidgen.store.rows import row_to_generation, utcnow
 from vidgen.store.tables import credit_ledger, idempotency_keys, job_inputs, jobs
+from vidgen.store.turns import next_turn
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class GenerationStore:
 
         def create(conn: Connection) -> Generation:
             take_credits(conn, job.key_id, job.credits)
+            turn = next_turn(conn, job.key_id, job.priority)
             conn.execute(
                 insert(jobs).values(
                     id=job.id,
@@ -94,6 +96,7 @@ class GenerationStore:
                     engine=job.engine,
                     status=Status.QUEUED.value,
                     priority=job.priority,
+                    turn=turn,
                     dialect=job.dialect,
                     prompt=job.prompt,
                     aspect_ratio=job.aspect_ratio,
@@ -140,6 +143,7 @@ class GenerationStore:
             )
             if idempotency is not None:
                 _reserve_idempotency_key(conn, job, idempotency, now)
+            announce_job(conn, job.model, job.id)
             return row_to_generation(conn.execute(select(jobs).where(jobs.c.id == job.id)).one())
 
         try:
@@ -148,7 +152,7 @@ class GenerationStore:
             if idempotency is not None and "idempotency" in str(exc.orig).lower():
                 raise IdempotencyRace() from exc
             raise
-        self.wakeup.notify()
+        self.wakeup.job_ready()
         return generation
 
     async def find_idempotent(self, key_id: str, idempotency_key: str) -> IdempotentMatch | None:

@@ -30,9 +30,10 @@ from vidgen.core.models import (
 )
 from vidgen.store.credits import CANCELLED, finish_and_refund
 from vidgen.store.db import Database
-from vidgen.store.notify import Wakeup
+from vidgen.store.notify import Wakeup, announce_job
 from vidgen.store.rows import row_to_generation, utcnow
 from vidgen.store.tables import api_keys, job_inputs, jobs
+from vidgen.store.turns import CLAIM_ORDER
 from vidgen.store.webhooks import enqueue_event
 
 
@@ -72,7 +73,8 @@ class JobStore:
         models: Collection[str] | None = None,
         engines: Collection[str] | None = None,
     ) -> ClaimedJob | None:
-        """Claim the next queued job (highest priority, then oldest) in one statement."""
+        """Claim the next queued job in one statement: highest priority, then the lowest turn
+        (keys take turns, see ``store.turns``), then the oldest."""
         now = utcnow()
         candidate = (
             select(jobs.c.id)
@@ -80,25 +82,14 @@ class JobStore:
                 jobs.c.status == Status.QUEUED.value,
                 or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now),
             )
-            .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.id)
+            .order_by(*CLAIM_ORDER)
             .limit(1)
             .with_for_update(skip_locked=True)
         )
         # A key with max_concurrency runs at most that many jobs at once; the rest wait (and
-        # read as THROTTLED in the Runway dialect).
-        running = aliased(jobs)
-        limit = (
-            select(api_keys.c.max_concurrency)
-            .where(api_keys.c.id == jobs.c.key_id)
-            .scalar_subquery()
-        )
-        in_flight = (
-            select(func.count())
-            .select_from(running)
-            .where(running.c.key_id == jobs.c.key_id, running.c.status == Status.GENERATING.value)
-            .scalar_subquery()
-        )
-        candidate = candidate.where(or_(limit.is_(None), in_flight < limit))
+        # read as THROTTLED in the Runway dialect). The limit is read first so that the count
+        # is only made for limited keys.
+        candidate = candidate.where(or_(_KEY_LIMIT.is_(None), _KEY_RUNNING < _KEY_LIMIT))
         if models is not None:
             candidate = candidate.where(jobs.c.model.in_(list(models)))
         if engines is not None:
@@ -116,9 +107,23 @@ class JobStore:
                 updated_at=now,
                 run_after=None,
             )
-            .returning(*jobs.c)
+            .returning(*jobs.c, _KEY_LIMIT.label("key_limit"))
         )
-        row = await self.db.write(lambda conn: conn.execute(claim).first())
+
+        def run(conn: Connection) -> Any:
+            row = conn.execute(claim).first()
+            if row is not None and row.key_limit is not None and not self.db.is_sqlite:
+                _check_key_limit(conn, row.key_id, row.key_limit)
+            return row
+
+        for _ in range(3):
+            try:
+                row = await self.db.write(run)
+            except _OverLimit:
+                continue  # rolled back; the next statement sees the other claim and skips the key
+            break
+        else:
+            return None
         if row is None:
             return None
         return ClaimedJob(
@@ -264,33 +269,69 @@ class JobStore:
 
     async def release(self, job_id: str, worker: str) -> bool:
         """Give a job back untouched (graceful shutdown): the attempt does not count."""
-        released = await self._update_owned(
-            job_id,
-            worker,
-            status=Status.QUEUED.value,
-            waiting=False,
-            lease_owner=None,
-            lease_expires_at=None,
-            attempts=jobs.c.attempts - 1,
-            updated_at=utcnow(),
+        statement = (
+            update(jobs)
+            .where(self._owned(job_id, worker))
+            .values(
+                status=Status.QUEUED.value,
+                waiting=False,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=jobs.c.attempts - 1,
+                updated_at=utcnow(),
+            )
+            .returning(jobs.c.model)
         )
+
+        def run(conn: Connection) -> bool:
+            model = conn.execute(statement).scalar_one_or_none()
+            if model is not None:
+                announce_job(conn, model, job_id)
+            return model is not None
+
+        released = await self.db.write(run)
         if released:
-            self.wakeup.notify()
+            self.wakeup.job_ready()
         return released
 
-    async def requeue_expired(self) -> ReapResult:
+    async def requeue_expired(self, *, batch: int = 100) -> ReapResult:
         """Put jobs whose lease expired back in the queue, or fail them (refunded) when they
         have used up their attempts, or end them cancelled when a cancel was pending. Any
-        process may run this; it is idempotent."""
+        process may run this at any time: rows are taken with SKIP LOCKED, so reapers in
+        several workers share the work instead of waiting on (or deadlocking over) each other."""
         now = utcnow()
         expired = and_(jobs.c.status == Status.GENERATING.value, jobs.c.lease_expires_at < now)
+        due = (
+            select(
+                jobs.c.id,
+                jobs.c.model,
+                jobs.c.attempts,
+                jobs.c.max_attempts,
+                jobs.c.cancel_requested,
+            )
+            .where(expired)
+            .order_by(jobs.c.lease_expires_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
 
         def reap(conn: Connection) -> ReapResult:
-            requeued = [
-                r.id
-                for r in conn.execute(
+            requeued: list[str] = []
+            ended: list[str] = []
+            for row in conn.execute(due).all():
+                this = and_(jobs.c.id == row.id, expired)
+                if row.cancel_requested or row.attempts >= row.max_attempts:
+                    status, name, message = (
+                        (Status.CANCELLED, *CANCELLED)
+                        if row.cancel_requested
+                        else (Status.FAILED, *_LOST)
+                    )
+                    if finish_and_refund(conn, this, status, name, message):
+                        ended.append(row.id)
+                    continue
+                back = conn.execute(
                     update(jobs)
-                    .where(expired, jobs.c.attempts < jobs.c.max_attempts, ~jobs.c.cancel_requested)
+                    .where(this)
                     .values(
                         status=Status.QUEUED.value,
                         waiting=False,
@@ -298,27 +339,15 @@ class JobStore:
                         lease_expires_at=None,
                         updated_at=now,
                     )
-                    .returning(jobs.c.id)
                 )
-            ]
-            ended: list[str] = []
-            for row in conn.execute(
-                select(jobs.c.id, jobs.c.cancel_requested).where(expired)
-            ).all():
-                status, name, message = (
-                    (Status.CANCELLED, *CANCELLED)
-                    if row.cancel_requested
-                    else (Status.FAILED, *_LOST)
-                )
-                if finish_and_refund(
-                    conn, and_(jobs.c.id == row.id, expired), status, name, message
-                ):
-                    ended.append(row.id)
+                if back.rowcount == 1:
+                    requeued.append(row.id)
+                    announce_job(conn, row.model, row.id)
             return ReapResult(requeued=requeued, failed=ended)
 
         result = await self.db.write(reap)
-        if result.requeued:
-            self.wakeup.notify()
+        for _ in result.requeued:
+            self.wakeup.job_ready()
         return result
 
     async def queue_depth(self) -> dict[str, int]:
@@ -331,4 +360,36 @@ class JobStore:
 
 
 _ACTIVE = (Status.QUEUED.value, Status.GENERATING.value)
+_RUNNING = aliased(jobs)
+#: The claimed job's key's concurrency limit (NULL: none), and how many jobs that key runs.
+_KEY_LIMIT = (
+    select(api_keys.c.max_concurrency).where(api_keys.c.id == jobs.c.key_id).scalar_subquery()
+)
+_KEY_RUNNING = (
+    select(func.count())
+    .select_from(_RUNNING)
+    .where(_RUNNING.c.key_id == jobs.c.key_id, _RUNNING.c.status == Status.GENERATING.value)
+    .scalar_subquery()
+)
+
+
+class _OverLimit(Exception):
+    """Concurrent claims took a limited key past its max_concurrency; roll this one back."""
+
+
+def _check_key_limit(conn: Connection, key_id: str, limit: int) -> None:
+    """On PostgreSQL, two workers can claim jobs of one key at the same instant, each seeing
+    the other's claim uncommitted, and so run one job more than the key's limit. Claims of a
+    *limited* key therefore take the key's row lock and count again, committed claims included;
+    over the limit, the claim is rolled back. (SQLite's single writer cannot race this way.)"""
+    conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id).with_for_update())
+    running = conn.execute(
+        select(func.count()).where(
+            jobs.c.key_id == key_id, jobs.c.status == Status.GENERATING.value
+        )
+    ).scalar_one()
+    if running > limit:
+        raise _OverLimit()
+
+
 _LOST = ("WorkerLost", "The worker running this generation stopped responding too many times.")

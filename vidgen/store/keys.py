@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from vidgen.store.db import Database
 from vidgen.store.tables import api_keys, credit_ledger
@@ -63,6 +64,8 @@ def _to_key(row: Any) -> ApiKey:
 #: How long an authentication answer is reused. Polls authenticate thousands of times a second;
 #: the price is that a key revoked from another process keeps working for up to this long.
 AUTH_CACHE_SECONDS = 2.0
+#: Serialises "create the first key" across processes on PostgreSQL (any constant works).
+_FIRST_KEY_LOCK = 0x7669646B
 _BY_HASH = select(api_keys).where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
@@ -114,8 +117,46 @@ class KeyStore:
         existing = await self._one(api_keys.c.key_hash == hash_secret(secret))
         if existing is not None:
             return existing
-        key, _ = await self.create(name, source=source, secret=secret)
+        try:
+            key, _ = await self.create(name, source=source, secret=secret)
+        except IntegrityError:
+            # Another process (API or worker) starting at the same moment stored it first.
+            again = await self._one(api_keys.c.key_hash == hash_secret(secret))
+            if again is None:
+                raise
+            return again
         return key
+
+    async def create_if_none(self, name: str, *, source: str) -> tuple[ApiKey, str] | None:
+        """Create a first key when there is none at all, atomically: of several API processes
+        that start together on an empty database, one creates it (PostgreSQL: an advisory
+        lock; SQLite: the single writer)."""
+        created = await self.db.write(
+            lambda conn: self._create_first(conn, name, source) if self._no_keys(conn) else None
+        )
+        return created
+
+    def _no_keys(self, conn: Connection) -> bool:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(_FIRST_KEY_LOCK)))
+        return int(conn.execute(select(func.count()).select_from(api_keys)).scalar_one()) == 0
+
+    def _create_first(self, conn: Connection, name: str, source: str) -> tuple[ApiKey, str]:
+        secret = new_secret()
+        key_id = uuid.uuid4().hex
+        conn.execute(
+            insert(api_keys).values(
+                id=key_id,
+                name=name,
+                key_hash=hash_secret(secret),
+                key_prefix=secret[:10],
+                credits=None,
+                max_concurrency=None,
+                source=source,
+                created_at=datetime.now(UTC),
+            )
+        )
+        return _to_key(conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one()), secret
 
     async def authenticate(self, secret: str) -> ApiKey | None:
         """The active key with this secret, or None. Answers are cached for a moment."""

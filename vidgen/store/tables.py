@@ -84,6 +84,9 @@ jobs = Table(
     Column("engine", String(50), nullable=False),
     Column("status", String(16), nullable=False),
     Column("priority", Integer, nullable=False, default=0),
+    # The key's round-robin turn: claims take the lowest turn first within a priority, so keys
+    # alternate however deep one key's backlog is (see ``store.jobs.next_turn``).
+    Column("turn", BigInteger, nullable=False, default=0, server_default="0"),
     Column("dialect", String(20), nullable=False),
     Column("prompt", Text, nullable=False),
     Column("aspect_ratio", String(10), nullable=False),
@@ -119,10 +122,14 @@ jobs = Table(
     Column("finished_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("deleted_at", UTCDateTime, nullable=True),  # deleted by its key: gone from every read
-    Index("ix_jobs_claim", "status", "priority", "created_at"),
     Index("ix_jobs_key_created", "key_id", "created_at"),
+    # A key's latest turn (next_turn) and its running jobs (per-key concurrency).
+    Index("ix_jobs_key_turn", "key_id", "status", "priority", "turn"),
     Index("ix_jobs_lease", "status", "lease_expires_at"),
 )
+
+#: The claim order, so that a claim reads the first unlocked entry instead of sorting the queue.
+Index("ix_jobs_claim", jobs.c.status, jobs.c.priority.desc(), jobs.c.turn, jobs.c.created_at)
 
 job_inputs = Table(
     "job_inputs",

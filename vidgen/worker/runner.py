@@ -5,6 +5,11 @@ see ``store.jobs``), run the engine while a heartbeat renews the lease, records 
 watches for a cancel, then store the output under the job's own key and mark it completed, all
 conditioned on still holding the lease. The worker also reaps expired leases, so a job whose
 worker died is queued again (or failed, refunded, once out of attempts) without any operator.
+
+An outage of the database or the bucket never fails a job: the heartbeat keeps trying (and the
+engine keeps working) until the database answers, and the writes that end a job are retried
+through the outage (``worker.persist``). Only the database saying "this lease is no longer
+yours" stops a job early.
 """
 
 from __future__ import annotations
@@ -19,24 +24,27 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from vidgen.core.models import CapturedImage, Generation, Status, VideoOutput
+from vidgen.core.models import VideoOutput
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
-from vidgen.errors import EngineError, JobCancelled
+from vidgen.errors import EngineError, JobCancelled, RetryableEngineError
 from vidgen.logs import generation_id_var, request_id_var
-from vidgen.media.video import probe_video, write_thumbnail
+from vidgen.media.video import VideoInfo, probe_video, write_thumbnail
 from vidgen.metrics import JOB_DURATION, JOB_OUTCOMES, JOB_QUEUE_WAIT, JOBS_RUNNING
 from vidgen.settings import Settings
 from vidgen.storage.base import Storage, thumbnail_key, video_key
 from vidgen.store.jobs import ClaimedJob, JobStore
 from vidgen.store.webhooks import WebhookStore
+from vidgen.worker.events import ProgressEvents
+from vidgen.worker.persist import persist
 from vidgen.worker.policy import RetryPolicy
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: How long an engine may ignore a cancel before its task is cancelled outright.
 CANCEL_GRACE_SECONDS = 10.0
@@ -94,45 +102,6 @@ class JobContext(EngineContext):
             raise JobCancelled("The lease on this job was lost.")
 
 
-class ProgressEvents:
-    """Best-effort ``started`` and ``progress`` webhooks for one job, throttled so that a fast
-    engine does not flood the receiver: at most one every ``MIN_INTERVAL`` seconds, and only
-    when progress moved by ``MIN_STEP``. Final events are not sent from here: the store writes
-    them in the transaction that ends the job."""
-
-    MIN_INTERVAL = 2.0
-    MIN_STEP = 0.1
-
-    def __init__(self, webhooks: WebhookStore | None, generation: Generation) -> None:
-        hook = generation.extras.get("webhook") or {}
-        wanted = set(hook.get("events", ())) & {"started", "progress"}
-        self.webhooks = webhooks if wanted else None
-        self.generation = generation
-        self.started = generation.status is not Status.QUEUED and generation.progress > 0
-        self.last_progress = generation.progress
-        self.last_sent = 0.0
-
-    async def update(self, progress: float, waiting: bool) -> None:
-        if self.webhooks is None or waiting:
-            return
-        gen = self.generation
-        try:
-            if not self.started:
-                self.started = True
-                await self.webhooks.enqueue(gen.id, gen.key_id, gen.extras, "started", {})
-            now = time.monotonic()
-            if (
-                progress - self.last_progress >= self.MIN_STEP
-                and now - self.last_sent >= self.MIN_INTERVAL
-            ):
-                self.last_progress, self.last_sent = progress, now
-                await self.webhooks.enqueue(
-                    gen.id, gen.key_id, gen.extras, "progress", {"progress": round(progress, 4)}
-                )
-        except Exception:
-            log.warning("could not queue a progress webhook", exc_info=True)
-
-
 class Worker:
     def __init__(
         self,
@@ -167,12 +136,14 @@ class Worker:
     async def run(self) -> None:
         """Run until ``stop()``; then wait for the jobs in hand (see ``shutdown``)."""
         self.scratch_root.mkdir(parents=True, exist_ok=True)
+        await self.store.wakeup.start(self.models)
         log.info(
             "worker started",
             extra={
                 "worker": self.name,
                 "concurrency": self.concurrency,
                 "engines": sorted(self.engines),
+                "models": sorted(self.models) if self.models else "all",
             },
         )
         tasks = [asyncio.create_task(self._slot(i)) for i in range(self.concurrency)]
@@ -225,22 +196,15 @@ class Worker:
             if claimed is None:
                 await self.store.wakeup.wait(self.settings.poll_interval)
                 continue
-            await self.execute(claimed)
+            try:
+                await self.execute(claimed)
+            except Exception:
+                # Never lose the slot: whatever happened, the job's lease runs out and another
+                # attempt picks it up.
+                log.exception("job ended with an unexpected error", extra={"worker": self.name})
 
     async def _reaper(self) -> None:
-        interval = max(0.5, self.settings.lease_seconds / 2)
-        while not self._stopping.is_set():
-            try:
-                result = await self.store.requeue_expired()
-                if result.requeued or result.failed:
-                    log.warning(
-                        "expired leases reaped",
-                        extra={"requeued": result.requeued, "failed": result.failed},
-                    )
-            except Exception:
-                log.warning("reaping expired leases failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), interval)
+        await reap_expired_leases(self.store, self.settings.lease_seconds, self._stopping)
 
     async def run_once(self) -> bool:
         """Claim and run a single job, if one is queued (for tests and tools)."""
@@ -283,6 +247,8 @@ class Worker:
         try:
             engine_task = asyncio.create_task(self._generate(engine, claimed, ctx))
             events = ProgressEvents(self.webhooks, gen)
+            # The heartbeat runs until the job is settled, not only while the engine runs: the
+            # lease must stay ours while the video is stored (which may wait out an outage).
             heartbeat = asyncio.create_task(self._heartbeat(gen.id, ctx, engine_task, events))
             try:
                 outcome = await self._settle(claimed, ctx, engine_task)
@@ -306,7 +272,17 @@ class Worker:
 
     async def _generate(self, engine: Engine, claimed: ClaimedJob, ctx: JobContext) -> EngineResult:
         gen = claimed.generation
-        inputs: dict[str, CapturedImage] = await self.store.load_inputs(gen.id)
+        inputs = await persist(
+            "load the inputs",
+            lambda: self.store.load_inputs(gen.id),
+            give_up=lambda: ctx.cancelled,
+            deadline_seconds=self.settings.job_timeout_seconds,
+        )
+        if inputs is None:
+            ctx.raise_if_cancelled()
+            raise RetryableEngineError(
+                "The job's input images could not be read.", name="InputsUnavailable"
+            )
         job = EngineJob(
             id=gen.id,
             model=gen.model,
@@ -340,42 +316,97 @@ class Worker:
             if ctx.releasing:
                 # Finished in time after all: keep the work rather than redo it.
                 ctx.releasing = False
-            output = await self._store_output(gen.id, result)
-            return "completed" if await self.store.complete(gen.id, self.name, output) else "lost"
+            info, thumb = await self._check_output(result)
         except (JobCancelled, asyncio.CancelledError) as exc:
             if ctx.lease_lost:
                 return "lost"
             if ctx.releasing:
-                await self.store.release(gen.id, self.name)
+                await self._finish(
+                    "hand the job back", ctx, lambda: self.store.release(gen.id, self.name)
+                )
                 return "released"
             if isinstance(exc, asyncio.CancelledError) and not ctx.cancelled:
                 raise
-            await self.store.finish_cancelled(gen.id, self.name)
+            await self._finish(
+                "end the cancelled job",
+                ctx,
+                lambda: self.store.finish_cancelled(gen.id, self.name),
+            )
             return "cancelled"
         except Exception as exc:
             if ctx.lease_lost:
                 return "lost"
-            error = _as_engine_error(exc)
-            if self.policy.should_retry(exc, claimed.attempt, claimed.max_attempts):
-                delay = self.policy.delay(claimed.attempt)
-                log.warning(
-                    "attempt failed; will retry",
-                    exc_info=not isinstance(exc, EngineError),
-                    extra={
-                        "error": error.name,
-                        "detail": error.message,
-                        "retry_in": round(delay, 2),
-                    },
-                )
-                await self.store.retry_later(gen.id, self.name, delay_seconds=delay)
-                return "retried"
-            log.error(
-                "job failed",
+            return await self._attempt_failed(claimed, ctx, exc)
+        # The engine's work is done and sound; from here on only an outage can get in the way,
+        # and an outage delays the job but never fails it.
+        output = await self._finish(
+            "store the video", ctx, lambda: self._upload(gen.id, result, info, thumb)
+        )
+        if output is None:
+            return await self._hand_back(gen.id, ctx)
+        completed = await self._finish(
+            "mark the job completed", ctx, lambda: self.store.complete(gen.id, self.name, output)
+        )
+        if completed is None:
+            return await self._hand_back(gen.id, ctx)
+        return "completed" if completed else "lost"
+
+    async def _attempt_failed(self, claimed: ClaimedJob, ctx: JobContext, exc: Exception) -> str:
+        gen = claimed.generation
+        error = _as_engine_error(exc)
+        if self.policy.should_retry(exc, claimed.attempt, claimed.max_attempts):
+            delay = self.policy.delay(claimed.attempt)
+            log.warning(
+                "attempt failed; will retry",
                 exc_info=not isinstance(exc, EngineError),
-                extra={"error": error.name, "detail": error.message},
+                extra={"error": error.name, "detail": error.message, "retry_in": round(delay, 2)},
             )
-            await self.store.fail(gen.id, self.name, error.name, error.message)
-            return "failed"
+            await self._finish(
+                "queue the retry",
+                ctx,
+                lambda: self.store.retry_later(gen.id, self.name, delay_seconds=delay),
+            )
+            return "retried"
+        log.error(
+            "job failed",
+            exc_info=not isinstance(exc, EngineError),
+            extra={"error": error.name, "detail": error.message},
+        )
+        await self._finish(
+            "record the failure",
+            ctx,
+            lambda: self.store.fail(gen.id, self.name, error.name, error.message),
+        )
+        return "failed"
+
+    async def _finish(
+        self, what: str, ctx: JobContext, step: Callable[[], Awaitable[T]]
+    ) -> T | None:
+        """Run one job-ending write through outages (see ``worker.persist``)."""
+        started = time.monotonic()
+
+        def give_up() -> bool:
+            # A shutdown past its grace stops retrying after the first failure: the lease then
+            # runs out and another worker picks the job up, instead of this process hanging on.
+            return ctx.lease_lost or (ctx.releasing and time.monotonic() - started > 1.0)
+
+        return await persist(
+            what, step, give_up=give_up, deadline_seconds=self.settings.job_timeout_seconds
+        )
+
+    async def _hand_back(self, job_id: str, ctx: JobContext) -> str:
+        """The video could not be stored or recorded in time: if the database still answers,
+        queue the job again (the attempt counts, so an endless outage ends in error once the
+        attempts are used up); if not, its lease runs out and the reaper does the same."""
+        if ctx.lease_lost:
+            return "lost"
+        delay = self.policy.delay(1)
+        try:
+            await self.store.retry_later(job_id, self.name, delay_seconds=delay)
+        except Exception:
+            log.warning("could not hand the job back; its lease will expire", exc_info=True)
+            return "lost"
+        return "retried"
 
     async def _heartbeat(
         self,
@@ -385,9 +416,10 @@ class Worker:
         events: ProgressEvents,
     ) -> None:
         interval = min(1.0, self.settings.lease_seconds / 3)
-        last_ok = time.monotonic()
+        failures = 0
         cancelled_at: float | None = None
-        while not engine_task.done():
+        # Runs until execute() cancels it, after the job is settled.
+        while True:
             await asyncio.sleep(interval)
             try:
                 beat = await self.store.heartbeat(
@@ -397,32 +429,46 @@ class Worker:
                     progress=ctx.progress,
                     waiting=ctx.waiting,
                 )
-                last_ok = time.monotonic()
+                if failures:
+                    log.info("heartbeat is back", extra={"failures": failures})
+                failures = 0
                 if beat.owned:
                     await events.update(ctx.progress, ctx.waiting)
                 if not beat.owned:
-                    log.warning("lease lost; stopping the engine")
+                    log.warning("lease lost; stopping the job")
                     ctx.stop(lease_lost=True)
-                elif beat.cancel_requested and not ctx.cancelled:
+                    return
+                if beat.cancel_requested and not ctx.cancelled and not engine_task.done():
                     log.info("cancel requested; stopping the engine")
                     ctx.stop()
             except Exception:
-                log.warning("heartbeat failed", exc_info=True)
-                if time.monotonic() - last_ok > self.settings.lease_seconds:
-                    ctx.stop(lease_lost=True)
-            if ctx.cancelled:
+                # The database may be restarting. The lease is not presumed lost: every write
+                # is fenced on it, so carrying on is safe, and the database will say "not
+                # yours" if another worker took the job meanwhile.
+                failures += 1
+                log.warning("heartbeat failed", exc_info=failures == 1)
+            if ctx.cancelled and not engine_task.done():
                 cancelled_at = cancelled_at or time.monotonic()
                 if time.monotonic() - cancelled_at > CANCEL_GRACE_SECONDS:
                     engine_task.cancel()
 
-    async def _store_output(self, job_id: str, result: EngineResult) -> VideoOutput:
+    async def _check_output(self, result: EngineResult) -> tuple[VideoInfo, Path]:
+        """Probe the engine's file and cut its thumbnail: failures here are the engine's."""
         if not result.path.is_file() or result.path.stat().st_size == 0:
             raise EngineError("The engine produced no video file.", name="BadOutput")
         info = await asyncio.to_thread(probe_video, result.path)
-        key = video_key(job_id)
-        size = await self.storage.put_file(key, result.path, result.media_type)
+        if result.thumbnail is not None and result.thumbnail.is_file():
+            return info, result.thumbnail
         thumb = result.path.with_name("thumbnail.jpg")
         await asyncio.to_thread(write_thumbnail, result.path, info.frame_count, thumb)
+        return info, thumb
+
+    async def _upload(
+        self, job_id: str, result: EngineResult, info: VideoInfo, thumb: Path
+    ) -> VideoOutput:
+        """Store the video and its thumbnail under the job's own keys (a retry overwrites)."""
+        key = video_key(job_id)
+        size = await self.storage.put_file(key, result.path, result.media_type)
         await self.storage.put_file(thumbnail_key(job_id), thumb, "image/jpeg")
         return VideoOutput(
             key=key,
@@ -435,6 +481,25 @@ class Worker:
             duration=info.duration,
             thumbnail_key=thumbnail_key(job_id),
         )
+
+
+async def reap_expired_leases(store: JobStore, lease_seconds: float, stop: asyncio.Event) -> None:
+    """Requeue (or end) jobs whose lease expired, every half lease, until ``stop`` is set.
+    Every vidgen process runs this, API-only ones included, so a job whose worker died reads
+    ``queued`` again within a lease and a half even while no worker is alive."""
+    interval = max(0.5, lease_seconds / 2)
+    while not stop.is_set():
+        try:
+            result = await store.requeue_expired()
+            if result.requeued or result.failed:
+                log.warning(
+                    "expired leases reaped",
+                    extra={"requeued": result.requeued, "failed": result.failed},
+                )
+        except Exception:
+            log.warning("reaping expired leases failed", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
 
 
 def _as_engine_error(exc: BaseException) -> EngineError:

@@ -1,0 +1,607 @@
+"""The web playground in a real browser: Debian's headless Chromium, driven by Playwright,
+against a real ``vidgen serve`` on loopback. Screenshots go to test-artifacts/playground/.
+
+Playwright only drives the browser here; its own browser downloads are never used
+(``executable_path`` points at the system Chromium, which scripts/system-packages.sh installs).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+
+from tests.conftest import (
+    OTHER_KEY,
+    TEST_KEY,
+    ImageServer,
+    LiveServer,
+    free_port,
+    live_server_env,
+    make_image,
+)
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "playground"
+#: The idle server takes data-URI images up to this size, so that re-encoding in the browser can
+#: be tested with a small picture.
+DATA_URI_CAP = 300_000
+TIMEOUT_MS = 45_000
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is not installed (scripts/system-packages.sh)", allow_module_level=True
+    )
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+def start_server(root: Path, *args: str, **env: str) -> LiveServer:
+    port = free_port()
+    server = LiveServer(
+        base_url=f"http://127.0.0.1:{port}",
+        data_dir=root / "data",
+        env=live_server_env(root / "data", **env),
+        log_path=root / "server.log",
+        port=port,
+    )
+    server.start(*args)
+    return server
+
+
+def create_key(server: LiveServer, credits: int) -> str:
+    """A key with a balance, made by the CLI against the server's own data dir."""
+    command = ["keys", "create", "--name", "poor", "--credits", str(credits)]
+    done = subprocess.run(
+        [sys.executable, "-m", "vidgen.cli.main", *command],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp("playground")
+    live = start_server(root)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """No worker: whatever is submitted stays queued until it is cancelled."""
+    live = start_server(
+        tmp_path_factory.mktemp("playground-idle"),
+        "--no-worker",
+        VIDGEN_MAX_DATA_URI_BYTES=str(DATA_URI_CAP),
+    )
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Tab:
+    """A page plus everything it reported: console messages, failed loads, script errors."""
+
+    page: Page
+    console: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def problems(self, *, allow: tuple[int, ...] = ()) -> list[str]:
+        """What went wrong, except API answers with an expected status (a 400 on purpose logs
+        'Failed to load resource … 400' in the console, as every browser does)."""
+        expected = tuple(f"status of {code}" for code in allow)
+        console = [m for m in self.console if not any(e in m for e in expected)]
+        failed = [f for f in self.failed if not f.startswith(tuple(f"{c} " for c in allow))]
+        return console + failed
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def open_tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
+    contexts: list[BrowserContext] = []
+
+    def open_(server: LiveServer, **context_options: Any) -> Tab:
+        # Reduced motion turns the page's transitions off, so what is measured has settled.
+        options = {
+            "viewport": {"width": 1280, "height": 900},
+            "reduced_motion": "reduce",
+            **context_options,
+        }
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        tab = Tab(page)
+        page.on(
+            "console",
+            lambda m: (
+                tab.console.append(f"{m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: tab.console.append(f"pageerror: {error}"))
+        page.on(
+            "response",
+            lambda r: (
+                tab.failed.append(f"{r.status} {r.request.method} {r.url}")
+                if r.status >= 400
+                else None
+            ),
+        )
+        page.on("requestfailed", lambda r: tab.failed.append(f"failed {r.method} {r.url}"))
+        page.goto(server.base_url + "/")
+        expect(page.locator("#model-options input[type=radio]").first).to_be_attached()
+        return tab
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def use_key(page: Page, key: str = TEST_KEY) -> None:
+    field = page.get_by_label("Your vidgen API key")
+    field.fill(key)
+    field.press("Enter")
+
+
+def wait_until_playing(page: Page) -> None:
+    """The video element has data and its clock moves: it really plays, not merely exists."""
+    video = page.locator("#video")
+    expect(video).to_be_visible()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#video');"
+        " return v.readyState >= 3 && !v.paused && v.currentTime > 0.2 }"
+    )
+    before = video.evaluate("v => v.currentTime")
+    page.wait_for_timeout(600)
+    after = video.evaluate("v => v.currentTime")
+    assert after != before, "the video's clock does not move"
+    assert video.evaluate("v => v.muted && v.loop && v.videoWidth") > 0
+
+
+def write_image(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def raw_json_shown(page: Page) -> bool:
+    return '"statusCode"' in page.locator("body").inner_text()
+
+
+# -- the page itself ------------------------------------------------------------------------
+
+
+def test_the_page_and_all_its_assets_load_without_a_single_console_error(
+    server: LiveServer, open_tab: Callable[..., Tab]
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    expect(page).to_have_title("vidgen playground")
+    # The models came from /v1/models: both cards, and the default model's six ratios.
+    expect(page.locator(".model-card")).to_have_count(2)
+    expect(page.locator("#ratio-options input")).to_have_count(6)
+    expect(page.locator("#submit-price")).to_have_text("8 credits")
+    page.get_by_text("10 s", exact=True).click()
+    expect(page.locator("#submit-price")).to_have_text("15 credits")
+    page.wait_for_load_state("networkidle")
+    assert tab.problems() == []
+    response = httpx.get(server.base_url + "/")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+
+
+# -- the main path: upload, generate, watch, play, history ------------------------------------
+
+
+def test_an_uploaded_image_becomes_a_video_that_plays_inline_and_joins_the_history(
+    server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    use_key(page)
+    expect(page.locator("#key-status")).to_contain_text("Key accepted")
+
+    image = write_image(tmp_path / "summit.png", make_image(800, 450))
+    page.locator("#first-image-file").set_input_files(image)
+    expect(page.locator("#first-image [data-role=crop-label]")).to_have_text("16:9 · 1280×720")
+    # A 4:3 frame keeps the middle of a 16:9 picture: the crop box is narrower than the image.
+    page.get_by_text("4:3", exact=True).click()
+    expect(page.locator("#first-image [data-role=crop-label]")).to_have_text("4:3 · 1104×832")
+    crop = page.locator("#first-image [data-role=crop]").bounding_box()
+    canvas = page.locator("#first-image [data-role=canvas]").bounding_box()
+    assert crop is not None and canvas is not None
+    assert crop["width"] == pytest.approx(canvas["width"] * (1104 / 832) / (16 / 9), abs=3)
+    assert crop["x"] - canvas["x"] == pytest.approx((canvas["width"] - crop["width"]) / 2, abs=3)
+    page.get_by_text("16:9", exact=True).click()
+
+    prompt = page.get_by_label("Prompt")
+    prompt.fill("slow zoom in on the summit")
+    expect(page.locator("#prompt-count")).to_have_text("26 / 1000")
+    page.get_by_label("Seed").fill("1234")
+    expect(page.locator("#balance")).to_have_text(re.compile(r"Key “env-\d”: unlimited credits\."))
+    # Keyboard: the submit button is reachable and Enter presses it.
+    page.locator("#submit").focus()
+    with page.expect_request(lambda r: r.method == "POST") as posted:
+        page.keyboard.press("Enter")
+    # Every create carries an Idempotency-Key, so a retry after a lost answer is not charged twice.
+    assert len(posted.value.headers.get("idempotency-key", "")) == 32
+
+    expect(page.locator("#status-badge")).to_have_text("completed")
+    expect(page.locator("#progress")).to_have_attribute("aria-valuenow", "100")
+    wait_until_playing(page)
+    download = page.get_by_role("link", name="Download MP4")
+    href = download.get_attribute("href")
+    assert href is not None and "/files/" in href and "_jwt=" in href
+    assert (download.get_attribute("download") or "").endswith(".mp4")
+    mp4 = httpx.get(href)
+    assert mp4.headers["content-type"] == "video/mp4"
+    expect(page.locator("#facts")).to_contain_text("1234")
+
+    entry = page.locator("#history-list .entry").first
+    expect(entry).to_contain_text("slow zoom in on the summit")
+    expect(entry.locator(".badge")).to_have_text("completed")
+    thumbnail = entry.locator(".entry-thumb img")
+    expect(thumbnail).to_be_visible()
+    page.wait_for_function(
+        "() => document.querySelector('#history-list .entry-thumb img').naturalWidth > 0"
+    )
+    expect(entry.locator(".entry-cancel")).to_be_hidden()
+    tab.screenshot("desktop.png")
+
+    # The key stays in this browser: a reload shows the same history, already authenticated.
+    page.reload()
+    expect(page.get_by_label("Your vidgen API key")).to_have_value(TEST_KEY)
+    expect(page.locator("#history-list .entry").first).to_contain_text("slow zoom in")
+    # Space on a history entry opens it in the result card.
+    page.locator("#history-list .entry-open").first.focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#status-badge")).to_have_text("completed")
+    wait_until_playing(page)
+    # Forgetting the key clears it from storage and hides the history.
+    page.get_by_role("button", name="Forget this key").click()
+    expect(page.get_by_label("Your vidgen API key")).to_have_value("")
+    assert page.evaluate("localStorage.getItem('vidgen.playground.key')") is None
+    expect(page.locator("#history-list .entry")).to_have_count(0)
+    assert tab.problems() == []
+
+
+def test_on_a_phone_the_page_is_one_column_and_a_portrait_image_gets_a_portrait_video(
+    server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(
+        server,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        color_scheme="dark",
+    )
+    page = tab.page
+    use_key(page, OTHER_KEY)
+    page.locator("#first-image-file").set_input_files(
+        write_image(tmp_path / "portrait.png", make_image(300, 500, seed=2))
+    )
+    # Until a ratio is picked by hand, it follows the image's shape, as the server would.
+    expect(page.locator("#ratio-options input:checked")).to_have_value("9:16")
+    page.get_by_label("Prompt").fill("pan left across the garden")
+    page.locator("#submit").tap()
+    expect(page.locator("#status-badge")).to_have_text("completed")
+    wait_until_playing(page)
+    assert page.locator("#video").evaluate("v => [v.videoWidth, v.videoHeight]") == [720, 1280]
+
+    # One column, nothing wider than the screen.
+    form = page.locator("#create").bounding_box()
+    result = page.locator("#result-card").bounding_box()
+    assert form is not None and result is not None
+    assert result["x"] == pytest.approx(form["x"], abs=1)
+    assert result["y"] > form["y"] + form["height"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    tab.screenshot("phone-dark.png")
+    assert tab.problems() == []
+
+
+# -- cancel ---------------------------------------------------------------------------------
+
+
+def test_a_queued_generation_is_cancelled_from_the_history(
+    idle_server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(idle_server, color_scheme="dark")
+    page = tab.page
+    use_key(page)
+    page.locator("#first-image-file").set_input_files(
+        write_image(tmp_path / "a.png", make_image(640, 360))
+    )
+    page.get_by_label("Prompt").fill("the waves roll in")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#status-badge")).to_have_text("queued")
+    entry = page.locator("#history-list .entry").first
+    expect(entry.locator(".badge")).to_have_text("queued")
+    tab.screenshot("desktop-dark-queued.png")
+
+    entry.get_by_role("button", name="Cancel").click()
+    expect(entry.locator(".badge")).to_have_text("cancelled")
+    expect(entry.locator(".entry-cancel")).to_be_hidden()
+    # The result card shows the same generation, now ended and refunded.
+    expect(page.locator("#status-badge")).to_have_text("cancelled")
+    expect(page.locator("#status-text")).to_contain_text("refunded")
+    generation_id = entry.get_attribute("data-id")
+    with idle_server.client() as client:
+        body = client.get("/v2/video/generations", params={"generation_id": generation_id})
+    assert body.json()["error"]["name"] == "Cancelled"
+    assert tab.problems() == []
+
+
+# -- errors, where they belong ------------------------------------------------------------------
+
+
+def test_a_bad_image_url_is_explained_next_to_the_image_field(
+    server: LiveServer, open_tab: Callable[..., Tab], image_server: ImageServer
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    use_key(page)
+    url_field = page.get_by_label("…or an image URL").first
+    url_field.fill(f"{image_server.base_url}/missing.png")
+    expect(page.locator("#first-image [data-role=remote]")).to_be_visible()
+    page.get_by_role("button", name="Generate").click()
+
+    error = page.locator("#first-image-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("404")
+    expect(url_field).to_have_attribute("aria-invalid", "true")
+    expect(url_field).to_be_focused()
+    expect(page.locator("#submit-error")).to_contain_text("see the marked fields")
+    assert not raw_json_shown(page)
+    tab.screenshot("field-error.png")
+
+    # Fixing the field clears its error.
+    url_field.fill("")
+    expect(error).to_be_hidden()
+    assert tab.problems(allow=(400, 404)) == []
+
+
+def test_a_too_long_prompt_is_stopped_in_the_page_and_shown_by_the_prompt_if_sent_anyway(
+    server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    use_key(page)
+    page.locator("#first-image-file").set_input_files(
+        write_image(tmp_path / "a.png", make_image(640, 360))
+    )
+    posts: list[str] = []
+    page.on(
+        "request",
+        lambda r: posts.append(r.url) if r.method == "POST" else None,
+    )
+    prompt = page.get_by_label("Prompt")
+    prompt.fill("x" * 1005)
+    expect(page.locator("#prompt-count")).to_have_text("1005 / 1000 · 5 too many")
+    expect(page.locator("#prompt-error")).to_contain_text("5 characters over")
+    page.get_by_role("button", name="Generate").click()
+    expect(prompt).to_be_focused()
+    assert posts == []
+
+    # A short prompt passes the page's check; the request is then lengthened on its way out,
+    # so the server's own 400 comes back, and its message lands by the prompt too.
+    prompt.fill("short")
+
+    def lengthen(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        body["prompt"] = "y" * 1001
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/v2/video/generations", lengthen)
+    page.get_by_role("button", name="Generate").click()
+    error = page.locator("#prompt-error")
+    expect(error).to_contain_text("1000 characters")
+    expect(prompt).to_have_attribute("aria-invalid", "true")
+    assert posts and not raw_json_shown(page)
+    assert tab.problems(allow=(400,)) == []
+
+
+def test_a_refused_key_is_reported_at_the_key_field(
+    server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    use_key(page, "vg_not_a_key")
+    error = page.locator("#key-error")
+    expect(error).to_have_text("Invalid or revoked API key.")
+    key_field = page.get_by_label("Your vidgen API key")
+    expect(key_field).to_have_attribute("aria-invalid", "true")
+    # Submitting with it lands in the same place, not by the submit button.
+    page.locator("#first-image-file").set_input_files(
+        write_image(tmp_path / "a.png", make_image(640, 360))
+    )
+    page.get_by_role("button", name="Generate").click()
+    expect(error).to_have_text("Invalid or revoked API key.")
+    expect(key_field).to_be_focused()
+    expect(page.locator("#submit-error")).to_be_hidden()
+    assert page.evaluate("localStorage.getItem('vidgen.playground.key')") is None
+    # A key no server could accept (fetch would refuse the header) is explained, not sent.
+    use_key(page, "vg_clé")
+    expect(error).to_contain_text("characters no API key contains")
+    assert tab.problems(allow=(401,)) == []
+
+
+def test_a_key_without_enough_credits_is_told_so_by_the_submit_button(
+    server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    poor_key = create_key(server, credits=3)
+    tab = open_tab(server)
+    page = tab.page
+    use_key(page, poor_key)
+    expect(page.locator("#key-status")).to_contain_text("Key accepted")
+    page.locator("#first-image-file").set_input_files(
+        write_image(tmp_path / "a.png", make_image(640, 360))
+    )
+    page.get_by_role("button", name="Generate").click()
+    error = page.locator("#submit-error")
+    expect(error).to_contain_text("Insufficient credits: this generation costs 8, the key has 3")
+    expect(page.locator("#balance")).to_have_text("Key “poor”: 3 credits left.")
+    expect(page.locator("#key-error")).to_be_hidden()
+    assert tab.problems(allow=(403,)) == []
+
+
+# -- images in the browser ------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_an_image_is_refused_before_anything_is_sent(
+    server: LiveServer, open_tab: Callable[..., Tab]
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    page.locator("#first-image-file").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture"}]
+    )
+    error = page.locator("#first-image-error")
+    expect(error).to_contain_text("“notes.txt” is not an image")
+    expect(page.locator("#first-image [data-role=frame]")).to_be_hidden()
+    assert tab.problems() == []
+
+
+def test_an_image_over_the_servers_cap_is_scaled_down_in_the_browser_and_accepted(
+    idle_server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    # Noise does not compress: this PNG is several times the server's data-URI cap.
+    noise = np.random.default_rng(7).integers(0, 256, size=(900, 1600, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) > 4 * DATA_URI_CAP
+    tab = open_tab(idle_server)
+    page = tab.page
+    use_key(page, OTHER_KEY)
+    page.locator("#first-image-file").set_input_files(
+        write_image(tmp_path / "noise.png", buffer.getvalue())
+    )
+    note = page.locator("#first-image-note")
+    expect(note).to_contain_text("Re-encoded in your browser")
+    expect(note).to_contain_text("1600×900")
+    expect(note).to_contain_text("JPEG")
+    page.get_by_role("button", name="Generate").click()
+    # Accepted (this server has no worker, so it stays queued): the server took the image.
+    expect(page.locator("#status-badge")).to_have_text("queued")
+    expect(page.locator("#submit-error")).to_be_hidden()
+    assert tab.problems() == []
+
+
+def test_an_image_can_be_dropped_on_the_zone_or_pasted_anywhere(
+    server: LiveServer, open_tab: Callable[..., Tab]
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    png = base64.b64encode(make_image(500, 500, seed=4)).decode()
+    make_transfer = (
+        "([data, name]) => { const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));"
+        " const transfer = new DataTransfer();"
+        " transfer.items.add(new File([bytes], name, {type: 'image/png'})); return transfer; }"
+    )
+    transfer = page.evaluate_handle(make_transfer, [png, "dropped.png"])
+    page.locator("#first-image [data-role=dropzone]").dispatch_event(
+        "drop", {"dataTransfer": transfer}
+    )
+    expect(page.locator("#first-image [data-role=name]")).to_have_text("dropped.png")
+    # A square picture: the nearest ratio is 1:1, chosen for it.
+    expect(page.locator("#ratio-options input:checked")).to_have_value("1:1")
+
+    page.locator("#tail-details summary").click()
+    page.locator("#tail-image-url").focus()
+    page.evaluate(
+        f"([data, name]) => document.activeElement.dispatchEvent(new ClipboardEvent('paste',"
+        f" {{clipboardData: ({make_transfer})([data, name]), bubbles: true}}))",
+        [png, "pasted.png"],
+    )
+    expect(page.locator("#tail-image [data-role=name]")).to_have_text("pasted.png")
+    expect(page.locator("#tail-set")).to_be_visible()
+    assert tab.problems() == []
+
+
+def test_the_form_is_usable_from_the_keyboard(
+    server: LiveServer, open_tab: Callable[..., Tab]
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+
+    def tab_until(selector: str, limit: int = 25) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"document.activeElement.matches({json.dumps(selector)})"):
+                return
+        raise AssertionError(f"Tab never reached {selector}")
+
+    def ring_of(selector: str) -> str:
+        return str(page.locator(selector).evaluate("e => getComputedStyle(e).outlineStyle"))
+
+    # The first Tab reaches the skip link, which jumps to the form.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to the form")).to_be_focused()
+    page.keyboard.press("Enter")
+    tab_until("input[name=model]")
+    assert ring_of("input[name=model]:checked + label") != "none"
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("input[name=model]:checked")).to_have_value("gen3a_turbo")
+    expect(page.locator("#ratio-options input")).to_have_count(2)
+
+    tab_until("#first-image-file")
+    assert ring_of("#first-image-file + label") != "none"
+    tab_until("input[name=ratio]")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#ratio-options input:checked")).to_have_value("9:16")
+    tab_until("input[name=duration]")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#submit-price")).to_have_text("15 credits")
+    tab_until("#prompt")
+    page.keyboard.type("rushes toward the camera")
+    tab_until("#seed-random")
+    page.keyboard.press("Space")
+    assert page.get_by_label("Seed").input_value().isdigit()
+    tab_until("#submit")
+    # Enter without a key or an image: both problems are shown where they belong, at once.
+    page.keyboard.press("Enter")
+    expect(page.locator("#key-error")).to_contain_text("API key")
+    expect(page.locator("#first-image-error")).to_contain_text("Choose, drop or paste an image")
+    expect(page.get_by_label("Your vidgen API key")).to_be_focused()
+    assert tab.problems() == []

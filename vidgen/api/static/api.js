@@ -1,0 +1,131 @@
+// The aimlapi routes of this server, as the playground uses them. Every failure becomes an
+// ApiError that says which field (if any) is at fault, so the page can show it there.
+
+/** An answer other than 2xx, or no answer at all (status 0). */
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status, 0 when the server could not be reached
+   * @param {string} message a sentence for people
+   * @param {{field: string, message: string}[]} fields per-field problems of a 400
+   * @param {number|null} retryAfter seconds, from a 429's Retry-After
+   */
+  constructor(status, message, fields = [], retryAfter = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.fields = fields;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export class Api {
+  /** @param {() => string} getKey the API key to send (read at each call) */
+  constructor(getKey) {
+    this.getKey = getKey;
+  }
+
+  /** Models, ratios, durations and prices. Public: no key needed. */
+  async models() {
+    const body = await this.request("GET", "/v1/models", { auth: false });
+    return body.data;
+  }
+
+  /**
+   * Submit a generation; answers {id, status}. The same idempotency key with the same body
+   * returns the first answer instead of charging twice (for a retry after a lost response).
+   */
+  create(body, { idempotencyKey } = {}) {
+    const headers = idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {};
+    return this.request("POST", "/v2/video/generations", { body, headers });
+  }
+
+  /** The key's name and balance: {id, name, credits (null: unlimited), …}. */
+  account() {
+    return this.request("GET", "/v1/account");
+  }
+
+  /** One generation, in the aimlapi poll shape. */
+  get(id) {
+    return this.request("GET", "/v2/video/generations", { params: { generation_id: id } });
+  }
+
+  /** A page of this key's generations, newest first: {data, has_more, next_cursor}. */
+  list({ limit = 12, after = null } = {}) {
+    return this.request("GET", "/v2/video/generations", { params: { limit, after } });
+  }
+
+  /** Cancel a queued or running generation; answers the generation as it now is. */
+  cancel(id) {
+    return this.request("DELETE", "/v2/video/generations", { params: { generation_id: id } });
+  }
+
+  async request(method, path, { params = {}, body = undefined, auth = true, headers: extra = {} } = {}) {
+    const url = new URL(path, window.location.origin);
+    for (const [name, value] of Object.entries(params)) {
+      if (value !== null && value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const headers = { Accept: "application/json", ...extra };
+    if (auth) {
+      const key = this.getKey();
+      if (!key) throw new ApiError(401, "Paste your API key first.");
+      // fetch() refuses such a header outright; say why instead of "can't reach the server".
+      if (/[^\x21-\x7e]/.test(key)) {
+        throw new ApiError(401, "This key has characters no API key contains. Paste it again.");
+      }
+      headers.Authorization = `Bearer ${key}`;
+    }
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch {
+      throw new ApiError(0, "Can't reach the server. Is vidgen still running?");
+    }
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (response.ok) return data;
+    throw errorFromResponse(response, data);
+  }
+}
+
+function errorFromResponse(response, data) {
+  const fields = Array.isArray(data?.errors)
+    ? data.errors
+        .filter((e) => e && typeof e.field === "string")
+        .map((e) => ({ field: e.field, message: String(e.message ?? "is invalid") }))
+    : [];
+  const retryHeader = Number(response.headers.get("Retry-After"));
+  const retryAfter = Number.isFinite(retryHeader) && retryHeader > 0 ? retryHeader : null;
+  let message = typeof data?.message === "string" ? data.message : null;
+  switch (response.status) {
+    case 401:
+      message = message ?? "This key was refused.";
+      break;
+    case 413:
+      message = "The request is too large for this server. Use smaller images.";
+      break;
+    case 429:
+      message =
+        retryAfter !== null
+          ? `Too many requests. Try again in ${retryAfter} s.`
+          : "Too many requests. Try again in a moment.";
+      break;
+    default:
+      if (response.status >= 500) {
+        message = "The server had a problem. Try again in a moment.";
+      }
+  }
+  return new ApiError(response.status, message ?? `The server answered ${response.status}.`, fields);
+}

@@ -1,0 +1,53 @@
+"""Best-effort ``started`` and ``progress`` webhooks for a running job.
+
+Final events are not sent from here: the store writes them in the transaction that ends the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from vidgen.core.models import Generation, Status
+from vidgen.store.webhooks import WebhookStore
+
+log = logging.getLogger(__name__)
+
+
+class ProgressEvents:
+    """Best-effort ``started`` and ``progress`` webhooks for one job, throttled so that a fast
+    engine does not flood the receiver: at most one every ``MIN_INTERVAL`` seconds, and only
+    when progress moved by ``MIN_STEP``. Final events are not sent from here: the store writes
+    them in the transaction that ends the job."""
+
+    MIN_INTERVAL = 2.0
+    MIN_STEP = 0.1
+
+    def __init__(self, webhooks: WebhookStore | None, generation: Generation) -> None:
+        hook = generation.extras.get("webhook") or {}
+        wanted = set(hook.get("events", ())) & {"started", "progress"}
+        self.webhooks = webhooks if wanted else None
+        self.generation = generation
+        self.started = generation.status is not Status.QUEUED and generation.progress > 0
+        self.last_progress = generation.progress
+        self.last_sent = 0.0
+
+    async def update(self, progress: float, waiting: bool) -> None:
+        if self.webhooks is None or waiting:
+            return
+        gen = self.generation
+        try:
+            if not self.started:
+                self.started = True
+                await self.webhooks.enqueue(gen.id, gen.key_id, gen.extras, "started", {})
+            now = time.monotonic()
+            if (
+                progress - self.last_progress >= self.MIN_STEP
+                and now - self.last_sent >= self.MIN_INTERVAL
+            ):
+                self.last_progress, self.last_sent = progress, now
+                await self.webhooks.enqueue(
+                    gen.id, gen.key_id, gen.extras, "progress", {"progress": round(progress, 4)}
+                )
+        except Exception:
+            log.warning("could not queue a progress webhook", exc_info=True)
