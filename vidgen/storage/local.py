@@ -5,16 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from vidgen.storage.base import Storage
 
+#: Where a file is written before it is renamed into place: a hidden directory under the root,
+#: so that a process killed mid-copy leaves no half-written file among the objects.
+PARTIAL_DIR = ".partial"
+#: A partial file older than this was left by a process that died; no copy takes this long.
+STALE_PARTIAL_SECONDS = 3600
+
 
 class LocalStorage(Storage):
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._swept = False
 
     @classmethod
     def from_url(cls, url: str) -> LocalStorage:
@@ -33,7 +41,12 @@ class LocalStorage(Storage):
     def _put_file(self, key: str, source: Path) -> int:
         target = self.local_path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        partial = self.root / PARTIAL_DIR
+        partial.mkdir(exist_ok=True)
+        if not self._swept:
+            self._swept = True
+            _sweep_stale(partial)
+        tmp = partial / f"{uuid.uuid4().hex}.tmp"
         try:
             with source.open("rb") as src, tmp.open("wb") as dst:
                 shutil.copyfileobj(src, dst, 1024 * 1024)
@@ -59,6 +72,17 @@ class LocalStorage(Storage):
         probe = self.root / f".ready-{uuid.uuid4().hex}"
         probe.write_bytes(b"ok")
         probe.unlink()
+
+
+def _sweep_stale(partial: Path) -> None:
+    """Remove what killed processes left half-written (once per process, at its first write)."""
+    cutoff = time.time() - STALE_PARTIAL_SECONDS
+    for path in partial.glob("*.tmp"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:
+            pass  # another process swept it first
 
 
 def _fsync_dir(path: Path) -> None:

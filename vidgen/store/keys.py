@@ -48,6 +48,38 @@ class ApiKey:
         return self.revoked_at is None
 
 
+def _insert_key(
+    conn: Connection,
+    secret: str,
+    name: str,
+    credits: int | None,
+    max_concurrency: int | None,
+    source: str,
+) -> ApiKey:
+    """Store a key (only its hash) and, for a limited key, the grant in the credit ledger."""
+    now = datetime.now(UTC)
+    key_id = uuid.uuid4().hex
+    conn.execute(
+        insert(api_keys).values(
+            id=key_id,
+            name=name,
+            key_hash=hash_secret(secret),
+            key_prefix=secret[:10],
+            credits=credits,
+            max_concurrency=max_concurrency,
+            source=source,
+            created_at=now,
+        )
+    )
+    if credits:
+        conn.execute(
+            insert(credit_ledger).values(
+                key_id=key_id, delta=credits, reason="grant", created_at=now
+            )
+        )
+    return _to_key(conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one())
+
+
 def _to_key(row: Any) -> ApiKey:
     return ApiKey(
         id=row.id,
@@ -85,31 +117,10 @@ class KeyStore:
     ) -> tuple[ApiKey, str]:
         """Create a key; returns it with its secret, which is never retrievable again."""
         secret = secret or new_secret()
-        now = datetime.now(UTC)
-        key_id = uuid.uuid4().hex
-
-        def create(conn: Connection) -> ApiKey:
-            conn.execute(
-                insert(api_keys).values(
-                    id=key_id,
-                    name=name,
-                    key_hash=hash_secret(secret),
-                    key_prefix=secret[:10],
-                    credits=credits,
-                    max_concurrency=max_concurrency,
-                    source=source,
-                    created_at=now,
-                )
-            )
-            if credits:
-                conn.execute(
-                    insert(credit_ledger).values(
-                        key_id=key_id, delta=credits, reason="grant", created_at=now
-                    )
-                )
-            return _to_key(conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one())
-
-        return await self.db.write(create), secret
+        key = await self.db.write(
+            lambda conn: _insert_key(conn, secret, name, credits, max_concurrency, source)
+        )
+        return key, secret
 
     async def ensure(self, secret: str, *, name: str, source: str) -> ApiKey:
         """Make sure a bootstrap key exists (unlimited credits). Idempotent; a key that was
@@ -143,20 +154,7 @@ class KeyStore:
 
     def _create_first(self, conn: Connection, name: str, source: str) -> tuple[ApiKey, str]:
         secret = new_secret()
-        key_id = uuid.uuid4().hex
-        conn.execute(
-            insert(api_keys).values(
-                id=key_id,
-                name=name,
-                key_hash=hash_secret(secret),
-                key_prefix=secret[:10],
-                credits=None,
-                max_concurrency=None,
-                source=source,
-                created_at=datetime.now(UTC),
-            )
-        )
-        return _to_key(conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one()), secret
+        return _insert_key(conn, secret, name, None, None, source), secret
 
     async def authenticate(self, secret: str) -> ApiKey | None:
         """The active key with this secret, or None. Answers are cached for a moment."""
