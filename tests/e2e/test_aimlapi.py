@@ -291,6 +291,35 @@ def test_credits_are_charged_at_submit_and_an_empty_key_gets_403(live_server: Li
         _error(answer, 401)
 
 
+def test_a_keys_priority_and_concurrency_are_set_from_the_cli_and_shown_to_the_key(
+    live_server: LiveServer,
+) -> None:
+    created = vidgen_cli(
+        live_server, "keys", "create", "--name", "vip", "--priority", "3", "--max-concurrency", "2"
+    )
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    with live_server.client(secret) as client:
+        account = client.get("/v1/account").json()
+    assert (account["priority"], account["max_concurrency"]) == (3, 2)
+
+    changed = vidgen_cli(
+        live_server, "keys", "set", "vip", "--priority", "-2", "--max-concurrency", "0"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "priority -2, concurrency any" in changed.stdout
+    with live_server.client(secret) as client:
+        account = client.get("/v1/account").json()
+    assert (account["priority"], account["max_concurrency"]) == (-2, None)
+
+    nothing = vidgen_cli(live_server, "keys", "set", "vip")
+    assert nothing.returncode == 2 and "--priority" in nothing.stderr
+    unknown = vidgen_cli(live_server, "keys", "set", "nobody", "--priority", "1")
+    assert unknown.returncode == 1 and "no key matches" in unknown.stderr
+    too_high = vidgen_cli(live_server, "keys", "create", "--name", "x", "--priority", "5000")
+    assert too_high.returncode == 2 and "--priority" in too_high.stderr
+
+
 def test_operations_endpoints(live_server: LiveServer) -> None:
     with live_server.client() as client:
         assert client.get("/health").json() == {"status": "ok"}

@@ -15,6 +15,9 @@ class Account(BaseModel):
     name: str
     credits: int | None = Field(..., description="Remaining credits; null means unlimited.")
     max_concurrency: int | None = Field(..., description="Jobs this key may run at once.")
+    priority: int = Field(
+        ..., description="Queue priority: higher is served first; equal keys take turns."
+    )
     webhook_secret: str = Field(
         ..., description="Verifies `x-webhook-signature` on this key's webhook deliveries."
     )
@@ -33,5 +36,6 @@ async def account(key: CurrentKey, runtime: RuntimeDep) -> Account:
         name=current.name,
         credits=current.credits,
         max_concurrency=current.max_concurrency,
+        priority=current.priority,
         webhook_secret=runtime.webhook_secret(current.id),
     )

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Manage API keys (only a hash of each key is stored).", no_args_is_help=True)
 err = Console(stderr=True)
 T = TypeVar("T")
+Priority = typer.Option(
+    "--priority",
+    min=-1000,
+    max=1000,
+    help="Queue priority: higher-priority keys' jobs are claimed first; keys of equal priority "
+    "take turns.",
+)
 
 
 async def _with_keys(settings: Settings, action: Callable[[KeyStore], Awaitable[T]]) -> T:
@@ -44,13 +51,16 @@ def create(
     max_concurrency: Annotated[
         int | None, typer.Option("--max-concurrency", min=1, help="Jobs this key may run at once.")
     ] = None,
+    priority: Annotated[int, Priority] = 0,
     data_dir: DataDir = None,
 ) -> None:
     """Create a key. Its secret is shown once; the last line of stdout is the key alone."""
     settings = load_settings(data_dir=data_dir)
 
     async def action(store: KeyStore) -> tuple[ApiKey, str]:
-        return await store.create(name, credits=credits, max_concurrency=max_concurrency)
+        return await store.create(
+            name, credits=credits, max_concurrency=max_concurrency, priority=priority
+        )
 
     key, secret = asyncio.run(_with_keys(settings, action))
     balance = "unlimited" if key.credits is None else str(key.credits)
@@ -70,13 +80,17 @@ def list_keys(data_dir: DataDir = None) -> None:
         return await store.all()
 
     keys = asyncio.run(_with_keys(settings, action))
-    table = Table("id", "name", "prefix", "credits", "source", "created", "status")
+    table = Table(
+        "id", "name", "prefix", "credits", "priority", "concurrency", "source", "created", "status"
+    )
     for key in keys:
         table.add_row(
             key.id,
             key.name,
             key.prefix + "…",
             "unlimited" if key.credits is None else str(key.credits),
+            str(key.priority),
+            "any" if key.max_concurrency is None else str(key.max_concurrency),
             key.source,
             key.created_at.strftime("%Y-%m-%d %H:%M"),
             "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}",
@@ -92,6 +106,37 @@ def _find_one(matches: list[ApiKey], ident: str) -> ApiKey:
         err.print(f"[red]error:[/] {len(matches)} keys match {ident!r}; give the id")
         raise typer.Exit(1)
     return matches[0]
+
+
+@app.command("set")
+def set_limits(
+    ident: Annotated[str, typer.Argument(help="Key id, name or prefix.")],
+    priority: Annotated[int | None, Priority] = None,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option("--max-concurrency", min=0, help="Jobs this key may run at once; 0: any."),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Change a key's priority or concurrency limit (new jobs get the new priority)."""
+    if priority is None and max_concurrency is None:
+        err.print("[red]error:[/] nothing to change: give --priority and/or --max-concurrency")
+        raise typer.Exit(2)
+    settings = load_settings(data_dir=data_dir)
+
+    async def action(store: KeyStore) -> ApiKey | None:
+        key = _find_one(await store.find(ident), ident)
+        return await store.configure(
+            key.id,
+            priority=priority,
+            max_concurrency=max_concurrency or None,
+            unlimited_concurrency=max_concurrency == 0,
+        )
+
+    key = asyncio.run(_with_keys(settings, action))
+    assert key is not None  # found just above, and keys are never deleted
+    limit = "any" if key.max_concurrency is None else str(key.max_concurrency)
+    typer.echo(f"Key {key.id} ({key.name}): priority {key.priority}, concurrency {limit}.")
 
 
 @app.command("revoke")

@@ -121,6 +121,7 @@ class GenerationService:
         new_job = NewJob(
             id=job_id,
             key_id=key.id,
+            priority=key.priority,
             model=spec.id,
             engine=engine_name,
             dialect=request.dialect,

@@ -42,6 +42,7 @@ class ApiKey:
     source: str
     created_at: datetime
     revoked_at: datetime | None
+    priority: int = 0  # higher is claimed first; keys of one priority take turns
 
     @property
     def active(self) -> bool:
@@ -55,6 +56,8 @@ def _insert_key(
     credits: int | None,
     max_concurrency: int | None,
     source: str,
+    *,
+    priority: int = 0,
 ) -> ApiKey:
     """Store a key (only its hash) and, for a limited key, the grant in the credit ledger."""
     now = datetime.now(UTC)
@@ -67,6 +70,7 @@ def _insert_key(
             key_prefix=secret[:10],
             credits=credits,
             max_concurrency=max_concurrency,
+            priority=priority,
             source=source,
             created_at=now,
         )
@@ -87,6 +91,7 @@ def _to_key(row: Any) -> ApiKey:
         prefix=row.key_prefix,
         credits=row.credits,
         max_concurrency=row.max_concurrency,
+        priority=row.priority,
         source=row.source,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
@@ -114,11 +119,14 @@ class KeyStore:
         source: str = "cli",
         secret: str | None = None,
         max_concurrency: int | None = None,
+        priority: int = 0,
     ) -> tuple[ApiKey, str]:
         """Create a key; returns it with its secret, which is never retrievable again."""
         secret = secret or new_secret()
         key = await self.db.write(
-            lambda conn: _insert_key(conn, secret, name, credits, max_concurrency, source)
+            lambda conn: _insert_key(
+                conn, secret, name, credits, max_concurrency, source, priority=priority
+            )
         )
         return key, secret
 
@@ -209,6 +217,33 @@ class KeyStore:
             )
         )
         return await self.db.read(lambda conn: [_to_key(r) for r in conn.execute(query)])
+
+    async def configure(
+        self,
+        key_id: str,
+        *,
+        priority: int | None = None,
+        max_concurrency: int | None = None,
+        unlimited_concurrency: bool = False,
+    ) -> ApiKey | None:
+        """Change a key's priority or concurrency limit; None if there is no such key. Jobs
+        already queued keep the priority they were created with."""
+        values: dict[str, int | None] = {}
+        if priority is not None:
+            values["priority"] = priority
+        if unlimited_concurrency:
+            values["max_concurrency"] = None
+        elif max_concurrency is not None:
+            values["max_concurrency"] = max_concurrency
+
+        def configure(conn: Connection) -> ApiKey | None:
+            if values:
+                conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
+            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+            return _to_key(row) if row else None
+
+        self._auth_cache.clear()
+        return await self.db.write(configure)
 
     async def revoke(self, key_id: str) -> bool:
         statement = (

@@ -70,6 +70,8 @@ api_keys = Table(
     Column("key_prefix", String(16), nullable=False),  # shown in listings, never enough to use
     Column("credits", BigInteger, nullable=True),  # NULL: unlimited
     Column("max_concurrency", Integer, nullable=True),  # NULL: no per-key limit
+    # Copied onto each of the key's jobs: claims take higher priorities first (jobs.priority).
+    Column("priority", Integer, nullable=False, server_default="0"),
     Column("source", String(16), nullable=False),  # cli | env | auto
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
