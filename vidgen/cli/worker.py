@@ -15,15 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vidgen.cli.options import DataDir, load_settings
-from vidgen.logs import configure_logging
-from vidgen.runtime import ConfigurationError, Runtime, check_configuration, served_models
-from vidgen.settings import Settings
-from vidgen.worker.runner import Worker
+
+if TYPE_CHECKING:
+    from vidgen.settings import Settings
+    from vidgen.worker.runner import Worker
 
 log = logging.getLogger("vidgen.worker")
 
@@ -51,6 +51,10 @@ def worker(
     data_dir: DataDir = None,
 ) -> None:
     """Run a worker (no HTTP): claim jobs, run engines, store videos, deliver webhooks."""
+    # Imported here, as in `serve`: the client commands must not load the server stack.
+    from vidgen.logs import configure_logging
+    from vidgen.runtime import ConfigurationError, check_configuration, served_models
+
     settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
     configure_logging(settings.log_level, settings.log_format)
     wanted = [m.strip() for m in models.split(",") if m.strip()] if models else None
@@ -65,6 +69,9 @@ def worker(
 
 async def run_worker(settings: Settings, models: list[str] | None, name: str | None) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully (see the module docstring)."""
+    from vidgen.runtime import Runtime
+    from vidgen.worker.runner import Worker
+
     stopping = asyncio.Event()
     signals = 0
     worker: Worker | None = None

@@ -174,3 +174,20 @@ def test_the_sdk_imports_nothing_from_the_server() -> None:
 def test_the_docstring_examples_run() -> None:
     for module in (config, images):
         assert doctest.testmod(module).failed == 0
+
+
+def test_the_command_line_loads_without_the_server_stack() -> None:
+    """`vidgen status`, `list`, `generate`… start in well under a second because the CLI's
+    module imports no server code: serve, worker and keys import it when they run."""
+    code = (
+        "import json, sys, vidgen.cli.main; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('vidgen', 'fastapi', 'sqlalchemy', 'torch'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(result.stdout)
+    server = [m for m in loaded if m.split(".")[0] in ("fastapi", "sqlalchemy", "torch")]
+    server += [m for m in loaded if m.startswith(("vidgen.runtime", "vidgen.store", "vidgen.api"))]
+    assert server == [], server
