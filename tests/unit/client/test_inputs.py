@@ -156,16 +156,25 @@ def test_an_aimlapi_key_is_sent_only_to_aimlapi(monkeypatch: pytest.MonkeyPatch)
     assert "authorization" not in lookalike.headers
 
 
-def test_the_sdk_imports_nothing_from_the_server() -> None:
+def modules_loaded_by(module: str, packages: tuple[str, ...]) -> list[str]:
+    """The modules of ``packages`` that importing ``module`` loads, in a fresh interpreter."""
     code = (
-        "import json, sys, vidgen.client; "
+        f"import json, sys, {module}; "
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('vidgen', 'fastapi', 'sqlalchemy', 'pydantic', 'PIL', 'av', 'numpy', 'typer'))))"
+        f"{packages!r})))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    loaded = json.loads(result.stdout)
+    loaded: list[str] = json.loads(result.stdout)
+    return loaded
+
+
+def test_the_sdk_imports_nothing_from_the_server() -> None:
+    loaded = modules_loaded_by(
+        "vidgen.client",
+        ("vidgen", "fastapi", "sqlalchemy", "pydantic", "PIL", "av", "numpy", "typer"),
+    )
     outside = [m for m in loaded if m != "vidgen" and not m.startswith("vidgen.client")]
     assert outside == [], outside
     assert "vidgen.client" in loaded
@@ -179,15 +188,7 @@ def test_the_docstring_examples_run() -> None:
 def test_the_command_line_loads_without_the_server_stack() -> None:
     """`vidgen status`, `list`, `generate`… start in well under a second because the CLI's
     module imports no server code: serve, worker and keys import it when they run."""
-    code = (
-        "import json, sys, vidgen.cli.main; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('vidgen', 'fastapi', 'sqlalchemy', 'torch'))))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    loaded = json.loads(result.stdout)
+    loaded = modules_loaded_by("vidgen.cli.main", ("vidgen", "fastapi", "sqlalchemy", "torch"))
     server = [m for m in loaded if m.split(".")[0] in ("fastapi", "sqlalchemy", "torch")]
     server += [m for m in loaded if m.startswith(("vidgen.runtime", "vidgen.store", "vidgen.api"))]
     assert server == [], server
