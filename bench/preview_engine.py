@@ -52,6 +52,9 @@ class BenchContext(EngineContext):
     def report_progress(self, fraction: float) -> None:
         pass
 
+    def report_waiting(self, waiting: bool) -> None:
+        pass
+
     @property
     def cancelled(self) -> bool:
         return False

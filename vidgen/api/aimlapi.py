@@ -14,11 +14,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from vidgen.api.deps import CurrentKey, RuntimeDep, public_base_url
-from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
-from vidgen.api.files import download_url
+from vidgen.api.deps import CurrentKey, RuntimeDep, current_key, public_base_url, runtime_of
+from vidgen.api.dialect import (
+    Dialect,
+    IdempotencyKey,
+    error_fields,
+    fast_path,
+    request_fingerprint,
+)
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.logs import request_id_var
@@ -174,8 +179,9 @@ class GenerationStatus(BaseModel):
 async def render_generation(
     request: Request, runtime: Any, generation: Generation
 ) -> GenerationStatus:
-    link = await download_url(request, runtime, generation)
-    thumbnail = await download_url(request, runtime, generation, thumbnail=True)
+    base_url = public_base_url(request)
+    link = await runtime.file_url(generation, base_url)
+    thumbnail = await runtime.file_url(generation, base_url, thumbnail=True)
     duration = generation.video.duration if generation.video else None
     charged = (
         generation.credits if generation.status not in (Status.FAILED, Status.CANCELLED) else 0
@@ -276,10 +282,29 @@ async def _poll(
     return await render_generation(request, runtime, generation)
 
 
-GenerationId = Annotated[str, Query(description="The id the create call returned.", max_length=100)]
-OptionalGenerationId = Annotated[
-    str | None, Query(description="The id the create call returned.", max_length=100)
+GENERATION_ID_MAX = 100
+GenerationId = Annotated[
+    str, Query(description="The id the create call returned.", max_length=GENERATION_ID_MAX)
 ]
+OptionalGenerationId = Annotated[
+    str | None,
+    Query(description="The id the create call returned.", max_length=GENERATION_ID_MAX),
+]
+_STATUS_JSON = TypeAdapter(GenerationStatus)
+
+
+async def poll_fast(request: Request) -> Response | None:
+    """The poll as clients send it, every few seconds per generation: ``?generation_id=…`` and
+    nothing else. Anything else (a list, a bad or missing id) goes the endpoint's way."""
+    query = request.query_params.multi_items()
+    if len(query) != 1 or query[0][0] != "generation_id":
+        return None
+    generation_id = query[0][1]
+    if not generation_id.strip() or len(generation_id) > GENERATION_ID_MAX:
+        return None
+    key = await current_key(request)
+    status = await _poll(request, generation_id, key, runtime_of(request))
+    return Response(_STATUS_JSON.dump_json(status), media_type="application/json")
 
 
 @router.post(
@@ -308,6 +333,7 @@ async def create_generation(
     "key's generations, newest first, `limit` at a time, optionally only those in `status`; "
     "pass a page's `next_cursor` as `after` to get the next page.",
 )
+@fast_path(poll_fast)
 async def get_generation(
     request: Request,
     key: CurrentKey,
@@ -371,6 +397,7 @@ async def create_generation_legacy(
     responses=ERROR_RESPONSES,
     summary="Poll a video generation (legacy route)",
 )
+@fast_path(poll_fast)
 async def get_generation_legacy(
     request: Request, generation_id: GenerationId, key: CurrentKey, runtime: RuntimeDep
 ) -> GenerationStatus:

@@ -9,18 +9,20 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
 from vidgen.api import account, aimlapi, apiframe, files, openai, ops, playground, runway
-from vidgen.api.dialect import Dialect
+from vidgen.api.deps import document_key_header
+from vidgen.api.dialect import Dialect, FastPath, fast_path_of
 from vidgen.errors import PayloadTooLarge
 from vidgen.logs import request_id_var
 from vidgen.metrics import HTTP_LATENCY
@@ -110,6 +112,47 @@ class RequestContextMiddleware:
         return f"Request body is larger than {self.max_body_bytes} bytes."
 
 
+class FastPaths:
+    """Pure ASGI middleware: the requests an endpoint's ``fast_path`` handler answers, answered
+    before FastAPI's routing (see ``api.dialect.fast_path``); the rest go on to the app.
+
+    Built from the routers themselves, which are included without a prefix; only routes with
+    fixed paths can have one. The route is recorded in the scope, as routing would, for the
+    request log and the latency metric."""
+
+    def __init__(self, app: ASGIApp, routers: Iterable[APIRouter]) -> None:
+        self.app = app
+        self.table: dict[tuple[str, str], tuple[Any, FastPath]] = {}
+        for router in routers:
+            for route in router.routes:
+                handler = fast_path_of(route)
+                if handler is None or not isinstance(route, APIRoute):
+                    continue
+                if getattr(route, "param_convertors", None):
+                    raise ValueError(f"{route.path}: a fast path needs a path without parameters")
+                for method in route.methods or ():
+                    self.table[(method, route.path)] = (route, handler)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        entry = (
+            self.table.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        )
+        if entry is None:
+            await self.app(scope, receive, send)
+            return
+        route, handler = entry
+        request = Request(scope, receive)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = route.dialect.error_response(request, exc)
+        if response is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = route
+        await response(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -175,12 +218,15 @@ def create_app(
         ],
     )
     app.state.settings = settings
-    for dialect_module in (aimlapi, apiframe, runway, openai):
-        app.include_router(dialect_module.router)
-    app.include_router(account.router)
-    app.include_router(files.router)
-    app.include_router(ops.router)
-    app.include_router(playground.router)
+    routers = [
+        *(module.router for module in (aimlapi, apiframe, runway, openai)),
+        account.router,
+        files.router,
+        ops.router,
+        playground.router,
+    ]
+    for router in routers:
+        app.include_router(router)  # no prefix: FastPaths matches the routes' own paths
 
     async def render(request: Request, exc: Exception) -> Any:
         return dialect_for_path(request.url.path).error_response(request, exc)
@@ -202,6 +248,7 @@ def create_app(
                         responses.setdefault("400", {"description": "Validation error"})
             schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
             schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+            document_key_header(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -209,5 +256,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, render)
     app.add_exception_handler(RequestValidationError, render)
     app.add_exception_handler(Exception, render)
+    # Added first, so it runs inside the request context (request id, log line, metrics).
+    app.add_middleware(FastPaths, routers=routers)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

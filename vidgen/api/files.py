@@ -14,21 +14,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from vidgen.api.deps import RuntimeDep, public_base_url
-from vidgen.core.models import Generation
-from vidgen.runtime import Runtime
+from vidgen.api.deps import RuntimeDep
 from vidgen.storage.base import Storage
 from vidgen.storage.links import LinkRefused
 
 router = APIRouter(tags=["files"])
-
-
-async def download_url(
-    request: Request, runtime: Runtime, generation: Generation, *, thumbnail: bool = False
-) -> tuple[str, int] | None:
-    """A signed URL for the generation's video (or its thumbnail) and its expiry (unix
-    seconds), or None while there is none."""
-    return await runtime.file_url(generation, public_base_url(request), thumbnail)
 
 
 def _refused(reason: str, status: int = 403) -> JSONResponse:

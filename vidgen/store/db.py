@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections import namedtuple
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import Engine, Select, create_engine, event, text
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,40 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
     return engine
 
 
+class PointLookup:
+    """A ``SELECT`` of at most one row by key, compiled once for SQLite's driver.
+
+    ``Database.point`` runs it on the raw ``sqlite3`` connection, then converts each value with
+    the result processor SQLAlchemy itself would apply (the column's type, for this dialect).
+    That skips what ``Connection.execute`` does per call (the compiled-statement cache lookup,
+    an execution context, a result object and its metadata): two thirds of a 30 µs poll read.
+    Parameters must be plain values that need no bind conversion (ids, strings, numbers).
+    """
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        self.statement = statement
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.params = tuple(compiled.positiontup or ())
+        for name in self.params:
+            if compiled.binds[name].type.bind_processor(dialect) is not None:
+                raise ValueError(f"parameter {name!r} needs a bind conversion")
+        columns = list(statement.selected_columns)
+        self.row_type = namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
+        self.processors = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        )
+
+    def run(self, connection: Any, params: Mapping[str, Any]) -> Any:
+        raw = connection.execute(self.sql, tuple(params[name] for name in self.params)).fetchone()
+        if raw is None:
+            return None
+        return self.row_type._make(  # type: ignore[attr-defined]
+            value if convert is None or value is None else convert(value)
+            for convert, value in zip(self.processors, raw, strict=True)
+        )
+
+
 class Database:
     """One database, reached through ``write(fn)`` and ``read(fn)``."""
 
@@ -82,6 +117,7 @@ class Database:
         self._async: AsyncEngine | None = None
         self._executors: dict[Engine, ThreadPoolExecutor] = {}
         self._inline: Connection | None = None
+        self._lookups: dict[int, PointLookup] = {}
         if self.is_sqlite:
             sync_url = parsed.set(drivername="sqlite+pysqlite")
             if parsed.database and parsed.database != ":memory:":
@@ -141,6 +177,19 @@ class Database:
             finally:
                 self._inline.rollback()  # ends SQLAlchemy's bookkeeping; no SQL in autocommit
         return await self._in_thread(self._reader, fn)
+
+    async def point(self, statement: Select[Any], params: Mapping[str, Any]) -> Any:
+        """The one row ``statement`` selects, or None: the same row ``read`` would give (a
+        named tuple of the selected columns), faster on SQLite (see ``PointLookup``).
+        ``statement`` must be built once (a module constant), not per call."""
+        if self._async is not None:
+            return await self.read(lambda conn: conn.execute(statement, params).first())
+        lookup = self._lookups.get(id(statement))
+        if lookup is None or lookup.statement is not statement:
+            lookup = self._lookups[id(statement)] = PointLookup(statement, self._reader.dialect)
+        if self._inline is None:
+            self._inline = self._reader.connect()
+        return lookup.run(self._inline.connection.driver_connection, params)
 
     async def _in_thread(self, engine: Engine, fn: Callable[[Connection], T]) -> T:
         def run() -> T:

@@ -17,7 +17,7 @@ from vidgen.core.models import CapturedImage, Generation, Status
 from vidgen.store.credits import CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
 from vidgen.store.notify import Wakeup, announce_job
-from vidgen.store.rows import row_to_generation, utcnow
+from vidgen.store.rows import GENERATION_COLUMNS, row_to_generation, utcnow
 from vidgen.store.tables import credit_ledger, idempotency_keys, job_inputs, jobs
 from vidgen.store.turns import next_turn
 
@@ -144,7 +144,9 @@ class GenerationStore:
             if idempotency is not None:
                 _reserve_idempotency_key(conn, job, idempotency, now)
             announce_job(conn, job.model, job.id)
-            return row_to_generation(conn.execute(select(jobs).where(jobs.c.id == job.id)).one())
+            return row_to_generation(
+                conn.execute(select(*GENERATION_COLUMNS).where(jobs.c.id == job.id)).one()
+            )
 
         try:
             generation = await self.db.write(create)
@@ -178,11 +180,8 @@ class GenerationStore:
         else:
             query, params = (_GET_ANY if include_deleted else _GET), {"job_id": job_id}
 
-        def read(conn: Connection) -> Generation | None:
-            row = conn.execute(query, params).first()
-            return row_to_generation(row) if row else None
-
-        return await self.db.read(read, point=True)
+        row = await self.db.point(query, params)
+        return row_to_generation(row) if row else None
 
     async def list(
         self,
@@ -201,7 +200,7 @@ class GenerationStore:
             else (jobs.c.created_at, jobs.c.id)
         )
         query = (
-            select(jobs)
+            select(*GENERATION_COLUMNS)
             .where(jobs.c.key_id == key_id, jobs.c.deleted_at.is_(None))
             .order_by(*order)
             .limit(limit + 1)
@@ -260,7 +259,7 @@ class GenerationStore:
         mine = and_(jobs.c.id == job_id, jobs.c.key_id == key_id, jobs.c.deleted_at.is_(None))
 
         def run(conn: Connection) -> Generation | None:
-            row = conn.execute(select(jobs).where(mine)).first()
+            row = conn.execute(select(*GENERATION_COLUMNS).where(mine)).first()
             if row is None:
                 return None
             queued = and_(mine, jobs.c.status == Status.QUEUED.value)
@@ -282,7 +281,7 @@ class GenerationStore:
 
 # Built once: the poll path runs these thousands of times a second, and a statement object that
 # is reused skips SQLAlchemy's construction and cache-key work.
-_GET_ANY = select(jobs).where(jobs.c.id == bindparam("job_id"))
+_GET_ANY = select(*GENERATION_COLUMNS).where(jobs.c.id == bindparam("job_id"))
 _GET = _GET_ANY.where(jobs.c.deleted_at.is_(None))
 _GET_OWNED = _GET.where(jobs.c.key_id == bindparam("key_id"))
 

@@ -6,6 +6,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vidgen.core.models import Generation, GenerationError, Status, VideoOutput
+from vidgen.store.tables import jobs
+
+#: What ``row_to_generation`` reads: a client's view of a job, without the queue's bookkeeping
+#: (leases, attempts, the engine's resume state). Reads that build a ``Generation`` select only
+#: these; polls are the hottest reads there are, and every column costs a conversion.
+GENERATION_COLUMNS = tuple(
+    jobs.c[name]
+    for name in (
+        "id", "key_id", "model", "engine", "status", "waiting", "progress", "prompt",
+        "aspect_ratio", "width", "height", "duration", "fps", "seed", "credits", "dialect",
+        "extras", "error_name", "error_message", "output_key", "output_media_type",
+        "output_bytes", "output_frames", "output_fps", "output_width", "output_height",
+        "thumbnail_key", "created_at", "started_at", "finished_at",
+    )
+)  # fmt: skip
 
 
 def utcnow() -> datetime:
