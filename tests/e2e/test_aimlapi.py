@@ -449,3 +449,38 @@ def test_cancel_stops_queued_and_running_jobs_and_refunds_them(live_server: Live
             other.delete("/v2/video/generations", params={"generation_id": ids[1]}).status_code
             == 404
         )
+
+
+def test_the_poll_fast_path_answers_exactly_as_the_route_does(live_server: LiveServer) -> None:
+    """A bare ``?generation_id=`` poll is answered before FastAPI's routing (``fast_path``);
+    adding ``limit`` (which a poll ignores) sends the same request through the route itself."""
+    volatile = {"timestamp", "requestId"}
+    with live_server.client() as client:
+        created = client.post(
+            "/v2/video/generations",
+            json={"model": GEN4, "image_url": data_uri(make_image(320, 180)), "seed": 7},
+        ).json()
+        for final in (False, True):
+            if final:
+                wait_for_status(client, created["id"])
+            for path in ("/v2/video/generations", "/v2/generate/video/runway/generation"):
+                fast = client.get(path, params={"generation_id": created["id"]})
+                routed = client.get(path, params={"generation_id": created["id"], "limit": 20})
+                assert fast.status_code == routed.status_code == 200
+                assert fast.headers["content-type"] == routed.headers["content-type"]
+                assert fast.content == routed.content
+        # Errors too: the same status and body in the dialect's shape.
+        for params, headers in (
+            ({"generation_id": "no-such-id"}, {}),
+            ({"generation_id": created["id"]}, {"Authorization": "Bearer vg_wrong"}),
+            ({"generation_id": created["id"]}, {"Authorization": f"Bearer {OTHER_KEY}"}),
+        ):
+            fast = client.get("/v2/video/generations", params=params, headers=headers)
+            routed = client.get(
+                "/v2/video/generations", params={**params, "limit": 20}, headers=headers
+            )
+            assert fast.status_code == routed.status_code
+            assert fast.status_code in (401, 404)
+            strip = lambda body: {k: v for k, v in body.items() if k not in volatile}  # noqa: E731
+            assert strip(fast.json()) == strip(routed.json())
+            assert fast.headers["x-request-id"] == fast.json()["requestId"]
