@@ -135,6 +135,29 @@ def test_progress_events_are_throttled_and_come_in_order(
     assert len(progress) <= 5  # throttled: at most one per 2 s and per 10 %
 
 
+def test_a_job_faster_than_a_heartbeat_still_announces_started_before_completed(
+    live_server_factory: object, receiver: Receiver
+) -> None:
+    # The noop engine finishes in milliseconds, well inside the first heartbeat (1 s).
+    server: LiveServer = live_server_factory(VIDGEN_ROUTES=f"{GEN4}=noop")  # type: ignore[operator]
+    server.start()
+    with server.client() as client:
+        gen_id = client.post(
+            "/v2/video/generations",
+            json={
+                "model": GEN4,
+                "image_url": data_uri(make_image()),
+                "seed": 1,
+                "webhook_url": receiver.url,
+                "webhook_events": ["started", "completed"],
+            },
+        ).json()["id"]
+        wait_for_status(client, gen_id)
+    events = receiver.wait_for(2)
+    ordered = sorted(events.values(), key=lambda e: str(e["created_at"]))
+    assert [e["type"] for e in ordered] == ["generation.started", "generation.completed"]
+
+
 @pytest.mark.parametrize(
     ("url", "words"),
     [

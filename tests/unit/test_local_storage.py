@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from vidgen.storage.local import PARTIAL_DIR, STALE_PARTIAL_SECONDS, LocalStorage
 
 
@@ -38,3 +40,31 @@ async def test_the_first_write_sweeps_stale_partials_and_keeps_fresh_ones(tmp_pa
 
     assert not stale.exists()
     assert fresh.exists()
+
+
+async def test_a_consumed_file_is_moved_into_place_and_a_retry_of_the_put_succeeds(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "scratch" / "clip.mp4"
+    source.parent.mkdir()
+    source.write_bytes(b"\x07" * 4096)
+    storage = LocalStorage(tmp_path / "objects")
+
+    assert await storage.put_file("videos/b.mp4", source, "video/mp4", consume=True) == 4096
+    assert not source.exists()  # renamed, not copied
+    assert storage.local_path("videos/b.mp4").read_bytes() == b"\x07" * 4096
+    # A worker that stored the video but could not record it retries the whole upload.
+    assert await storage.put_file("videos/b.mp4", source, "video/mp4", consume=True) == 4096
+    assert not (tmp_path / "objects" / PARTIAL_DIR).exists()
+
+
+async def test_a_consumed_put_of_a_file_that_never_existed_fails(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "objects")
+    with pytest.raises(FileNotFoundError):
+        await storage.put_file("videos/c.mp4", tmp_path / "missing.mp4", "video/mp4", consume=True)
+
+
+@pytest.mark.parametrize("key", ["../outside.mp4", "videos/../../outside.mp4", "/etc/passwd", ""])
+def test_a_key_may_not_leave_the_root(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ValueError, match="escapes the root"):
+        LocalStorage(tmp_path / "objects").local_path(key)

@@ -3,7 +3,8 @@ tests, where the engine's own cost would hide what is being measured.
 
 The video has the job's frame rate and frame count (so its duration is right), but frames of at
 most 64 pixels on the long side, in one solid colour picked by the seed. Each shape is encoded
-once per process, with its thumbnail, and then copied, so a job costs two small file writes. A prompt that contains
+once per process, with its thumbnail, kept beside the scratch dirs, and hard-linked into each
+job's scratch dir, so a job writes no file data at all. A prompt that contains
 ``sleep=<seconds>`` (at most 60) holds the job that long first, reporting progress and honouring
 a cancel every 50 ms: tests use it to have jobs in flight when they kill a worker.
 
@@ -13,6 +14,8 @@ Route a model to it with ``VIDGEN_ROUTES=runway/gen4_turbo=noop``.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import re
 import tempfile
 import time
@@ -26,6 +29,8 @@ from vidgen.media.video import Mp4Writer, write_thumbnail
 MAX_SIDE = 64
 MAX_SLEEP_SECONDS = 60.0
 _SLEEP = re.compile(r"\bsleep=(\d+(?:\.\d+)?)")
+#: Beside the jobs' scratch dirs: the clips that jobs link to (see ``_place``).
+CACHE_DIR = ".noop-clips"
 #: Encoded clips and thumbnails by shape (width, height, fps, frames, shade); a few shapes cover
 #: a test run.
 _clips: dict[tuple[int, int, int, int, int], tuple[bytes, bytes]] = {}
@@ -72,9 +77,10 @@ class NoopEngine(Engine):
                 _clips.clear()
             _clips[shape] = clip
         path = ctx.scratch_dir / "noop.mp4"
-        path.write_bytes(clip[0])
         thumbnail = ctx.scratch_dir / "noop.jpg"
-        thumbnail.write_bytes(clip[1])
+        cache = ctx.scratch_dir.parent / CACHE_DIR
+        _place(path, clip[0], cache / f"{_shape_name(shape)}.mp4")
+        _place(thumbnail, clip[1], cache / f"{_shape_name(shape)}.jpg")
         ctx.report_progress(1.0)
         return EngineResult(
             path=path,
@@ -84,6 +90,35 @@ class NoopEngine(Engine):
             frame_count=frames,
             thumbnail=thumbnail,
         )
+
+
+def _shape_name(shape: tuple[int, ...]) -> str:
+    return "-".join(str(n) for n in shape)
+
+
+def _place(target: Path, data: bytes, cached: Path) -> None:
+    """Put ``data`` at ``target`` as a hard link to a copy kept at ``cached`` (written once per
+    shape, atomically, by whichever process needs it first): a link is only a directory entry,
+    where writing a new file costs block allocation, which on some virtual disks is most of a
+    no-op job's cost. Stored objects are only ever replaced, never written in place, so
+    sharing the bytes is safe. Where no link can be made, the bytes are written."""
+    for _ in range(2):
+        try:
+            os.link(cached, target)
+            return
+        except FileNotFoundError:
+            pass  # not cached yet: write it
+        except OSError as exc:
+            if exc.errno != errno.EMLINK:  # EMLINK: the copy has all the links it may have
+                break
+        try:
+            cached.parent.mkdir(exist_ok=True)
+            partial = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+            partial.write_bytes(data)
+            os.replace(partial, cached)
+        except OSError:
+            break
+    target.write_bytes(data)
 
 
 async def _hold(seconds: float, ctx: EngineContext) -> None:

@@ -45,9 +45,15 @@ class Storage(ABC):
     serves_through_api: bool = True
 
     @abstractmethod
-    async def put_file(self, key: str, source: Path, media_type: str) -> int:
+    async def put_file(
+        self, key: str, source: Path, media_type: str, *, consume: bool = False
+    ) -> int:
         """Store ``source`` under ``key`` atomically (readers never see a partial object);
-        returns its size in bytes. Overwrites an existing object with the same key."""
+        returns its size in bytes. Overwrites an existing object with the same key.
+
+        ``consume=True``: the caller gives ``source`` up, so a backend may move the file
+        rather than copy it (local storage on the same filesystem renames it). Calling again
+        for the same key after a consumed put succeeded (a retry) is safe."""
 
     @abstractmethod
     async def exists(self, key: str) -> bool: ...

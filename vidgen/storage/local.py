@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import time
@@ -23,26 +24,34 @@ class LocalStorage(Storage):
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._swept = False
+        self._made: set[Path] = set()  # directories known to exist
 
     @classmethod
     def from_url(cls, url: str) -> LocalStorage:
         return cls(Path(unquote(urlsplit(url).path)))
 
     def local_path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        # Keys are ours, but never let one escape the root.
-        if not path.is_relative_to(self.root):
+        # Keys are ours, but never let one escape the root. Normalised as text: no syscalls
+        # (``resolve`` would stat every component), and nothing under the root is a symlink.
+        path = Path(os.path.normpath(self.root / key))
+        if not path.is_relative_to(self.root) or path == self.root:
             raise ValueError(f"storage key escapes the root: {key!r}")
         return path
 
-    async def put_file(self, key: str, source: Path, media_type: str) -> int:
-        return await asyncio.to_thread(self._put_file, key, source)
+    async def put_file(
+        self, key: str, source: Path, media_type: str, *, consume: bool = False
+    ) -> int:
+        return await asyncio.to_thread(self._put_file, key, source, consume)
 
-    def _put_file(self, key: str, source: Path) -> int:
+    def _put_file(self, key: str, source: Path, consume: bool = False) -> int:
         target = self.local_path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdir(target.parent)
+        if consume:
+            moved = _move_durably(source, target)
+            if moved is not None:
+                return moved
         partial = self.root / PARTIAL_DIR
-        partial.mkdir(exist_ok=True)
+        self._mkdir(partial)
         if not self._swept:
             self._swept = True
             _sweep_stale(partial)
@@ -57,6 +66,11 @@ class LocalStorage(Storage):
             tmp.unlink(missing_ok=True)
         _fsync_dir(target.parent)
         return target.stat().st_size
+
+    def _mkdir(self, path: Path) -> None:
+        if path not in self._made:
+            path.mkdir(parents=True, exist_ok=True)
+            self._made.add(path)
 
     async def exists(self, key: str) -> bool:
         return self.local_path(key).is_file()
@@ -83,6 +97,32 @@ def _sweep_stale(partial: Path) -> None:
                 path.unlink()
         except FileNotFoundError:
             pass  # another process swept it first
+
+
+def _move_durably(source: Path, target: Path) -> int | None:
+    """Rename ``source`` to ``target`` once its bytes are on disk, then make the rename itself
+    durable; its size, or None when the two are on different filesystems (copy instead). A
+    rename is atomic, so readers see the old object or the whole new one. A retry after the
+    move finds the source gone and the object in place, and succeeds again."""
+    try:
+        fd = os.open(source, os.O_RDONLY)
+    except FileNotFoundError:
+        if target.is_file():
+            return target.stat().st_size
+        raise
+    try:
+        os.fsync(fd)
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            return None
+        raise
+    _fsync_dir(target.parent)
+    return size
 
 
 def _fsync_dir(path: Path) -> None:

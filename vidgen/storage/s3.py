@@ -117,7 +117,9 @@ class S3Storage(Storage):
             self._pool, partial(fn, *args, **kwargs)
         )
 
-    async def put_file(self, key: str, source: Path, media_type: str) -> int:
+    async def put_file(
+        self, key: str, source: Path, media_type: str, *, consume: bool = False
+    ) -> int:
         size = (await asyncio.to_thread(source.stat)).st_size
         await self._call(
             self._client.upload_file,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import BigInteger, String, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from vidgen.core.models import Status
@@ -58,24 +58,34 @@ def finish_and_refund(
     return True
 
 
-def take_credits(conn: Connection, key_id: str, amount: int) -> None:
-    """Take ``amount`` from a limited key, atomically; unlimited keys (NULL) pass."""
-    result = conn.execute(
-        update(api_keys)
-        .where(
-            api_keys.c.id == key_id,
-            api_keys.c.credits.is_not(None),
-            api_keys.c.credits >= amount,
-        )
-        .values(credits=api_keys.c.credits - amount)
+#: The balance of the key being charged, as a column to select (parameter ``key_id``).
+BALANCE = (
+    select(api_keys.c.credits)
+    .where(api_keys.c.id == bindparam("key_id", type_=String()))
+    .scalar_subquery()
+    .label("balance")
+)
+_CHARGE = (
+    update(api_keys)
+    .where(
+        api_keys.c.id == bindparam("key_id", type_=String()),
+        api_keys.c.credits >= bindparam("amount", type_=BigInteger()),
     )
-    if result.rowcount == 1:
+    .values(credits=api_keys.c.credits - bindparam("amount", type_=BigInteger()))
+)
+
+
+def take_credits(conn: Connection, key_id: str, amount: int, balance: int | None) -> None:
+    """Take ``amount`` from the key, whose balance this transaction read as ``balance``
+    (``BALANCE``): unlimited keys (NULL) pass without a write; a limited key is charged by an
+    update that is itself the guard, so concurrent charges can never take it below zero."""
+    if balance is None:
         return
-    balance = conn.execute(
-        select(api_keys.c.credits).where(api_keys.c.id == key_id)
-    ).scalar_one_or_none()
-    if balance is not None:
-        raise InsufficientCredits(required=amount, available=int(balance))
+    if conn.execute(_CHARGE, {"key_id": key_id, "amount": amount}).rowcount == 1:
+        return
+    current = conn.execute(select(api_keys.c.credits).where(api_keys.c.id == key_id)).scalar()
+    if current is not None:  # None: made unlimited meanwhile
+        raise InsufficientCredits(required=amount, available=int(current))
 
 
 def refund(conn: Connection, key_id: str, job_id: str, amount: int, now: datetime) -> None:

@@ -14,12 +14,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from vidgen.core.models import CapturedImage, Generation, Status
-from vidgen.store.credits import CANCELLED, finish_and_refund, take_credits
+from vidgen.store.credits import BALANCE, CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
-from vidgen.store.notify import Wakeup, announce_job
+from vidgen.store.notify import Wakeup, job_announcement
 from vidgen.store.rows import GENERATION_COLUMNS, row_to_generation, utcnow
 from vidgen.store.tables import credit_ledger, idempotency_keys, job_inputs, jobs
-from vidgen.store.turns import next_turn
+from vidgen.store.turns import TURN_PROBES, turn_from
 
 
 @dataclass(frozen=True)
@@ -85,36 +85,38 @@ class GenerationStore:
         extras = dict(job.extras)
         extras["images"] = {pos: _image_facts(img) for pos, img in images.items()}
 
+        values = {
+            "id": job.id,
+            "key_id": job.key_id,
+            "model": job.model,
+            "engine": job.engine,
+            "status": Status.QUEUED.value,
+            "priority": job.priority,
+            "dialect": job.dialect,
+            "prompt": job.prompt,
+            "aspect_ratio": job.aspect_ratio,
+            "width": job.width,
+            "height": job.height,
+            "duration": job.duration,
+            "fps": job.fps,
+            "seed": job.seed,
+            "credits": job.credits,
+            "extras": extras,
+            "progress": 0.0,
+            "attempts": 0,
+            "max_attempts": job.max_attempts,
+            "cancel_requested": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        insert_job = _INSERT_JOB_NOTIFY if self.db.dialect == "postgresql" else _INSERT_JOB
+
         def create(conn: Connection) -> Generation:
-            take_credits(conn, job.key_id, job.credits)
-            turn = next_turn(conn, job.key_id, job.priority)
-            conn.execute(
-                insert(jobs).values(
-                    id=job.id,
-                    key_id=job.key_id,
-                    model=job.model,
-                    engine=job.engine,
-                    status=Status.QUEUED.value,
-                    priority=job.priority,
-                    turn=turn,
-                    dialect=job.dialect,
-                    prompt=job.prompt,
-                    aspect_ratio=job.aspect_ratio,
-                    width=job.width,
-                    height=job.height,
-                    duration=job.duration,
-                    fps=job.fps,
-                    seed=job.seed,
-                    credits=job.credits,
-                    extras=extras,
-                    progress=0.0,
-                    attempts=0,
-                    max_attempts=job.max_attempts,
-                    cancel_requested=False,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            # One round trip for what the insert depends on: the balance and the turn.
+            facts = conn.execute(_CREATE_FACTS, {"key_id": job.key_id, "priority": job.priority})
+            facts_row = facts.one()
+            take_credits(conn, job.key_id, job.credits, facts_row.balance)
+            row = conn.execute(insert_job, {**values, "turn": turn_from(facts_row)}).one()
             if images:
                 conn.execute(
                     insert(job_inputs),
@@ -131,22 +133,21 @@ class GenerationStore:
                         for pos, img in images.items()
                     ],
                 )
-            # The ledger row references the job, so it goes in last; all of it commits together.
+            # The ledger row references the job, so it goes in after it; all of it commits
+            # together.
             conn.execute(
-                insert(credit_ledger).values(
-                    key_id=job.key_id,
-                    job_id=job.id,
-                    delta=-job.credits,
-                    reason="charge",
-                    created_at=now,
-                )
+                _INSERT_LEDGER,
+                {
+                    "key_id": job.key_id,
+                    "job_id": job.id,
+                    "delta": -job.credits,
+                    "reason": "charge",
+                    "created_at": now,
+                },
             )
             if idempotency is not None:
                 _reserve_idempotency_key(conn, job, idempotency, now)
-            announce_job(conn, job.model, job.id)
-            return row_to_generation(
-                conn.execute(select(*GENERATION_COLUMNS).where(jobs.c.id == job.id)).one()
-            )
+            return row_to_generation(row)
 
         try:
             generation = await self.db.write(create)
@@ -281,6 +282,14 @@ class GenerationStore:
 
 # Built once: the poll path runs these thousands of times a second, and a statement object that
 # is reused skips SQLAlchemy's construction and cache-key work.
+_CREATE_FACTS = select(BALANCE, *TURN_PROBES)
+_INSERT_JOB = insert(jobs).returning(*GENERATION_COLUMNS)
+#: On PostgreSQL the insert also queues the job's NOTIFY (``store.notify``), which the server
+#: delivers only if the transaction commits: one round trip fewer than a separate SELECT.
+_INSERT_JOB_NOTIFY = insert(jobs).returning(
+    *GENERATION_COLUMNS, job_announcement(jobs.c.model, jobs.c.id).label("announced")
+)
+_INSERT_LEDGER = insert(credit_ledger)
 _GET_ANY = select(*GENERATION_COLUMNS).where(jobs.c.id == bindparam("job_id"))
 _GET = _GET_ANY.where(jobs.c.deleted_at.is_(None))
 _GET_OWNED = _GET.where(jobs.c.key_id == bindparam("key_id"))

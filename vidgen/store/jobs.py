@@ -13,12 +13,13 @@ is stored, refunded when it fails or is cancelled.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Boolean, Float, String, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
@@ -32,7 +33,7 @@ from vidgen.store.credits import CANCELLED, finish_and_refund
 from vidgen.store.db import Database
 from vidgen.store.notify import Wakeup, announce_job
 from vidgen.store.rows import row_to_generation, utcnow
-from vidgen.store.tables import api_keys, job_inputs, jobs
+from vidgen.store.tables import UTCDateTime, api_keys, job_inputs, jobs
 from vidgen.store.turns import CLAIM_ORDER
 from vidgen.store.webhooks import enqueue_event
 
@@ -76,42 +77,18 @@ class JobStore:
         """Claim the next queued job in one statement: highest priority, then the lowest turn
         (keys take turns, see ``store.turns``), then the oldest."""
         now = utcnow()
-        candidate = (
-            select(jobs.c.id)
-            .where(
-                jobs.c.status == Status.QUEUED.value,
-                or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now),
-            )
-            .order_by(*CLAIM_ORDER)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        # A key with max_concurrency runs at most that many jobs at once; the rest wait (and
-        # read as THROTTLED in the Runway dialect). The limit is read first so that the count
-        # is only made for limited keys.
-        candidate = candidate.where(or_(_KEY_LIMIT.is_(None), _KEY_RUNNING < _KEY_LIMIT))
-        if models is not None:
-            candidate = candidate.where(jobs.c.model.in_(list(models)))
-        if engines is not None:
-            candidate = candidate.where(jobs.c.engine.in_(list(engines)))
         expires = now + timedelta(seconds=lease_seconds)
-        claim = (
-            update(jobs)
-            .where(jobs.c.id == candidate.scalar_subquery(), jobs.c.status == Status.QUEUED.value)
-            .values(
-                status=Status.GENERATING.value,
-                lease_owner=worker,
-                lease_expires_at=expires,
-                attempts=jobs.c.attempts + 1,
-                started_at=func.coalesce(jobs.c.started_at, now),
-                updated_at=now,
-                run_after=None,
-            )
-            .returning(*jobs.c, _KEY_LIMIT.label("key_limit"))
-        )
+        claim = _claim_statement(models is not None, engines is not None)
+        params = {
+            "now": now,
+            "expires": expires,
+            "worker": worker,
+            "models": list(models or ()),
+            "engines": list(engines or ()),
+        }
 
         def run(conn: Connection) -> Any:
-            row = conn.execute(claim).first()
+            row = conn.execute(claim, params).first()
             if row is not None and row.key_limit is not None and not self.db.is_sqlite:
                 _check_key_limit(conn, row.key_id, row.key_limit)
             return row
@@ -143,7 +120,7 @@ class JobStore:
 
     async def _update_owned(self, job_id: str, worker: str, **values: Any) -> bool:
         statement = update(jobs).where(self._owned(job_id, worker)).values(**values)
-        return await self.db.write(lambda conn: conn.execute(statement).rowcount == 1)
+        return await self.db.write(lambda conn: conn.execute(statement).rowcount == 1, single=True)
 
     async def heartbeat(
         self,
@@ -156,19 +133,17 @@ class JobStore:
     ) -> Heartbeat:
         """Renew the lease and record progress (which only moves forward)."""
         now = utcnow()
-        larger = func.max if self.db.is_sqlite else func.greatest
-        statement = (
-            update(jobs)
-            .where(self._owned(job_id, worker))
-            .values(
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                progress=larger(jobs.c.progress, progress),
-                waiting=waiting,
-                updated_at=now,
-            )
-            .returning(jobs.c.cancel_requested)
+        params = {
+            "job_id": job_id,
+            "worker": worker,
+            "expires": now + timedelta(seconds=lease_seconds),
+            "progress": float(progress),
+            "waiting": bool(waiting),
+            "now": now,
+        }
+        row = await self.db.write(
+            lambda conn: conn.execute(_HEARTBEAT, params).first(), single=True
         )
-        row = await self.db.write(lambda conn: conn.execute(statement).first())
         if row is None:
             return Heartbeat(owned=False, cancel_requested=False)
         return Heartbeat(owned=True, cancel_requested=bool(row.cancel_requested))
@@ -178,7 +153,7 @@ class JobStore:
 
     async def load_inputs(self, job_id: str) -> dict[str, CapturedImage]:
         def read(conn: Connection) -> dict[str, CapturedImage]:
-            rows = conn.execute(select(job_inputs).where(job_inputs.c.job_id == job_id))
+            rows = conn.execute(_INPUTS, {"job_id": job_id})
             return {
                 r.position: CapturedImage(
                     data=r.data,
@@ -192,36 +167,33 @@ class JobStore:
 
         return await self.db.read(read)
 
-    async def complete(self, job_id: str, worker: str, output: VideoOutput) -> bool:
-        """Mark the job completed with its stored output (and queue its webhook event)."""
+    async def complete(
+        self, job_id: str, worker: str, output: VideoOutput, *, announce: bool = True
+    ) -> bool:
+        """Mark the job completed with its stored output (and queue its webhook event).
+        ``announce=False``: the caller knows that the job has no webhook for completion (it
+        holds the job's ``extras``), so the ending is one statement, run as such."""
         now = utcnow()
-        statement = (
-            update(jobs)
-            .where(self._owned(job_id, worker))
-            .returning(jobs.c.key_id, jobs.c.extras)
-            .values(
-                status=Status.COMPLETED.value,
-                waiting=False,
-                progress=1.0,
-                output_key=output.key,
-                output_media_type=output.media_type,
-                output_bytes=output.size_bytes,
-                output_frames=output.frame_count,
-                output_fps=output.fps,
-                output_width=output.width,
-                output_height=output.height,
-                thumbnail_key=output.thumbnail_key,
-                lease_owner=None,
-                lease_expires_at=None,
-                finished_at=now,
-                updated_at=now,
-            )
-        )
+        params = {
+            "job_id": job_id,
+            "worker": worker,
+            "now": now,
+            "output_key": output.key,
+            "output_media_type": output.media_type,
+            "output_bytes": output.size_bytes,
+            "output_frames": output.frame_count,
+            "output_fps": output.fps,
+            "output_width": output.width,
+            "output_height": output.height,
+            "thumbnail_key": output.thumbnail_key,
+        }
 
         def run(conn: Connection) -> bool:
-            row = conn.execute(statement).first()
+            row = conn.execute(_COMPLETE, params).first()
             if row is None:
                 return False
+            if not announce:
+                return True
             enqueue_event(
                 conn,
                 job_id=job_id,
@@ -232,7 +204,7 @@ class JobStore:
             )
             return True
 
-        return await self.db.write(run)
+        return await self.db.write(run, single=not announce)
 
     async def fail(self, job_id: str, worker: str | None, name: str, message: str) -> bool:
         """End the job in error and refund it. ``worker=None`` fails it regardless of lease."""
@@ -371,6 +343,103 @@ _KEY_RUNNING = (
     .where(_RUNNING.c.key_id == jobs.c.key_id, _RUNNING.c.status == Status.GENERATING.value)
     .scalar_subquery()
 )
+
+
+# The hot statements of a job's life, built once: building and cache-keying a statement costs
+# SQLAlchemy more CPU than the database spends running it.
+_NOW = bindparam("now", type_=UTCDateTime())
+#: This worker still holds the job's lease (every write of a running job is fenced on it).
+_OWNED = and_(
+    jobs.c.id == bindparam("job_id", type_=String()),
+    jobs.c.lease_owner == bindparam("worker", type_=String()),
+    jobs.c.status == Status.GENERATING.value,
+)
+_PROGRESS = bindparam("progress", type_=Float())
+_HEARTBEAT = (
+    update(jobs)
+    .where(_OWNED)
+    .values(
+        lease_expires_at=bindparam("expires", type_=UTCDateTime()),
+        # Progress only moves forward (max() is not portable to PostgreSQL, CASE is).
+        progress=case((jobs.c.progress > _PROGRESS, jobs.c.progress), else_=_PROGRESS),
+        waiting=bindparam("waiting", type_=Boolean()),
+        updated_at=_NOW,
+    )
+    .returning(jobs.c.cancel_requested)
+)
+_INPUTS = select(job_inputs).where(job_inputs.c.job_id == bindparam("job_id", type_=String()))
+_COMPLETE = (
+    update(jobs)
+    .where(_OWNED)
+    .values(
+        status=Status.COMPLETED.value,
+        waiting=False,
+        progress=1.0,
+        **{
+            name: bindparam(name, type_=jobs.c[name].type)
+            for name in (
+                "output_key",
+                "output_media_type",
+                "output_bytes",
+                "output_frames",
+                "output_fps",
+                "output_width",
+                "output_height",
+                "thumbnail_key",
+            )
+        },
+        lease_owner=None,
+        lease_expires_at=None,
+        finished_at=_NOW,
+        updated_at=_NOW,
+    )
+    .returning(jobs.c.key_id, jobs.c.extras)
+)
+
+
+@functools.cache
+def _claim_statement(by_model: bool, by_engine: bool) -> Any:
+    """The claim, built once per filter shape: building and cache-keying a statement of this
+    size costs more CPU than running it (see ``JobStore.claim_next``)."""
+    now = _NOW
+    candidate = (
+        select(jobs.c.id)
+        .where(
+            jobs.c.status == Status.QUEUED.value,
+            or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now),
+        )
+        .order_by(*CLAIM_ORDER)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    # A key with max_concurrency runs at most that many jobs at once; the rest wait (and
+    # read as THROTTLED in the Runway dialect). The limit is read first so that the count
+    # is only made for limited keys.
+    candidate = candidate.where(or_(_KEY_LIMIT.is_(None), _KEY_RUNNING < _KEY_LIMIT))
+    if by_model:
+        candidate = candidate.where(jobs.c.model.in_(bindparam("models", expanding=True)))
+    if by_engine:
+        candidate = candidate.where(jobs.c.engine.in_(bindparam("engines", expanding=True)))
+    # The row is found by its primary key alone. The candidate is still queued: PostgreSQL
+    # locked it (FOR UPDATE re-checks the WHERE on the latest row version), and SQLite runs
+    # the whole statement under its single writer. A second ``status = 'queued'`` here is
+    # not only redundant: on a table without fresh statistics (a new deployment, a burst),
+    # PostgreSQL may then read the row through ix_jobs_claim and filter the whole queue for
+    # its id, which made each claim O(queue length): 3 ms at 750 queued jobs.
+    return (
+        update(jobs)
+        .where(jobs.c.id == candidate.scalar_subquery())
+        .values(
+            status=Status.GENERATING.value,
+            lease_owner=bindparam("worker", type_=String()),
+            lease_expires_at=bindparam("expires", type_=UTCDateTime()),
+            attempts=jobs.c.attempts + 1,
+            started_at=func.coalesce(jobs.c.started_at, now),
+            updated_at=now,
+            run_after=None,
+        )
+        .returning(*jobs.c, _KEY_LIMIT.label("key_limit"))
+    )
 
 
 class _OverLimit(Exception):

@@ -14,12 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 #: The PostgreSQL channel every vidgen process LISTENs on; the payload is "<model> <job id>".
 CHANNEL = "vidgen_jobs"
+
+
+def job_announcement(model: Any, job_id: Any) -> Any:
+    """The NOTIFY for a job, as a SQL expression (PostgreSQL only), for statements that make a
+    job claimable and can carry it (``INSERT … RETURNING``), saving a round trip."""
+    return func.pg_notify(CHANNEL, model.concat(" ").concat(job_id))
 
 
 def announce_job(conn: Connection, model: str, job_id: str) -> None:

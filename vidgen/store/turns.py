@@ -28,7 +28,9 @@ Why this design:
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import Integer, String, bindparam, select
 from sqlalchemy.engine import Connection
 
 from vidgen.core.models import Status
@@ -40,17 +42,50 @@ CLAIM_ORDER = (jobs.c.priority.desc(), jobs.c.turn, jobs.c.created_at)
 _ACTIVE = (Status.QUEUED.value, Status.GENERATING.value)
 
 
-def next_turn(conn: Connection, key_id: str, priority: int) -> int:
-    """The turn of a job that ``key_id`` stores now (see the module docstring)."""
-    latest_of_key = (
-        select(func.max(jobs.c.turn))
-        .where(jobs.c.key_id == key_id, jobs.c.status.in_(_ACTIVE), jobs.c.priority == priority)
+def _probes() -> tuple[Any, ...]:
+    # Each value is read as the first entry of an index range (ORDER BY … LIMIT 1), not as
+    # max()/min(): PostgreSQL turns an aggregate into that probe only when its statistics say
+    # the range is large, so on a table it has not analysed yet (a new deployment, a burst)
+    # it counted through the whole range instead, and every create cost O(backlog). For the
+    # same reason, one probe per active status rather than one over ``status IN (…)``.
+    key_id = bindparam("key_id", type_=String())
+    priority = bindparam("priority", type_=Integer())
+    latest_of_key = [
+        select(jobs.c.turn)
+        .where(jobs.c.key_id == key_id, jobs.c.status == status, jobs.c.priority == priority)
+        .order_by(jobs.c.turn.desc())
+        .limit(1)
         .scalar_subquery()
-    )
+        .label(f"latest_{status}")
+        for status in _ACTIVE
+    ]
     current = (
-        select(func.min(jobs.c.turn))
+        select(jobs.c.turn)
         .where(jobs.c.status == Status.QUEUED.value, jobs.c.priority == priority)
+        .order_by(jobs.c.turn)
+        .limit(1)
         .scalar_subquery()
+        .label("current_turn")
     )
-    latest, lowest = conn.execute(select(latest_of_key, current)).one()
-    return max(-1 if latest is None else int(latest), -1 if lowest is None else int(lowest) - 1) + 1
+    return (*latest_of_key, current)
+
+
+#: What a new job's turn is computed from, as columns to select (parameters ``key_id`` and
+#: ``priority``): the key's latest queued and running turns, and the current turn.
+TURN_PROBES = _probes()
+
+
+def turn_from(row: Any) -> int:
+    """The turn of a job that the key stores now, from a row that selected ``TURN_PROBES``
+    (see the module docstring)."""
+    mine = (getattr(row, f"latest_{status}") for status in _ACTIVE)
+    latest = max((int(t) for t in mine if t is not None), default=-1)
+    lowest = row.current_turn
+    return max(latest, -1 if lowest is None else int(lowest) - 1) + 1
+
+
+def next_turn(conn: Connection, key_id: str, priority: int) -> int:
+    """The turn of a job that ``key_id`` stores now."""
+    return turn_from(
+        conn.execute(select(*TURN_PROBES), {"key_id": key_id, "priority": priority}).one()
+    )

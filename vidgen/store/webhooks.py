@@ -64,6 +64,15 @@ def _to_event(row: Any) -> WebhookEvent:
     )
 
 
+def wants_event(extras: dict[str, Any] | None, event: str) -> bool:
+    """Whether a job with these ``extras`` subscribed to ``event`` (``enqueue_event`` would
+    store one)."""
+    hook = (extras or {}).get("webhook")
+    if not hook:
+        return False
+    return event in hook.get("events", ())
+
+
 def enqueue_event(
     conn: Connection,
     *,
@@ -76,9 +85,9 @@ def enqueue_event(
 ) -> str | None:
     """Add an event to the outbox if the job subscribed to it, in the caller's transaction.
     Returns the event id, or None when the job has no webhook for this event."""
-    hook = (extras or {}).get("webhook")
-    if not hook or event not in hook.get("events", ()):
+    if not wants_event(extras, event):
         return None
+    hook = (extras or {})["webhook"]
     now = now or utcnow()
     final = event in FINAL_EVENTS
     event_id = str(uuid.uuid4())

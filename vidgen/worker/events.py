@@ -32,14 +32,29 @@ class ProgressEvents:
         self.last_progress = generation.progress
         self.last_sent = 0.0
 
+    async def engine_ran(self) -> None:
+        """The engine has worked on the job and returned or raised: make sure ``started`` was
+        queued before the final event, even when the job took less than one heartbeat."""
+        if self.webhooks is None or self.started:
+            return
+        try:
+            await self._started()
+        except Exception:
+            log.warning("could not queue a started webhook", exc_info=True)
+
+    async def _started(self) -> None:
+        assert self.webhooks is not None
+        gen = self.generation
+        self.started = True
+        await self.webhooks.enqueue(gen.id, gen.key_id, gen.extras, "started", {})
+
     async def update(self, progress: float, waiting: bool) -> None:
         if self.webhooks is None or waiting:
             return
         gen = self.generation
         try:
             if not self.started:
-                self.started = True
-                await self.webhooks.enqueue(gen.id, gen.key_id, gen.extras, "started", {})
+                await self._started()
             now = time.monotonic()
             if (
                 progress - self.last_progress >= self.MIN_STEP

@@ -38,7 +38,7 @@ from vidgen.metrics import JOB_DURATION, JOB_OUTCOMES, JOB_QUEUE_WAIT, JOBS_RUNN
 from vidgen.settings import Settings
 from vidgen.storage.base import Storage, thumbnail_key, video_key
 from vidgen.store.jobs import ClaimedJob, JobStore
-from vidgen.store.webhooks import WebhookStore
+from vidgen.store.webhooks import WebhookStore, wants_event
 from vidgen.worker.events import ProgressEvents
 from vidgen.worker.persist import persist
 from vidgen.worker.policy import RetryPolicy
@@ -251,7 +251,7 @@ class Worker:
             # lease must stay ours while the video is stored (which may wait out an outage).
             heartbeat = asyncio.create_task(self._heartbeat(gen.id, ctx, engine_task, events))
             try:
-                outcome = await self._settle(claimed, ctx, engine_task)
+                outcome = await self._settle(claimed, ctx, engine_task, events)
             finally:
                 heartbeat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -304,13 +304,18 @@ class Worker:
         )
 
     async def _settle(
-        self, claimed: ClaimedJob, ctx: JobContext, engine_task: asyncio.Task[EngineResult]
+        self,
+        claimed: ClaimedJob,
+        ctx: JobContext,
+        engine_task: asyncio.Task[EngineResult],
+        events: ProgressEvents,
     ) -> str:
         gen = claimed.generation
         try:
             result = await engine_task
             if ctx.lease_lost:
                 return "lost"
+            await events.engine_ran()
             if ctx.cancelled and not ctx.releasing:
                 raise JobCancelled()
             if ctx.releasing:
@@ -336,6 +341,7 @@ class Worker:
         except Exception as exc:
             if ctx.lease_lost:
                 return "lost"
+            await events.engine_ran()
             return await self._attempt_failed(claimed, ctx, exc)
         # The engine's work is done and sound; from here on only an outage can get in the way,
         # and an outage delays the job but never fails it.
@@ -345,7 +351,11 @@ class Worker:
         if output is None:
             return await self._hand_back(gen.id, ctx)
         completed = await self._finish(
-            "mark the job completed", ctx, lambda: self.store.complete(gen.id, self.name, output)
+            "mark the job completed",
+            ctx,
+            lambda: self.store.complete(
+                gen.id, self.name, output, announce=wants_event(gen.extras, "completed")
+            ),
         )
         if completed is None:
             return await self._hand_back(gen.id, ctx)
@@ -468,8 +478,10 @@ class Worker:
     ) -> VideoOutput:
         """Store the video and its thumbnail under the job's own keys (a retry overwrites)."""
         key = video_key(job_id)
-        size = await self.storage.put_file(key, result.path, result.media_type)
-        await self.storage.put_file(thumbnail_key(job_id), thumb, "image/jpeg")
+        # Both files are in this attempt's scratch dir, which goes when the job settles: the
+        # storage may take them over (local storage renames them into place).
+        size = await self.storage.put_file(key, result.path, result.media_type, consume=True)
+        await self.storage.put_file(thumbnail_key(job_id), thumb, "image/jpeg", consume=True)
         return VideoOutput(
             key=key,
             media_type=result.media_type,
