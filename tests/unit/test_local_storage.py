@@ -68,3 +68,18 @@ async def test_a_consumed_put_of_a_file_that_never_existed_fails(tmp_path: Path)
 def test_a_key_may_not_leave_the_root(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError, match="escapes the root"):
         LocalStorage(tmp_path / "objects").local_path(key)
+
+
+async def test_several_files_are_stored_together_in_order(tmp_path: Path) -> None:
+    sources = []
+    for name, size in (("clip.mp4", 300), ("thumb.jpg", 20)):
+        sources.append(tmp_path / name)
+        sources[-1].write_bytes(b"\x01" * size)
+    storage = LocalStorage(tmp_path / "objects")
+    sizes = await storage.put_files(
+        [("videos/d.mp4", sources[0], "video/mp4"), ("thumbnails/d.jpg", sources[1], "image/jpeg")],
+        consume=True,
+    )
+    assert sizes == [300, 20]
+    assert storage.local_path("thumbnails/d.jpg").read_bytes() == b"\x01" * 20
+    assert not any(s.exists() for s in sources)

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from vidgen.core.catalog import ModelSpec
 from vidgen.core.models import CapturedImage, GenerationRequest
 from vidgen.errors import FieldError, JobCancelled
+from vidgen.media.video import VideoInfo
 from vidgen.settings import Settings
 
 
@@ -66,6 +67,10 @@ class EngineResult:
     #: A JPEG of the middle frame, when the engine has one at hand; otherwise the worker
     #: decodes the video to make it.
     thumbnail: Path | None = None
+    #: The file's facts as read back from these very bytes (``media.video.probe_video``),
+    #: when the engine has them at hand (the noop engine probes each clip it caches once);
+    #: otherwise the worker probes the file itself.
+    info: VideoInfo | None = None
 
     @property
     def duration(self) -> float:

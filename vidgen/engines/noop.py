@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
-from vidgen.media.video import Mp4Writer, write_thumbnail
+from vidgen.media.video import Mp4Writer, VideoInfo, probe_video, write_thumbnail
 
 MAX_SIDE = 64
 MAX_SLEEP_SECONDS = 60.0
@@ -33,7 +33,7 @@ _SLEEP = re.compile(r"\bsleep=(\d+(?:\.\d+)?)")
 CACHE_DIR = ".noop-clips"
 #: Encoded clips and thumbnails by shape (width, height, fps, frames, shade); a few shapes cover
 #: a test run.
-_clips: dict[tuple[int, int, int, int, int], tuple[bytes, bytes]] = {}
+_clips: dict[tuple[int, int, int, int, int], tuple[bytes, bytes, VideoInfo]] = {}
 
 
 def tiny_size(width: int, height: int) -> tuple[int, int]:
@@ -42,8 +42,11 @@ def tiny_size(width: int, height: int) -> tuple[int, int]:
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
-def solid_clip(width: int, height: int, fps: int, frames: int, shade: int) -> tuple[bytes, bytes]:
-    """The MP4 bytes of ``frames`` solid frames of one colour, and a JPEG of its middle frame."""
+def solid_clip(
+    width: int, height: int, fps: int, frames: int, shade: int
+) -> tuple[bytes, bytes, VideoInfo]:
+    """The MP4 bytes of ``frames`` solid frames of one colour, a JPEG of its middle frame, and
+    the clip's facts as read back from the file."""
     with tempfile.TemporaryDirectory(prefix="vidgen-noop-") as tmp:
         path = Path(tmp) / "clip.mp4"
         frame = np.empty((height, width, 3), np.uint8)
@@ -53,7 +56,7 @@ def solid_clip(width: int, height: int, fps: int, frames: int, shade: int) -> tu
                 writer.write_rgb(frame)
         thumbnail = Path(tmp) / "thumbnail.jpg"
         write_thumbnail(path, frames, thumbnail)
-        return path.read_bytes(), thumbnail.read_bytes()
+        return path.read_bytes(), thumbnail.read_bytes(), probe_video(path)
 
 
 class NoopEngine(Engine):
@@ -89,6 +92,7 @@ class NoopEngine(Engine):
             fps=float(job.fps),
             frame_count=frames,
             thumbnail=thumbnail,
+            info=clip[2],
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,6 +54,13 @@ class Storage(ABC):
         ``consume=True``: the caller gives ``source`` up, so a backend may move the file
         rather than copy it (local storage on the same filesystem renames it). Calling again
         for the same key after a consumed put succeeded (a retry) is safe."""
+
+    async def put_files(
+        self, files: Sequence[tuple[str, Path, str]], *, consume: bool = False
+    ) -> list[int]:
+        """``put_file`` for each ``(key, source, media_type)``, in order; their sizes. A
+        backend may store them together (local storage: in one trip to a thread)."""
+        return [await self.put_file(k, s, m, consume=consume) for k, s, m in files]
 
     @abstractmethod
     async def exists(self, key: str) -> bool: ...

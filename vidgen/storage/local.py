@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -42,6 +43,13 @@ class LocalStorage(Storage):
         self, key: str, source: Path, media_type: str, *, consume: bool = False
     ) -> int:
         return await asyncio.to_thread(self._put_file, key, source, consume)
+
+    async def put_files(
+        self, files: Sequence[tuple[str, Path, str]], *, consume: bool = False
+    ) -> list[int]:
+        return await asyncio.to_thread(
+            lambda: [self._put_file(key, source, consume) for key, source, _ in files]
+        )
 
     def _put_file(self, key: str, source: Path, consume: bool = False) -> int:
         target = self.local_path(key)

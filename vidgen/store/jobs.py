@@ -45,6 +45,8 @@ class ClaimedJob:
     max_attempts: int
     engine_state: dict[str, Any]
     lease_expires_at: datetime
+    #: The job's input images, read in the claim's own transaction (None: not read).
+    inputs: dict[str, CapturedImage] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,28 +89,30 @@ class JobStore:
             "engines": list(engines or ()),
         }
 
-        def run(conn: Connection) -> Any:
-            row = conn.execute(claim, params).first()
-            if row is not None and row.key_limit is not None and not self.db.is_sqlite:
-                _check_key_limit(conn, row.key_id, row.key_limit)
-            return row
-
+        # The claim is one statement, run on its own (in autocommit on PostgreSQL): a
+        # transaction around it would cost two more round trips on every job.
         for _ in range(3):
-            try:
-                row = await self.db.write(run)
-            except _OverLimit:
-                continue  # rolled back; the next statement sees the other claim and skips the key
-            break
+            row = await self.db.write(lambda conn: conn.execute(claim, params).first(), single=True)
+            if row is None:
+                return None
+            if row.key_limit is None or self.db.is_sqlite:
+                break
+            undo = functools.partial(_keep_within_key_limit, job=row, worker=worker)
+            if await self.db.write(undo):
+                break
+            # Handed back: its key is at its limit, which the next claim sees and skips.
         else:
             return None
-        if row is None:
-            return None
+        # Inputs only when the job has any (its extras list them): most claims need no
+        # second read.
+        inputs = await self.load_inputs(row.id) if (row.extras or {}).get("images") else {}
         return ClaimedJob(
             generation=row_to_generation(row),
             attempt=row.attempts,
             max_attempts=row.max_attempts,
             engine_state=dict(row.engine_state or {}),
             lease_expires_at=expires,
+            inputs=inputs,
         )
 
     def _owned(self, job_id: str, worker: str) -> Any:
@@ -152,20 +156,7 @@ class JobStore:
         return await self._update_owned(job_id, worker, engine_state=state, updated_at=utcnow())
 
     async def load_inputs(self, job_id: str) -> dict[str, CapturedImage]:
-        def read(conn: Connection) -> dict[str, CapturedImage]:
-            rows = conn.execute(_INPUTS, {"job_id": job_id})
-            return {
-                r.position: CapturedImage(
-                    data=r.data,
-                    media_type=r.media_type,
-                    width=r.width,
-                    height=r.height,
-                    sha256=r.sha256,
-                )
-                for r in rows
-            }
-
-        return await self.db.read(read)
+        return await self.db.read(lambda conn: _read_inputs(conn, job_id))
 
     async def complete(
         self, job_id: str, worker: str, output: VideoOutput, *, announce: bool = True
@@ -397,6 +388,15 @@ _COMPLETE = (
 )
 
 
+def _read_inputs(conn: Connection, job_id: str) -> dict[str, CapturedImage]:
+    return {
+        r.position: CapturedImage(
+            data=r.data, media_type=r.media_type, width=r.width, height=r.height, sha256=r.sha256
+        )
+        for r in conn.execute(_INPUTS, {"job_id": job_id})
+    }
+
+
 @functools.cache
 def _claim_statement(by_model: bool, by_engine: bool) -> Any:
     """The claim, built once per filter shape: building and cache-keying a statement of this
@@ -442,23 +442,38 @@ def _claim_statement(by_model: bool, by_engine: bool) -> Any:
     )
 
 
-class _OverLimit(Exception):
-    """Concurrent claims took a limited key past its max_concurrency; roll this one back."""
-
-
-def _check_key_limit(conn: Connection, key_id: str, limit: int) -> None:
-    """On PostgreSQL, two workers can claim jobs of one key at the same instant, each seeing
-    the other's claim uncommitted, and so run one job more than the key's limit. Claims of a
-    *limited* key therefore take the key's row lock and count again, committed claims included;
-    over the limit, the claim is rolled back. (SQLite's single writer cannot race this way.)"""
-    conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id).with_for_update())
+def _keep_within_key_limit(conn: Connection, *, job: Any, worker: str) -> bool:
+    """On PostgreSQL, two workers can claim jobs of one key at the same instant, each
+    counting the key's running jobs before the other's claim is committed, and so run one job
+    more than the key's max_concurrency. A claim of a *limited* key is therefore checked
+    after it commits and before its job starts: under the key's row lock, which orders the
+    checks of concurrent claims, the key's running jobs are counted again, all claims
+    committed; over the limit, this claim hands its job straight back (the attempt does not
+    count) and False is returned. SQLite's single writer cannot race this way."""
+    conn.execute(select(api_keys.c.id).where(api_keys.c.id == job.key_id).with_for_update())
     running = conn.execute(
         select(func.count()).where(
-            jobs.c.key_id == key_id, jobs.c.status == Status.GENERATING.value
+            jobs.c.key_id == job.key_id, jobs.c.status == Status.GENERATING.value
         )
     ).scalar_one()
-    if running > limit:
-        raise _OverLimit()
+    if running <= job.key_limit:
+        return True
+    conn.execute(
+        update(jobs)
+        .where(
+            jobs.c.id == job.id,
+            jobs.c.lease_owner == worker,
+            jobs.c.status == Status.GENERATING.value,
+        )
+        .values(
+            status=Status.QUEUED.value,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=jobs.c.attempts - 1,
+            updated_at=utcnow(),
+        )
+    )
+    return False
 
 
 _LOST = ("WorkerLost", "The worker running this generation stopped responding too many times.")

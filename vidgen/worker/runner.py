@@ -272,12 +272,14 @@ class Worker:
 
     async def _generate(self, engine: Engine, claimed: ClaimedJob, ctx: JobContext) -> EngineResult:
         gen = claimed.generation
-        inputs = await persist(
-            "load the inputs",
-            lambda: self.store.load_inputs(gen.id),
-            give_up=lambda: ctx.cancelled,
-            deadline_seconds=self.settings.job_timeout_seconds,
-        )
+        inputs = claimed.inputs
+        if inputs is None:  # not read with the claim
+            inputs = await persist(
+                "load the inputs",
+                lambda: self.store.load_inputs(gen.id),
+                give_up=lambda: ctx.cancelled,
+                deadline_seconds=self.settings.job_timeout_seconds,
+            )
         if inputs is None:
             ctx.raise_if_cancelled()
             raise RetryableEngineError(
@@ -466,7 +468,9 @@ class Worker:
         """Probe the engine's file and cut its thumbnail: failures here are the engine's."""
         if not result.path.is_file() or result.path.stat().st_size == 0:
             raise EngineError("The engine produced no video file.", name="BadOutput")
-        info = await asyncio.to_thread(probe_video, result.path)
+        info = result.info
+        if info is None:
+            info = await asyncio.to_thread(probe_video, result.path)
         if result.thumbnail is not None and result.thumbnail.is_file():
             return info, result.thumbnail
         thumb = result.path.with_name("thumbnail.jpg")
@@ -480,8 +484,10 @@ class Worker:
         key = video_key(job_id)
         # Both files are in this attempt's scratch dir, which goes when the job settles: the
         # storage may take them over (local storage renames them into place).
-        size = await self.storage.put_file(key, result.path, result.media_type, consume=True)
-        await self.storage.put_file(thumbnail_key(job_id), thumb, "image/jpeg", consume=True)
+        size, _ = await self.storage.put_files(
+            [(key, result.path, result.media_type), (thumbnail_key(job_id), thumb, "image/jpeg")],
+            consume=True,
+        )
         return VideoOutput(
             key=key,
             media_type=result.media_type,
