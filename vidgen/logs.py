@@ -30,17 +30,37 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+_OWN_FIELDS = _STANDARD_ATTRS | {"ts", "level", "logger", "msg", "request_id", "generation_id"}
+_LEVELS = {level: logging.getLevelName(level).lower() for level in range(0, 60, 10)}
+
+
+class _Clock:
+    """ISO 8601 timestamps to the millisecond, UTC; the date and time to the second are
+    formatted once per second (the API writes a line per request)."""
+
+    last: tuple[int, str] = (-1, "")  # one attribute: threads swap it whole
+
+    @classmethod
+    def iso(cls, created: float) -> str:
+        second = int(created)
+        cached, prefix = cls.last
+        if second != cached:
+            prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            cls.last = (second, prefix)
+        return f"{prefix}.{int((created - second) * 1000):03d}+00:00"
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-        "level": record.levelname.lower(),
+        "ts": _Clock.iso(record.created),
+        "level": _LEVELS.get(record.levelno) or record.levelname.lower(),
         "logger": record.name,
         "msg": record.getMessage(),
         "request_id": getattr(record, "request_id", None),
         "generation_id": getattr(record, "generation_id", None),
     }
     for name, value in record.__dict__.items():
-        if name not in _STANDARD_ATTRS and name not in fields:
+        if name not in _OWN_FIELDS:
             fields[name] = value
     if record.exc_info:
         # Kept in the log for operators; never sent to a client.

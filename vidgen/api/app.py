@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -45,6 +46,22 @@ def dialect_for_path(path: str) -> Dialect:
     return DEFAULT_DIALECT
 
 
+def _header(scope: Scope, name: bytes) -> bytes:
+    """The first value of header ``name`` (lower case), or b"" (no dict of them all)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return b""
+
+
+@functools.lru_cache(maxsize=1024)
+def _latency(method: str, route: str, status: int) -> Any:
+    """The latency histogram's child for these labels: ``labels()`` builds, checks and
+    looks them up under a lock on every call. Route templates are few (unmatched paths share
+    one), so the cache holds every combination a server sees."""
+    return HTTP_LATENCY.labels(method, route, str(status))
+
+
 class RequestContextMiddleware:
     """Pure ASGI middleware: request ids, the 413 body cap, access logs and latency metrics."""
 
@@ -56,8 +73,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        supplied = headers.get(b"x-request-id", b"").decode("latin-1")
+        supplied = _header(scope, b"x-request-id").decode("latin-1")
         request_id = supplied if _REQUEST_ID.match(supplied) else str(uuid.uuid4())
         token = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -84,8 +100,8 @@ class RequestContextMiddleware:
             return message
 
         try:
-            declared = headers.get(b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            declared = _header(scope, b"content-length")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
                 request = Request(scope)
                 response = dialect_for_path(path).error_response(
                     request, PayloadTooLarge(self._too_large())
@@ -97,7 +113,7 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
-            HTTP_LATENCY.labels(scope["method"], template, str(status)).observe(elapsed)
+            _latency(scope["method"], template, status).observe(elapsed)
             log.log(
                 logging.DEBUG if path in QUIET_PATHS else logging.INFO,
                 "%s %s %s",
@@ -153,6 +169,30 @@ class FastPaths:
         await response(scope, receive, send)
 
 
+class VidgenAPI(FastAPI):
+    """FastAPI, with vidgen's own request layers in front of FastAPI's.
+
+    ``RequestContextMiddleware`` and ``FastPaths`` run first for every HTTP request, before
+    FastAPI's per-request layers (its telemetry check, the server-error, telemetry and
+    body-limit middleware, the exception middleware, routing): a request that a fast path
+    answers never enters them, and renders its own errors in its dialect's shape; every other
+    request goes through all of them as before. Lifespan events go straight to FastAPI.
+    """
+
+    def put_in_front(self, routers: Iterable[APIRouter], max_body_bytes: int) -> None:
+        behind = super().__call__
+        self._front: ASGIApp = RequestContextMiddleware(
+            FastPaths(behind, routers=routers), max_body_bytes=max_body_bytes
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["app"] = self  # what Request.app reads, as Starlette would set it
+            await self._front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -204,7 +244,7 @@ def create_app(
             await dispatcher_task
             await runtime.aclose()
 
-    app = FastAPI(
+    app = VidgenAPI(
         title="vidgen",
         version=__version__,
         summary="Self-hosted video generation: the aimlapi, apiframe, Runway and OpenAI video APIs "
@@ -256,7 +296,5 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, render)
     app.add_exception_handler(RequestValidationError, render)
     app.add_exception_handler(Exception, render)
-    # Added first, so it runs inside the request context (request id, log line, metrics).
-    app.add_middleware(FastPaths, routers=routers)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.put_in_front(routers, settings.max_body_bytes)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -14,6 +15,7 @@ from vidgen.store.keys import ApiKey
 
 #: The second way to send a key (apiframe's), documented beside the bearer scheme.
 API_KEY_HEADER = "X-API-Key"
+_API_KEY_HEADER = API_KEY_HEADER.lower().encode()
 API_KEY_HEADER_SCHEME = {
     "type": "apiKey",
     "in": "header",
@@ -53,9 +55,15 @@ class KeyAuth(HTTPBearer):
         )
 
     async def __call__(self, request: Request) -> ApiKey:  # type: ignore[override]
-        headers = request.headers
-        scheme, token = get_authorization_scheme_param(headers.get("authorization"))
-        secret = (token if scheme.lower() == "bearer" else "") or headers.get(API_KEY_HEADER, "")
+        # The two headers, read straight from the scope (first of each, as Headers.get).
+        authorization = api_key = None
+        for name, value in request.scope["headers"]:
+            if name == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif name == _API_KEY_HEADER and api_key is None:
+                api_key = value.decode("latin-1")
+        scheme, token = get_authorization_scheme_param(authorization)
+        secret = (token if scheme.lower() == "bearer" else "") or api_key or ""
         secret = secret.strip()
         if not secret:
             raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'.")
@@ -85,6 +93,23 @@ def document_key_header(schema: dict[str, Any]) -> None:
 
 def public_base_url(request: Request) -> str:
     """Where links in answers should point: VIDGEN_PUBLIC_URL, or the URL the request used."""
-    runtime = runtime_of(request)
-    configured = runtime.settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
+    configured = runtime_of(request).settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    scope = request.scope
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    root_path = scope.get("app_root_path", scope.get("root_path", ""))
+    server = scope.get("server")
+    server = tuple(server) if server is not None else None  # hashable whatever the server
+    return _base_url(scope.get("scheme", "http"), host, server, root_path)
+
+
+@functools.lru_cache(maxsize=512)
+def _base_url(scheme: str, host: bytes | None, server: Any, root_path: str) -> str:
+    """``request.base_url`` as Starlette computes it from these parts of the scope (the only
+    ones it reads), remembered: building it parses the Host header and a URL each time, and
+    every poll answer carries two links."""
+    headers = [(b"host", host)] if host is not None else []
+    scope = {"type": "http", "scheme": scheme, "server": server, "headers": headers}
+    scope |= {"path": "/", "query_string": b"", "root_path": root_path}
+    return str(Request(scope).base_url).rstrip("/")

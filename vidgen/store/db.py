@@ -104,18 +104,21 @@ class PointLookup:
                 raise ValueError(f"parameter {name!r} needs a bind conversion")
         columns = list(statement.selected_columns)
         self.row_type = namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
-        self.processors = tuple(
+        processors = (
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
+        # Only the columns that have a conversion are visited (a few of a row's thirty).
+        self.conversions = tuple((i, p) for i, p in enumerate(processors) if p is not None)
 
     def run(self, connection: Any, params: Mapping[str, Any]) -> Any:
         raw = connection.execute(self.sql, tuple(params[name] for name in self.params)).fetchone()
         if raw is None:
             return None
-        return self.row_type._make(  # type: ignore[attr-defined]
-            value if convert is None or value is None else convert(value)
-            for convert, value in zip(self.processors, raw, strict=True)
-        )
+        values = list(raw)
+        for i, convert in self.conversions:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        return self.row_type._make(values)  # type: ignore[attr-defined]
 
 
 class Database:

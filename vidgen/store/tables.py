@@ -9,6 +9,7 @@ makes "charged once, refunded at most once" a database guarantee rather than a c
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -59,6 +60,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """On SQLite, parse the stored text with ``datetime.fromisoformat`` (C, ~0.3 µs)
+        rather than SQLAlchemy's regular expression (~3 µs; polls read three datetimes). Text
+        it cannot parse goes the regular way."""
+        regular = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite":
+            return regular
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                parsed = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                return regular(value) if regular else value
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+        return process
 
 
 api_keys = Table(
