@@ -113,7 +113,10 @@ def test_a_key_over_its_concurrency_limit_sees_throttled(live_server: LiveServer
     statuses: set[str] = set()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        one, two = client.tasks.retrieve(first.id), client.tasks.retrieve(second.id)
+        # The second task first: seen running, and the first still running after that, they
+        # ran at once. (The other order can see the first end and the second start between
+        # its two reads.)
+        two, one = client.tasks.retrieve(second.id), client.tasks.retrieve(first.id)
         if one.status == "RUNNING":
             statuses.add(two.status)
         if two.status == "SUCCEEDED":
