@@ -113,6 +113,10 @@ class ServiceUnavailable(VidgenError):
     http_status = 503
     code = "service_unavailable"
 
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 class EngineError(VidgenError):
     """A generation failed. ``name`` and ``message`` are what the client sees on the job."""

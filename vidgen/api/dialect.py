@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 from fastapi import Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from vidgen.errors import (
@@ -26,6 +27,7 @@ from vidgen.errors import (
     InvalidRequest,
     NotFound,
     RequestError,
+    ServiceUnavailable,
     Unauthorized,
     VidgenError,
 )
@@ -108,6 +110,12 @@ def as_vidgen_error(exc: Exception) -> VidgenError:
         return InvalidRequest(
             errors, "Query validation error!" if in_query else "Body validation error!"
         )
+    if isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        # The database went away (restarting, failing over), not the request's fault: the
+        # pool drops the broken connection, and the same request succeeds once it is back.
+        return ServiceUnavailable("The database is unavailable; retry in a moment.", 1)
     if isinstance(exc, HTTPException):
         if exc.status_code == 404:
             return NotFound("Not found.")

@@ -45,7 +45,8 @@ class ClaimedJob:
     max_attempts: int
     engine_state: dict[str, Any]
     lease_expires_at: datetime
-    #: The job's input images, read in the claim's own transaction (None: not read).
+    #: The job's input images when the claim already knows them ({} for a job that has
+    #: none); None: read them with ``load_inputs``.
     inputs: dict[str, CapturedImage] | None = None
 
 
@@ -103,9 +104,9 @@ class JobStore:
             # Handed back: its key is at its limit, which the next claim sees and skips.
         else:
             return None
-        # Inputs only when the job has any (its extras list them): most claims need no
-        # second read.
-        inputs = await self.load_inputs(row.id) if (row.extras or {}).get("images") else {}
+        # A job without input images (its extras list them) needs no read for them; one with
+        # images has them read by the worker (``load_inputs``), which retries through outages.
+        inputs: dict[str, CapturedImage] | None = None if (row.extras or {}).get("images") else {}
         return ClaimedJob(
             generation=row_to_generation(row),
             attempt=row.attempts,

@@ -298,7 +298,7 @@ class Worker:
     async def _generate(self, engine: Engine, claimed: ClaimedJob, ctx: JobContext) -> EngineResult:
         gen = claimed.generation
         inputs = claimed.inputs
-        if inputs is None:  # not read with the claim
+        if inputs is None:
             inputs = await persist(
                 "load the inputs",
                 lambda: self.store.load_inputs(gen.id),
