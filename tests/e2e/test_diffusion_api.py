@@ -51,7 +51,6 @@ def test_a_routed_open_model_renders_cancels_and_keeps_serving(
         VIDGEN_ROUTES=f"{LTX}=diffusers",
         VIDGEN_MODEL_PATHS=f"{LTX}={tiny_ltx}",
         VIDGEN_GPU_DEVICE="cpu",
-        # Enough denoising steps (a few tenths of a second each here) that a cancel lands mid-way.
         VIDGEN_GPU_STEPS="16",
         OMP_NUM_THREADS="1",
     )
@@ -68,8 +67,11 @@ def test_a_routed_open_model_renders_cancels_and_keeps_serving(
         models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
         assert models[LTX]["engine"] == "diffusers"
 
-        # A cancel mid-way: the job stops at its next step and is refunded.
-        doomed = client.post("/v2/video/generations", json=body).json()["id"]
+        # A cancel mid-way: the job stops at its next step and is refunded. A worker sees a
+        # cancel at its next heartbeat (up to a second), and the progress a poll shows is as old,
+        # so this job is made long enough (97 frames, 16 steps of about half a second here) that
+        # the cancel lands well inside its denoising on a machine several times faster.
+        doomed = client.post("/v2/video/generations", json={**body, "duration": 4}).json()["id"]
         deadline = time.monotonic() + 180
         while True:
             state = poll(client, doomed)
