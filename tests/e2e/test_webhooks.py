@@ -33,6 +33,9 @@ class Receiver:
         """Accepted events, deduplicated by event id (as a receiver must)."""
         return {body["id"]: body for _, body in self.accepted()}  # type: ignore[misc]
 
+    def in_order(self) -> list[dict[str, object]]:
+        return sorted(self.events().values(), key=lambda e: str(e["created_at"]))
+
     def wait_for(self, count: int, timeout: float = 60) -> dict[str, dict[str, object]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -110,24 +113,23 @@ def test_final_events_survive_failures_and_a_crash_and_arrive_signed_once_each(
         assert not verify("whsec_wrong", raw, headers["x-webhook-signature"])
 
 
+def generate_to_the_end(
+    server: LiveServer, receiver: Receiver, events: list[str], **fields: object
+) -> None:
+    """One generation that reports ``events`` to the receiver, waited for until it ends."""
+    job = {"model": GEN4, "image_url": data_uri(make_image()), **fields}
+    job |= {"webhook_url": receiver.url, "webhook_events": events}
+    with server.client() as client:
+        wait_for_status(client, client.post("/v2/video/generations", json=job).json()["id"])
+
+
 def test_progress_events_are_throttled_and_come_in_order(
     live_server: LiveServer, receiver: Receiver
 ) -> None:
-    with live_server.client() as client:
-        gen_id = client.post(
-            "/v2/video/generations",
-            json={
-                "model": GEN4,
-                "image_url": data_uri(make_image()),
-                "duration": 10,
-                "webhook_url": receiver.url,
-                "webhook_events": ["started", "progress", "completed"],
-            },
-        ).json()["id"]
-        wait_for_status(client, gen_id)
+    generate_to_the_end(live_server, receiver, ["started", "progress", "completed"], duration=10)
     receiver.wait_for(2)
     time.sleep(1.5)  # let any progress event still queued arrive
-    ordered = sorted(receiver.events().values(), key=lambda e: str(e["created_at"]))
+    ordered = receiver.in_order()
     types = [e["type"] for e in ordered]
     assert types[0] == "generation.started" and types[-1] == "generation.completed"
     progress = [e["generation"]["progress"] for e in ordered if e["type"] == "generation.progress"]  # type: ignore[index]
@@ -141,21 +143,10 @@ def test_a_job_faster_than_a_heartbeat_still_announces_started_before_completed(
     # The noop engine finishes in milliseconds, well inside the first heartbeat (1 s).
     server: LiveServer = live_server_factory(VIDGEN_ROUTES=f"{GEN4}=noop")  # type: ignore[operator]
     server.start()
-    with server.client() as client:
-        gen_id = client.post(
-            "/v2/video/generations",
-            json={
-                "model": GEN4,
-                "image_url": data_uri(make_image()),
-                "seed": 1,
-                "webhook_url": receiver.url,
-                "webhook_events": ["started", "completed"],
-            },
-        ).json()["id"]
-        wait_for_status(client, gen_id)
-    events = receiver.wait_for(2)
-    ordered = sorted(events.values(), key=lambda e: str(e["created_at"]))
-    assert [e["type"] for e in ordered] == ["generation.started", "generation.completed"]
+    generate_to_the_end(server, receiver, ["started", "completed"], seed=1)
+    receiver.wait_for(2)
+    types = [e["type"] for e in receiver.in_order()]
+    assert types == ["generation.started", "generation.completed"]
 
 
 @pytest.mark.parametrize(

@@ -116,16 +116,12 @@ class JobStore:
             inputs=inputs,
         )
 
-    def _owned(self, job_id: str, worker: str) -> Any:
-        return and_(
-            jobs.c.id == job_id,
-            jobs.c.lease_owner == worker,
-            jobs.c.status == Status.GENERATING.value,
-        )
-
     async def _update_owned(self, job_id: str, worker: str, **values: Any) -> bool:
-        statement = update(jobs).where(self._owned(job_id, worker)).values(**values)
-        return await self.db.write(lambda conn: conn.execute(statement).rowcount == 1, single=True)
+        statement = update(jobs).where(_OWNED).values(**values)
+        params = {"job_id": job_id, "worker": worker}
+        return await self.db.write(
+            lambda conn: conn.execute(statement, params).rowcount == 1, single=True
+        )
 
     async def heartbeat(
         self,
@@ -201,7 +197,7 @@ class JobStore:
     async def fail(self, job_id: str, worker: str | None, name: str, message: str) -> bool:
         """End the job in error and refund it. ``worker=None`` fails it regardless of lease."""
         condition = (
-            self._owned(job_id, worker)
+            _owned(job_id, worker)
             if worker is not None
             else and_(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE))
         )
@@ -211,7 +207,7 @@ class JobStore:
 
     async def finish_cancelled(self, job_id: str, worker: str) -> bool:
         """The engine stopped because the job was cancelled: end it cancelled, refunded."""
-        condition = self._owned(job_id, worker)
+        condition = _owned(job_id, worker)
         return await self.db.write(
             lambda conn: finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED)
         )
@@ -235,15 +231,8 @@ class JobStore:
         """Give a job back untouched (graceful shutdown): the attempt does not count."""
         statement = (
             update(jobs)
-            .where(self._owned(job_id, worker))
-            .values(
-                status=Status.QUEUED.value,
-                waiting=False,
-                lease_owner=None,
-                lease_expires_at=None,
-                attempts=jobs.c.attempts - 1,
-                updated_at=utcnow(),
-            )
+            .where(_owned(job_id, worker))
+            .values(**_GIVEN_BACK, updated_at=utcnow())
             .returning(jobs.c.model)
         )
 
@@ -346,6 +335,21 @@ _OWNED = and_(
     jobs.c.lease_owner == bindparam("worker", type_=String()),
     jobs.c.status == Status.GENERATING.value,
 )
+#: A job handed back to the queue as it was claimed: the attempt does not count.
+_GIVEN_BACK = {
+    "status": Status.QUEUED.value,
+    "waiting": False,
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "attempts": jobs.c.attempts - 1,
+}
+
+
+def _owned(job_id: str, worker: str) -> Any:
+    """``_OWNED`` for one job and worker, as a condition to build statements on."""
+    return _OWNED.params(job_id=job_id, worker=worker)
+
+
 _PROGRESS = bindparam("progress", type_=Float())
 _HEARTBEAT = (
     update(jobs)
@@ -460,19 +464,7 @@ def _keep_within_key_limit(conn: Connection, *, job: Any, worker: str) -> bool:
     if running <= job.key_limit:
         return True
     conn.execute(
-        update(jobs)
-        .where(
-            jobs.c.id == job.id,
-            jobs.c.lease_owner == worker,
-            jobs.c.status == Status.GENERATING.value,
-        )
-        .values(
-            status=Status.QUEUED.value,
-            lease_owner=None,
-            lease_expires_at=None,
-            attempts=jobs.c.attempts - 1,
-            updated_at=utcnow(),
-        )
+        update(jobs).where(_owned(job.id, worker)).values(**_GIVEN_BACK, updated_at=utcnow())
     )
     return False
 

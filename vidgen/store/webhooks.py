@@ -64,13 +64,16 @@ def _to_event(row: Any) -> WebhookEvent:
     )
 
 
+def _subscribed(extras: dict[str, Any] | None, event: str) -> dict[str, Any] | None:
+    """The webhook of a job with these ``extras``, if it subscribed to ``event``."""
+    hook: dict[str, Any] | None = (extras or {}).get("webhook")
+    return hook if hook and event in hook.get("events", ()) else None
+
+
 def wants_event(extras: dict[str, Any] | None, event: str) -> bool:
     """Whether a job with these ``extras`` subscribed to ``event`` (``enqueue_event`` would
     store one)."""
-    hook = (extras or {}).get("webhook")
-    if not hook:
-        return False
-    return event in hook.get("events", ())
+    return _subscribed(extras, event) is not None
 
 
 def enqueue_event(
@@ -85,9 +88,9 @@ def enqueue_event(
 ) -> str | None:
     """Add an event to the outbox if the job subscribed to it, in the caller's transaction.
     Returns the event id, or None when the job has no webhook for this event."""
-    if not wants_event(extras, event):
+    hook = _subscribed(extras, event)
+    if hook is None:
         return None
-    hook = (extras or {})["webhook"]
     now = now or utcnow()
     final = event in FINAL_EVENTS
     event_id = str(uuid.uuid4())
