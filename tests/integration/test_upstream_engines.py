@@ -163,7 +163,9 @@ async def test_retries_stop_at_the_jobs_time_limit_as_a_retryable_error(
     tmp_path: Path, fake_runway: FakeRunway
 ) -> None:
     fake_runway.inject(503, 1000, path="/v1/image_to_video")
-    engine = RunwayEngine(runway_settings(tmp_path, fake_runway, job_timeout_seconds=0.5))
+    # Backoff from 0.02 s doubles each time: about eight tries fit in 3 s. (0.5 s was too
+    # tight beside a busy test in another process: the first call alone took most of it.)
+    engine = RunwayEngine(runway_settings(tmp_path, fake_runway, job_timeout_seconds=3))
     with pytest.raises(EngineError) as caught:
         await engine.generate(a_job(), HandContext(tmp_path))
     await engine.aclose()

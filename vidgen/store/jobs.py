@@ -329,12 +329,18 @@ _KEY_RUNNING = (
 # The hot statements of a job's life, built once: building and cache-keying a statement costs
 # SQLAlchemy more CPU than the database spends running it.
 _NOW = bindparam("now", type_=UTCDateTime())
-#: This worker still holds the job's lease (every write of a running job is fenced on it).
-_OWNED = and_(
-    jobs.c.id == bindparam("job_id", type_=String()),
-    jobs.c.lease_owner == bindparam("worker", type_=String()),
-    jobs.c.status == Status.GENERATING.value,
-)
+
+
+def _owned(job_id: Any, worker: Any) -> Any:
+    """This worker still holds the job's lease (every write of a running job is fenced on
+    it): for one job and worker, or for bound parameters (``_OWNED``)."""
+    return and_(
+        jobs.c.id == job_id, jobs.c.lease_owner == worker, jobs.c.status == Status.GENERATING.value
+    )
+
+
+#: ``_owned`` for the statements built once, run with ``job_id`` and ``worker`` parameters.
+_OWNED = _owned(bindparam("job_id", type_=String()), bindparam("worker", type_=String()))
 #: A job handed back to the queue as it was claimed: the attempt does not count.
 _GIVEN_BACK = {
     "status": Status.QUEUED.value,
@@ -343,13 +349,6 @@ _GIVEN_BACK = {
     "lease_expires_at": None,
     "attempts": jobs.c.attempts - 1,
 }
-
-
-def _owned(job_id: str, worker: str) -> Any:
-    """``_OWNED`` for one job and worker, as a condition to build statements on."""
-    return _OWNED.params(job_id=job_id, worker=worker)
-
-
 _PROGRESS = bindparam("progress", type_=Float())
 _HEARTBEAT = (
     update(jobs)
