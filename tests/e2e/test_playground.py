@@ -22,7 +22,15 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 from tests.conftest import (
     OTHER_KEY,
@@ -170,7 +178,24 @@ def open_tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
                 else None
             ),
         )
-        page.on("requestfailed", lambda r: tab.failed.append(f"failed {r.method} {r.url}"))
+        # A navigation (the reloads here) cancels the page's loads still in flight, and the
+        # browser reports them as failed (net::ERR_ABORTED). That is no problem of the page's,
+        # so those are told apart: a load is stamped with the navigations begun before it.
+        navigations = [0]
+        begun: dict[Request, int] = {}
+
+        def on_request(r: Request) -> None:
+            if r.is_navigation_request() and r.frame == page.main_frame:
+                navigations[0] += 1
+            begun[r] = navigations[0]
+
+        def on_failed(r: Request) -> None:
+            if r.failure == "net::ERR_ABORTED" and begun.get(r, navigations[0]) < navigations[0]:
+                return
+            tab.failed.append(f"failed {r.method} {r.url}: {r.failure}")
+
+        page.on("request", on_request)
+        page.on("requestfailed", on_failed)
         page.goto(server.base_url + "/")
         expect(page.locator("#model-options input[type=radio]").first).to_be_attached()
         return tab
