@@ -17,6 +17,7 @@ from vidgen.store.db import Database
 from vidgen.store.generations import GenerationStore, NewJob
 from vidgen.store.jobs import JobStore
 from vidgen.store.keys import KeyStore
+from vidgen.store.rows import utcnow
 from vidgen.store.tables import credit_ledger
 from vidgen.store.tables import jobs as jobs_table
 
@@ -334,21 +335,25 @@ async def test_a_key_never_runs_more_than_its_limit_even_under_concurrent_claims
     limited, _ = await keys.create("limited", max_concurrency=2)
     created = [await generations.create(new_job(limited.id)) for _ in range(10)]
     for round_ in range(3):  # a race is a race: give it a few chances to show
+        began = utcnow()
         results = await asyncio.gather(
             *(jobs.claim_next(f"w{round_}-{i}", lease_seconds=30) for i in range(12))
         )
         claimed = [(f"w{round_}-{i}", r) for i, r in enumerate(results) if r is not None]
         assert len(claimed) == 2
         assert await generations.running_count(limited.id) == 2
+        # Started by this round's claim, even a job that an earlier round's claim handed back.
+        assert all(c.generation.started_at and c.generation.started_at >= began for _, c in claimed)
         for worker, claim in claimed:
             assert await jobs.complete(claim.generation.id, worker, OUTPUT)
     # A claim that lost the race handed its job back untouched: queued, with no attempt used.
     rows = await db.read(
         lambda conn: conn.execute(
-            select(jobs_table.c.status, jobs_table.c.attempts).where(
+            select(jobs_table.c.status, jobs_table.c.attempts, jobs_table.c.started_at).where(
                 jobs_table.c.id.in_([g.id for g in created])
             )
         ).all()
     )
     assert sorted(r.status for r in rows) == ["completed"] * 6 + ["queued"] * 4
     assert all(r.attempts == (1 if r.status == "completed" else 0) for r in rows)
+    assert all((r.started_at is None) == (r.status == "queued") for r in rows)

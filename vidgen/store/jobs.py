@@ -98,8 +98,8 @@ class JobStore:
                 return None
             if row.key_limit is None or self.db.is_sqlite:
                 break
-            undo = functools.partial(_keep_within_key_limit, job=row, worker=worker)
-            if await self.db.write(undo):
+            recount = functools.partial(_keep_within_key_limit, job=row, worker=worker, now=now)
+            if await self.db.write(recount):
                 break
             # Handed back: its key is at its limit, which the next claim sees and skips.
         else:
@@ -446,14 +446,15 @@ def _claim_statement(by_model: bool, by_engine: bool) -> Any:
     )
 
 
-def _keep_within_key_limit(conn: Connection, *, job: Any, worker: str) -> bool:
+def _keep_within_key_limit(conn: Connection, *, job: Any, worker: str, now: datetime) -> bool:
     """On PostgreSQL, two workers can claim jobs of one key at the same instant, each
     counting the key's running jobs before the other's claim is committed, and so run one job
     more than the key's max_concurrency. A claim of a *limited* key is therefore checked
     after it commits and before its job starts: under the key's row lock, which orders the
     checks of concurrent claims, the key's running jobs are counted again, all claims
-    committed; over the limit, this claim hands its job straight back (the attempt does not
-    count) and False is returned. SQLite's single writer cannot race this way."""
+    committed; over the limit, this claim (made at ``now``) hands its job straight back as it
+    found it (the attempt does not count, and a start time it set is cleared) and False is
+    returned. SQLite's single writer cannot race this way."""
     conn.execute(select(api_keys.c.id).where(api_keys.c.id == job.key_id).with_for_update())
     running = conn.execute(
         select(func.count()).where(
@@ -462,8 +463,11 @@ def _keep_within_key_limit(conn: Connection, *, job: Any, worker: str) -> bool:
     ).scalar_one()
     if running <= job.key_limit:
         return True
+    started_at = None if job.started_at == now else job.started_at
     conn.execute(
-        update(jobs).where(_owned(job.id, worker)).values(**_GIVEN_BACK, updated_at=utcnow())
+        update(jobs)
+        .where(_owned(job.id, worker))
+        .values(**_GIVEN_BACK, started_at=started_at, updated_at=utcnow())
     )
     return False
 
