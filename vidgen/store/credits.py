@@ -83,7 +83,7 @@ def take_credits(conn: Connection, key_id: str, amount: int, balance: int | None
         return
     if conn.execute(_CHARGE, {"key_id": key_id, "amount": amount}).rowcount == 1:
         return
-    current = conn.execute(select(api_keys.c.credits).where(api_keys.c.id == key_id)).scalar()
+    current = conn.execute(select(BALANCE), {"key_id": key_id}).scalar()
     if current is not None:  # None: made unlimited meanwhile
         raise InsufficientCredits(required=amount, available=int(current))
 

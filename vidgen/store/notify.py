@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, literal, select
 from sqlalchemy.engine import Connection
 
 #: The PostgreSQL channel every vidgen process LISTENs on; the payload is "<model> <job id>".
@@ -34,7 +34,7 @@ def announce_job(conn: Connection, model: str, job_id: str) -> None:
     NOTIFY, which the server delivers when (and only if) the transaction commits, so no worker
     wakes for a row it cannot see yet. On SQLite it does nothing (see ``Wakeup.job_ready``)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_notify(CHANNEL, f"{model} {job_id}")))
+        conn.execute(select(job_announcement(literal(model, String()), literal(job_id, String()))))
 
 
 class Wakeup:

@@ -31,7 +31,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, select
-from sqlalchemy.engine import Connection
 
 from vidgen.core.models import Status
 from vidgen.store.tables import jobs
@@ -82,10 +81,3 @@ def turn_from(row: Any) -> int:
     latest = max((int(t) for t in mine if t is not None), default=-1)
     lowest = row.current_turn
     return max(latest, -1 if lowest is None else int(lowest) - 1) + 1
-
-
-def next_turn(conn: Connection, key_id: str, priority: int) -> int:
-    """The turn of a job that ``key_id`` stores now."""
-    return turn_from(
-        conn.execute(select(*TURN_PROBES), {"key_id": key_id, "priority": priority}).one()
-    )
