@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -56,6 +57,22 @@ async def test_a_consumed_file_is_moved_into_place_and_a_retry_of_the_put_succee
     # A worker that stored the video but could not record it retries the whole upload.
     assert await storage.put_file("videos/b.mp4", source, "video/mp4", consume=True) == 4096
     assert not (tmp_path / "objects" / PARTIAL_DIR).exists()
+
+
+@pytest.mark.parametrize("consume", [False, True])
+async def test_a_put_remakes_a_directory_removed_after_an_earlier_put(
+    tmp_path: Path, consume: bool
+) -> None:
+    storage = LocalStorage(tmp_path / "objects")
+    for name in ("first", "second"):
+        source = tmp_path / f"{name}.mp4"
+        source.write_bytes(name.encode())
+        assert await storage.put_file(f"videos/{name}.mp4", source, "video/mp4", consume=consume)
+        shutil.rmtree(tmp_path / "objects")  # removed by hand while the server runs
+    source = tmp_path / "third.mp4"
+    source.write_bytes(b"third")
+    await storage.put_file("videos/third.mp4", source, "video/mp4", consume=consume)
+    assert storage.local_path("videos/third.mp4").read_bytes() == b"third"
 
 
 async def test_a_consumed_put_of_a_file_that_never_existed_fails(tmp_path: Path) -> None:

@@ -52,6 +52,17 @@ class LocalStorage(Storage):
         )
 
     def _put_file(self, key: str, source: Path, consume: bool = False) -> int:
+        try:
+            return self._store(key, source, consume)
+        except FileNotFoundError:
+            if not self._made:
+                raise
+            # A directory made earlier may have been removed (an operator cleaning up): the
+            # next try makes every one again, so the worker's retries can succeed.
+            self._made.clear()
+            return self._store(key, source, consume)
+
+    def _store(self, key: str, source: Path, consume: bool) -> int:
         target = self.local_path(key)
         self._mkdir(target.parent)
         if consume:
