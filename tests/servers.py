@@ -144,6 +144,11 @@ class PostgresCluster:
             check=False,
         )
 
+    def begin_stop(self, mode: str = "smart") -> None:
+        """Ask the server to stop and return at once: in ``smart`` mode it then refuses new
+        connections ("the database system is shutting down") until its last session ends."""
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-W", "stop")
+
     def server_log(self) -> str:
         try:
             return self.log.read_text(errors="replace")[-4000:]

@@ -9,6 +9,7 @@ at the first request.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from vidgen.engines.registry import UnknownEngine, build_engines, engine_class
 from vidgen.media.capture import ImageCapture
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.settings import Settings
-from vidgen.storage.base import Storage, open_storage, thumbnail_key, video_key
+from vidgen.storage.base import Storage, open_storage, remove_outputs
 from vidgen.storage.links import LinkSigner
 from vidgen.store.db import Database
 from vidgen.store.generations import GenerationStore
@@ -95,6 +96,7 @@ class Runtime:
             engines=engines,
             capture_image=ImageCapture(fetcher, settings),
             check_webhook_url=check_webhook_url,
+            remove_outputs=functools.partial(remove_outputs, storage),
             settings=settings,
         )
         runtime = cls(
@@ -140,14 +142,6 @@ class Runtime:
             return presigned
         token, expires = self.links.sign(generation_id=generation.id, key=key)
         return f"{base_url.rstrip('/')}/files/{quote(key)}?_jwt={token}", expires
-
-    async def delete_outputs(self, generation: Generation) -> None:
-        """Remove a deleted generation's stored files (its keys are deterministic)."""
-        for key in (video_key(generation.id), thumbnail_key(generation.id)):
-            try:
-                await self.storage.delete(key)
-            except Exception:
-                log.warning("could not delete %s", key, exc_info=True)
 
     def webhook_dispatcher(self) -> WebhookDispatcher:
         return WebhookDispatcher(

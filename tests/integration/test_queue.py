@@ -15,7 +15,7 @@ from vidgen.core.models import CapturedImage, Status, VideoOutput
 from vidgen.errors import InsufficientCredits
 from vidgen.store.db import Database
 from vidgen.store.generations import GenerationStore, NewJob
-from vidgen.store.jobs import JobStore
+from vidgen.store.jobs import Ending, JobStore
 from vidgen.store.keys import KeyStore
 from vidgen.store.rows import utcnow
 from vidgen.store.tables import credit_ledger
@@ -72,6 +72,7 @@ def new_job(
         height=720,
         duration=5,
         fps=24,
+        frames=120,
         seed=7,
         credits=credits,
         max_attempts=max_attempts,
@@ -174,8 +175,8 @@ async def test_an_expired_lease_requeues_the_job_and_fences_out_the_old_worker(
     assert again and again.generation.id == gen.id and again.attempt == 2
     # The presumed-dead worker comes back: none of its writes land.
     assert not (await jobs.heartbeat(gen.id, "dead", lease_seconds=30, progress=0.9)).owned
-    assert not await jobs.complete(gen.id, "dead", OUTPUT)
-    assert await jobs.complete(gen.id, "alive", OUTPUT)
+    assert await jobs.complete(gen.id, "dead", OUTPUT) is Ending.LOST
+    assert await jobs.complete(gen.id, "alive", OUTPUT) is Ending.COMPLETED
 
 
 async def test_a_job_that_loses_its_worker_too_often_fails_and_is_refunded(
@@ -213,9 +214,9 @@ async def test_failure_refunds_exactly_once(
     key, _ = await keys.create("a", credits=15)
     gen = await generations.create(new_job(key.id, credits=15))
     await jobs.claim_next("w", lease_seconds=30)
-    assert await jobs.fail(gen.id, "w", "Boom", "it broke")
-    assert not await jobs.fail(gen.id, "w", "Boom", "again")
-    assert not await jobs.fail(gen.id, None, "Boom", "forced")
+    assert await jobs.fail(gen.id, "w", "Boom", "it broke") is Ending.FAILED
+    assert await jobs.fail(gen.id, "w", "Boom", "again") is Ending.LOST
+    assert await jobs.fail(gen.id, None, "Boom", "forced") is Ending.LOST
     assert (await keys.get(key.id)).credits == 15  # type: ignore[union-attr]
     rows = await db.read(
         lambda conn: conn.execute(
@@ -251,6 +252,92 @@ async def test_cancelling_a_running_job_flags_it_for_its_worker(
     assert await jobs.finish_cancelled(gen.id, "w")
 
 
+async def _ledger(db: Database, job_id: str) -> list[tuple[str, int]]:
+    rows = await db.read(
+        lambda conn: conn.execute(
+            select(credit_ledger.c.reason, credit_ledger.c.delta).where(
+                credit_ledger.c.job_id == job_id
+            )
+        ).all()
+    )
+    return sorted((r.reason, r.delta) for r in rows)
+
+
+async def test_a_cancel_accepted_while_the_job_runs_wins_over_its_completion(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore, db: Database
+) -> None:
+    # The engine has finished and its video is stored; the cancel lands before the worker
+    # records the completion. The client was told its cancel was taken: it is not charged.
+    key, _ = await keys.create("a", credits=8)
+    gen = await generations.create(new_job(key.id))
+    await jobs.claim_next("w", lease_seconds=30)
+    told = await generations.request_cancel(gen.id, key.id)
+    assert told and told.status is Status.GENERATING
+    assert await jobs.complete(gen.id, "w", OUTPUT) is Ending.CANCELLED
+    final = await generations.get(gen.id)
+    assert final and final.status is Status.CANCELLED and final.video is None
+    assert (await keys.get(key.id)).credits == 8  # type: ignore[union-attr]
+    assert await _ledger(db, gen.id) == [("charge", -8), ("refund", 8)]
+
+
+async def test_a_cancel_that_comes_after_the_completion_says_so(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
+    key, _ = await keys.create("a", credits=8)
+    gen = await generations.create(new_job(key.id))
+    await jobs.claim_next("w", lease_seconds=30)
+    assert await jobs.complete(gen.id, "w", OUTPUT) is Ending.COMPLETED
+    told = await generations.request_cancel(gen.id, key.id)
+    assert told and told.status is Status.COMPLETED
+    assert (await keys.get(key.id)).credits == 0  # type: ignore[union-attr]
+
+
+async def test_a_running_job_deleted_before_its_completion_never_completes(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore, db: Database
+) -> None:
+    key, _ = await keys.create("a", credits=8)
+    gen = await generations.create(new_job(key.id))
+    await jobs.claim_next("w", lease_seconds=30)
+    deleted = await generations.delete(gen.id, key.id)
+    assert deleted and deleted.status is Status.GENERATING
+    assert await jobs.complete(gen.id, "w", OUTPUT) is Ending.CANCELLED
+    assert await generations.get(gen.id, key_id=key.id) is None
+    row = await generations.get(gen.id, include_deleted=True)
+    assert row and row.status is Status.CANCELLED and row.video is None
+    assert await _ledger(db, gen.id) == [("charge", -8), ("refund", 8)]
+
+
+async def test_a_delete_after_the_completion_answers_the_completed_job(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+) -> None:
+    # The caller removes the stored files of what the delete answers as finished.
+    key, _ = await keys.create("a")
+    gen = await generations.create(new_job(key.id))
+    await jobs.claim_next("w", lease_seconds=30)
+    await jobs.complete(gen.id, "w", OUTPUT)
+    deleted = await generations.delete(gen.id, key.id)
+    assert deleted and deleted.status is Status.COMPLETED and deleted.video is not None
+    assert await generations.delete(gen.id, key.id) is None
+
+
+@pytest.mark.parametrize("ending", ["fail", "retry"])
+async def test_a_job_whose_cancel_was_accepted_ends_cancelled_however_its_attempt_ends(
+    jobs: JobStore, generations: GenerationStore, keys: KeyStore, ending: str
+) -> None:
+    key, _ = await keys.create("a", credits=8)
+    gen = await generations.create(new_job(key.id))
+    await jobs.claim_next("w", lease_seconds=30)
+    await generations.request_cancel(gen.id, key.id)
+    if ending == "fail":
+        assert await jobs.fail(gen.id, "w", "Boom", "it broke") is Ending.CANCELLED
+    else:
+        assert await jobs.retry_later(gen.id, "w", delay_seconds=0) is Ending.CANCELLED
+    final = await generations.get(gen.id)
+    assert final and final.status is Status.CANCELLED
+    assert (await keys.get(key.id)).credits == 8  # type: ignore[union-attr]
+    assert await jobs.claim_next("w", lease_seconds=30) is None
+
+
 async def test_another_keys_generation_does_not_exist_for_it(
     jobs: JobStore, generations: GenerationStore, keys: KeyStore
 ) -> None:
@@ -268,7 +355,7 @@ async def test_a_retry_waits_for_its_backoff(
     key, _ = await keys.create("a")
     gen = await generations.create(new_job(key.id))
     await jobs.claim_next("w", lease_seconds=30)
-    assert await jobs.retry_later(gen.id, "w", delay_seconds=0.3)
+    assert await jobs.retry_later(gen.id, "w", delay_seconds=0.3) is Ending.RETRIED
     assert await jobs.claim_next("w", lease_seconds=30) is None
     await asyncio.sleep(0.35)
     again = await jobs.claim_next("w", lease_seconds=30)
@@ -345,7 +432,7 @@ async def test_a_key_never_runs_more_than_its_limit_even_under_concurrent_claims
         # Started by this round's claim, even a job that an earlier round's claim handed back.
         assert all(c.generation.started_at and c.generation.started_at >= began for _, c in claimed)
         for worker, claim in claimed:
-            assert await jobs.complete(claim.generation.id, worker, OUTPUT)
+            assert await jobs.complete(claim.generation.id, worker, OUTPUT) is Ending.COMPLETED
     # A claim that lost the race handed its job back untouched: queued, with no attempt used.
     rows = await db.read(
         lambda conn: conn.execute(

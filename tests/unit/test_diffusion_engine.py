@@ -22,7 +22,7 @@ from vidgen.core.models import CapturedImage  # noqa: E402
 from vidgen.engines.base import EngineContext, EngineJob  # noqa: E402
 from vidgen.engines.diffusion import decode  # noqa: E402
 from vidgen.engines.diffusion.architectures import build_pipeline  # noqa: E402
-from vidgen.engines.diffusion.engine import DiffusersEngine  # noqa: E402
+from vidgen.engines.diffusion.engine import DiffusersEngine, spec_for  # noqa: E402
 from vidgen.engines.diffusion.models import recipe_for  # noqa: E402
 from vidgen.engines.diffusion.render import (  # noqa: E402
     DiffusionRuntime,
@@ -102,12 +102,14 @@ def job(model: str, *, width: int = 64, height: int = 48, seed: int = 1, **extra
         "height": height,
         "fps": 16,
         "duration": 1,
-        "frame_count": 16,
         "seed": seed,
         "first_image": captured(),
         "last_image": None,
     }
     values.update(extra)
+    # As the service fixes it at submit: the model's frame rule applied to the duration.
+    spec = spec_for(model)
+    values.setdefault("frame_count", spec.frame_count(values["duration"]) if spec else 16)
     return EngineJob(**values)
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import base64
 import io
+import typing
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
+from runwayml.types import image_to_video_create_params
 
 from tests.conftest import make_image, make_settings
-from vidgen.core.catalog import DEFAULT_MODELS, GEN4_SIZES
+from vidgen.core.catalog import DEFAULT_MODELS
 from vidgen.core.models import GenerationRequest, ImageRef
 from vidgen.engines.aimlapi import aimlapi_request, generation_status
 from vidgen.engines.base import EngineJob
@@ -78,10 +80,23 @@ def test_gen3a_turbo_ratios_become_runways_pixel_ratios(ratio: str, expected: st
     assert runway_request(job("gen3a_turbo", aspect_ratio=ratio))["ratio"] == expected
 
 
-def test_every_catalog_ratio_has_a_runway_size() -> None:
+def runway_literals(model_params: type, field: str) -> set[object]:
+    """The values Runway's own SDK allows for ``field`` of one model's create params (its
+    ``TypedDict``: ``Required[Literal[...]]``): Runway's published contract, not ours."""
+    hint = typing.get_type_hints(model_params)[field]
+    while typing.get_origin(hint) is not typing.Literal:
+        (hint,) = typing.get_args(hint)[:1]
+    return set(typing.get_args(hint))
+
+
+def test_gen4_turbo_ratios_are_exactly_the_sizes_runways_sdk_accepts() -> None:
     engine = RunwayEngine(make_settings(Path("unused")))
     assert all(engine.model_problem(spec) is None for spec in DEFAULT_MODELS)
-    assert set(GEN4_SIZES) == set(SPECS["runway/gen4_turbo"].ratios)
+    spec = SPECS["runway/gen4_turbo"]
+    sent = {runway_request(job(aspect_ratio=ratio))["ratio"] for ratio in spec.ratios}
+    assert sent == runway_literals(image_to_video_create_params.Gen4Turbo, "ratio")
+    # And each is the frame size vidgen renders and reports for that ratio.
+    assert sent == {f"{w}:{h}" for w, h in spec.frame_sizes.values()}
 
 
 def test_a_runway_body_carries_prompt_duration_seed_and_the_image_itself() -> None:

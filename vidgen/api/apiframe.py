@@ -53,6 +53,7 @@ class ApiframeDialect(Dialect):
         "webhook_url": "webhookUrl",
         "webhook_events": "webhookEvents",
         "idempotency_key": "Idempotency-Key",
+        "after": "cursor",
     }
 
     def render_error(self, request: Request, error: VidgenError) -> JSONResponse:

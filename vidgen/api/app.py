@@ -249,7 +249,9 @@ def create_app(
             # No worker here (scale-out): still reap expired leases, so that a job whose
             # worker died reads queued again even while no worker is alive.
             reaper_task = asyncio.create_task(
-                reap_expired_leases(runtime.jobs, settings.lease_seconds, stop_reaping)
+                reap_expired_leases(
+                    runtime.jobs, runtime.storage, settings.lease_seconds, stop_reaping
+                )
             )
         dispatcher = runtime.webhook_dispatcher()
         dispatcher_task = asyncio.create_task(dispatcher.run())

@@ -16,12 +16,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
 
-import asyncpg
 from fastapi import Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from vidgen.errors import (
@@ -102,28 +99,6 @@ def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError
     return errors
 
 
-#: What reaching the database can raise when it is down: SQLAlchemy's wrapped driver errors,
-#: a refused or reset connection (raised as it is when the pool opens a new one), PostgreSQL
-#: refusing connections while it starts or stops, and a pool with no connection to give.
-_UNAVAILABLE = (
-    OperationalError,
-    InterfaceError,
-    ConnectionError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.TooManyConnectionsError,
-    PoolTimeout,
-)
-
-
-def _is_unavailable(exc: Exception) -> bool:
-    return isinstance(exc, _UNAVAILABLE) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
-
-
 def as_vidgen_error(exc: Exception) -> VidgenError:
     """Map anything raised while serving to the error we will render."""
     if isinstance(exc, VidgenError):
@@ -134,10 +109,6 @@ def as_vidgen_error(exc: Exception) -> VidgenError:
         return InvalidRequest(
             errors, "Query validation error!" if in_query else "Body validation error!"
         )
-    if _is_unavailable(exc):
-        # The database went away (restarting, failing over), not the request's fault: the
-        # pool drops the broken connection, and the same request succeeds once it is back.
-        return ServiceUnavailable("The database is unavailable; retry in a moment.", 1)
     if isinstance(exc, HTTPException):
         if exc.status_code == 404:
             return NotFound("Not found.")
@@ -169,7 +140,10 @@ class Dialect(ABC):
 
     def error_response(self, request: Request, exc: Exception) -> Response:
         error = as_vidgen_error(exc)
-        if error.http_status >= 500:
+        if isinstance(error, ServiceUnavailable):
+            # An outage: one line per request, with its cause, not a traceback each.
+            log.warning("request failed: %s", error.message, extra={"cause": repr(exc.__cause__)})
+        elif error.http_status >= 500:
             log.error("request failed", exc_info=exc)
         response = self.render_error(request, error)
         if isinstance(exc, HTTPException) and exc.headers:

@@ -162,6 +162,9 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
             fields = json.loads(await request.body() or b"{}")
         except ValueError as exc:
             raise InvalidRequest.single("body", f"is not valid JSON: {exc}") from None
+        except RecursionError:
+            # json's parser recurses per level: 200,000 nested brackets overflow it.
+            raise InvalidRequest.single("body", "is nested too deeply") from None
         if not isinstance(fields, dict):
             raise InvalidRequest.single("body", "must be a JSON object")
     unknown = sorted(set(fields) - set(CreateVideo.model_fields))
@@ -345,9 +348,7 @@ async def list_videos(
     "/v1/videos/{video_id}", response_model=VideoDeleted, responses=ERRORS, summary="Delete a video"
 )
 async def delete_video(video_id: VideoId, key: CurrentKey, runtime: RuntimeDep) -> VideoDeleted:
-    generation = await runtime.service.delete(key, video_id)
-    if generation.status.is_final:
-        await runtime.delete_outputs(generation)
+    await runtime.service.delete(key, video_id)
     return VideoDeleted(id=video_id, deleted=True)
 
 

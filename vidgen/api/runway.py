@@ -255,7 +255,5 @@ async def delete_task(
     task_id: TaskId, key: CurrentKey, runtime: RuntimeDep, version: RunwayVersion = None
 ) -> Response:
     _check_version(version)
-    generation = await runtime.service.delete(key, task_id)
-    if generation.status.is_final:
-        await runtime.delete_outputs(generation)
+    await runtime.service.delete(key, task_id)
     return Response(status_code=204)

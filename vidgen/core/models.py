@@ -113,6 +113,7 @@ class Generation:
     height: int
     duration: int
     fps: int
+    frames: int  # the frame count the engine renders (the model's frame rule, see catalog)
     seed: int
     credits: int
     created_at: datetime

@@ -16,10 +16,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from vidgen.core.catalog import Catalog, ModelSpec
+from vidgen.core.catalog import Catalog
 from vidgen.core.limits import RateLimiter
 from vidgen.core.models import CapturedImage, Generation, GenerationRequest, ImageRef, Status
-from vidgen.core.validation import SEED_MAX, detect_ratio, validate_request
+from vidgen.core.validation import (
+    SEED_MAX,
+    detect_ratio,
+    is_generation_id,
+    text_errors,
+    validate_request,
+)
 from vidgen.engines.base import Engine
 from vidgen.errors import Conflict, FieldError, InsufficientCredits, InvalidRequest, NotFound
 from vidgen.logs import generation_id_var, request_id_var
@@ -42,6 +48,8 @@ log = logging.getLogger(__name__)
 CaptureImage = Callable[[ImageRef], Awaitable[CapturedImage]]
 #: Check a webhook URL against the fetch policy without calling it; returns a reason or None.
 CheckUrl = Callable[[str], Awaitable[str | None]]
+#: Remove whatever is stored under a generation's output keys (its video and thumbnail).
+RemoveOutputs = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class GenerationService:
         engines: Mapping[str, Engine],
         capture_image: CaptureImage,
         check_webhook_url: CheckUrl,
+        remove_outputs: RemoveOutputs,
         settings: Settings,
         limiter: RateLimiter | None = None,
     ) -> None:
@@ -67,6 +76,7 @@ class GenerationService:
         self.engines = engines
         self.capture_image = capture_image
         self.check_webhook_url = check_webhook_url
+        self.remove_outputs = remove_outputs
         self.settings = settings
         self.limiter = limiter or RateLimiter(settings.rate_limit_per_minute)
 
@@ -78,6 +88,8 @@ class GenerationService:
         stored and nothing is charged. The same Idempotency-Key with the same request within
         24 h returns the original generation instead (``Submission.replayed``).
         """
+        if problems := text_errors(request):
+            raise InvalidRequest(problems)
         idempotency = _idempotency_claim(request)
         if idempotency is not None:
             match = await self.generations.find_idempotent(key.id, idempotency.key)
@@ -131,6 +143,7 @@ class GenerationService:
             height=height,
             duration=duration,
             fps=spec.fps,
+            frames=spec.frame_count(duration),
             seed=seed,
             credits=price,
             max_attempts=self.settings.max_attempts,
@@ -208,9 +221,13 @@ class GenerationService:
         return captured.get("first_image"), captured.get("last_image")
 
     async def get(self, key: ApiKey, generation_id: str) -> Generation:
-        generation = await self.generations.get(generation_id, key_id=key.id)
+        generation = (
+            await self.generations.get(generation_id, key_id=key.id)
+            if is_generation_id(generation_id)
+            else None
+        )
         if generation is None:
-            raise NotFound(f"Generation {generation_id!r} not found.")
+            raise _not_found(generation_id)
         return generation
 
     async def list(
@@ -223,6 +240,8 @@ class GenerationService:
         newest_first: bool = True,
     ) -> tuple[list[Generation], bool]:
         """A page of the key's generations (newest first by default) and whether more follow."""
+        if after is not None and not is_generation_id(after):
+            raise InvalidRequest.single("after", "is not the id of one of this key's generations")
         return await self.generations.list(
             key.id, limit=limit, after=after, statuses=statuses, newest_first=newest_first
         )
@@ -235,22 +254,40 @@ class GenerationService:
 
     async def cancel(self, key: ApiKey, generation_id: str) -> Generation:
         """Cancel: queued → cancelled at once; running → stopped at the engine's next check;
-        finished → unchanged. Credits of a cancelled generation are refunded."""
-        generation = await self.generations.request_cancel(generation_id, key.id)
+        finished → unchanged. Credits of a cancelled generation are refunded.
+
+        The answer is what happens: a generation answered as still running once its cancel
+        is accepted ends cancelled and refunded, even if its engine had already finished (the
+        worker's completion loses to the cancel, see ``store.jobs.JobStore.complete``); one
+        that finished first is answered as it finished."""
+        generation = (
+            await self.generations.request_cancel(generation_id, key.id)
+            if is_generation_id(generation_id)
+            else None
+        )
         if generation is None:
-            raise NotFound(f"Generation {generation_id!r} not found.")
+            raise _not_found(generation_id)
         return generation
 
     async def delete(self, key: ApiKey, generation_id: str) -> Generation:
-        """Delete: cancel it if it is still active, then hide it from every read (404). The
-        caller removes the stored files (``Runtime.delete_outputs``)."""
-        generation = await self.generations.delete(generation_id, key.id)
+        """Delete: cancel it if it is still active, hide it from every read (404), and remove
+        its stored files. A running one never completes (its cancel wins, refunded) and its
+        worker removes what it stored; a finished one's files are removed here."""
+        generation = (
+            await self.generations.delete(generation_id, key.id)
+            if is_generation_id(generation_id)
+            else None
+        )
         if generation is None:
-            raise NotFound(f"Generation {generation_id!r} not found.")
+            raise _not_found(generation_id)
+        if generation.status.is_final:
+            await self.remove_outputs(generation.id)
         return generation
 
-    def model(self, model_id: str) -> ModelSpec:
-        return self.catalog.get(model_id)
+
+def _not_found(generation_id: str) -> NotFound:
+    # repr(): an id may hold any character a client sent (it is not one of ours).
+    return NotFound(f"Generation {generation_id!r} not found.")
 
 
 def _idempotency_claim(request: GenerationRequest) -> IdempotencyClaim | None:

@@ -7,12 +7,58 @@ once (a client fixing one field should not discover the next on its following tr
 from __future__ import annotations
 
 import math
+import re
 
 from vidgen.core.catalog import DETECTABLE_RATIO_RANGE, ModelSpec
 from vidgen.core.models import CapturedImage, GenerationRequest
 from vidgen.errors import FieldError, InvalidRequest
 
 SEED_MAX = 4_294_967_295
+
+#: Generation ids are the canonical text of a UUID (``service.submit`` makes them); anything
+#: else names no generation, and is answered 404 without asking the database.
+_GENERATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_generation_id(value: str) -> bool:
+    return _GENERATION_ID.fullmatch(value) is not None
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored or sent on as text, or None. PostgreSQL cannot store the
+    NUL character in a text or JSON column at all, and a lone UTF-16 surrogate (``"\\ud800"``
+    in JSON) is not a character: neither encodes as UTF-8. Both are refused everywhere, on
+    SQLite too, so that both databases answer the same."""
+    if "\x00" in value:
+        return "must not contain the NUL character (\\u0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it contains a lone surrogate, e.g. \\ud800)"
+    return None
+
+
+def text_errors(request: GenerationRequest) -> list[FieldError]:
+    """Every text field of the request that cannot be stored or sent on (``text_problem``).
+    Checked before anything else reads the request: a URL with a NUL must not reach the
+    fetcher, nor a prompt with one the database."""
+    fields: list[tuple[str, str | None]] = [
+        ("model", request.model),
+        ("prompt", request.prompt),
+        ("aspect_ratio", request.aspect_ratio),
+        ("webhook_url", request.webhook_url),
+        ("idempotency_key", request.idempotency_key),
+        *(("webhook_events", event) for event in request.webhook_events or ()),
+    ]
+    for name, ref in (("first_image", request.first_image), ("last_image", request.last_image)):
+        if ref is not None:
+            fields += [(name, ref.url), (name, ref.filename)]
+    errors: list[FieldError] = []
+    for name, value in fields:
+        reason = text_problem(value) if value is not None else None
+        if reason is not None and all(e.field != name for e in errors):
+            errors.append(FieldError(name, reason))
+    return errors
 
 
 def validate_request(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:

@@ -15,7 +15,9 @@ An engine turns one validated job into one video file::
 Engines never touch SQL or HTTP routing. The worker gives them a context that fetches nothing
 (input images were captured at submit time and arrive as bytes), records progress, answers
 "was this job cancelled?", persists small engine state (an upstream task id) the moment it is
-known, and owns a scratch directory that is removed afterwards. Built-in engines register in
+known, and lends an empty scratch directory for the job's files. When the job settles the
+directory is emptied and lent to the worker's next job (creating one per job cost more than a
+no-op job's other file work), so nothing left in it outlives the job. Built-in engines register in
 ``engines.registry`` through the same entry-point group (``vidgen.engines``) that plugins use.
 """
 

@@ -11,6 +11,7 @@ than leaving a second one behind.
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vidgen.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: Bytes read per chunk when a download is streamed through the API.
 CHUNK_BYTES = 1024 * 1024
@@ -40,9 +43,6 @@ def thumbnail_key(generation_id: str) -> str:
 
 class Storage(ABC):
     """A blob store for outputs."""
-
-    #: True when downloads are served by vidgen's own ``/files`` route (signed with ``_jwt``).
-    serves_through_api: bool = True
 
     @abstractmethod
     async def put_file(
@@ -107,6 +107,18 @@ class Storage(ABC):
 
     async def aclose(self) -> None:
         return None
+
+
+async def remove_outputs(storage: Storage, generation_id: str) -> None:
+    """Remove whatever is stored under a generation's output keys. The keys are the
+    generation's own, so this is right for any generation that did not complete (a worker
+    may have stored its video before losing the job to a cancel, or before dying) and for
+    one that is deleted. A failure is logged, not raised: the caller's answer stands."""
+    for key in (video_key(generation_id), thumbnail_key(generation_id)):
+        try:
+            await storage.delete(key)
+        except Exception:
+            log.warning("could not remove %s", key, exc_info=True)
 
 
 def open_storage(url: str, settings: Settings | None = None) -> Storage:

@@ -58,7 +58,6 @@ class S3Storage(Storage):
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.proxy_downloads = proxy_downloads
-        self.serves_through_api = proxy_downloads
         config = Config(
             signature_version="s3v4",
             # Path-style (endpoint/bucket/key) is what self-hosted servers answer; on AWS the

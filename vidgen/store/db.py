@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import namedtuple
 from collections.abc import Callable, Mapping
@@ -31,13 +32,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Select, create_engine, event, text
 from sqlalchemy.engine import Connection, Dialect, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
+
+from vidgen.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,50 @@ PING_AFTER_IDLE_SECONDS = 2.0
 #: Any constant works; it only has to be the same in every vidgen process.
 PG_MIGRATION_LOCK = 0x76696467
 SQLITE_READERS = 4
+
+#: What reaching the database raises while it is down, restarting or failing over: SQLAlchemy's
+#: wrapped driver errors for a broken or refused connection, a pool with no connection to give,
+#: a refused or reset socket (raised as it is when the pool opens a new connection), SQLite's
+#: own error from the point lookups (which run on the driver's connection), and asyncpg's errors
+#: for a lost connection. SQLAlchemy wraps some of asyncpg's in a plain ``DBAPIError``:
+#: PostgreSQL refusing connections while it starts or stops (``CannotConnectNowError``, SQLSTATE
+#: 57P03) comes that way, with ``connection_invalidated`` false.
+_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+    OSError,
+    sqlite3.OperationalError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means "the database cannot be reached now" (retry later), as opposed to a
+    statement the database refused (a bug, or input that should have been refused earlier)."""
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # The adapted driver error, and asyncpg's own exception that it was raised from.
+        for inner in (exc.orig, getattr(exc.orig, "__cause__", None)):
+            if isinstance(inner, _UNAVAILABLE):
+                return True
+    return False
+
+
+def unavailable() -> ServiceUnavailable:
+    """The one error every way into the database raises when the database cannot be reached,
+    whatever the driver (503 to a client, a retry to a worker): the layers above know this
+    error, not SQLAlchemy's and asyncpg's exception types."""
+    return ServiceUnavailable("The database is unavailable; retry in a moment.", retry_after=1)
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> Engine:
@@ -178,11 +232,16 @@ class Database:
         ``single=True`` promises that ``fn`` runs exactly one statement, which is atomic by
         itself: on PostgreSQL it then runs in autocommit, two round trips (BEGIN, COMMIT)
         fewer. The queue's hottest writes are such statements (heartbeats, most endings)."""
-        if self._async is not None:
-            if single:
-                return await greenlet_spawn(_run_autocommit, self._autocommit_sync, fn)
-            return await greenlet_spawn(_run_transaction, self._async.sync_engine, fn)
-        return await self._in_thread(self._writer, fn)
+        try:
+            if self._async is not None:
+                if single:
+                    return await greenlet_spawn(_run_autocommit, self._autocommit_sync, fn)
+                return await greenlet_spawn(_run_transaction, self._async.sync_engine, fn)
+            return await self._in_thread(self._writer, fn)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable() from exc
+            raise
 
     async def read(self, fn: Callable[[Connection], T], *, point: bool = False) -> T:
         """Run ``fn``, which only reads. On SQLite each statement is its own snapshot.
@@ -191,16 +250,21 @@ class Database:
         on the event loop: ~40 µs, less than the ~130 µs a hop to a thread costs by itself, and
         a WAL reader never waits for the writer. Anything that scans or reads blobs must not.
         """
-        if self._async is not None:
-            return await greenlet_spawn(_run_autocommit, self._autocommit_sync, fn)
-        if point:
-            if self._inline is None:
-                self._inline = self._reader.connect()
-            try:
-                return fn(self._inline)
-            finally:
-                self._inline.rollback()  # ends SQLAlchemy's bookkeeping; no SQL in autocommit
-        return await self._in_thread(self._reader, fn)
+        try:
+            if self._async is not None:
+                return await greenlet_spawn(_run_autocommit, self._autocommit_sync, fn)
+            if point:
+                if self._inline is None:
+                    self._inline = self._reader.connect()
+                try:
+                    return fn(self._inline)
+                finally:
+                    self._inline.rollback()  # ends SQLAlchemy's bookkeeping; no SQL here
+            return await self._in_thread(self._reader, fn)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable() from exc
+            raise
 
     async def point(self, statement: Select[Any], params: Mapping[str, Any]) -> Any:
         """The one row ``statement`` selects, or None: the same row ``read`` would give (a
@@ -211,9 +275,14 @@ class Database:
         lookup = self._lookups.get(id(statement))
         if lookup is None or lookup.statement is not statement:
             lookup = self._lookups[id(statement)] = PointLookup(statement, self._reader.dialect)
-        if self._inline is None:
-            self._inline = self._reader.connect()
-        return lookup.run(self._inline.connection.driver_connection, params)
+        try:
+            if self._inline is None:
+                self._inline = self._reader.connect()
+            return lookup.run(self._inline.connection.driver_connection, params)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable() from exc
+            raise
 
     async def _in_thread(self, engine: Engine, fn: Callable[[Connection], T]) -> T:
         def run() -> T:
@@ -286,4 +355,4 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-__all__ = ["Database", "alembic_config"]
+__all__ = ["Database", "alembic_config", "is_unavailable", "unavailable"]

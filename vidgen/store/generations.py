@@ -37,6 +37,7 @@ class NewJob:
     height: int
     duration: int
     fps: int
+    frames: int
     seed: int
     credits: int
     max_attempts: int
@@ -99,6 +100,7 @@ class GenerationStore:
             "height": job.height,
             "duration": job.duration,
             "fps": job.fps,
+            "frames": job.frames,
             "seed": job.seed,
             "credits": job.credits,
             "extras": extras,
@@ -255,18 +257,19 @@ class GenerationStore:
 
     async def delete(self, job_id: str, key_id: str) -> Generation | None:
         """Delete a generation for its key: an active one is cancelled first (refunded; a
-        running engine stops at its next check), and from then on every read answers 404.
-        Returns the generation as it was, so the caller can remove its stored files."""
+        running one never completes, see ``JobStore.complete``), and from then on every read
+        answers 404. Returns the generation as the delete left it: one that is final is the
+        caller's to remove from storage; a running one's worker removes what it stored."""
         mine = and_(jobs.c.id == job_id, jobs.c.key_id == key_id, jobs.c.deleted_at.is_(None))
 
         def run(conn: Connection) -> Generation | None:
-            row = conn.execute(select(*GENERATION_COLUMNS).where(mine)).first()
-            if row is None:
-                return None
             queued = and_(mine, jobs.c.status == Status.QUEUED.value)
             finish_and_refund(conn, queued, Status.CANCELLED, *CANCELLED)
             now = utcnow()
-            conn.execute(
+            # One statement, so that what it returns is the row as it decided: on PostgreSQL
+            # a completion committing meanwhile is waited for and seen, never missed between
+            # a read and this write.
+            row = conn.execute(
                 update(jobs)
                 .where(mine)
                 .values(
@@ -274,8 +277,9 @@ class GenerationStore:
                     updated_at=now,
                     cancel_requested=jobs.c.status == Status.GENERATING.value,
                 )
-            )
-            return row_to_generation(row)
+                .returning(*GENERATION_COLUMNS)
+            ).first()
+            return row_to_generation(row) if row is not None else None
 
         return await self.db.write(run)
 

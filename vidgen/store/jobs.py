@@ -1,11 +1,14 @@
-"""The jobs table as a queue: every statement that creates, claims, leases or finishes a job.
+"""The jobs table as a queue, from the workers' side: every statement that claims, leases or
+finishes a job (jobs are created, read and cancelled for clients in ``store.generations``).
 
 A job moves queued → generating → completed | failed | cancelled. A worker claims one job in a
 single statement (``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``; on SQLite
 the single writer makes the same statement atomic) and holds a lease that its heartbeats renew.
 Every later write by that worker is conditioned on still owning the lease, so a worker that was
 presumed dead and comes back cannot overwrite the attempt that replaced it. A lease that expires
-puts the job back in the queue, or fails it once its attempts are used up.
+puts the job back in the queue, or fails it once its attempts are used up. A cancel asked for
+while a job runs always wins: the completion, a failure and a retry of that job all end it
+cancelled instead.
 
 Credits move in the same transaction as the state change that causes them: charged when the job
 is stored, refunded when it fails or is cancelled.
@@ -17,6 +20,7 @@ import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, Float, String, and_, bindparam, case, func, or_, select, update
@@ -48,6 +52,16 @@ class ClaimedJob:
     #: The job's input images when the claim already knows them ({} for a job that has
     #: none); None: read them with ``load_inputs``.
     inputs: dict[str, CapturedImage] | None = None
+
+
+class Ending(StrEnum):
+    """How a worker's attempt to end a job came out."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # a cancel was asked for first: ended cancelled, refunded
+    RETRIED = "retried"
+    LOST = "lost"  # the lease is no longer this worker's: nothing was written
 
 
 @dataclass(frozen=True)
@@ -157,10 +171,14 @@ class JobStore:
 
     async def complete(
         self, job_id: str, worker: str, output: VideoOutput, *, announce: bool = True
-    ) -> bool:
-        """Mark the job completed with its stored output (and queue its webhook event).
-        ``announce=False``: the caller knows that the job has no webhook for completion (it
-        holds the job's ``extras``), so the ending is one statement, run as such."""
+    ) -> Ending:
+        """Mark the job completed with its stored output (and queue its webhook event), unless
+        a cancel was asked for meanwhile: a client told that its cancel (or delete) was
+        accepted is never charged, so then the job ends cancelled, refunded, and the caller
+        removes the output it stored (``Ending.CANCELLED``). ``Ending.LOST``: the lease is no
+        longer this worker's. ``announce=False``: the caller knows that the job has no webhook
+        for completion (it holds the job's ``extras``), so the ending is one statement, run as
+        such."""
         now = utcnow()
         params = {
             "job_id": job_id,
@@ -192,18 +210,30 @@ class JobStore:
             )
             return True
 
-        return await self.db.write(run, single=not announce)
+        if await self.db.write(run, single=not announce):
+            return Ending.COMPLETED
+        return await self._end_if_cancel_requested(job_id, worker) or Ending.LOST
 
-    async def fail(self, job_id: str, worker: str | None, name: str, message: str) -> bool:
-        """End the job in error and refund it. ``worker=None`` fails it regardless of lease."""
-        condition = (
-            _owned(job_id, worker)
-            if worker is not None
-            else and_(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE))
-        )
-        return await self.db.write(
-            lambda conn: finish_and_refund(conn, condition, Status.FAILED, name, message)
-        )
+    async def fail(self, job_id: str, worker: str | None, name: str, message: str) -> Ending:
+        """End the job in error and refund it; a job whose cancel was asked for ends cancelled
+        instead (also refunded: what the client asked for is what it reads). ``worker=None``
+        fails it regardless of lease."""
+        if worker is None:
+            condition = and_(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE))
+            failed = await self.db.write(
+                lambda conn: finish_and_refund(conn, condition, Status.FAILED, name, message)
+            )
+            return Ending.FAILED if failed else Ending.LOST
+
+        def run(conn: Connection) -> Ending:
+            if _cancel_if_requested(conn, job_id, worker):
+                return Ending.CANCELLED
+            owned = _owned(job_id, worker)
+            if finish_and_refund(conn, owned, Status.FAILED, name, message):
+                return Ending.FAILED
+            return Ending.LOST
+
+        return await self.db.write(run)
 
     async def finish_cancelled(self, job_id: str, worker: str) -> bool:
         """The engine stopped because the job was cancelled: end it cancelled, refunded."""
@@ -212,20 +242,36 @@ class JobStore:
             lambda conn: finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED)
         )
 
-    async def retry_later(self, job_id: str, worker: str, *, delay_seconds: float) -> bool:
-        """Hand the job back to the queue after a transient failure (not before ``delay``).
-        The failure itself is logged by the worker; the job shows no error while it waits."""
+    async def _end_if_cancel_requested(self, job_id: str, worker: str) -> Ending | None:
+        cancelled = await self.db.write(lambda conn: _cancel_if_requested(conn, job_id, worker))
+        return Ending.CANCELLED if cancelled else None
+
+    async def retry_later(self, job_id: str, worker: str, *, delay_seconds: float) -> Ending:
+        """Hand the job back to the queue after a transient failure (not before ``delay``),
+        or end it cancelled when a cancel was asked for meanwhile (``Ending.CANCELLED``). The
+        failure itself is logged by the worker; the job shows no error while it waits."""
         now = utcnow()
-        return await self._update_owned(
-            job_id,
-            worker,
-            status=Status.QUEUED.value,
-            waiting=False,
-            lease_owner=None,
-            lease_expires_at=None,
-            run_after=now + timedelta(seconds=delay_seconds),
-            updated_at=now,
+        retry = (
+            update(jobs)
+            .where(_owned(job_id, worker), ~jobs.c.cancel_requested)
+            .values(
+                status=Status.QUEUED.value,
+                waiting=False,
+                lease_owner=None,
+                lease_expires_at=None,
+                run_after=now + timedelta(seconds=delay_seconds),
+                updated_at=now,
+            )
         )
+
+        def run(conn: Connection) -> Ending:
+            if conn.execute(retry).rowcount == 1:
+                return Ending.RETRIED
+            if _cancel_if_requested(conn, job_id, worker):
+                return Ending.CANCELLED
+            return Ending.LOST
+
+        return await self.db.write(run)
 
     async def release(self, job_id: str, worker: str) -> bool:
         """Give a job back untouched (graceful shutdown): the attempt does not count."""
@@ -363,9 +409,10 @@ _HEARTBEAT = (
     .returning(jobs.c.cancel_requested)
 )
 _INPUTS = select(job_inputs).where(job_inputs.c.job_id == bindparam("job_id", type_=String()))
+#: A cancel asked for before the completion commits wins over it (see ``JobStore.complete``).
 _COMPLETE = (
     update(jobs)
-    .where(_OWNED)
+    .where(_OWNED, ~jobs.c.cancel_requested)
     .values(
         status=Status.COMPLETED.value,
         waiting=False,
@@ -390,6 +437,12 @@ _COMPLETE = (
     )
     .returning(jobs.c.key_id, jobs.c.extras)
 )
+
+
+def _cancel_if_requested(conn: Connection, job_id: str, worker: str) -> bool:
+    """End this worker's job cancelled, refunded, if a cancel was asked for."""
+    condition = and_(_owned(job_id, worker), jobs.c.cancel_requested)
+    return finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED)
 
 
 def _read_inputs(conn: Connection, job_id: str) -> dict[str, CapturedImage]:

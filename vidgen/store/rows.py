@@ -15,7 +15,7 @@ GENERATION_COLUMNS = tuple(
     jobs.c[name]
     for name in (
         "id", "key_id", "model", "engine", "status", "waiting", "progress", "prompt",
-        "aspect_ratio", "width", "height", "duration", "fps", "seed", "credits", "dialect",
+        "aspect_ratio", "width", "height", "duration", "fps", "frames", "seed", "credits", "dialect",
         "extras", "error_name", "error_message", "output_key", "output_media_type",
         "output_bytes", "output_frames", "output_fps", "output_width", "output_height",
         "thumbnail_key", "created_at", "started_at", "finished_at",
@@ -62,6 +62,7 @@ def row_to_generation(row: Any) -> Generation:
         height=row.height,
         duration=row.duration,
         fps=row.fps,
+        frames=row.frames,
         seed=row.seed,
         credits=row.credits,
         created_at=row.created_at,

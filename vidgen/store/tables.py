@@ -116,6 +116,8 @@ jobs = Table(
     Column("height", Integer, nullable=False),
     Column("duration", Integer, nullable=False),
     Column("fps", Integer, nullable=False),
+    # What the engine renders: the model's frame rule applied to the duration at submit time.
+    Column("frames", Integer, nullable=False),
     Column("seed", BigInteger, nullable=False),
     Column("credits", Integer, nullable=False),
     Column("extras", JSON, nullable=False),  # dialect-specific request facts

@@ -184,11 +184,3 @@ class WebhookStore:
             update(webhook_events).where(webhook_events.c.id == event_id, _PENDING).values(**values)
         )
         await self.db.write(lambda conn: conn.execute(statement))
-
-    async def for_job(self, job_id: str) -> list[WebhookEvent]:
-        query = (
-            select(webhook_events)
-            .where(webhook_events.c.job_id == job_id)
-            .order_by(webhook_events.c.created_at)
-        )
-        return await self.db.read(lambda conn: [_to_event(r) for r in conn.execute(query)])

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vidgen.core.models import Generation
+from vidgen.errors import ServiceUnavailable
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.store.generations import GenerationStore
 from vidgen.store.webhooks import WebhookEvent, WebhookStore
@@ -119,11 +120,20 @@ class WebhookDispatcher:
 
     async def run(self) -> None:
         """Deliver until ``stop()``. Database trouble is logged and retried, never fatal."""
+        failures = 0
         while not self._stop.is_set():
             try:
                 delivered = await self.deliver_due()
-            except Exception:
-                log.warning("webhook dispatch pass failed", exc_info=True)
+                failures = 0
+            except Exception as exc:
+                # One traceback per outage, then a line per pass: an outage must not flood
+                # the log (a pass runs every poll interval).
+                failures += 1
+                log.warning(
+                    "webhook dispatch pass failed",
+                    exc_info=failures == 1 and not isinstance(exc, ServiceUnavailable),
+                    extra={"error": repr(exc), "failures": failures},
+                )
                 delivered = 0
             if delivered < self.batch_size:
                 with contextlib.suppress(TimeoutError):

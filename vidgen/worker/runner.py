@@ -31,13 +31,13 @@ from typing import Any, TypeVar
 
 from vidgen.core.models import VideoOutput
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
-from vidgen.errors import EngineError, JobCancelled, RetryableEngineError
+from vidgen.errors import EngineError, JobCancelled, RetryableEngineError, ServiceUnavailable
 from vidgen.logs import generation_id_var, request_id_var
 from vidgen.media.video import VideoInfo, probe_video, write_thumbnail
 from vidgen.metrics import JOB_DURATION, JOB_OUTCOMES, JOB_QUEUE_WAIT, JOBS_RUNNING
 from vidgen.settings import Settings
-from vidgen.storage.base import Storage, thumbnail_key, video_key
-from vidgen.store.jobs import ClaimedJob, JobStore
+from vidgen.storage.base import Storage, remove_outputs, thumbnail_key, video_key
+from vidgen.store.jobs import ClaimedJob, Ending, JobStore
 from vidgen.store.webhooks import WebhookStore, wants_event
 from vidgen.worker.events import ProgressEvents
 from vidgen.worker.persist import persist
@@ -190,10 +190,14 @@ class Worker:
                     engines=self.engines.keys(),
                 )
                 failures = 0
-            except Exception:
+            except Exception as exc:
                 # The database may be restarting: keep trying, with backoff, without exiting.
                 failures += 1
-                log.warning("claim failed; retrying", exc_info=True, extra={"worker": self.name})
+                log.warning(
+                    "claim failed; retrying",
+                    exc_info=failures == 1 and not isinstance(exc, ServiceUnavailable),
+                    extra={"worker": self.name, "error": repr(exc), "failures": failures},
+                )
                 await asyncio.sleep(min(30.0, 0.5 * 2**failures))
                 continue
             if claimed is None:
@@ -207,20 +211,9 @@ class Worker:
                 log.exception("job ended with an unexpected error", extra={"worker": self.name})
 
     async def _reaper(self) -> None:
-        await reap_expired_leases(self.store, self.settings.lease_seconds, self._stopping)
-
-    async def run_once(self) -> bool:
-        """Claim and run a single job, if one is queued (for tests and tools)."""
-        claimed = await self.store.claim_next(
-            self.name,
-            lease_seconds=self.settings.lease_seconds,
-            models=self.models,
-            engines=self.engines.keys(),
+        await reap_expired_leases(
+            self.store, self.storage, self.settings.lease_seconds, self._stopping
         )
-        if claimed is None:
-            return False
-        await self.execute(claimed)
-        return True
 
     # -- one job ---------------------------------------------------------------------------
 
@@ -274,6 +267,7 @@ class Worker:
         return outcome
 
     def _new_scratch_dir(self) -> Path:
+        self.scratch_root.mkdir(parents=True, exist_ok=True)  # also for execute() on its own
         return Path(tempfile.mkdtemp(prefix="job-", dir=self.scratch_root))
 
     def _give_back_scratch_dir(self, scratch: Path) -> None:
@@ -319,7 +313,7 @@ class Worker:
             height=gen.height,
             fps=gen.fps,
             duration=gen.duration,
-            frame_count=gen.duration * gen.fps,
+            frame_count=gen.frames,
             seed=gen.seed,
             first_image=inputs.get("first"),
             last_image=inputs.get("last"),
@@ -377,16 +371,20 @@ class Worker:
         )
         if output is None:
             return await self._hand_back(gen.id, ctx)
-        completed = await self._finish(
+        ending = await self._finish(
             "mark the job completed",
             ctx,
             lambda: self.store.complete(
                 gen.id, self.name, output, announce=wants_event(gen.extras, "completed")
             ),
         )
-        if completed is None:
+        if ending is None:
             return await self._hand_back(gen.id, ctx)
-        return "completed" if completed else "lost"
+        if ending is Ending.CANCELLED:
+            # A cancel (or a delete) was accepted after the engine's last check and before
+            # the completion: the cancel won, so the video it will never be charged for goes.
+            await self._remove_outputs(gen.id)
+        return ending.value
 
     async def _attempt_failed(self, claimed: ClaimedJob, ctx: JobContext, exc: Exception) -> str:
         gen = claimed.generation
@@ -398,23 +396,23 @@ class Worker:
                 exc_info=not isinstance(exc, EngineError),
                 extra={"error": error.name, "detail": error.message, "retry_in": round(delay, 2)},
             )
-            await self._finish(
+            ending = await self._finish(
                 "queue the retry",
                 ctx,
                 lambda: self.store.retry_later(gen.id, self.name, delay_seconds=delay),
             )
-            return "retried"
+            return ending.value if ending is not None else "lost"
         log.error(
             "job failed",
             exc_info=not isinstance(exc, EngineError),
             extra={"error": error.name, "detail": error.message},
         )
-        await self._finish(
+        ending = await self._finish(
             "record the failure",
             ctx,
             lambda: self.store.fail(gen.id, self.name, error.name, error.message),
         )
-        return "failed"
+        return ending.value if ending is not None else "lost"
 
     async def _finish(
         self, what: str, ctx: JobContext, step: Callable[[], Awaitable[T]]
@@ -439,11 +437,16 @@ class Worker:
             return "lost"
         delay = self.policy.delay(1)
         try:
-            await self.store.retry_later(job_id, self.name, delay_seconds=delay)
+            ending = await self.store.retry_later(job_id, self.name, delay_seconds=delay)
         except Exception:
             log.warning("could not hand the job back; its lease will expire", exc_info=True)
             return "lost"
-        return "retried"
+        if ending is Ending.CANCELLED:
+            await self._remove_outputs(job_id)
+        return ending.value
+
+    async def _remove_outputs(self, job_id: str) -> None:
+        await remove_outputs(self.storage, job_id)
 
     async def _heartbeat(
         self,
@@ -526,10 +529,14 @@ class Worker:
         )
 
 
-async def reap_expired_leases(store: JobStore, lease_seconds: float, stop: asyncio.Event) -> None:
+async def reap_expired_leases(
+    store: JobStore, storage: Storage, lease_seconds: float, stop: asyncio.Event
+) -> None:
     """Requeue (or end) jobs whose lease expired, every half lease, until ``stop`` is set.
     Every vidgen process runs this, API-only ones included, so a job whose worker died reads
-    ``queued`` again within a lease and a half even while no worker is alive."""
+    ``queued`` again within a lease and a half even while no worker is alive. A job that ends
+    here (out of attempts, or cancelled) never completes, so any output its worker stored
+    before dying is removed."""
     interval = max(0.5, lease_seconds / 2)
     while not stop.is_set():
         try:
@@ -539,8 +546,14 @@ async def reap_expired_leases(store: JobStore, lease_seconds: float, stop: async
                     "expired leases reaped",
                     extra={"requeued": result.requeued, "failed": result.failed},
                 )
-        except Exception:
-            log.warning("reaping expired leases failed", exc_info=True)
+            for job_id in result.failed:
+                await remove_outputs(storage, job_id)
+        except Exception as exc:
+            log.warning(
+                "reaping expired leases failed",
+                exc_info=not isinstance(exc, ServiceUnavailable),
+                extra={"error": repr(exc)},
+            )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
 

@@ -110,7 +110,8 @@ class DiffusersEngine(Engine):
             raise EngineError(f"The diffusers engine cannot serve {job.model}.")
         if job.first_image is None:
             raise EngineError(f"{job.model} needs a first image.", name="InvalidRequest")
-        num_frames = spec.frame_count(job.duration)
+        # Fixed at submit from the model's frame rule (4k+1 for Wan): the job's own count.
+        num_frames = job.frame_count
         path = ctx.scratch_dir / "diffusers.mp4"
         stop = threading.Event()
 
