@@ -38,6 +38,11 @@ def thumbnail_key(generation_id: str) -> str:
     return f"thumbnails/{generation_id}.jpg"
 
 
+def webp_thumbnail_key(generation_id: str) -> str:
+    """The thumbnail as WebP, made from the JPEG one when a client first asks for it."""
+    return f"thumbnails/{generation_id}.webp"
+
+
 class Storage(ABC):
     """A blob store for outputs."""
 
