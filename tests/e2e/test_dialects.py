@@ -150,13 +150,18 @@ def test_the_openai_sdk_creates_polls_downloads_lists_and_deletes(
         count, size = frames_and_size(content.read(), tmp_path, "oa.mp4")
         assert (count, size) == (120, (1280, 720))
         thumb = client.videos.download_content(video.id, variant="thumbnail").read()
-        assert Image.open(io.BytesIO(thumb)).format == "JPEG"
-        text_only = client.videos.create_and_poll(prompt="a snowy mountain at sunset", seconds="5")
-        assert text_only.status == "completed"
+        assert Image.open(io.BytesIO(thumb)).format == "WEBP"
+        # gen4_turbo is image to video, so this one too has a first frame.
+        second = client.videos.create_and_poll(
+            prompt="a snowy mountain at sunset",
+            seconds="5",
+            input_reference=("tall.png", make_image(450, 800), "image/png"),
+        )
+        assert second.status == "completed" and second.size == "720x1280"
         newest = client.videos.list(limit=1, order="desc")
-        assert [v.id for v in newest.data] == [text_only.id]
+        assert [v.id for v in newest.data] == [second.id]
         oldest = client.videos.list(limit=10, order="asc")
-        assert [v.id for v in oldest.data][:2] == [video.id, text_only.id]
+        assert [v.id for v in oldest.data][:2] == [video.id, second.id]
         deleted = client.videos.delete(video.id)
         assert deleted.deleted and deleted.id == video.id
         with pytest.raises(openai.NotFoundError):
@@ -167,9 +172,10 @@ def test_openai_errors_name_the_parameter(live_server: LiveServer) -> None:
     client = openai.OpenAI(api_key=TEST_KEY, base_url=f"{live_server.base_url}/v1", max_retries=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for kwargs, param in (({"size": "1920x1080"}, "size"), ({"seconds": "7"}, "seconds")):
+        image = {"input_reference": ("cat.png", make_image(), "image/png")}
+        for kwargs, param in (({"size": "1920x1080"}, "size"), ({"seconds": "12"}, "seconds")):
             with pytest.raises(openai.BadRequestError) as info:
-                client.videos.create(prompt="a cat", **kwargs)  # type: ignore[arg-type]
+                client.videos.create(prompt="a cat", **kwargs, **image)  # type: ignore[arg-type]
             assert info.value.body["param"] == param  # type: ignore[index]
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(
