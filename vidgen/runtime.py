@@ -9,10 +9,13 @@ at the first request.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 from vidgen.core.catalog import DEFAULT_MODELS, Catalog, ModelSpec
@@ -22,8 +25,9 @@ from vidgen.engines.base import Engine
 from vidgen.engines.registry import UnknownEngine, build_engines, engine_class
 from vidgen.media.capture import ImageCapture
 from vidgen.media.fetch import FetchError, SafeFetcher
+from vidgen.media.video import jpeg_to_webp
 from vidgen.settings import Settings
-from vidgen.storage.base import Storage, open_storage, remove_outputs
+from vidgen.storage.base import Storage, open_storage, remove_outputs, webp_thumbnail_key
 from vidgen.storage.links import LinkSigner
 from vidgen.store.db import Database
 from vidgen.store.generations import GenerationStore
@@ -142,6 +146,33 @@ class Runtime:
             return presigned
         token, expires = self.links.sign(generation_id=generation.id, key=key)
         return f"{base_url.rstrip('/')}/files/{quote(key)}?_jwt={token}", expires
+
+    async def webp_thumbnail(self, generation: Generation) -> str | None:
+        """The storage key of the generation's thumbnail as WebP, or None while it has none.
+
+        Made from the JPEG thumbnail on the first request and stored beside it, so later
+        requests only stream it: re-encoding costs a few milliseconds of CPU per request, and
+        storing a WebP for every job would cost a write for every job although only clients of
+        the OpenAI dialect ever ask for one. Two first requests at once both write the same
+        bytes (a put is atomic)."""
+        source = generation.video.thumbnail_key if generation.video else None
+        if source is None:
+            return None
+        key = webp_thumbnail_key(generation.id)
+        if await self.storage.exists(key):
+            return key
+        info = await self.storage.stat(source)
+        if info is None:
+            return None
+        jpeg = b"".join(
+            [chunk async for chunk in self.storage.read_range(source, 0, info.size - 1)]
+        )
+        webp = await asyncio.to_thread(jpeg_to_webp, jpeg)
+        with tempfile.TemporaryDirectory(prefix="vidgen-webp-") as scratch:
+            path = Path(scratch) / "thumbnail.webp"
+            path.write_bytes(webp)
+            await self.storage.put_file(key, path, "image/webp", consume=True)
+        return key
 
     def webhook_dispatcher(self) -> WebhookDispatcher:
         return WebhookDispatcher(

@@ -150,13 +150,18 @@ def test_the_openai_sdk_creates_polls_downloads_lists_and_deletes(
         count, size = frames_and_size(content.read(), tmp_path, "oa.mp4")
         assert (count, size) == (120, (1280, 720))
         thumb = client.videos.download_content(video.id, variant="thumbnail").read()
-        assert Image.open(io.BytesIO(thumb)).format == "JPEG"
-        text_only = client.videos.create_and_poll(prompt="a snowy mountain at sunset", seconds="5")
-        assert text_only.status == "completed"
+        assert Image.open(io.BytesIO(thumb)).format == "WEBP"
+        # gen4_turbo is image to video, so this one too has a first frame.
+        second = client.videos.create_and_poll(
+            prompt="a snowy mountain at sunset",
+            seconds="5",
+            input_reference=("tall.png", make_image(450, 800), "image/png"),
+        )
+        assert second.status == "completed" and second.size == "720x1280"
         newest = client.videos.list(limit=1, order="desc")
-        assert [v.id for v in newest.data] == [text_only.id]
+        assert [v.id for v in newest.data] == [second.id]
         oldest = client.videos.list(limit=10, order="asc")
-        assert [v.id for v in oldest.data][:2] == [video.id, text_only.id]
+        assert [v.id for v in oldest.data][:2] == [video.id, second.id]
         deleted = client.videos.delete(video.id)
         assert deleted.deleted and deleted.id == video.id
         with pytest.raises(openai.NotFoundError):
@@ -167,9 +172,10 @@ def test_openai_errors_name_the_parameter(live_server: LiveServer) -> None:
     client = openai.OpenAI(api_key=TEST_KEY, base_url=f"{live_server.base_url}/v1", max_retries=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for kwargs, param in (({"size": "1920x1080"}, "size"), ({"seconds": "7"}, "seconds")):
+        image = {"input_reference": ("cat.png", make_image(), "image/png")}
+        for kwargs, param in (({"size": "1920x1080"}, "size"), ({"seconds": "12"}, "seconds")):
             with pytest.raises(openai.BadRequestError) as info:
-                client.videos.create(prompt="a cat", **kwargs)  # type: ignore[arg-type]
+                client.videos.create(prompt="a cat", **kwargs, **image)  # type: ignore[arg-type]
             assert info.value.body["param"] == param  # type: ignore[index]
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(
@@ -180,20 +186,22 @@ def test_openai_errors_name_the_parameter(live_server: LiveServer) -> None:
 # -- apiframe, with plain httpx --------------------------------------------------------------
 
 
-def test_apiframe_generates_text_and_image_videos_and_lists_jobs(
-    live_server: LiveServer, tmp_path: Path
-) -> None:
+def test_apiframe_generates_videos_and_lists_jobs(live_server: LiveServer, tmp_path: Path) -> None:
     headers = {"X-API-Key": TEST_KEY}
     with httpx.Client(base_url=live_server.base_url, headers=headers, timeout=30) as client:
-        text = client.post(
+        portrait = client.post(
             "/v2/videos/generate",
             json={
                 "model": "runway-gen4-turbo",
                 "prompt": "a futuristic city at sunset",
-                "runwayParams": {"duration": 5, "aspect_ratio": "9:16"},
+                "runwayParams": {
+                    "image": data_uri(make_image(450, 800)),
+                    "duration": 5,
+                    "aspect_ratio": "9:16",
+                },
             },
         )
-        assert text.status_code == 202 and text.json()["status"] == "QUEUED", text.text
+        assert portrait.status_code == 202 and portrait.json()["status"] == "QUEUED", portrait.text
         image = client.post(
             "/v2/videos/generate",
             json={
@@ -204,7 +212,7 @@ def test_apiframe_generates_text_and_image_videos_and_lists_jobs(
         )
         assert image.status_code == 202
         jobs = {}
-        for job_id in (text.json()["jobId"], image.json()["jobId"]):
+        for job_id in (portrait.json()["jobId"], image.json()["jobId"]):
             deadline = time.monotonic() + 60
             while (job := client.get(f"/v2/jobs/{job_id}").json())["status"] not in (
                 "COMPLETED",
@@ -214,21 +222,21 @@ def test_apiframe_generates_text_and_image_videos_and_lists_jobs(
                 assert 0 <= job["progress"] <= 100
                 time.sleep(0.2)
             jobs[job_id] = job
-        text_job, image_job = jobs.values()
+        portrait_job, image_job = jobs.values()
         assert (
-            text_job["status"] == "COMPLETED"
-            and text_job["creditCost"] == 8
-            and not text_job["expired"]
+            portrait_job["status"] == "COMPLETED"
+            and portrait_job["creditCost"] == 8
+            and not portrait_job["expired"]
         )
         assert image_job["creditCost"] == 15 and image_job["input"]["duration"] == 10
         count, size = frames_and_size(
-            httpx.get(text_job["result"]["videoUrl"]).content, tmp_path, "af.mp4"
+            httpx.get(portrait_job["result"]["videoUrl"]).content, tmp_path, "af.mp4"
         )
         assert (count, size) == (120, (720, 1280))
         listed = client.get("/v2/jobs", params={"limit": 1}).json()
         assert listed["hasMore"] and [j["jobId"] for j in listed["jobs"]] == [image.json()["jobId"]]
         rest = client.get("/v2/jobs", params={"limit": 5, "cursor": listed["nextCursor"]}).json()
-        assert [j["jobId"] for j in rest["jobs"]] == [text.json()["jobId"]]
+        assert [j["jobId"] for j in rest["jobs"]] == [portrait.json()["jobId"]]
 
 
 def test_apiframe_refuses_unknown_fields_and_reports_credits_its_way(
@@ -240,7 +248,7 @@ def test_apiframe_refuses_unknown_fields_and_reports_credits_its_way(
             json={"model": "runway-gen4-turbo", "prompt": "x", "runwayParams": {"fps": 60}},
         )
         assert bad.status_code == 400
-        assert any(d["field"] == "runwayParams.fps" for d in bad.json()["details"]), bad.text
+        assert "runwayParams.fps" in bad.json()["details"], bad.text
         ratio = client.post(
             "/v2/videos/generate",
             json={
@@ -249,13 +257,15 @@ def test_apiframe_refuses_unknown_fields_and_reports_credits_its_way(
                 "runwayParams": {"aspect_ratio": "2:1"},
             },
         )
-        assert any(d["field"] == "runwayParams.aspect_ratio" for d in ratio.json()["details"]), (
-            ratio.text
-        )
+        assert "runwayParams.aspect_ratio" in ratio.json()["details"], ratio.text
     created = vidgen_cli(live_server, "keys", "create", "--name", "poor", "--credits", "10")
     poor = created.stdout.strip().splitlines()[-1]
     with httpx.Client(base_url=live_server.base_url, headers={"X-API-Key": poor}) as client:
-        body = {"model": "runway-gen4-turbo", "prompt": "x", "runwayParams": {"duration": 10}}
+        body = {
+            "model": "runway-gen4-turbo",
+            "prompt": "x",
+            "runwayParams": {"image": data_uri(make_image()), "duration": 10},
+        }
         short = client.post("/v2/videos/generate", json=body)
         assert short.status_code == 402
         assert short.json() == {

@@ -250,6 +250,13 @@ def test_the_page_and_all_its_assets_load_without_a_single_console_error(
     expect(page.locator("#submit-price")).to_have_text("8 credits")
     page.get_by_text("10 s", exact=True).click()
     expect(page.locator("#submit-price")).to_have_text("15 credits")
+    page.get_by_text("7 s", exact=True).click()
+    expect(page.locator("#submit-price")).to_have_text("12 credits")
+    # Each card gives the model's own durations: gen3a_turbo takes 5 or 10, not 5 to 10.
+    cards = page.locator(".model-card .model-meta")
+    expect(cards.nth(0)).to_contain_text("2–10 s")
+    expect(cards.nth(1)).to_contain_text("5 or 10 s")
+    expect(page.locator(".model-card .model-desc").nth(0)).not_to_contain_text("text")
     page.wait_for_load_state("networkidle")
     assert tab.problems() == []
     response = httpx.get(server.base_url + "/")

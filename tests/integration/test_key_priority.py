@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_settings
-from vidgen.core.models import GenerationRequest
+from tests.conftest import data_uri, make_image, make_settings
+from vidgen.core.models import GenerationRequest, ImageRef
 from vidgen.runtime import Runtime
 
 MODEL = "runway/gen4_turbo"
@@ -27,7 +27,10 @@ async def runtime(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
 
 async def submit(runtime: Runtime, key_name: str, count: int) -> list[str]:
     (key,) = await runtime.keys.find(key_name)
-    request = GenerationRequest(model=MODEL, prompt="a harbour at dawn", duration=5)
+    image = ImageRef(url=data_uri(make_image(64, 36)))
+    request = GenerationRequest(
+        model=MODEL, prompt="a harbour at dawn", first_image=image, duration=5
+    )
     return [(await runtime.service.submit(key, request)).generation.id for _ in range(count)]
 
 

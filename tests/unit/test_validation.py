@@ -43,9 +43,27 @@ def test_durations_five_and_ten_are_accepted(duration: int) -> None:
     assert fields("gen3a_turbo", duration=duration) == {}
 
 
+@pytest.mark.parametrize("duration", range(2, 11))
+def test_gen4_turbo_takes_every_whole_second_from_2_to_10_as_runway_does(duration: int) -> None:
+    assert fields("runway/gen4_turbo", duration=duration) == {}
+
+
+@pytest.mark.parametrize("duration", [0, 1, 11, -5, 100])
+def test_gen4_turbo_refuses_durations_outside_2_to_10(duration: int) -> None:
+    assert "from 2 to 10" in fields("runway/gen4_turbo", duration=duration)["duration"]
+
+
 @pytest.mark.parametrize("duration", [0, 1, 4, 6, 9, 11, -5, 100])
-def test_other_durations_are_refused(duration: int) -> None:
-    assert "5, 10" in fields("runway/gen4_turbo", duration=duration)["duration"]
+def test_gen3a_turbo_takes_only_5_or_10(duration: int) -> None:
+    assert "5 or 10 seconds" in fields("gen3a_turbo", duration=duration)["duration"]
+
+
+def test_gen4_turbo_keeps_the_published_prices_and_charges_1_6_a_second_otherwise() -> None:
+    # 8 for 5 s and 15 for 10 s are aimlapi's and apiframe's prices; the durations only Runway
+    # offers are priced at their rate, 1.6 a second, rounded up.
+    prices = CATALOG.get("runway/gen4_turbo").prices
+    assert prices == {2: 4, 3: 5, 4: 7, 5: 8, 6: 10, 7: 12, 8: 13, 9: 15, 10: 15}
+    assert CATALOG.get("gen3a_turbo").prices == {5: 8, 10: 15}
 
 
 def test_prompt_limit_is_1000_characters() -> None:
@@ -63,14 +81,16 @@ def test_seed_outside_32_bits_is_refused(seed: int) -> None:
     assert "4294967295" in fields("runway/gen4_turbo", seed=seed)["seed"]
 
 
-def test_a_model_that_needs_an_image_refuses_a_prompt_alone() -> None:
-    spec = dataclasses.replace(CATALOG.get("runway/gen4_turbo"), requires_image=True)
+@pytest.mark.parametrize("model", ["runway/gen4_turbo", "gen3a_turbo"])
+def test_runways_models_are_image_to_video_and_refuse_a_prompt_alone(model: str) -> None:
+    spec = CATALOG.get(model)
+    assert spec.requires_image
     errors = validate_request(spec, GenerationRequest(model=spec.id, prompt="a cat"))
     assert [e.field for e in errors] == ["first_image"]
 
 
 def test_text_to_video_needs_a_prompt() -> None:
-    spec = CATALOG.get("runway/gen4_turbo")
+    spec = dataclasses.replace(CATALOG.get("runway/gen4_turbo"), requires_image=False)
     assert validate_request(spec, GenerationRequest(model=spec.id, prompt="a cat")) == []
     errors = validate_request(spec, GenerationRequest(model=spec.id, prompt="  "))
     assert [e.field for e in errors] == ["prompt"]
@@ -79,8 +99,20 @@ def test_text_to_video_needs_a_prompt() -> None:
 def test_tail_image_without_first_is_refused() -> None:
     spec = CATALOG.get("gen3a_turbo")
     errors = validate_request(spec, GenerationRequest(model=spec.id, prompt="p", last_image=IMAGE))
-    assert {e.field for e in errors} == {"last_image"}
-    assert "first image" in errors[0].reason
+    assert {e.field for e in errors} == {"first_image", "last_image"}
+    assert "first image" in dict((e.field, e.reason) for e in errors)["last_image"]
+
+
+def test_a_request_without_a_model_gets_the_first_that_can_serve_it() -> None:
+    assert CATALOG.default_for(has_image=True).id == "runway/gen4_turbo"
+    with pytest.raises(InvalidRequest) as info:
+        CATALOG.default_for(has_image=False)
+    error = info.value.errors[0]
+    assert error.field == "first_image"
+    assert "runway/gen4_turbo" in error.reason and "gen3a_turbo" in error.reason
+    text = dataclasses.replace(CATALOG.get("gen3a_turbo"), requires_image=False)
+    mixed = Catalog.build([CATALOG.get("runway/gen4_turbo"), text])
+    assert mixed.default_for(has_image=False).id == "gen3a_turbo"
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -85,8 +85,13 @@ class CreateGeneration(BaseModel):
     prompt: str | None = Field(
         None, max_length=1000, description="What should happen in the video."
     )
-    image_url: str = Field(
-        ..., description="First frame: an https URL or a data URI (png, jpeg, webp)."
+    # Optional here because whether a model needs it is the model's rule (the catalog's
+    # `requires_image`, the same in every dialect); every model of the default catalog does.
+    image_url: str | None = Field(
+        None,
+        description="First frame: an https URL or a data URI (png, jpeg, webp). Required by "
+        "every model that makes video from an image (`requires_image` in `/v1/models`): "
+        "`runway/gen4_turbo` and `gen3a_turbo` included.",
     )
     tail_image_url: str | None = Field(None, description="Last frame: an https URL or a data URI.")
     last_image_url: str | None = Field(None, description="Older name of `tail_image_url`.")
@@ -96,7 +101,11 @@ class CreateGeneration(BaseModel):
         "(gen3a_turbo). Detected from the image when absent.",
     )
     ratio: str | None = Field(None, description="Older name of `aspect_ratio`.")
-    duration: int | None = Field(None, description="5 or 10 seconds (default 5).", examples=[5])
+    duration: int | None = Field(
+        None,
+        description="Whole seconds: 2 to 10 for gen4_turbo, 5 or 10 for gen3a_turbo (default 5).",
+        examples=[5],
+    )
     seed: int | None = Field(None, description="0 … 4294967295; random when absent.")
     webhook_url: str | None = Field(
         None,

@@ -1,10 +1,13 @@
 """The apiframe dialect: ``/v2/videos/generate`` and ``/v2/jobs`` (seed 004, API-NOTES §2).
 
-Translate in: ``runwayParams`` carries the image, duration, aspect ratio and seed; without an image
-it is text-to-video (the preview engine paints a scene from the prompt). Unknown fields are
-refused at both levels. Render out: jobs with apiframe's status words, ``progress`` 0–100,
-``result.videoUrl``, ``creditCost`` and ``expired``. Errors: ``{"error", "details"}``, and
-``{"error": "Insufficient credits", "creditsRequired", "creditsAvailable"}`` with 402.
+Translate in: ``runwayParams`` carries the image, duration, aspect ratio and seed. apiframe's docs
+offer text-to-video without an image; vidgen's gen4_turbo is image to video, as Runway serves it,
+so ``runwayParams.image`` is required (the catalog's rule, the same in every dialect). Unknown
+fields are refused at both levels. Render out: jobs with apiframe's status words, ``progress``
+0–100, ``result.videoUrl``, ``creditCost`` and ``expired``; a job made through another dialect
+is named by apiframe's model id where apiframe has one. Errors: ``{"error", "details"}`` with
+``details`` a map of field → messages, and ``{"error": "Insufficient credits",
+"creditsRequired", "creditsAvailable"}`` with 402.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import InsufficientCredits, InvalidRequest, VidgenError
 from vidgen.runtime import Runtime
 
+#: apiframe's model ids → vidgen's. apiframe has no id for gen3a_turbo (or the open-weight
+#: models), so jobs of those read by vidgen's id.
 MODELS = {"runway-gen4-turbo": "runway/gen4_turbo"}
+APIFRAME_IDS = {model: name for name, model in MODELS.items()}
 STATUS_WORDS: dict[Status, str] = {
     Status.QUEUED: "QUEUED",
     Status.GENERATING: "PROCESSING",
@@ -67,8 +73,12 @@ class ApiframeDialect(Dialect):
         body = {"error": error.message}
         fields = error_fields(self, error)
         if fields:
+            # apiframe's shape: each field with its messages, as `details.prompt[0]`.
+            details: dict[str, list[str]] = {}
+            for problem in fields:
+                details.setdefault(problem["field"], []).append(problem["message"])
             body["error"] = "Validation failed"
-            body["details"] = fields
+            body["details"] = details
         return JSONResponse(body, status_code=error.http_status)
 
 
@@ -78,8 +88,12 @@ router = APIRouter(tags=["apiframe"], route_class=DIALECT.route_class())
 
 class RunwayParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    image: str | None = Field(None, description="Image URL (or data URI) for image-to-video.")
-    duration: int | None = Field(None, description="5 or 10 seconds (default 5).")
+    image: str | None = Field(
+        None, description="Image URL (or data URI): the first frame. Required by gen4_turbo."
+    )
+    duration: int | None = Field(
+        None, description="Whole seconds from 2 to 10 (default 5; 5 s costs 8, 10 s 15)."
+    )
     aspect_ratio: str | None = Field(None, description="16:9 9:16 1:1 4:3 3:4 21:9")
     seed: int | None = Field(None, ge=0, le=4_294_967_295)
 
@@ -155,7 +169,7 @@ def _to_request(
         webhook_events=events,
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
-        extras={"base_url": base_url, "apiframe_model": body.model},
+        extras={"base_url": base_url},
     )
 
 
@@ -166,7 +180,7 @@ async def render_job(request: Request, runtime: Runtime, generation: Generation)
     return Job(
         id=generation.id,
         jobId=generation.id,
-        model=str(generation.extras.get("apiframe_model", generation.model)),
+        model=APIFRAME_IDS.get(generation.model, generation.model),
         status=STATUS_WORDS[generation.status],
         progress=round(generation.progress * 100),
         result=JobResult(
@@ -192,7 +206,7 @@ async def render_job(request: Request, runtime: Runtime, generation: Generation)
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Validation failed: `details` names each field."},
+    400: {"description": "Validation failed: `details` maps each field to its messages."},
     401: {"description": "Missing or invalid API key."},
     402: {"description": "Insufficient credits."},
     404: {"description": "No such job for this key."},
@@ -208,7 +222,7 @@ JobId = Annotated[str, Path(max_length=100)]
     status_code=202,
     response_model=JobAccepted,
     responses=ERRORS,
-    summary="Generate a video (image-to-video, or text-to-video without an image)",
+    summary="Generate a video from an image and a prompt",
 )
 async def generate(
     request: Request,

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
@@ -37,15 +38,39 @@ log = logging.getLogger("vidgen.http")
 
 DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT, apiframe.DIALECT, runway.DIALECT, openai.DIALECT)
 DEFAULT_DIALECT = aimlapi.DIALECT
+#: vidgen's own routes under Runway's /v1 (the model list, the key's account): the default shape.
+OWN_PATHS = ("/v1/models", "/v1/account")
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
 def dialect_for_path(path: str) -> Dialect:
+    """The dialect whose prefix is the longest that ``path`` starts with: ``/v1/videos/…`` is
+    OpenAI's, any other ``/v1/…`` Runway's (so an unknown route there answers as Runway
+    does), except vidgen's own."""
+    if any(path == own or path.startswith(own + "/") for own in OWN_PATHS):
+        return DEFAULT_DIALECT
+    found: Dialect = DEFAULT_DIALECT
+    longest = 0
     for dialect in DIALECTS:
-        if path.startswith(dialect.prefixes):
-            return dialect
-    return DEFAULT_DIALECT
+        for prefix in dialect.prefixes:
+            if len(prefix) > longest and path.startswith(prefix):
+                found, longest = dialect, len(prefix)
+    return found
+
+
+def allowed_methods(routes: Iterable[BaseRoute], path: str) -> str:
+    """Every method some route serves at ``path``, for a 405's ``Allow``. Each route answers a
+    wrong method for its own methods only, so ``PUT /v1/videos/x`` would list GET alone (the
+    first route that matched), not GET and DELETE. ``routes``: the routers' own routes (they
+    are included without a prefix, so their paths are the real ones)."""
+    scope = {"type": "http", "path": path, "root_path": "", "method": ""}
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 _ID_PREFIX = 0
@@ -293,8 +318,13 @@ def create_app(
     ]
     for router in routers:
         app.include_router(router)  # no prefix: FastPaths matches the routes' own paths
+    own_routes = [route for router in routers for route in router.routes]
 
     async def render(request: Request, exc: Exception) -> Any:
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+            allowed = allowed_methods(own_routes, request.url.path)
+            headers = {**(exc.headers or {}), "Allow": allowed}
+            exc = StarletteHTTPException(405, exc.detail, headers=headers)
         return dialect_for_path(request.url.path).error_response(request, exc)
 
     def openapi() -> dict[str, Any]:

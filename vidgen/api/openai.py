@@ -2,17 +2,22 @@
 (API-NOTES §4), so the official ``openai`` SDK's ``videos`` resource works against vidgen.
 
 Translate in: a create comes as multipart (what the SDK always sends; ``input_reference`` is a
-file, or ``input_reference[image_url]``) or as JSON. ``seconds`` (a string) is the duration and
-``size`` (``1280x720``) picks the model's aspect ratio; anything the model cannot honour is a 400
-naming the field. Render out: video objects with integer ``progress``, unix timestamps,
-``expires_at`` for the download, and ``failed`` for both failures and cancels. Errors:
-``{"error": {"message", "type", "param", "code"}}``.
+file, or ``input_reference[image_url]``) or as JSON. ``seconds`` (a string of ASCII digits) is the
+duration and ``size`` (``1280x720``) picks one of the model's frame sizes; without ``size`` it is
+OpenAI's default ``720x1280`` where the model renders it, else the model's default ratio.
+Anything the model cannot honour is a 400 naming the field. Render out: video objects with the
+size really rendered (so a model's ``960x960`` reads ``960x960``, though OpenAI's SDK types only
+its own four sizes), integer ``progress``, unix timestamps, ``expires_at`` for the download, and
+``failed`` for both failures and cancels; the thumbnail as WebP. Errors:
+``{"error": {"message", "type", "param", "code"}}``. OpenAI's routes that vidgen does not offer
+(edits, extensions, characters, remix) answer 404 to a valid key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -23,6 +28,7 @@ from starlette.datastructures import UploadFile
 from vidgen.api.deps import CurrentKey, RuntimeDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint
 from vidgen.api.files import send_object
+from vidgen.core.catalog import ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, NotFound, VidgenError
 from vidgen.runtime import Runtime
@@ -43,6 +49,18 @@ ERROR_TYPES = {
     413: "invalid_request_error",
     429: "rate_limit_exceeded",
 }
+#: OpenAI's default size, used when a create names none and the model renders it.
+DEFAULT_SIZE = "720x1280"
+#: Whole seconds in ASCII digits only: ``str.isdigit`` also passes "²" and "٣", which ``int``
+#: then refuses or reads as another number.
+_SECONDS = re.compile(r"[0-9]{1,4}")
+
+
+def error_type(status: int) -> str:
+    """OpenAI's ``error.type`` for a status: ``server_error`` only for a 5xx."""
+    return ERROR_TYPES.get(status) or (
+        "invalid_request_error" if 400 <= status < 500 else "server_error"
+    )
 
 
 class OpenAIDialect(Dialect):
@@ -67,7 +85,7 @@ class OpenAIDialect(Dialect):
         body = {
             "error": {
                 "message": message,
-                "type": ERROR_TYPES.get(error.http_status, "server_error"),
+                "type": error_type(error.http_status),
                 "param": param,
                 "code": error.code,
             }
@@ -118,9 +136,19 @@ class CreateVideo(BaseModel):
     """The fields of a create, from multipart or JSON."""
 
     prompt: str = Field(..., max_length=1000)
-    model: str | None = Field(None, description="A vidgen model id (default: the first one).")
-    seconds: str | None = Field(None, description="Duration in seconds, as a string: `5` or `10`.")
-    size: str | None = Field(None, description="`WIDTHxHEIGHT`, one of the model's frame sizes.")
+    model: str | None = Field(
+        None,
+        description="A vidgen model id (default: the first model that can serve the request: "
+        "one that takes a prompt alone when there is no `input_reference`).",
+    )
+    seconds: str | None = Field(
+        None, description="Duration in whole seconds, as a string, e.g. `5` (the model's rule)."
+    )
+    size: str | None = Field(
+        None,
+        description="`WIDTHxHEIGHT`, one of the model's frame sizes (default `720x1280` where "
+        "the model renders it, else the model's default ratio).",
+    )
     input_reference: str | dict[str, str] | None = Field(
         None,
         description="The first frame: an image file (multipart), a URL or data URI, or "
@@ -196,33 +224,43 @@ def _to_request(
     base_url: str,
     idempotency_key: str | None,
 ) -> GenerationRequest:
-    spec = runtime.catalog.get(body.model) if body.model else next(iter(runtime.catalog))
+    catalog = runtime.catalog
+    spec = catalog.get(body.model) if body.model else catalog.default_for(has_image=bool(image))
     duration = None
     if body.seconds is not None:
-        if not body.seconds.strip().isdigit():
+        seconds = body.seconds.strip()
+        if not _SECONDS.fullmatch(seconds):
             raise InvalidRequest.single(
-                "seconds", f"must be one of {', '.join(map(str, spec.durations))}"
+                "seconds",
+                f"{body.seconds!r} is not a whole number of seconds; {spec.id} takes "
+                f"{spec.describe_durations()}",
             )
-        duration = int(body.seconds)
-    ratio = None
-    if body.size is not None:
-        sizes = {f"{w}x{h}": name for name, (w, h) in spec.frame_sizes.items()}
-        ratio = sizes.get(body.size.strip().lower())
-        if ratio is None:
-            raise InvalidRequest.single(
-                "size", f"{body.size!r} is not offered by {spec.id}; use one of {', '.join(sizes)}"
-            )
+        duration = int(seconds)
+    sizes = {f"{w}x{h}": name for name, (w, h) in spec.frame_sizes.items()}
     return GenerationRequest(
         model=spec.id,
         prompt=body.prompt,
         first_image=image,
-        aspect_ratio=ratio,
+        aspect_ratio=_ratio(spec, sizes, body.size),
         duration=duration,
         dialect=DIALECT.name,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         extras={"base_url": base_url},
     )
+
+
+def _ratio(spec: ModelSpec, sizes: dict[str, str], size: str | None) -> str:
+    """The aspect ratio whose frame size is ``size``. OpenAI always renders a size (its default
+    when none is given), never one guessed from the image, so neither does this dialect."""
+    if size is None:
+        return sizes.get(DEFAULT_SIZE, spec.default_ratio)
+    ratio = sizes.get(size.strip().lower())
+    if ratio is None:
+        raise InvalidRequest.single(
+            "size", f"{size!r} is not offered by {spec.id}; use one of {', '.join(sizes)}"
+        )
+    return ratio
 
 
 async def render_video(request: Request, runtime: Runtime, generation: Generation) -> Video:
@@ -329,7 +367,8 @@ async def list_videos(
     key: CurrentKey,
     runtime: RuntimeDep,
     after: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    # OpenAI's spec allows 0: an empty page whose has_more says whether there are videos.
+    limit: Annotated[int, Query(ge=0, le=100)] = 20,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
 ) -> VideoList:
     page, more = await runtime.service.list(
@@ -355,8 +394,8 @@ async def delete_video(video_id: VideoId, key: CurrentKey, runtime: RuntimeDep) 
 @router.get(
     "/v1/videos/{video_id}/content",
     response_class=FileResponse,
-    responses={**ERRORS, 200: {"content": {"video/mp4": {}, "image/jpeg": {}}}},
-    summary="Download the video (or a JPEG thumbnail of its middle frame)",
+    responses={**ERRORS, 200: {"content": {"video/mp4": {}, "image/webp": {}}}},
+    summary="Download the video (or a WebP thumbnail of its middle frame)",
 )
 async def download_content(
     video_id: VideoId,
@@ -374,14 +413,15 @@ async def download_content(
         raise NotFound(
             f"Video {video_id!r} has no content yet (status {STATUS_WORDS[generation.status]})."
         )
-    object_key = generation.video.thumbnail_key if variant == "thumbnail" else generation.video.key
+    if variant == "thumbnail":
+        object_key = await runtime.webp_thumbnail(generation)
+        media_type, filename = "image/webp", f"{video_id}.webp"
+    else:
+        object_key = generation.video.key
+        media_type, filename = "video/mp4", f"{video_id}.mp4"
     response = (
         await send_object(
-            request,
-            runtime.storage,
-            object_key,
-            media_type="image/jpeg" if variant == "thumbnail" else "video/mp4",
-            filename=f"{video_id}.{'jpg' if variant == 'thumbnail' else 'mp4'}",
+            request, runtime.storage, object_key, media_type=media_type, filename=filename
         )
         if object_key
         else None
@@ -389,3 +429,29 @@ async def download_content(
     if response is None:
         raise NotFound(f"The {variant} of video {video_id!r} is not available.")
     return response
+
+
+#: OpenAI's video routes that vidgen does not offer, and what each would have done.
+NOT_OFFERED = {
+    "/v1/videos/edits": ("POST", "editing a video"),
+    "/v1/videos/extensions": ("POST", "extending a video"),
+    "/v1/videos/characters": ("POST", "characters"),
+    "/v1/videos/characters/{character_id}": ("GET", "characters"),
+    "/v1/videos/{video_id}/remix": ("POST", "remixing a video"),
+}
+
+
+def _not_offered(method: str, path: str, what: str) -> Any:
+    async def not_offered(key: CurrentKey) -> Response:
+        """OpenAI's SDK calls these; they answer as a route that does not exist, after the key
+        check like every route here (a missing key is a 401; and a POST to /v1/videos/edits is
+        not a 405 from the GET /v1/videos/{video_id} route)."""
+        raise NotFound(f"vidgen does not offer {what} ({method} {path}).")
+
+    return not_offered
+
+
+for _path, (_method, _what) in NOT_OFFERED.items():
+    router.add_api_route(
+        _path, _not_offered(_method, _path, _what), methods=[_method], include_in_schema=False
+    )

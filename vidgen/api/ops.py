@@ -103,7 +103,7 @@ async def list_models(runtime: RuntimeDep) -> ModelList:
                 durations=list(spec.durations),
                 default_duration=spec.default_duration,
                 fps=spec.fps,
-                credits={str(d): c for d, c in spec.credits.items()},
+                credits={str(d): c for d, c in spec.prices.items()},
                 requires_image=spec.requires_image,
                 accepts_last_image=spec.accepts_last_image,
                 max_prompt_chars=spec.max_prompt_chars,

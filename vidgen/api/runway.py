@@ -6,12 +6,14 @@ Translate in: ``ratio`` is a pixel size (``1280:720``), mapped to the model's as
 ``promptImage`` is a URL or data URI, or a list of ``{uri, position}`` (``first``/``last``).
 Render out: task objects with Runway's status words, ``progress`` while running, ``output`` URLs
 when done, ``failure``/``failureCode`` when failed, and the ``estimatedCost``/``cost`` fields the
-SDK's models expect. Errors: ``{"error": "...", "issues": [...]}``.
+SDK's models expect. ``/v1/organization`` reports the key as Runway reports an organisation: its
+balance, its limits and its usage. Errors: ``{"error": "...", "issues": [...]}``, for every
+unknown ``/v1`` route too.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Request, Response
@@ -28,12 +30,21 @@ from vidgen.runtime import Runtime
 RUNWAY_VERSION = "2024-11-06"
 #: Runway's model names → vidgen's catalog ids.
 MODELS = {"gen4_turbo": "runway/gen4_turbo", "gen3a_turbo": "gen3a_turbo"}
+RUNWAY_NAMES = {model: name for name, model in MODELS.items()}
+#: ``creditBalance`` (and ``maxMonthlyCreditSpend``) of a key without a limit: Runway's schema
+#: has an integer there, never null, and 0 would read as "out of credits". The largest 32-bit
+#: integer fits every client's integer type.
+UNLIMITED_CREDITS = 2**31 - 1
+#: Runway's limits for a usage query.
+USAGE_DAYS_DEFAULT = 30
+USAGE_DAYS_MAX = 90
 
 
 class RunwayDialect(Dialect):
     name = "runway"
     tag = "runway"
-    prefixes = ("/v1/image_to_video", "/v1/tasks")
+    # Every /v1 route but OpenAI's /v1/videos and vidgen's own (``api.app.dialect_for_path``).
+    prefixes = ("/v1/",)
     field_names = {
         "first_image": "promptImage",
         "last_image": "promptImage",
@@ -64,14 +75,25 @@ class PromptImage(BaseModel):
 
 
 class ImageToVideo(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # promptImage and ratio are required, but checked after the model (``_to_request``): what
+    # a model requires depends on the model, so an unknown one is reported as unknown, not as
+    # a missing ratio. The document still lists them as required, as Runway's does.
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"required": ["model", "promptImage", "ratio"]},
+    )
 
     model: str = Field(..., description="`gen4_turbo` or `gen3a_turbo`.", examples=["gen4_turbo"])
-    promptImage: str | list[PromptImage] = Field(
-        ..., description="The first frame (URL or data URI), or frames with positions."
+    promptImage: str | list[PromptImage] | None = Field(
+        None, description="The first frame (URL or data URI), or frames with positions."
     )
-    ratio: str = Field(..., description="Output size, e.g. `1280:720`.", examples=["1280:720"])
-    duration: int | None = Field(None, description="Seconds: 5 or 10.")
+    ratio: str | None = Field(
+        None, description="Output size, e.g. `1280:720`.", examples=["1280:720"]
+    )
+    duration: int | None = Field(
+        None, description="Whole seconds: 2 to 10 for gen4_turbo, 5 or 10 for gen3a_turbo."
+    )
     promptText: str | None = Field(None, max_length=1000)
     seed: int | None = Field(None, ge=0, le=4_294_967_295)
     contentModeration: dict[str, Any] | None = Field(
@@ -79,12 +101,13 @@ class ImageToVideo(BaseModel):
     )
 
 
+class Cost(BaseModel):
+    credits: int  # vidgen's prices are whole credits (Runway's SDK takes an int here)
+
+
 class TaskCreated(BaseModel):
     id: str
-
-
-class Cost(BaseModel):
-    credits: float
+    estimatedCost: Cost = Field(..., description="The credits this task was charged.")
 
 
 class Task(BaseModel):
@@ -100,6 +123,8 @@ class Task(BaseModel):
 
 
 def _images(body: ImageToVideo) -> tuple[ImageRef | None, ImageRef | None]:
+    if body.promptImage is None:
+        return None, None
     if isinstance(body.promptImage, str):
         return ImageRef(url=body.promptImage), None
     by_position: dict[str, ImageRef] = {}
@@ -112,8 +137,10 @@ def _images(body: ImageToVideo) -> tuple[ImageRef | None, ImageRef | None]:
     return by_position.get("first"), by_position.get("last")
 
 
-def _aspect_ratio(catalog: Catalog, model: str, ratio: str) -> str:
+def _aspect_ratio(catalog: Catalog, model: str, ratio: str | None) -> str:
     spec = catalog.get(model)
+    if ratio is None:
+        raise InvalidRequest.single("ratio", "is required")
     width, sep, height = ratio.partition(":")
     for name, size in spec.frame_sizes.items():
         if sep and (width, height) == (str(size[0]), str(size[1])):
@@ -133,8 +160,6 @@ def _to_request(
             "model", f"unknown model {body.model!r}; valid models: {', '.join(MODELS)}"
         )
     first, last = _images(body)
-    if first is None:
-        raise InvalidRequest.single("promptImage", "needs an image at position 'first'")
     return GenerationRequest(
         model=model,
         prompt=body.promptText or "",
@@ -185,6 +210,57 @@ RunwayVersion = Annotated[
 TaskId = Annotated[str, Path(max_length=100, description="The task id the create call returned.")]
 
 
+class TierModel(BaseModel):
+    maxConcurrentGenerations: int | None = Field(
+        ..., description="The key's --max-concurrency (shared by all its models); null: none."
+    )
+    maxDailyGenerations: int | None = Field(..., description="Always null: vidgen has no cap.")
+
+
+class Tier(BaseModel):
+    maxMonthlyCreditSpend: int
+    models: dict[str, TierModel]
+
+
+class ModelUsage(BaseModel):
+    dailyGenerations: int
+
+
+class OrganizationUsage(BaseModel):
+    models: dict[str, ModelUsage]
+
+
+class Organization(BaseModel):
+    creditBalance: int = Field(
+        ..., description=f"The key's credits; {UNLIMITED_CREDITS} for a key without a limit."
+    )
+    tier: Tier
+    usage: OrganizationUsage
+
+
+class UsageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    startDate: date | None = Field(None, description="First UTC day (default: 30 days ago).")
+    beforeDate: date | None = Field(
+        None, description="Day after the last one (default: 30 days after startDate; ≤ 90)."
+    )
+
+
+class UsedCredit(BaseModel):
+    amount: int = Field(..., description="Net credits: charges less refunds (may be negative).")
+    model: str
+
+
+class UsageDay(BaseModel):
+    date: date
+    usedCredits: list[UsedCredit]
+
+
+class UsageReport(BaseModel):
+    models: list[str]
+    results: list[UsageDay]
+
+
 def _check_version(version: str | None) -> None:
     if version is None:
         raise InvalidRequest.single(
@@ -204,6 +280,79 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "Idempotency-Key reused with another request."},
     429: {"description": "Too many requests."},
 }
+
+
+@router.get(
+    "/v1/organization",
+    response_model=Organization,
+    responses=ERRORS,
+    summary="The key's balance, limits and usage, as Runway reports an organization",
+)
+async def organization(
+    key: CurrentKey, runtime: RuntimeDep, version: RunwayVersion = None
+) -> Organization:
+    _check_version(version)
+    current = await runtime.keys.get(key.id) or key  # the cached key may show an old balance
+    counts = await runtime.service.recent_counts(current, now=datetime.now(UTC))
+    names = {name: model for name, model in MODELS.items() if runtime.catalog.find(model)}
+    return Organization(
+        creditBalance=UNLIMITED_CREDITS if current.credits is None else current.credits,
+        tier=Tier(
+            maxMonthlyCreditSpend=UNLIMITED_CREDITS,
+            models={
+                name: TierModel(
+                    maxConcurrentGenerations=current.max_concurrency, maxDailyGenerations=None
+                )
+                for name in names
+            },
+        ),
+        usage=OrganizationUsage(
+            models={
+                name: ModelUsage(dailyGenerations=counts[model]) for name, model in names.items()
+            }
+        ),
+    )
+
+
+@router.post(
+    "/v1/organization/usage",
+    response_model=UsageReport,
+    responses=ERRORS,
+    summary="Credits spent per day and model",
+    description="From the key's credit ledger: each day's charges less its refunds, per model. "
+    "Only Runway's models are listed (Runway's SDK knows no other names).",
+)
+async def organization_usage(
+    key: CurrentKey,
+    runtime: RuntimeDep,
+    query: UsageQuery | None = None,
+    version: RunwayVersion = None,
+) -> UsageReport:
+    _check_version(version)
+    query = query or UsageQuery()
+    start = query.startDate or datetime.now(UTC).date() - timedelta(days=USAGE_DAYS_DEFAULT)
+    before = query.beforeDate or start + timedelta(days=USAGE_DAYS_DEFAULT)
+    if before <= start:
+        raise InvalidRequest.single("beforeDate", "must be after startDate")
+    if before - start > timedelta(days=USAGE_DAYS_MAX):
+        raise InvalidRequest.single(
+            "beforeDate", f"must be at most {USAGE_DAYS_MAX} days after startDate"
+        )
+    days = await runtime.service.credits_by_day(key, start, before)
+    results = [
+        UsageDay(
+            date=day,
+            usedCredits=[
+                UsedCredit(amount=amount, model=RUNWAY_NAMES[model])
+                for model, amount in sorted(spent.items())
+                if model in RUNWAY_NAMES
+            ],
+        )
+        for day, spent in sorted(days.items())
+    ]
+    results = [day for day in results if day.usedCredits]
+    used = sorted({credit.model for day in results for credit in day.usedCredits})
+    return UsageReport(models=used, results=results)
 
 
 @router.post(
@@ -227,7 +376,8 @@ async def image_to_video(
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return TaskCreated(id=submission.generation.id)
+    generation = submission.generation
+    return TaskCreated(id=generation.id, estimatedCost=Cost(credits=generation.credits))
 
 
 @router.get("/v1/tasks/{task_id}", response_model=Task, responses=ERRORS, summary="Get a task")

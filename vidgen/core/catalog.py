@@ -3,13 +3,21 @@
 Each public model id states what it accepts (ratios and the frame size of each, durations, whether
 it needs a first image and can take a last one), its frame rate, its price, and the engine that
 serves it unless ``VIDGEN_ROUTES`` says otherwise. The service validates every request against
-its entry, so no engine or dialect repeats these rules.
+its entry, so no engine or dialect repeats these rules: a model takes the same durations, and
+needs an image or not, in every dialect.
+
+Prices are credits per second of output, rounded up to whole credits, except for the durations
+that a published price list names (``credits``): Runway's gen4_turbo costs 8 credits for 5 s and
+15 for 10 s at aimlapi and apiframe, which is 1.6 a second for the other durations Runway
+accepts (2 s → 4, 7 s → 12, 9 s → 15).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from types import MappingProxyType
 
 from vidgen.errors import InvalidRequest
@@ -37,7 +45,11 @@ class ModelSpec:
     default_ratio: str
     durations: tuple[int, ...]
     default_duration: int
-    credits: Mapping[int, int]  # seconds → credits
+    #: Prices a published price list fixes (seconds → credits); they win over the per-second rate.
+    credits: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
+    # The price of every other duration, rounded up to whole credits. Exact (a Fraction, never a
+    # float: 1.6 × 5 in floats is 8.000000000000002, which rounds up to 9).
+    credits_per_second: Fraction | None = None
     fps: int = 24
     # Models whose VAE compresses time (Wan, LTX) take k × frame_step + 1 frames, not any count.
     frame_step: int = 1
@@ -47,6 +59,11 @@ class ModelSpec:
     default_engine: str = "preview"
     aliases: tuple[str, ...] = ()
     description: str = ""
+
+    def __post_init__(self) -> None:
+        unpriced = [d for d in self.durations if d not in self.credits]
+        if unpriced and self.credits_per_second is None:
+            raise ValueError(f"{self.id}: no price for {unpriced} s (set credits_per_second)")
 
     @property
     def ratios(self) -> tuple[str, ...]:
@@ -62,7 +79,22 @@ class ModelSpec:
         return duration * self.fps
 
     def price(self, duration: int) -> int:
-        return self.credits[duration]
+        fixed = self.credits.get(duration)
+        if fixed is not None or self.credits_per_second is None:
+            return self.credits[duration]
+        return math.ceil(self.credits_per_second * duration)
+
+    @property
+    def prices(self) -> dict[int, int]:
+        """Every accepted duration → its price."""
+        return {d: self.price(d) for d in self.durations}
+
+    def describe_durations(self) -> str:
+        """``5 or 10`` or ``from 2 to 10`` (every whole second between), for messages and docs."""
+        *head, last = self.durations
+        if len(head) > 1 and self.durations == tuple(range(head[0], last + 1)):
+            return f"from {head[0]} to {last}"
+        return f"{', '.join(map(str, head))} or {last}" if head else str(last)
 
 
 DEFAULT_MODELS: tuple[ModelSpec, ...] = (
@@ -71,14 +103,17 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         title="Runway Gen-4 Turbo",
         frame_sizes=MappingProxyType(GEN4_SIZES),
         default_ratio="16:9",
-        durations=(5, 10),
+        # Runway's current rule for gen4_turbo (any whole second from 2 to 10); aimlapi's and
+        # apiframe's docs still list 5 and 10 only, which this includes.
+        durations=tuple(range(2, 11)),
         default_duration=5,
+        credits_per_second=Fraction(8, 5),
         credits=MappingProxyType({5: 8, 10: 15}),
         aliases=("gen4_turbo",),
-        # The aimlapi and Runway dialects require a first frame; apiframe's and OpenAI's also
-        # allow a prompt alone, which the preview engine renders as a painted scene.
-        requires_image=False,
-        description="Image to video (or text to video), 720p class, six aspect ratios, 5 or 10 s.",
+        # Image to video only, as Runway and aimlapi serve it: Runway's gen4_turbo has no
+        # text-to-video, so a prompt alone is refused in every dialect.
+        requires_image=True,
+        description="Image to video, 720p class, six aspect ratios, 2 to 10 s.",
     ),
     ModelSpec(
         id="gen3a_turbo",
@@ -87,9 +122,10 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         default_ratio="16:9",
         durations=(5, 10),
         default_duration=5,
+        credits_per_second=Fraction(8, 5),
         credits=MappingProxyType({5: 8, 10: 15}),
         aliases=("runway/gen3a_turbo",),
-        requires_image=False,
+        requires_image=True,
         description="Image to video, 1280×768 or 768×1280, 5 or 10 s.",
     ),
 )
@@ -138,6 +174,18 @@ class Catalog:
                 "model", f"unknown model {model_id!r}; valid models: {valid}"
             )
         return spec
+
+    def default_for(self, *, has_image: bool) -> ModelSpec:
+        """The model a request that names none gets: the first one that can serve it (one
+        that takes a prompt alone when there is no image)."""
+        for spec in self.models.values():
+            if has_image or not spec.requires_image:
+                return spec
+        raise InvalidRequest.single(
+            "first_image",
+            "is required: every model here needs a first image "
+            f"({', '.join(self.models)}); none makes a video from a prompt alone",
+        )
 
     def engine_for(self, model_id: str) -> str:
         spec = self.get(model_id)

@@ -15,12 +15,12 @@ knows how to run each one (``vidgen/engines/diffusion/models.py``). A server lis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from fractions import Fraction
 from types import MappingProxyType
 
 from vidgen.core.catalog import ModelSpec
 
-__all__ = ["OPEN_WEIGHT_MODELS", "per_second"]
+__all__ = ["OPEN_WEIGHT_MODELS"]
 
 #: Wan 2.1 at 480p: 832×480 trained, multiples of 16, at most 399,360 pixels.
 WAN21_480P_SIZES = {
@@ -56,11 +56,6 @@ LTX_SIZES = {
 }
 
 
-def per_second(credits_per_second: int, durations: tuple[int, ...]) -> Mapping[int, int]:
-    """A price table that grows with the length: self-hosted time is GPU time."""
-    return MappingProxyType({d: d * credits_per_second for d in durations})
-
-
 _WAN_DURATIONS = (1, 2, 3, 4, 5)
 _LTX_DURATIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 
@@ -72,7 +67,8 @@ OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = (
         default_ratio="16:9",
         durations=_WAN_DURATIONS,
         default_duration=5,
-        credits=per_second(2, _WAN_DURATIONS),
+        # Priced by the second: self-hosted time is GPU time.
+        credits_per_second=Fraction(2),
         fps=24,
         frame_step=4,
         accepts_last_image=False,
@@ -86,7 +82,7 @@ OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = (
         default_ratio="16:9",
         durations=_WAN_DURATIONS,
         default_duration=5,
-        credits=per_second(3, _WAN_DURATIONS),
+        credits_per_second=Fraction(3),
         fps=16,
         frame_step=4,
         accepts_last_image=False,
@@ -100,7 +96,7 @@ OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = (
         default_ratio="16:9",
         durations=_WAN_DURATIONS,
         default_duration=5,
-        credits=per_second(6, _WAN_DURATIONS),
+        credits_per_second=Fraction(6),
         fps=16,
         frame_step=4,
         accepts_last_image=False,
@@ -114,7 +110,7 @@ OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = (
         default_ratio="16:9",
         durations=_WAN_DURATIONS,
         default_duration=5,
-        credits=per_second(6, _WAN_DURATIONS),
+        credits_per_second=Fraction(6),
         fps=16,
         frame_step=4,
         accepts_last_image=True,
@@ -128,7 +124,7 @@ OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = (
         default_ratio="16:9",
         durations=_LTX_DURATIONS,
         default_duration=5,
-        credits=per_second(1, _LTX_DURATIONS),
+        credits_per_second=Fraction(1),
         fps=24,
         frame_step=8,
         accepts_last_image=True,

@@ -13,8 +13,10 @@ import asyncio
 import logging
 import secrets
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from vidgen.core.catalog import Catalog
 from vidgen.core.limits import RateLimiter
@@ -38,6 +40,7 @@ from vidgen.store.generations import (
     IdempotencyRace,
     IdempotentMatch,
     NewJob,
+    UnknownCursor,
 )
 from vidgen.store.keys import ApiKey
 from vidgen.store.webhooks import ALL_EVENTS, FINAL_EVENTS
@@ -239,12 +242,33 @@ class GenerationService:
         statuses: Collection[Status] | None = None,
         newest_first: bool = True,
     ) -> tuple[list[Generation], bool]:
-        """A page of the key's generations (newest first by default) and whether more follow."""
+        """A page of the key's generations (newest first by default) and whether more follow.
+        ``after`` must be the id of one of the key's generations: a cursor that names nothing
+        is a client's bug (a truncated or another key's id), so it is a 400, not an empty page
+        that reads as "no more"."""
+        if after is not None and not after.strip():
+            raise InvalidRequest(
+                [FieldError("after", "must not be empty; omit it for the first page")],
+                "Query validation error!",
+            )
         if after is not None and not is_generation_id(after):
-            raise InvalidRequest.single("after", "is not the id of one of this key's generations")
-        return await self.generations.list(
-            key.id, limit=limit, after=after, statuses=statuses, newest_first=newest_first
-        )
+            raise _unknown_cursor(after)
+        try:
+            return await self.generations.list(
+                key.id, limit=limit, after=after, statuses=statuses, newest_first=newest_first
+            )
+        except UnknownCursor:
+            raise _unknown_cursor(after) from None
+
+    async def recent_counts(self, key: ApiKey, *, now: datetime) -> Counter[str]:
+        """Generations the key created per model in the 24 hours before ``now``."""
+        return await self.generations.counts_since(key.id, now - timedelta(days=1))
+
+    async def credits_by_day(
+        self, key: ApiKey, start: date, before: date
+    ) -> dict[date, Counter[str]]:
+        """Net credits spent per UTC day (``start`` ≤ day < ``before``) and model id."""
+        return await self.generations.credits_by_day(key.id, start, before)
 
     async def is_throttled(self, key: ApiKey, generation: Generation) -> bool:
         """A queued generation waits because its key runs as many jobs as it may at once."""
@@ -283,6 +307,18 @@ class GenerationService:
         if generation.status.is_final:
             await self.remove_outputs(generation.id)
         return generation
+
+
+def _unknown_cursor(after: str | None) -> InvalidRequest:
+    return InvalidRequest(
+        [
+            FieldError(
+                "after",
+                f"{after!r} is not a generation of this key; pass the last id of the previous page",
+            )
+        ],
+        "Query validation error!",
+    )
 
 
 def _not_found(generation_id: str) -> NotFound:

@@ -90,7 +90,7 @@ def validate_request(spec: ModelSpec, request: GenerationRequest) -> list[FieldE
         errors.append(
             FieldError(
                 "duration",
-                f"must be one of {', '.join(map(str, spec.durations))} seconds for {spec.id} "
+                f"must be {spec.describe_durations()} seconds for {spec.id} "
                 f"(got {request.duration})",
             )
         )

@@ -25,6 +25,7 @@ What the file always is, and why:
 from __future__ import annotations
 
 import contextlib
+import io
 import queue
 import struct
 import threading
@@ -451,6 +452,15 @@ def write_thumbnail(video: Path, frame_count: int, target: Path, *, max_width: i
             (max_width, round(image.height * max_width / image.width)), Image.Resampling.LANCZOS
         )
     image.save(target, "JPEG", quality=85, optimize=True)
+
+
+def jpeg_to_webp(jpeg: bytes) -> bytes:
+    """A thumbnail as WebP (the type OpenAI's ``/videos/{id}/content?variant=thumbnail``
+    documents), from the stored JPEG one: same pixels, re-encoded."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        out = io.BytesIO()
+        image.convert("RGB").save(out, "WEBP", quality=85)
+    return out.getvalue()
 
 
 def frame_to_image(frame: VideoFrame) -> Image.Image:

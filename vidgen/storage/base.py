@@ -41,6 +41,11 @@ def thumbnail_key(generation_id: str) -> str:
     return f"thumbnails/{generation_id}.jpg"
 
 
+def webp_thumbnail_key(generation_id: str) -> str:
+    """The thumbnail as WebP, made from the JPEG one when a client first asks for it."""
+    return f"thumbnails/{generation_id}.webp"
+
+
 class Storage(ABC):
     """A blob store for outputs."""
 
@@ -114,7 +119,11 @@ async def remove_outputs(storage: Storage, generation_id: str) -> None:
     generation's own, so this is right for any generation that did not complete (a worker
     may have stored its video before losing the job to a cancel, or before dying) and for
     one that is deleted. A failure is logged, not raised: the caller's answer stands."""
-    for key in (video_key(generation_id), thumbnail_key(generation_id)):
+    for key in (
+        video_key(generation_id),
+        thumbnail_key(generation_id),
+        webp_thumbnail_key(generation_id),
+    ):
         try:
             await storage.delete(key)
         except Exception:

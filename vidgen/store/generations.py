@@ -4,9 +4,10 @@ same rows is ``store.jobs``."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
@@ -64,6 +65,10 @@ class IdempotentMatch:
 
 class IdempotencyRace(Exception):
     """Another request stored a job under the same Idempotency-Key first; nothing was stored."""
+
+
+class UnknownCursor(Exception):
+    """A list's ``after`` is not the id of one of the key's generations."""
 
 
 class GenerationStore:
@@ -196,7 +201,8 @@ class GenerationStore:
         newest_first: bool = True,
     ) -> tuple[list[Generation], bool]:
         """One page of a key's generations and whether more follow. ``after`` is the id of the
-        last generation of the previous page (a cursor that stays valid while rows are added)."""
+        last generation of the previous page (a cursor that stays valid while rows are added,
+        and after its own generation is deleted); any other ``after`` raises UnknownCursor."""
         order = (
             (jobs.c.created_at.desc(), jobs.c.id.desc())
             if newest_first
@@ -220,7 +226,7 @@ class GenerationStore:
                     )
                 ).first()
                 if cursor is None:
-                    return [], False
+                    raise UnknownCursor(after)
                 position = tuple_(jobs.c.created_at, jobs.c.id)
                 query = query.where(
                     position < tuple_(cursor.created_at, cursor.id)
@@ -229,6 +235,43 @@ class GenerationStore:
                 )
             rows = conn.execute(query).all()
             return [row_to_generation(r) for r in rows[:limit]], len(rows) > limit
+
+        return await self.db.read(read)
+
+    async def counts_since(self, key_id: str, since: datetime) -> Counter[str]:
+        """How many generations the key created per model since ``since``, whatever became of
+        them (deleted ones included: they were made)."""
+        query = (
+            select(jobs.c.model, func.count())
+            .where(jobs.c.key_id == key_id, jobs.c.created_at >= since)
+            .group_by(jobs.c.model)
+        )
+        return await self.db.read(
+            lambda conn: Counter({model: int(n) for model, n in conn.execute(query)})
+        )
+
+    async def credits_by_day(
+        self, key_id: str, start: date, before: date
+    ) -> dict[date, Counter[str]]:
+        """Net credits the key spent per UTC day and model, from the ledger: charges less
+        refunds, each on the day it was written (so a day can be negative)."""
+        query = (
+            select(credit_ledger.c.created_at, jobs.c.model, credit_ledger.c.delta)
+            .join(jobs, jobs.c.id == credit_ledger.c.job_id)
+            .where(
+                credit_ledger.c.key_id == key_id,
+                credit_ledger.c.created_at >= _midnight(start),
+                credit_ledger.c.created_at < _midnight(before),
+            )
+        )
+
+        def read(conn: Connection) -> dict[date, Counter[str]]:
+            # Summed here, not with GROUP BY: the day of a timestamp is spelled differently in
+            # each database (and PostgreSQL's depends on the session's time zone).
+            days: dict[date, Counter[str]] = {}
+            for created_at, model, delta in conn.execute(query):
+                days.setdefault(created_at.date(), Counter())[model] -= delta
+            return days
 
         return await self.db.read(read)
 
@@ -297,6 +340,10 @@ _INSERT_LEDGER = insert(credit_ledger)
 _GET_ANY = select(*GENERATION_COLUMNS).where(jobs.c.id == bindparam("job_id"))
 _GET = _GET_ANY.where(jobs.c.deleted_at.is_(None))
 _GET_OWNED = _GET.where(jobs.c.key_id == bindparam("key_id"))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _image_facts(image: CapturedImage) -> dict[str, Any]:

@@ -133,7 +133,7 @@ def test_generate_json_prints_the_final_generation_and_saves_where_told(
 def test_bad_input_exits_2_naming_each_field(
     working_server: LiveServer, frame: Path, tmp_path: Path
 ) -> None:
-    args = ("generate", str(frame), "--ratio", "5:5", "--duration", "7", "--json")
+    args = ("generate", str(frame), "--ratio", "5:5", "--duration", "11", "--json")
     result = vidgen(working_server, *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     error = json.loads(result.stdout)["error"]

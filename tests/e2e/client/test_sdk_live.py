@@ -128,7 +128,7 @@ def test_a_key_pages_through_its_own_generations_newest_first(idle_server: LiveS
 def test_a_real_servers_errors_arrive_typed(working_server: LiveServer, broke_key: str) -> None:
     with sdk(working_server) as client:
         with pytest.raises(ValidationError) as invalid:
-            client.generations.create(image=make_image(), aspect_ratio="5:5", duration=7)
+            client.generations.create(image=make_image(), aspect_ratio="5:5", duration=11)
         assert set(invalid.value.fields) == {"aspect_ratio", "duration"}
         assert "16:9" in invalid.value.fields["aspect_ratio"]
         with pytest.raises(NotFound):
@@ -150,5 +150,7 @@ def test_models_show_ratios_with_frame_sizes_durations_and_prices(
         models = {m.id: m for m in client.models.list()}
     gen4 = models["runway/gen4_turbo"]
     assert gen4.engine == "preview" and gen4.aspect_ratios["21:9"] == "1584x672"
-    assert gen4.durations == [5, 10] and gen4.credits == {5: 8, 10: 15}
+    assert gen4.durations == list(range(2, 11))
+    assert (gen4.credits[5], gen4.credits[10], gen4.credits[7]) == (8, 15, 12)
+    assert models["gen3a_turbo"].credits == {5: 8, 10: 15}
     assert models["gen3a_turbo"].aspect_ratios == {"16:9": "1280x768", "9:16": "768x1280"}

@@ -230,6 +230,13 @@ function radio(name, value, id, checked) {
   return input;
 }
 
+/** "2–10 s" for every second between, "5 or 10 s" otherwise: never a range the model refuses. */
+function durationsText(seconds) {
+  const contiguous = seconds.every((s, i) => i === 0 || s === seconds[i - 1] + 1);
+  if (seconds.length > 2 && contiguous) return `${seconds[0]}–${seconds.at(-1)} s`;
+  return `${seconds.slice(0, -1).join(", ")}${seconds.length > 1 ? " or " : ""}${seconds.at(-1)} s`;
+}
+
 function creditsText(credits) {
   return `${credits} credit${credits === 1 ? "" : "s"}`;
 }
@@ -254,7 +261,7 @@ function renderModels() {
     label.querySelector(".model-desc").textContent = model.description;
     label.querySelector(".model-meta").textContent = [
       `${Object.keys(model.aspect_ratios).length} ratios`,
-      seconds.length > 1 ? `${Math.min(...seconds)}–${Math.max(...seconds)} s` : `${seconds[0]} s`,
+      durationsText(seconds),
       `from ${creditsText(Math.min(...prices))}`,
       `engine ${model.engine}`,
     ].join(" · ");
@@ -277,6 +284,7 @@ function selectModel(id) {
   renderRatios();
   renderDurations();
   matchRatioToImage();
+  document.querySelector("#first-image-label .required").hidden = !model.requires_image;
   const tailOk = model.accepts_last_image;
   $("tail-details").hidden = !tailOk;
   showMessage($("tail-unsupported"), tailOk ? "" : `${model.title} does not take a last frame.`);
@@ -457,8 +465,8 @@ async function submit(event) {
 
   const problems = [];
   if (!keyInput.value.trim()) problems.push({ field: "key", message: "Paste your API key first" });
-  // The aimlapi dialect always needs a first frame, whatever the model could do without one.
-  if (!firstPicker.payload) {
+  // The model's own rule (`requires_image`), which the server applies in every dialect.
+  if (model.requires_image && !firstPicker.payload) {
     problems.push({ field: "image_url", message: "Choose, drop or paste an image, or give its URL" });
   }
   const urlProblems = [checkUrl(firstPicker, "image_url"), checkUrl(tailPicker, "tail_image_url")];

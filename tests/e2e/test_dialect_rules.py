@@ -1,0 +1,206 @@
+"""One rule per model, the same in every dialect, each answered in the dialect's own shape and
+spelling: unknown models, the first image, durations and their prices, list cursors; and the
+apiframe dialect's error details and model names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer, data_uri, make_image, shared_server
+
+pytestmark = pytest.mark.slow
+
+KEYS = [f"vg_dialect_rules_{n:02d}_" + "d" * 24 for n in range(24)]
+_unused_keys = iter(KEYS)
+IMAGE = data_uri(make_image(640, 360))
+GEN4 = "runway/gen4_turbo"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from shared_server(tmp_path_factory, "dialect-rules", KEYS)
+
+
+@pytest.fixture
+def key() -> str:
+    return next(_unused_keys)
+
+
+def client(server: LiveServer, key: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.base_url,
+        headers={"Authorization": f"Bearer {key}", "X-Runway-Version": "2024-11-06"},
+        timeout=30,
+    )
+
+
+def fields_of(dialect: str, answer: httpx.Response) -> dict[str, str]:
+    """The fields a 400 names, in the dialect's own shape: field → its messages."""
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    if dialect == "aimlapi":
+        return {e["field"]: e["message"] for e in body["errors"]}
+    if dialect == "apiframe":
+        details: dict[str, list[str]] = body["details"]
+        return {field: "; ".join(messages) for field, messages in details.items()}
+    if dialect == "runway":
+        return {".".join(i["path"]): i["message"] for i in body["issues"]}
+    return {body["error"]["param"]: body["error"]["message"]}
+
+
+def create(http: httpx.Client, dialect: str, **fields: Any) -> httpx.Response:
+    """A create in ``dialect``'s spelling, from canonical names (model, image, prompt, duration)."""
+    model, image = fields.get("model", GEN4), fields.get("image")
+    prompt, duration = fields.get("prompt", "a slow zoom"), fields.get("duration")
+    if dialect == "aimlapi":
+        body = {"model": model, "prompt": prompt, "image_url": image, "duration": duration}
+        return http.post("/v2/video/generations", json={k: v for k, v in body.items() if v})
+    if dialect == "apiframe":
+        params = {"image": image, "duration": duration}
+        return http.post(
+            "/v2/videos/generate",
+            json={
+                "model": fields.get("apiframe_model", "runway-gen4-turbo"),
+                "prompt": prompt,
+                "runwayParams": {k: v for k, v in params.items() if v},
+            },
+        )
+    if dialect == "runway":
+        body = {
+            "model": fields.get("runway_model", "gen4_turbo"),
+            "promptText": prompt,
+            "promptImage": image,
+            "ratio": "1280:720",
+            "duration": duration,
+        }
+        return http.post("/v1/image_to_video", json={k: v for k, v in body.items() if v})
+    form = {"model": model, "prompt": prompt, "seconds": str(duration) if duration else None}
+    return http.post(
+        "/v1/videos", json={**{k: v for k, v in form.items() if v}, "input_reference": image}
+    )
+
+
+DIALECTS = ["aimlapi", "apiframe", "runway", "openai"]
+IMAGE_FIELD = {
+    "aimlapi": "image_url",
+    "apiframe": "runwayParams.image",
+    "runway": "promptImage",
+    "openai": "input_reference",
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_gen4_turbo_without_an_image_is_refused_naming_the_image_field(
+    server: LiveServer, key: str, dialect: str
+) -> None:
+    with client(server, key) as http:
+        found = fields_of(dialect, create(http, dialect, image=None))
+    assert set(found) == {IMAGE_FIELD[dialect]}, found
+    assert "required" in found[IMAGE_FIELD[dialect]]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_unknown_model_is_reported_as_an_unknown_model(
+    server: LiveServer, key: str, dialect: str
+) -> None:
+    unknown = {"model": "runway/gen9", "apiframe_model": "runway-gen9", "runway_model": "gen9"}
+    with client(server, key) as http:
+        # No image either: what an unknown model would need is unknowable, so only the model
+        # is named.
+        found = fields_of(dialect, create(http, dialect, image=None, **unknown))
+    assert set(found) == {"model"}, found
+    assert "unknown model" in found["model"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_gen4_turbo_takes_7_seconds_in_every_dialect_at_12_credits(
+    server: LiveServer, key: str, dialect: str
+) -> None:
+    with client(server, key) as http:
+        made = create(http, dialect, image=IMAGE, duration=7)
+        assert made.status_code in (200, 202), made.text
+        body = made.json()
+        generation_id = body.get("id") or body["jobId"]
+        poll = http.get("/v2/video/generations", params={"generation_id": generation_id}).json()
+        assert poll["meta"]["usage"]["credits_used"] == 12
+        eleven = fields_of(dialect, create(http, dialect, image=IMAGE, duration=11))
+    (message,) = eleven.values()
+    assert "from 2 to 10" in message
+
+
+@pytest.mark.parametrize(
+    ("dialect", "path", "cursor"),
+    [
+        ("aimlapi", "/v2/video/generations", "after"),
+        ("apiframe", "/v2/jobs", "cursor"),
+        ("openai", "/v1/videos", "after"),
+    ],
+)
+def test_an_empty_or_unknown_cursor_is_a_400_naming_it(
+    server: LiveServer, key: str, dialect: str, path: str, cursor: str
+) -> None:
+    with client(server, KEYS[-1]) as other:
+        theirs = create(other, "aimlapi", image=IMAGE).json()["id"]
+    with client(server, key) as http:
+        mine = create(http, "aimlapi", image=IMAGE).json()["id"]
+        last = http.get(path, params={cursor: mine})
+        assert last.status_code == 200, last.text
+        for value in ("", "no-such-id", theirs):
+            found = fields_of(dialect, http.get(path, params={cursor: value}))
+            assert set(found) == {cursor}, (value, found)
+
+
+def test_apiframe_details_map_each_field_to_its_messages(server: LiveServer, key: str) -> None:
+    with httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}) as http:
+        long = http.post(
+            "/v2/videos/generate",
+            json={"model": "runway-gen4-turbo", "prompt": "x" * 1001},
+        )
+        several = http.post(
+            "/v2/videos/generate",
+            json={
+                "model": "runway-gen4-turbo",
+                "runwayParams": {"image": IMAGE, "aspect_ratio": "2:1", "duration": 11},
+            },
+        )
+    assert long.status_code == 400
+    (message,) = long.json()["details"]["prompt"]  # what apiframe's SDK reads: details.prompt
+    assert "1000" in message
+    assert several.status_code == 400
+    details = several.json()["details"]
+    assert set(details) == {"runwayParams.aspect_ratio", "runwayParams.duration"}
+    assert all(
+        isinstance(messages, list) and all(isinstance(m, str) for m in messages)
+        for messages in details.values()
+    )
+
+
+def test_apiframe_lists_jobs_of_every_dialect_by_apiframes_model_ids(
+    server: LiveServer, key: str
+) -> None:
+    with client(server, key) as http:
+        gen4 = create(http, "aimlapi", image=IMAGE).json()["id"]
+        gen3a = http.post(
+            "/v1/image_to_video",
+            json={"model": "gen3a_turbo", "promptImage": IMAGE, "ratio": "1280:768"},
+        ).json()["id"]
+    with httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}) as http:
+        jobs = {job["jobId"]: job["model"] for job in http.get("/v2/jobs").json()["jobs"]}
+        # apiframe has no id for gen3a_turbo: vidgen's own is shown.
+        assert jobs == {gen4: "runway-gen4-turbo", gen3a: "gen3a_turbo"}
+        assert http.get(f"/v2/jobs/{gen4}").json()["model"] == "runway-gen4-turbo"
+
+
+def test_models_list_every_duration_with_its_price_and_need_an_image(server: LiveServer) -> None:
+    models = {m["id"]: m for m in httpx.get(f"{server.base_url}/v1/models").json()["data"]}
+    gen4, gen3a = models[GEN4], models["gen3a_turbo"]
+    assert gen4["durations"] == list(range(2, 11))
+    prices = {"2": 4, "3": 5, "4": 7, "5": 8, "6": 10, "7": 12, "8": 13, "9": 15, "10": 15}
+    assert gen4["credits"] == prices
+    assert (gen3a["durations"], gen3a["credits"]) == ([5, 10], {"5": 8, "10": 15})
+    assert gen4["requires_image"] and gen3a["requires_image"]
+    assert "text" not in gen4["description"]
