@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -209,6 +209,11 @@ class VidgenAPI(FastAPI):
             FastPaths(behind, routers=routers), max_body_bytes=max_body_bytes
         )
 
+    def error_response(self, request: Request, exc: Exception) -> Response:
+        """``exc`` as an error answer, in the shape of the dialect the path belongs to (the
+        default dialect's for a path of none, e.g. ``/v1/account``)."""
+        return dialect_for_path(request.scope["path"]).error_response(request, exc)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope["app"] = self  # what Request.app reads, as Starlette would set it
@@ -292,9 +297,6 @@ def create_app(
     for router in routers:
         app.include_router(router)  # no prefix: FastPaths matches the routes' own paths
 
-    async def render(request: Request, exc: Exception) -> Any:
-        return dialect_for_path(request.url.path).error_response(request, exc)
-
     def openapi() -> dict[str, Any]:
         # Validation errors are answered with 400 in each dialect's shape, never FastAPI's 422.
         if app.openapi_schema is None:
@@ -317,6 +319,14 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    # Errors raised outside any route (404, 405), in the path's dialect. What a route raises,
+    # its route class renders (api.dialect.ErrorRenderingRoute); the catch-all is a last
+    # resort that should never run.
+    async def render(request: Request, exc: Exception) -> Response:
+        # async: Starlette runs a plain-def handler in its thread pool, a hop per 404.
+        return app.error_response(request, exc)
+
     app.add_exception_handler(StarletteHTTPException, render)
     app.add_exception_handler(RequestValidationError, render)
     app.add_exception_handler(Exception, render)

@@ -12,10 +12,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from vidgen.api.deps import RuntimeDep
+from vidgen.api.dialect import ServiceRoute
 from vidgen.metrics import QUEUE_DEPTH
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=ServiceRoute)
 
 
 @router.get("/health", summary="Liveness: the process answers")

@@ -22,9 +22,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 
+from vidgen.api.dialect import ServiceRoute
 from vidgen.settings import Settings
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=ServiceRoute)
 
 STATIC_DIR = Path(__file__).parent / "static"
 MEDIA_TYPES = {

@@ -1,0 +1,89 @@
+"""Errors as a client on a real connection sees them: a real ``vidgen serve`` (uvicorn) on
+loopback, and httpx clients that keep one connection alive across requests.
+
+An error answer must leave the connection usable and the log free of tracebacks, on every route
+(those outside the four dialects too); a body over the cap is a 413 in the route's own error
+shape however it is sent, with a Content-Length or chunked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_KEY, LiveServer, free_port, live_server_env
+
+pytestmark = pytest.mark.slow
+
+MAX_BODY = 64 * 1024
+RUNWAY_HEADERS = {"X-Runway-Version": "2024-11-06"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp("http-errors")
+    port = free_port()
+    env = live_server_env(root / "data", VIDGEN_MAX_BODY_BYTES=str(MAX_BODY))
+    live = LiveServer(
+        base_url=f"http://127.0.0.1:{port}",
+        data_dir=root / "data",
+        env=env,
+        log_path=root / "server.log",
+        port=port,
+    )
+    live.start("--no-worker")
+    yield live
+    live.stop()
+
+
+def local_port(response: httpx.Response) -> int:
+    """The client-side port of the connection that carried ``response``."""
+    stream = response.extensions["network_stream"]
+    return int(stream.get_extra_info("client_addr")[1])
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/v1/account", {}),
+        ("/v1/account", {"Authorization": "Bearer vg_not_a_real_key"}),
+    ],
+)
+def test_an_error_outside_the_dialects_keeps_the_connection_and_logs_no_traceback(
+    server: LiveServer, path: str, headers: dict[str, str]
+) -> None:
+    logged_before = len(server.output())
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        refused = client.get(path, headers=headers)
+        assert refused.status_code == 401
+        assert refused.json()["statusCode"] == 401  # the default (aimlapi) error shape
+        port = local_port(refused)
+        for _ in range(3):
+            good = client.get("/v1/account", headers={"Authorization": f"Bearer {TEST_KEY}"})
+            assert good.status_code == 200
+            assert local_port(good) == port  # the same keep-alive connection
+    logged = server.output()[logged_before:]
+    assert "Traceback" not in logged
+    assert "Exception in ASGI application" not in logged
+
+
+def test_every_api_route_renders_its_own_errors(tmp_path: Path) -> None:
+    """Each route catches and renders what it raises: one that leaves it to FastAPI's catch-all
+    handler gets an answer, but the exception goes on up to the server, which logs it with a
+    traceback and drops the connection (the test above, for the routes that exist today)."""
+    from vidgen.api.app import create_app
+    from vidgen.api.dialect import ErrorRenderingRoute
+    from vidgen.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path))
+    plain = [
+        route.path
+        for route in app.routes
+        if hasattr(route, "endpoint")
+        and hasattr(route, "get_route_handler")
+        and not isinstance(route, ErrorRenderingRoute)
+    ]
+    assert plain == []
