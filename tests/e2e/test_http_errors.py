@@ -8,8 +8,10 @@ shape however it is sent, with a Content-Length or chunked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,3 +89,71 @@ def test_every_api_route_renders_its_own_errors(tmp_path: Path) -> None:
         and not isinstance(route, ErrorRenderingRoute)
     ]
     assert plain == []
+
+
+# -- an over-limit body, chunked ----------------------------------------------------------------
+
+
+def chunked(body: bytes, size: int = 8192) -> Iterator[bytes]:
+    """The body as a generator: httpx sends it chunked, with no Content-Length."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def oversized_json() -> bytes:
+    return json.dumps({"prompt": "x" * (2 * MAX_BODY)}).encode()
+
+
+def oversized_multipart() -> tuple[bytes, str]:
+    boundary = "vidgen-test-boundary"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="prompt"\r\n\r\n'
+            "a slow zoom\r\n"
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="input_reference"; filename="a.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + b"\x89PNG"
+        + b"\0" * (2 * MAX_BODY)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+CREATES: list[tuple[str, str, dict[str, str]]] = [
+    ("aimlapi", "/v2/video/generations", {}),
+    ("aimlapi (legacy path)", "/v2/generate/video/runway/generation", {}),
+    ("apiframe", "/v2/videos/generate", {}),
+    ("Runway", "/v1/image_to_video", RUNWAY_HEADERS),
+    ("OpenAI, JSON", "/v1/videos", {}),
+    ("OpenAI, multipart", "/v1/videos", {}),
+]
+
+
+def without_volatile_fields(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: v for k, v in body.items() if k not in ("requestId", "timestamp")}
+    return body
+
+
+@pytest.mark.parametrize(("dialect", "path", "headers"), CREATES, ids=[c[0] for c in CREATES])
+def test_a_chunked_body_over_the_cap_is_413_in_the_dialects_shape(
+    server: LiveServer, dialect: str, path: str, headers: dict[str, str]
+) -> None:
+    if "multipart" in dialect:
+        body, content_type = oversized_multipart()
+    else:
+        body, content_type = oversized_json(), "application/json"
+    headers = {**headers, "Content-Type": content_type}
+    with server.client() as client:
+        declared = client.post(path, content=body, headers=headers)
+        streamed = client.post(path, content=chunked(body), headers=headers)
+        assert "content-length" not in streamed.request.headers
+        assert streamed.request.headers["transfer-encoding"] == "chunked"
+        assert declared.status_code == 413, declared.text
+        assert streamed.status_code == 413, streamed.text
+        assert without_volatile_fields(streamed.json()) == without_volatile_fields(declared.json())
+        # The connection is still good for the next request.
+        assert client.get("/v1/account").status_code == 200

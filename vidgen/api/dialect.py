@@ -139,6 +139,11 @@ def as_vidgen_error(exc: Exception) -> VidgenError:
         # pool drops the broken connection, and the same request succeeds once it is back.
         return ServiceUnavailable("The database is unavailable; retry in a moment.", 1)
     if isinstance(exc, HTTPException):
+        if isinstance(exc.__cause__, VidgenError):
+            # FastAPI answers anything raised while it reads a body with its own 400 ("There
+            # was an error parsing the body"), chained to what was raised: the body cap's 413
+            # on a chunked body, which only reading can find, is the answer.
+            return exc.__cause__
         if exc.status_code == 404:
             return NotFound("Not found.")
         if exc.status_code == 401:
