@@ -30,7 +30,8 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = Field(
         "development",
-        description="`production` refuses unsafe settings (relaxed fetch rules, no signing secret).",
+        description="`production` refuses unsafe settings (relaxed fetch rules, no signing "
+        "secret, no metrics token).",
     )
     data_dir: Path = Field(
         Path("vidgen-data"),
@@ -224,6 +225,13 @@ class Settings(BaseSettings):
         "opt-in).",
     )
 
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=1,
+        description="When set, `/metrics` requires `Authorization: Bearer <token>` (401 "
+        "otherwise). Unset: open, which `VIDGEN_ENV=production` refuses.",
+    )
+
     log_level: str = Field("INFO", description="Python log level.")
     log_format: Literal["json", "console"] = Field(
         "json", description="`json`: one JSON object per line; `console`: for humans."
@@ -260,6 +268,9 @@ class Settings(BaseSettings):
                 )
             if self.signing_secret is None:
                 raise ValueError("VIDGEN_ENV=production requires VIDGEN_SIGNING_SECRET")
+            if self.metrics_token is None:
+                # /metrics shows per-model queue depths and traffic: not for anyone who asks.
+                raise ValueError("VIDGEN_ENV=production requires VIDGEN_METRICS_TOKEN")
         return self
 
     @model_validator(mode="after")

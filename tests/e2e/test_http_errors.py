@@ -21,6 +21,7 @@ from tests.conftest import TEST_KEY, LiveServer, free_port, live_server_env
 pytestmark = pytest.mark.slow
 
 MAX_BODY = 64 * 1024
+METRICS_TOKEN = "metrics-token-for-tests"
 RUNWAY_HEADERS = {"X-Runway-Version": "2024-11-06"}
 
 
@@ -28,7 +29,9 @@ RUNWAY_HEADERS = {"X-Runway-Version": "2024-11-06"}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("http-errors")
     port = free_port()
-    env = live_server_env(root / "data", VIDGEN_MAX_BODY_BYTES=str(MAX_BODY))
+    env = live_server_env(
+        root / "data", VIDGEN_MAX_BODY_BYTES=str(MAX_BODY), VIDGEN_METRICS_TOKEN=METRICS_TOKEN
+    )
     live = LiveServer(
         base_url=f"http://127.0.0.1:{port}",
         data_dir=root / "data",
@@ -52,6 +55,9 @@ def local_port(response: httpx.Response) -> int:
     [
         ("/v1/account", {}),
         ("/v1/account", {"Authorization": "Bearer vg_not_a_real_key"}),
+        ("/metrics", {}),
+        ("/metrics", {"Authorization": f"Bearer {TEST_KEY}"}),  # an API key is not the token
+        ("/metrics", {"Authorization": f"Bearer {METRICS_TOKEN}x"}),
     ],
 )
 def test_an_error_outside_the_dialects_keeps_the_connection_and_logs_no_traceback(
@@ -70,6 +76,15 @@ def test_an_error_outside_the_dialects_keeps_the_connection_and_logs_no_tracebac
     logged = server.output()[logged_before:]
     assert "Traceback" not in logged
     assert "Exception in ASGI application" not in logged
+
+
+def test_metrics_are_served_to_the_metrics_token_only(server: LiveServer) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        assert client.get("/metrics").status_code == 401
+        answer = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert answer.status_code == 200
+        assert "vidgen_queue_depth" in answer.text
+        assert "vidgen_http_request_duration_seconds" in answer.text
 
 
 def test_every_api_route_renders_its_own_errors(tmp_path: Path) -> None:
