@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
-from vidgen.api import account, aimlapi, apiframe, files, openai, ops, playground, runway
+from vidgen.api import account, aimlapi, apiframe, docs, files, openai, ops, playground, runway
 from vidgen.api.deps import document_key_header
 from vidgen.api.dialect import Dialect, FastPath, fast_path_of
 from vidgen.errors import PayloadTooLarge
@@ -279,6 +279,9 @@ def create_app(
         summary="Self-hosted video generation: the aimlapi, apiframe, Runway and OpenAI video APIs "
         "over one queue.",
         lifespan=lifespan,
+        # FastAPI's pages load their scripts from a CDN; api.docs serves its own at /docs.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[{"name": d.tag, "description": f"The {d.name} dialect."} for d in DIALECTS]
         + [
             {"name": "account", "description": "The calling key: balance, webhook secret."},
@@ -292,6 +295,7 @@ def create_app(
         account.router,
         files.router,
         ops.router,
+        docs.router,
         playground.router,
     ]
     for router in routers:
