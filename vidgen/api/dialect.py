@@ -141,8 +141,8 @@ def as_vidgen_error(exc: Exception) -> VidgenError:
     if isinstance(exc, HTTPException):
         if isinstance(exc.__cause__, VidgenError):
             # FastAPI answers anything raised while it reads a body with its own 400 ("There
-            # was an error parsing the body"), chained to what was raised: the body cap's 413
-            # on a chunked body, which only reading can find, is the answer.
+            # was an error parsing the body"), chained to what was raised. That is the answer:
+            # the body cap's 413 on a chunked body (only reading finds it), the body rate's 408.
             return exc.__cause__
         if exc.status_code == 404:
             return NotFound("Not found.")
