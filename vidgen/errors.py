@@ -9,6 +9,7 @@ error shape. Nothing below ``api/`` knows about status codes except through ``ht
     │   ├── Unauthorized             401  missing, unknown or revoked key
     │   ├── InsufficientCredits      403  (apiframe renders 402) balance below the price
     │   ├── NotFound                 404  unknown id, or another key's generation
+    │   ├── RequestTimeout           408  a body slower than VIDGEN_MIN_BODY_BYTES_PER_SECOND
     │   ├── Conflict                 409  e.g. an Idempotency-Key reused with another body
     │   ├── PayloadTooLarge          413  body over VIDGEN_MAX_BODY_BYTES
     │   └── RateLimited              429  too many requests for this key
@@ -88,6 +89,11 @@ class InsufficientCredits(RequestError):
 class NotFound(RequestError):
     http_status = 404
     code = "not_found"
+
+
+class RequestTimeout(RequestError):
+    http_status = 408
+    code = "request_timeout"
 
 
 class Conflict(RequestError):

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = Field(
         "development",
-        description="`production` refuses unsafe settings (relaxed fetch rules, no signing secret).",
+        description="`production` refuses unsafe settings (relaxed fetch rules, no signing "
+        "secret, no metrics token).",
     )
     data_dir: Path = Field(
         Path("vidgen-data"),
@@ -113,6 +114,33 @@ class Settings(BaseSettings):
         40_000_000, gt=0, description="Cap on width × height of an image."
     )
     max_body_bytes: int = Field(16 * MiB, gt=0, description="Largest request body accepted (413).")
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="From a request's first byte to the end of its headers; also how long the "
+        "rest of a body the server did not read may take after the answer. Then the "
+        "connection is closed.",
+    )
+    idle_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="A connection with no request in progress (new, or kept alive after one) "
+        "is closed after this long. Above a load balancer's own idle timeout, raise it past "
+        "that one.",
+    )
+    min_body_bytes_per_second: int = Field(
+        1024,
+        gt=0,
+        description="A request body must arrive at least this fast on average, after a first "
+        "`VIDGEN_HEADER_TIMEOUT_SECONDS`; a slower one gets 408 and the connection closes.",
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Open connections one `vidgen serve` process holds; more are closed at "
+        "once, with a warning (at most one a minute). Lowered at start to what the open-file "
+        "limit allows.",
+    )
 
     run_worker: bool = Field(True, description="Run the in-process worker pool in `vidgen serve`.")
     pg_listen: bool = Field(
@@ -224,6 +252,13 @@ class Settings(BaseSettings):
         "opt-in).",
     )
 
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=1,
+        description="When set, `/metrics` requires `Authorization: Bearer <token>` (401 "
+        "otherwise). Unset: open, which `VIDGEN_ENV=production` refuses.",
+    )
+
     log_level: str = Field("INFO", description="Python log level.")
     log_format: Literal["json", "console"] = Field(
         "json", description="`json`: one JSON object per line; `console`: for humans."
@@ -260,6 +295,9 @@ class Settings(BaseSettings):
                 )
             if self.signing_secret is None:
                 raise ValueError("VIDGEN_ENV=production requires VIDGEN_SIGNING_SECRET")
+            if self.metrics_token is None:
+                # /metrics shows per-model queue depths and traffic: not for anyone who asks.
+                raise ValueError("VIDGEN_ENV=production requires VIDGEN_METRICS_TOKEN")
         return self
 
     @model_validator(mode="after")

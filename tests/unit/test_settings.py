@@ -62,12 +62,16 @@ def test_a_malformed_route_is_refused_with_the_offending_item(
         Settings()
 
 
-def test_production_refuses_relaxed_fetching_and_a_generated_secret() -> None:
+def test_production_refuses_relaxed_fetching_a_generated_secret_and_open_metrics() -> None:
+    safe = {"signing_secret": "x" * 40, "metrics_token": "t" * 20}
     with pytest.raises(ValidationError, match="VIDGEN_FETCH_ALLOW_PRIVATE"):
-        Settings(env="production", fetch_allow_private=True, signing_secret="x" * 40)
+        Settings(env="production", fetch_allow_private=True, **safe)
     with pytest.raises(ValidationError, match="VIDGEN_SIGNING_SECRET"):
-        Settings(env="production")
-    assert Settings(env="production", signing_secret="x" * 40).env == "production"
+        Settings(env="production", metrics_token="t" * 20)
+    with pytest.raises(ValidationError, match="VIDGEN_METRICS_TOKEN"):
+        Settings(env="production", signing_secret="x" * 40)
+    assert Settings(env="production", **safe).env == "production"
+    assert Settings().metrics_token is None  # open by default, for a development server
 
 
 def test_the_generated_link_secret_is_kept_across_restarts(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from vidgen.api.deps import CurrentKey, RuntimeDep
+from vidgen.api.dialect import ServiceRoute
 
-router = APIRouter(tags=["account"])
+router = APIRouter(tags=["account"], route_class=ServiceRoute)
 
 
 class Account(BaseModel):

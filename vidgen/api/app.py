@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -24,10 +24,10 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
-from vidgen.api import account, aimlapi, apiframe, files, openai, ops, playground, runway
+from vidgen.api import account, aimlapi, apiframe, docs, files, openai, ops, playground, runway
 from vidgen.api.deps import document_key_header
 from vidgen.api.dialect import Dialect, FastPath, fast_path_of
-from vidgen.errors import PayloadTooLarge
+from vidgen.errors import PayloadTooLarge, RequestTimeout
 from vidgen.logs import log_request, request_id_var
 from vidgen.metrics import HTTP_LATENCY
 from vidgen.runtime import Runtime
@@ -111,11 +111,22 @@ def _latency(method: str, route: str, status: int) -> Any:
 
 
 class RequestContextMiddleware:
-    """Pure ASGI middleware: request ids, the 413 body cap, access logs and latency metrics."""
+    """Pure ASGI middleware: request ids, the 413 body cap, the minimum body rate (408),
+    access logs and latency metrics.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    The body rate is enforced here, not in the server's protocol: only the app knows when it
+    waits for the client. A body may take ``body_grace`` seconds, plus one second for every
+    ``min_body_rate`` bytes received; what counts is the time spent waiting in ``receive``,
+    not the time the app spends elsewhere while the server holds the client back (uvicorn
+    stops reading past 64 KiB not yet taken)."""
+
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, body_grace: float, min_body_rate: int
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_grace = body_grace
+        self.min_body_rate = min_body_rate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,23 +139,45 @@ class RequestContextMiddleware:
         status = 500
         path: str = scope["path"]
 
+        body_too_slow = False
+
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                if body_too_slow:  # the rest of that body is not worth waiting for
+                    headers.append((b"connection", b"close"))
+                message["headers"] = headers
             await send(message)
 
         received = 0
+        waited = 0.0
+        body_done = False
 
         async def capped_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, waited, body_done, body_too_slow
+            if body_done:  # e.g. a streaming response that listens for a disconnect
+                return await receive()
+            began = time.perf_counter()
+            try:
+                async with asyncio.timeout(
+                    self.body_grace + received / self.min_body_rate - waited
+                ):
+                    message = await receive()
+            except TimeoutError:
+                body_too_slow = True
+                raise RequestTimeout(
+                    f"The request body arrived slower than {self.min_body_rate} bytes a second."
+                ) from None
+            waited += time.perf_counter() - began
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     raise PayloadTooLarge(self._too_large())
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True
             return message
 
         try:
@@ -228,11 +261,19 @@ class VidgenAPI(FastAPI):
     request goes through all of them as before. Lifespan events go straight to FastAPI.
     """
 
-    def put_in_front(self, routers: Iterable[APIRouter], max_body_bytes: int) -> None:
+    def put_in_front(self, routers: Iterable[APIRouter], settings: Settings) -> None:
         behind = super().__call__
         self._front: ASGIApp = RequestContextMiddleware(
-            FastPaths(behind, routers=routers), max_body_bytes=max_body_bytes
+            FastPaths(behind, routers=routers),
+            max_body_bytes=settings.max_body_bytes,
+            body_grace=settings.header_timeout_seconds,
+            min_body_rate=settings.min_body_bytes_per_second,
         )
+
+    def error_response(self, request: Request, exc: Exception) -> Response:
+        """``exc`` as an error answer, in the shape of the dialect the path belongs to (the
+        default dialect's for a path of none, e.g. ``/v1/account``)."""
+        return dialect_for_path(request.scope["path"]).error_response(request, exc)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -301,6 +342,9 @@ def create_app(
         summary="Self-hosted video generation: the aimlapi, apiframe, Runway and OpenAI video APIs "
         "over one queue.",
         lifespan=lifespan,
+        # FastAPI's pages load their scripts from a CDN; api.docs serves its own at /docs.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[{"name": d.tag, "description": f"The {d.name} dialect."} for d in DIALECTS]
         + [
             {"name": "account", "description": "The calling key: balance, webhook secret."},
@@ -314,18 +358,12 @@ def create_app(
         account.router,
         files.router,
         ops.router,
+        docs.router,
         playground.router,
     ]
     for router in routers:
         app.include_router(router)  # no prefix: FastPaths matches the routes' own paths
     own_routes = [route for router in routers for route in router.routes]
-
-    async def render(request: Request, exc: Exception) -> Any:
-        if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
-            allowed = allowed_methods(own_routes, request.url.path)
-            headers = {**(exc.headers or {}), "Allow": allowed}
-            exc = StarletteHTTPException(405, exc.detail, headers=headers)
-        return dialect_for_path(request.url.path).error_response(request, exc)
 
     def openapi() -> dict[str, Any]:
         # Validation errors are answered with 400 in each dialect's shape, never FastAPI's 422.
@@ -349,8 +387,22 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    # Errors raised outside any route (404, 405), in the path's dialect. What a route raises,
+    # its route class renders (api.dialect.ErrorRenderingRoute); the catch-all is a last
+    # resort that should never run.
+    async def render(request: Request, exc: Exception) -> Response:
+        # async: Starlette runs a plain-def handler in its thread pool, a hop per 404.
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+            # Each route answers only for its own methods: list every method of the path.
+            allowed = allowed_methods(own_routes, request.url.path)
+            exc = StarletteHTTPException(
+                405, exc.detail, headers={**(exc.headers or {}), "Allow": allowed}
+            )
+        return app.error_response(request, exc)
+
     app.add_exception_handler(StarletteHTTPException, render)
     app.add_exception_handler(RequestValidationError, render)
     app.add_exception_handler(Exception, render)
-    app.put_in_front(routers, settings.max_body_bytes)
+    app.put_in_front(routers, settings)
     return app

@@ -110,6 +110,11 @@ def as_vidgen_error(exc: Exception) -> VidgenError:
             errors, "Query validation error!" if in_query else "Body validation error!"
         )
     if isinstance(exc, HTTPException):
+        if isinstance(exc.__cause__, VidgenError):
+            # FastAPI answers anything raised while it reads a body with its own 400 ("There
+            # was an error parsing the body"), chained to what was raised. That is the answer:
+            # the body cap's 413 on a chunked body (only reading finds it), the body rate's 408.
+            return exc.__cause__
         if exc.status_code == 404:
             return NotFound("Not found.")
         if exc.status_code == 401:
@@ -156,21 +161,48 @@ class Dialect(ABC):
     def route_class(self) -> type[APIRoute]:
         dialect = self
 
-        class DialectRoute(APIRoute):
-            def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-                handler = super().get_route_handler()
-
-                async def handle(request: Request) -> Response:
-                    try:
-                        return await handler(request)
-                    except Exception as exc:
-                        return dialect.error_response(request, exc)
-
-                return handle
+        class DialectRoute(ErrorRenderingRoute):
+            def render_error(self, request: Request, exc: Exception) -> Response:
+                return dialect.error_response(request, exc)
 
         DialectRoute.dialect = dialect  # type: ignore[attr-defined]
         DialectRoute.__name__ = f"{type(self).__name__}Route"
         return DialectRoute
+
+
+class ErrorRenderingRoute(APIRoute):
+    """A route that answers whatever its endpoint or its dependencies raise with an error
+    response of its own, and every API route is one (a dialect's, or a ``ServiceRoute``).
+
+    Leaving an exception to FastAPI's catch-all handler (``add_exception_handler(Exception,
+    …)``) is not the same: Starlette runs that handler in its ServerErrorMiddleware, which
+    sends the answer and then raises the exception again, on purpose, for the server to see.
+    uvicorn then logs "Exception in ASGI application" with a traceback, at ERROR, and closes
+    the keep-alive connection, so a client's next request on it fails: for a plain 401."""
+
+    def render_error(self, request: Request, exc: Exception) -> Response:
+        raise NotImplementedError
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        render_error = self.render_error
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                return render_error(request, exc)
+
+        return handle
+
+
+class ServiceRoute(ErrorRenderingRoute):
+    """For the routes outside the four dialects (account, files, operations, docs, the
+    playground): their errors take the shape the app gives any path of no dialect."""
+
+    def render_error(self, request: Request, exc: Exception) -> Response:
+        response: Response = request.app.error_response(request, exc)
+        return response
 
 
 def error_fields(dialect: Dialect, error: VidgenError) -> list[dict[str, Any]]:

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from vidgen.api.deps import RuntimeDep
+from vidgen.api.dialect import ServiceRoute
 from vidgen.storage.base import Storage
 from vidgen.storage.links import LinkRefused
 
-router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"], route_class=ServiceRoute)
 
 
 def _refused(reason: str, status: int = 403) -> JSONResponse:

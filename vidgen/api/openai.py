@@ -45,6 +45,7 @@ ERROR_TYPES = {
     401: "authentication_error",
     403: "insufficient_quota",
     404: "invalid_request_error",
+    408: "invalid_request_error",
     409: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_exceeded",

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import secrets
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from vidgen.api.deps import RuntimeDep
+from vidgen.api.dialect import ServiceRoute
+from vidgen.errors import Unauthorized
 from vidgen.metrics import QUEUE_DEPTH
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=ServiceRoute)
 
 
 @router.get("/health", summary="Liveness: the process answers")
@@ -48,8 +53,27 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(runtime: RuntimeDep) -> Response:
+def check_metrics_token(request: Request, expected: str) -> None:
+    """Refuse (401) a request without ``Authorization: Bearer <expected>``. Both sides are
+    hashed before the constant-time comparison, so that not even the token's length leaks."""
+    scheme, supplied = get_authorization_scheme_param(request.headers.get("authorization"))
+    digest = hashlib.sha256(supplied.encode() if scheme.lower() == "bearer" else b"").digest()
+    if not secrets.compare_digest(digest, hashlib.sha256(expected.encode()).digest()):
+        raise Unauthorized("/metrics needs 'Authorization: Bearer <VIDGEN_METRICS_TOKEN>'.")
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="With `VIDGEN_METRICS_TOKEN` set, send `Authorization: Bearer <that token>` "
+    "(not an API key).",
+    response_class=Response,
+    responses={401: {"description": "VIDGEN_METRICS_TOKEN is set and was not sent."}},
+)
+async def metrics(request: Request, runtime: RuntimeDep) -> Response:
+    token = runtime.settings.metrics_token
+    if token is not None:
+        check_metrics_token(request, token.get_secret_value())
     try:
         depth = await runtime.jobs.queue_depth()
     except Exception:

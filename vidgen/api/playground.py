@@ -22,9 +22,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 
+from vidgen.api.dialect import ServiceRoute
 from vidgen.settings import Settings
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=ServiceRoute)
 
 STATIC_DIR = Path(__file__).parent / "static"
 MEDIA_TYPES = {
@@ -47,6 +48,10 @@ class Asset:
     media_type: str
     etag: str
 
+    @classmethod
+    def of(cls, body: bytes, media_type: str) -> Asset:
+        return cls(body, media_type, f'"{hashlib.sha256(body).hexdigest()[:20]}"')
+
 
 @cache
 def _assets() -> dict[str, Asset]:
@@ -57,8 +62,7 @@ def _assets() -> dict[str, Asset]:
         media_type = MEDIA_TYPES.get(path.suffix)
         if media_type is None or not path.is_file():
             continue
-        body = path.read_bytes()
-        assets[path.name] = Asset(body, media_type, f'"{hashlib.sha256(body).hexdigest()[:20]}"')
+        assets[path.name] = Asset.of(path.read_bytes(), media_type)
     return assets
 
 
@@ -121,7 +125,12 @@ async def playground_asset(name: str, request: Request) -> Response:
     asset = _assets().get(name)
     if asset is None:
         raise HTTPException(status_code=404)
-    # Revalidated on every load (cheap: a 304), so an upgraded server never runs stale modules.
+    return asset_response(request, asset)
+
+
+def asset_response(request: Request, asset: Asset) -> Response:
+    """An asset, or a 304 when the browser has it. Revalidated on every load (cheap: a 304),
+    so an upgraded server never runs stale modules."""
     headers = {**COMMON_HEADERS, "ETag": asset.etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)

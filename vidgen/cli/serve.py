@@ -68,6 +68,7 @@ def serve(
     import uvicorn
 
     from vidgen.api.app import create_app
+    from vidgen.api.connections import ConnectionLimits, guarded_protocol, raise_open_file_limit
     from vidgen.logs import configure_logging
     from vidgen.runtime import ConfigurationError, check_configuration
 
@@ -85,10 +86,12 @@ def serve(
     app = create_app(
         settings, on_started=lambda runtime: banner(runtime, base_url, console), bootstrap_key=True
     )
+    limits = ConnectionLimits.for_process(settings, raise_open_file_limit())
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_protocol(limits),
         log_config=None,
         access_log=False,
         server_header=False,
