@@ -60,6 +60,14 @@ def sdk(server: LiveServer) -> Client:
     return Client(CLI_KEY, base_url=server.base_url)
 
 
+def default_sigint() -> None:
+    """Give the child Ctrl-C's default action. A test run started with SIGINT ignored (``make
+    test &`` from a script: a background job of a non-interactive shell ignores it) passes
+    SIG_IGN on to every child, where Python then installs no KeyboardInterrupt handler; Popen's
+    ``restore_signals`` resets only SIGPIPE, SIGXFZ and SIGXFSZ."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_waiting(
     server: LiveServer, frame: Path, *args: str
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -70,6 +78,7 @@ def start_waiting(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=default_sigint,
     )
     assert process.stderr is not None
     line = process.stderr.readline()  # "<id>: queued" once the job exists and the wait began
@@ -234,6 +243,7 @@ def test_ctrl_c_at_a_terminal_asks_and_cancels_the_job(
         stdin=follower,
         stdout=follower,
         stderr=follower,
+        preexec_fn=default_sigint,
     )
     os.close(follower)
     seen = bytearray()
