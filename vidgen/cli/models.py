@@ -50,7 +50,10 @@ def models(
     out.print(table)
 
 
-app = typer.Typer(help="What a server offers; `pull` downloads open weights for this machine.")
+app = typer.Typer(
+    help="What a server offers; `pull` downloads open weights for this machine.",
+    rich_markup_mode=None,  # plain help: see main.py
+)
 
 
 @app.callback(invoke_without_command=True)
