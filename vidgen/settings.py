@@ -247,8 +247,10 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field("INFO", description="Python log level.")
-    log_format: Literal["json", "console"] = Field(
-        "json", description="`json`: one JSON object per line; `console`: for humans."
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto",
+        description="`json`: one JSON object per line; `console`: for humans; `auto`: "
+        "`console` when stderr is a terminal, else `json`.",
     )
 
     @field_validator("api_keys", mode="before")

@@ -20,13 +20,19 @@ SAMPLE_IMAGE = (
 )
 
 
-def banner(runtime: Runtime, base_url: str, console: Console) -> None:
+def banner(
+    runtime: Runtime, base_url: str, console: Console, *, new_database: bool = False
+) -> None:
+    """What a person starting the server needs: where it listens, where its data is, which
+    engine serves which model, and (on a first start) a key with commands to try it."""
     settings = runtime.settings
     console.print(
         f"[bold]vidgen {__version__}[/] serving on [cyan]{base_url}[/]  "
         f"(playground: {base_url}/  ·  API docs: {base_url}/docs)"
     )
     database = "SQLite (WAL)" if runtime.db.is_sqlite else runtime.db.dialect
+    if new_database:
+        database += ", created now"
     console.print(f"  data dir {settings.data_dir.resolve()}  ·  database {database}")
     workers = (
         f"{settings.worker_concurrency} worker slots in this process"
@@ -81,9 +87,14 @@ def serve(
 
     display_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{display_host}:{port}"
-    console = Console()
+    # Soft wrap: a line is never broken by the console, only (visually) by a terminal, so the
+    # curl lines stay whole and pasteable in a log file, a journal or an 80-column terminal.
+    console = Console(soft_wrap=True)
+    new_database = settings.sqlite_path is not None and not settings.sqlite_path.exists()
     app = create_app(
-        settings, on_started=lambda runtime: banner(runtime, base_url, console), bootstrap_key=True
+        settings,
+        on_started=lambda runtime: banner(runtime, base_url, console, new_database=new_database),
+        bootstrap_key=True,
     )
     config = uvicorn.Config(
         app,
