@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -296,3 +297,54 @@ def test_status_list_cancel_and_models_as_text_and_json(idle_server: LiveServer)
     assert "runway/gen4_turbo" in models.stdout and "1584x672" in models.stdout
     listed_models = json.loads(vidgen(idle_server, "models", "--json").stdout)["data"]
     assert {m["id"] for m in listed_models} == {"runway/gen4_turbo", "gen3a_turbo"}
+
+
+def drain(fd: int, seen: bytearray, wait: float) -> None:
+    """Read what the terminal has, for up to ``wait`` seconds."""
+    while select.select([fd], [], [], wait)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            return
+        if not chunk:
+            return
+        seen += chunk
+
+
+def test_the_progress_bar_shows_each_progress_value_the_server_reports(
+    live_server_factory: Any, frame: Path, tmp_path: Path
+) -> None:
+    """A job long enough to report progress several times (the server records it once a
+    second): every value a close watcher sees, the bar shows too, but for at most one."""
+    server: LiveServer = live_server_factory(
+        VIDGEN_ROUTES="runway/gen4_turbo=noop,gen3a_turbo=noop", VIDGEN_API_KEYS=CLI_KEY
+    )
+    server.start()
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [*VIDGEN, "generate", str(frame), "--prompt", "sleep=8", "-o", str(tmp_path / "a.mp4")],
+        env=client_env(server, TERM="xterm", COLUMNS="120"),
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = bytearray()
+    watched: set[str] = set()
+    try:
+        gen_id = read_until(leader, UUID, seen).group().decode()
+        with sdk(server) as client:
+            while (state := client.generations.get(gen_id)).status != "completed":
+                assert not state.is_final, state.raw
+                if state.status == "generating" and state.progress is not None:
+                    watched.add(f"{state.progress * 100:.0f}")
+                drain(leader, seen, 0.1)
+        assert process.wait(timeout=60) == 0, seen.decode(errors="replace")
+        drain(leader, seen, 0.5)
+    finally:
+        process.kill()
+        os.close(leader)
+    shown = {m.decode() for m in re.findall(rb"(\d+)%", seen)}
+    intermediate = watched - {"0", "100"}
+    assert len(intermediate) >= 5, watched
+    assert len(intermediate - shown) <= 1, (sorted(intermediate, key=int), sorted(shown, key=int))
