@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -24,11 +24,16 @@ DataDir = Annotated[
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with command-line options on top; exits on bad values.
 
-    A data dir chosen only because ``./vidgen-data`` exists here is said on stderr: another
-    directory would choose another one."""
-    from pydantic import ValidationError  # here, like Settings: only server commands need them
+    Every server command (serve, worker, keys, models pull) starts here, so this is where an
+    install without the server (``pip install vidgen-api``: the SDK and the client commands)
+    says what to install. A data dir chosen only because ``./vidgen-data`` exists here is said
+    on stderr: another directory would choose another one."""
+    try:  # here, not above: only server commands need them
+        from pydantic import ValidationError
 
-    from vidgen.settings import LEGACY_DATA_DIR, Settings, user_data_dir
+        from vidgen.settings import LEGACY_DATA_DIR, Settings, user_data_dir
+    except ModuleNotFoundError as exc:
+        require_server(exc)
 
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
@@ -50,6 +55,23 @@ def load_settings(**overrides: Any) -> Settings:
             fg="yellow",
         )
     return settings
+
+
+def require_server(missing: ModuleNotFoundError) -> NoReturn:
+    """Exit with what to install, for a server command run where only the SDK is installed."""
+    typer.secho(
+        f"error: this command runs the vidgen server, which is not installed here "
+        f"(no module {missing.name!r}).",
+        err=True,
+        fg="red",
+    )
+    typer.echo(
+        "Install it with: pip install 'vidgen-api[server]' (from a checkout: pip install -e "
+        "'.[server]'). The SDK and the client commands (generate, status, list, cancel, "
+        "models) need only the base install.",
+        err=True,
+    )
+    raise typer.Exit(2) from missing
 
 
 def require_database(settings: Settings) -> None:

@@ -69,6 +69,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API server (and, unless --no-worker, the workers) with the embedded defaults."""
+    settings = load_settings(data_dir=data_dir, run_worker=False if no_worker else None)
     # Imported here, not above: the server stack takes seconds to load, and every other
     # command (vidgen status, generate…) would pay for it at start-up.
     import uvicorn
@@ -77,7 +78,6 @@ def serve(
     from vidgen.logs import configure_logging
     from vidgen.runtime import ConfigurationError, check_configuration
 
-    settings = load_settings(data_dir=data_dir, run_worker=False if no_worker else None)
     configure_logging(settings.log_level, settings.log_format)
     try:
         check_configuration(settings)
