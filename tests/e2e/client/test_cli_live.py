@@ -140,6 +140,17 @@ def test_generate_json_prints_the_final_generation_and_saves_where_told(
     assert probe(out) == (120, 720, 1280)
 
 
+def test_credits_are_whole_numbers_in_the_json_and_the_text(
+    working_server: LiveServer, frame: Path, tmp_path: Path
+) -> None:
+    done = vidgen(working_server, "generate", str(frame), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # As the README shows them: 8, not 8.0 (JSON's number type holds both).
+    assert '"credits_used": 8,' in done.stdout and '"tokens_used": 8\n' in done.stdout
+    gen_id = json.loads(done.stdout)["id"]
+    assert re.search(r"^credits\s+8$", vidgen(working_server, "status", gen_id).stdout, re.M)
+
+
 def test_bad_input_exits_2_naming_each_field(
     working_server: LiveServer, frame: Path, tmp_path: Path
 ) -> None:
