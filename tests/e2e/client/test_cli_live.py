@@ -217,6 +217,20 @@ def test_unknown_ids_exit_6_and_an_unreachable_server_exits_7(working_server: Li
     assert "--base-url" in nowhere.stderr
 
 
+def test_ids_are_taken_whole_and_a_partial_one_is_told_so(idle_server: LiveServer) -> None:
+    with sdk(idle_server) as client:
+        job = client.generations.create(image=make_image())
+    try:
+        for command in ("status", "cancel"):
+            partial = vidgen(idle_server, command, job.id[:8])
+            assert partial.returncode == 6, partial.stderr
+            assert "whole id" in partial.stderr and "vidgen list" in partial.stderr
+        assert vidgen(idle_server, "status", job.id).returncode == 0
+    finally:
+        with sdk(idle_server) as client:
+            client.generations.cancel(job.id)
+
+
 def test_ctrl_c_without_a_terminal_says_how_to_cancel_and_leaves_the_job(
     idle_server: LiveServer, frame: Path
 ) -> None:
