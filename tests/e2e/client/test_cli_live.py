@@ -320,6 +320,9 @@ def test_status_list_cancel_and_models_as_text_and_json(idle_server: LiveServer)
     models = vidgen(idle_server, "models")
     assert models.returncode == 0
     assert "runway/gen4_turbo" in models.stdout and "1584x672" in models.stdout
+    # The table's marks are explained in the output itself.
+    assert "16:9 1280x720 *" in models.stdout
+    assert "\n* the default ratio: used when a request gives no aspect_ratio" in models.stdout
     listed_models = json.loads(vidgen(idle_server, "models", "--json").stdout)["data"]
     assert {m["id"] for m in listed_models} == {"runway/gen4_turbo", "gen3a_turbo"}
 
