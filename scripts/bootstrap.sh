@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything vidgen needs on a fresh Debian-like machine, idempotently:
-#   scripts/bootstrap.sh          the server: a virtualenv in .venv with vidgen installed
+#   scripts/bootstrap.sh          the server: a virtualenv in .venv with vidgen-api[server]
 #   scripts/bootstrap.sh --dev    also what the tests use (test tools, system packages, and the
 #                                 gpu extra on a CPU torch: the diffusers engine's tests run tiny
 #                                 models on the CPU)
@@ -22,15 +22,21 @@ if [[ $dev == 1 && -x scripts/system-packages.sh ]]; then
 fi
 
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
-extras=$([[ $dev == 1 ]] && echo "[dev,gpu]" || echo "")
+# The distribution's own dependencies are only the SDK's; the server is its `server` extra.
+extras=$([[ $dev == 1 ]] && echo "[server,dev,gpu]" || echo "[server]")
 # The torch the tests use. Installed first and held by a constraint, so that the gpu extra finds
 # it satisfied: an unpinned torch would pull a multi-GB CUDA build onto a machine with no GPU.
 torch_version=2.13.0
 stamp=".venv/.vidgen-installed$extras"
 want="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-  echo "==> installing vidgen$extras into .venv" >&2
+  echo "==> installing vidgen-api$extras into .venv" >&2
   .venv/bin/python -m pip install --quiet --upgrade pip
+  # The distribution was called `vidgen` before it was renamed (that name on PyPI is another
+  # project's): an old editable install would register vidgen's engines a second time.
+  if .venv/bin/python -m pip show --quiet vidgen >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall --quiet --yes vidgen
+  fi
   if [[ $dev == 1 ]]; then
     constraints=$(mktemp)
     trap 'rm -f "$constraints"' EXIT

@@ -153,6 +153,7 @@ class LiveServer:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
+    cwd: Path | None = None  # where it is started (the data dir may depend on it)
 
     def start(self, *extra_args: str, timeout: float = 60.0) -> None:
         log = self.log_path.open("ab")
@@ -167,6 +168,7 @@ class LiveServer:
                 *extra_args,
             ],
             env=self.env,
+            cwd=self.cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

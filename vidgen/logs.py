@@ -2,7 +2,8 @@
 
 The ids live in context variables, set by the HTTP middleware (request id) and by the service and
 the worker (generation id), so every log call made while serving them carries them without being
-passed around. ``VIDGEN_LOG_FORMAT=console`` prints the same fields for humans.
+passed around. ``VIDGEN_LOG_FORMAT=console`` prints the same fields for humans (the default
+when stderr is a terminal).
 """
 
 from __future__ import annotations
@@ -155,7 +156,16 @@ def _plain_chain(logger: logging.Logger, handler: logging.Handler) -> bool:
     )
 
 
+def resolve_format(fmt: str) -> str:
+    """``auto``: the console format for a person at a terminal, JSON for everything else (a
+    file, a pipe, journald, a log collector). An explicit format always wins."""
+    if fmt != "auto":
+        return fmt
+    return "console" if sys.stderr.isatty() else "json"
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    fmt = resolve_format(fmt)
     # What a record would collect and no line prints: the caller's file and line, the thread
     # and process names (the logging HOWTO's "Optimization" section). A few µs per record,
     # and the API writes one per request.

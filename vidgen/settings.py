@@ -12,10 +12,30 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
+import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 MiB = 1024 * 1024
+#: Where vidgen kept its data before the default became the user's data dir: relative to the
+#: current directory, so each directory a command ran in had its own (empty) database.
+LEGACY_DATA_DIR = Path("vidgen-data")
+
+
+def user_data_dir() -> Path:
+    """vidgen's directory in the user's data dir (platformdirs: ``$XDG_DATA_HOME/vidgen``, else
+    ``~/.local/share/vidgen`` on Linux; the platform's own place elsewhere)."""
+    return platformdirs.user_data_path("vidgen")
+
+
+def default_data_dir() -> Path:
+    """The data dir when none is set: ``./vidgen-data`` where one exists in the current
+    directory (an existing install keeps its keys and videos), else ``user_data_dir()``, the
+    same from every directory."""
+    if LEGACY_DATA_DIR.is_dir():
+        return LEGACY_DATA_DIR.resolve()
+    return user_data_dir()
 
 
 def _split_csv(value: str) -> list[str]:
@@ -34,8 +54,10 @@ class Settings(BaseSettings):
         "secret, no metrics token).",
     )
     data_dir: Path = Field(
-        Path("vidgen-data"),
-        description="Where the embedded database, the signing secret and local videos live.",
+        default_factory=default_data_dir,
+        description="Where the embedded database, the signing secret and local videos live. "
+        "Default: `./vidgen-data` if it exists in the current directory, else the user's data "
+        "dir (`~/.local/share/vidgen`).",
     )
     database_url: str | None = Field(
         None,
@@ -260,8 +282,10 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field("INFO", description="Python log level.")
-    log_format: Literal["json", "console"] = Field(
-        "json", description="`json`: one JSON object per line; `console`: for humans."
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto",
+        description="`json`: one JSON object per line; `console`: for humans; `auto`: "
+        "`console` when stderr is a terminal, else `json`.",
     )
 
     @field_validator("api_keys", mode="before")
@@ -328,6 +352,23 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_models_dir(self) -> Path:
         return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    @property
+    def data_dir_origin(self) -> str:
+        """How the data dir was chosen, in words for messages."""
+        if "data_dir" in self.model_fields_set:
+            return "set by --data-dir or VIDGEN_DATA_DIR"
+        if self.data_dir == LEGACY_DATA_DIR.resolve():
+            return "./vidgen-data, found in the current directory"
+        return "the default; --data-dir or VIDGEN_DATA_DIR choose another"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file when the database is SQLite (None for PostgreSQL or in memory)."""
+        url = make_url(self.resolved_database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database).resolve()
 
     @property
     def is_sqlite(self) -> bool:

@@ -37,6 +37,7 @@ from tests.conftest import (
     TEST_KEY,
     ImageServer,
     LiveServer,
+    data_uri,
     free_port,
     live_server_env,
     make_image,
@@ -402,6 +403,34 @@ def test_a_queued_generation_is_cancelled_from_the_history(
     with idle_server.client() as client:
         body = client.get("/v2/video/generations", params={"generation_id": generation_id})
     assert body.json()["error"]["name"] == "Cancelled"
+    assert tab.problems() == []
+
+
+def test_generations_made_with_the_api_are_titled_by_prompt_and_counted_honestly(
+    idle_server: LiveServer, open_tab: Callable[..., Tab]
+) -> None:
+    key = create_key(idle_server, credits=1000)
+    body = {"model": "runway/gen4_turbo", "image_url": data_uri(make_image(64, 36))}
+    with idle_server.client(key) as client:
+        # The oldest has no prompt; then a page and one more, each with its own.
+        for prompt in [None, *(f"api prompt {n}" for n in range(12))]:
+            sent = body if prompt is None else {**body, "prompt": prompt}
+            assert client.post("/v2/video/generations", json=sent).status_code == 200
+    tab = open_tab(idle_server)
+    page = tab.page
+    use_key(page, key)
+    entries = page.locator("#history-list .entry")
+    expect(entries).to_have_count(12)
+    expect(page.locator("#history-status")).to_have_text("12 shown · more")
+    titles = entries.locator(".entry-title")
+    expect(titles).to_have_text([f"api prompt {n}" for n in reversed(range(12))])
+    page.get_by_role("button", name="Show older").click()
+    expect(entries).to_have_count(13)
+    expect(page.locator("#history-status")).to_have_text("13 generations with this key.")
+    # No prompt: titled by its model, muted.
+    expect(titles.last).to_have_text("gen4_turbo")
+    expect(titles.last).to_have_class(re.compile(r"\bmuted\b"))
+    expect(page.get_by_role("button", name="Show older")).to_be_hidden()
     assert tab.problems() == []
 
 

@@ -14,7 +14,6 @@ import base64
 import contextlib
 import socket
 import ssl
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address, ip_network
@@ -394,14 +393,14 @@ async def test_an_endless_body_is_cut_off_at_the_cap() -> None:
 
 async def test_a_content_length_over_the_cap_is_refused_before_reading_the_body() -> None:
     routes = {"/big.png": stall(headers_first=True, length=100 * MiB)}
-    async with serve(routes) as server, fetcher(read_timeout=5.0) as f:
-        started = time.monotonic()
+    # The body never comes: a client that waited for it would fail with the read timeout (or
+    # with wait_for's), not with the declared length.
+    async with serve(routes) as server, fetcher(read_timeout=30.0) as f:
         with pytest.raises(FetchFailed) as caught:
             await asyncio.wait_for(
-                f.get_bytes(server.url("/big.png"), max_bytes=16 * MiB, subject="image"), 5
+                f.get_bytes(server.url("/big.png"), max_bytes=16 * MiB, subject="image"), 20
             )
     assert caught.value.message == "image is larger than 16 MB"
-    assert time.monotonic() - started < 2.5  # no wait for a body that never comes
 
 
 async def test_stream_to_file_writes_the_body_and_removes_a_file_cut_off_at_the_cap(
@@ -434,7 +433,6 @@ async def test_a_slow_server_hits_the_read_timeout(headers_first: bool) -> None:
         serve({"/slow.png": stall(headers_first, length=1000)}) as server,
         fetcher(read_timeout=0.3) as f,
     ):
-        started = time.monotonic()
         with pytest.raises(FetchFailed) as caught:
             # wait_for: if the read timeout were broken this test must fail, not hang.
             await asyncio.wait_for(
@@ -442,7 +440,6 @@ async def test_a_slow_server_hits_the_read_timeout(headers_first: bool) -> None:
             )
     assert caught.value.message == "image URL sent nothing for 0.3 s"
     assert caught.value.retryable
-    assert time.monotonic() - started < 3
 
 
 async def test_the_overall_deadline_stops_a_server_that_drips_bytes() -> None:
@@ -450,13 +447,11 @@ async def test_the_overall_deadline_stops_a_server_that_drips_bytes() -> None:
         serve({"/drip.png": drip(0.05)}) as server,
         fetcher(read_timeout=2.0, total_timeout=0.5) as f,
     ):
-        started = time.monotonic()
         with pytest.raises(FetchFailed) as caught:
             await asyncio.wait_for(
                 f.get_bytes(server.url("/drip.png"), max_bytes=MiB, subject="image"), 5
             )
     assert caught.value.message == "image URL took longer than 0.5 s"
-    assert time.monotonic() - started < 3
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(404, False), (500, True), (429, True)])

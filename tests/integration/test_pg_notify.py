@@ -4,7 +4,6 @@ only for the models that worker serves, and only once the storing transaction ha
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -33,10 +32,23 @@ async def wakeup(pg_url: str) -> AsyncIterator[PgWakeup]:
     await listener.aclose()
 
 
-async def _woken_within(wakeup: PgWakeup, seconds: float) -> bool:
-    started = time.monotonic()
-    await wakeup.wait(seconds)
-    return time.monotonic() - started < seconds * 0.9
+# Longer than any test: a slot released before it ran out was woken by a notification.
+POLL_SECONDS = 3600.0
+#: How long a test waits for a wake-up before it fails (not a measure of speed).
+PATIENCE = 20.0
+
+
+def count_wakes(wakeup: PgWakeup, monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per notification that woke (or would have woken) a slot."""
+    wakes: list[None] = []
+    wake_one = wakeup.wake_one
+
+    def counted() -> None:
+        wakes.append(None)
+        wake_one()
+
+    monkeypatch.setattr(wakeup, "wake_one", counted)
+    return wakes
 
 
 async def test_a_stored_job_wakes_a_listening_worker_at_once(
@@ -44,23 +56,30 @@ async def test_a_stored_job_wakes_a_listening_worker_at_once(
 ) -> None:
     key, _ = await KeyStore(db).create("a")
     generations = GenerationStore(db)  # another process, as far as the listener knows
-    waiting = asyncio.create_task(_woken_within(wakeup, 5.0))
+    waiting = asyncio.create_task(wakeup.wait(POLL_SECONDS))
     await asyncio.sleep(0.05)
     await generations.create(new_job(key.id))
-    assert await waiting
+    await asyncio.wait_for(waiting, PATIENCE)  # released by the job, not by the poll
 
 
 async def test_a_job_for_a_model_the_worker_does_not_serve_does_not_wake_it(
-    db: Database, wakeup: PgWakeup
+    db: Database, wakeup: PgWakeup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key, _ = await KeyStore(db).create("a")
-    waiting = asyncio.create_task(_woken_within(wakeup, 1.0))
+    wakes = count_wakes(wakeup, monkeypatch)
+    waiting = asyncio.create_task(wakeup.wait(POLL_SECONDS))
     await asyncio.sleep(0.05)
     await GenerationStore(db).create(new_job(key.id, model="gen3a_turbo"))
-    assert not await waiting
+    # Then a job it serves: notifications arrive in commit order, so once this one has woken
+    # the slot, the first one has been seen, and it must not have counted.
+    await GenerationStore(db).create(new_job(key.id))
+    await asyncio.wait_for(waiting, PATIENCE)
+    assert len(wakes) == 1
 
 
-async def test_a_rolled_back_transaction_wakes_no_one(db: Database, wakeup: PgWakeup) -> None:
+async def test_a_rolled_back_transaction_wakes_no_one(
+    db: Database, wakeup: PgWakeup, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class Abort(Exception):
         pass
 
@@ -68,11 +87,15 @@ async def test_a_rolled_back_transaction_wakes_no_one(db: Database, wakeup: PgWa
         announce_job(conn, "runway/gen4_turbo", "never-stored")  # type: ignore[arg-type]
         raise Abort()
 
-    waiting = asyncio.create_task(_woken_within(wakeup, 1.0))
+    key, _ = await KeyStore(db).create("a")
+    wakes = count_wakes(wakeup, monkeypatch)
+    waiting = asyncio.create_task(wakeup.wait(POLL_SECONDS))
     await asyncio.sleep(0.05)
     with pytest.raises(Abort):
         await db.write(announce_then_fail)
-    assert not await waiting
+    await GenerationStore(db).create(new_job(key.id))  # as above: this one alone may wake it
+    await asyncio.wait_for(waiting, PATIENCE)
+    assert len(wakes) == 1
 
 
 def test_the_listener_dsn_keeps_only_what_asyncpg_understands() -> None:

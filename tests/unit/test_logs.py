@@ -6,12 +6,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import pty
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from vidgen.api.app import new_request_id
 from vidgen.logs import configure_logging, generation_id_var, log_request, request_id_var
+from vidgen.settings import Settings
 
 
 @pytest.fixture
@@ -99,3 +103,44 @@ def test_request_ids_look_like_uuids_and_do_not_repeat() -> None:
     ids = [new_request_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 36 and i[14] == "4" for i in ids)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    saved = logging.root.handlers[:], logging.root.level
+    yield
+    logging.root.handlers[:], level = saved
+    logging.root.setLevel(level)
+
+
+def logged_line(monkeypatch: pytest.MonkeyPatch, *, terminal: bool, env: str | None) -> str:
+    """One log line, configured from the settings as ``vidgen serve`` does, with stderr a real
+    terminal (a pty) or a pipe, and VIDGEN_LOG_FORMAT as given."""
+    if env is None:
+        monkeypatch.delenv("VIDGEN_LOG_FORMAT", raising=False)
+    else:
+        monkeypatch.setenv("VIDGEN_LOG_FORMAT", env)
+    reader, writer = pty.openpty() if terminal else os.pipe()
+    with os.fdopen(writer, "w") as stream:
+        monkeypatch.setattr("sys.stderr", stream)
+        settings = Settings(data_dir=Path("unused"))
+        configure_logging(settings.log_level, settings.log_format)
+        only_ours()
+        logging.getLogger("vidgen.test").info("hello", extra={"answer": 42})
+        stream.flush()
+        text = os.read(reader, 4096).decode()
+    os.close(reader)
+    return text.strip()
+
+
+def test_logs_are_for_humans_at_a_terminal_and_json_elsewhere_unless_told(
+    monkeypatch: pytest.MonkeyPatch, restore_logging: None
+) -> None:
+    at_terminal = logged_line(monkeypatch, terminal=True, env=None)
+    assert "hello" in at_terminal and "answer=42" in at_terminal
+    assert not at_terminal.startswith("{")
+    piped = json.loads(logged_line(monkeypatch, terminal=False, env=None))
+    assert (piped["msg"], piped["answer"]) == ("hello", 42)
+    # An explicit format wins either way.
+    assert json.loads(logged_line(monkeypatch, terminal=True, env="json"))["msg"] == "hello"
+    assert logged_line(monkeypatch, terminal=False, env="console").endswith("answer=42")

@@ -159,8 +159,11 @@ class ErrorInfo(BaseModel):
 
 
 class Usage(BaseModel):
-    credits_used: float
-    tokens_used: float = Field(..., description="Same as credits_used (the seeds' poll schema).")
+    # int first: whole credits read 8, as the seeds show them, not 8.0 (both are JSON numbers).
+    credits_used: int | float
+    tokens_used: int | float = Field(
+        ..., description="Same as credits_used (the seeds' poll schema)."
+    )
 
 
 class Meta(BaseModel):

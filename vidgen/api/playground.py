@@ -1,7 +1,8 @@
 """The web playground: one page at ``/`` and its static assets under ``/static/``.
 
-The page is plain HTML, CSS and ES modules (no build step). It talks to the aimlapi routes of
-its own origin only, so its Content-Security-Policy allows nothing else: scripts, styles and
+The page is plain HTML, CSS and ES modules (no build step). It talks to its own origin only (the
+aimlapi routes, and apiframe's job list for the prompts aimlapi's answers lack), so its
+Content-Security-Policy allows nothing else: scripts, styles and
 fetches from ``'self'``; images and media from ``'self'``, ``data:`` and ``blob:`` (previews
 of a picked file, and the signed ``/files/`` links). When ``VIDGEN_PUBLIC_URL`` points links at
 another origin, that origin is allowed for images and media too, since that is where they are.

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from vidgen.cli.options import DataDir, load_settings
+from vidgen.cli.options import DataDir, load_settings, require_database
 from vidgen.webhooks.signing import webhook_secret
 
 if TYPE_CHECKING:
     from vidgen.settings import Settings
     from vidgen.store.keys import ApiKey, KeyStore
 
-app = typer.Typer(help="Manage API keys (only a hash of each key is stored).", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage API keys (only a hash of each key is stored).",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: see main.py
+)
 err = Console(stderr=True)
 T = TypeVar("T")
 Priority = typer.Option(
@@ -34,6 +41,7 @@ async def _with_keys(settings: Settings, action: Callable[[KeyStore], Awaitable[
     from vidgen.store.db import Database
     from vidgen.store.keys import KeyStore
 
+    require_database(settings)
     db = Database(settings.resolved_database_url)
     try:
         await db.migrate()
@@ -71,46 +79,90 @@ def create(
     typer.echo(secret)
 
 
+def _key_json(key: ApiKey) -> dict[str, object]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "credits": key.credits,
+        "priority": key.priority,
+        "max_concurrency": key.max_concurrency,
+        "source": key.source,
+        "active": key.active,
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+def _keys_table(keys: list[ApiKey]) -> Table:
+    """Fits in 80 columns: what a reader needs to pick a key and see its state. The name and the
+    key's prefix (what the other commands take) are never cut, the name wraps if it must; the
+    id and the source are in ``--json``."""
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
+    table.add_column("name", overflow="fold", min_width=8)
+    table.add_column("key", no_wrap=True)
+    table.add_column("credits", justify="right", no_wrap=True)
+    table.add_column("priority", justify="right", no_wrap=True)
+    table.add_column("max jobs", justify="right", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for key in keys:
+        table.add_row(
+            escape(key.name),
+            escape(key.prefix) + "…",
+            "unlimited" if key.credits is None else str(key.credits),
+            str(key.priority),
+            "any" if key.max_concurrency is None else str(key.max_concurrency),
+            key.created_at.strftime("%Y-%m-%d"),
+            "active" if key.active else f"revoked\n{key.revoked_at:%Y-%m-%d}",
+        )
+    return table
+
+
 @app.command("list")
-def list_keys(data_dir: DataDir = None) -> None:
-    """List keys (never their secrets)."""
+def list_keys(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Every field of every key, as JSON on stdout.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List keys (never their secrets): name, key prefix, credits, limits, status."""
     settings = load_settings(data_dir=data_dir)
 
     async def action(store: KeyStore) -> list[ApiKey]:
         return await store.all()
 
     keys = asyncio.run(_with_keys(settings, action))
-    table = Table(
-        "id", "name", "prefix", "credits", "priority", "concurrency", "source", "created", "status"
-    )
-    for key in keys:
-        table.add_row(
-            key.id,
-            key.name,
-            key.prefix + "…",
-            "unlimited" if key.credits is None else str(key.credits),
-            str(key.priority),
-            "any" if key.max_concurrency is None else str(key.max_concurrency),
-            key.source,
-            key.created_at.strftime("%Y-%m-%d %H:%M"),
-            "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}",
-        )
-    Console().print(table)
+    if as_json:
+        typer.echo(json.dumps([_key_json(key) for key in keys], indent=2))
+    elif not keys:
+        err.print("No keys yet: vidgen keys create --name NAME")
+    else:
+        Console(highlight=False).print(_keys_table(keys))
 
 
-def _find_one(matches: list[ApiKey], ident: str) -> ApiKey:
+async def _find_one(store: KeyStore, ident: str) -> ApiKey:
+    """The one key ``ident`` names: its whole id, its name, or its prefix as ``keys list``
+    shows it (with or without the "…"). Ids are never abbreviated, as in every command."""
+    matches = await store.find(ident.removesuffix("…"))
     if not matches:
-        err.print(f"[red]error:[/] no key matches {ident!r} (give an id, a name or a prefix)")
+        err.print(
+            f"[red]error:[/] no key matches {escape(repr(ident))} (give its whole id, its name "
+            "or its prefix, as `vidgen keys list` shows them)"
+        )
         raise typer.Exit(1)
     if len(matches) > 1:
-        err.print(f"[red]error:[/] {len(matches)} keys match {ident!r}; give the id")
+        err.print(
+            f"[red]error:[/] {len(matches)} keys match {escape(repr(ident))}; give the id "
+            "(`vidgen keys list --json` shows it) or the prefix"
+        )
         raise typer.Exit(1)
     return matches[0]
 
 
 @app.command("set")
 def set_limits(
-    ident: Annotated[str, typer.Argument(help="Key id, name or prefix.")],
+    ident: Annotated[str, typer.Argument(help="The key's whole id, its name or its prefix.")],
     priority: Annotated[int | None, Priority] = None,
     max_concurrency: Annotated[
         int | None,
@@ -125,7 +177,7 @@ def set_limits(
     settings = load_settings(data_dir=data_dir)
 
     async def action(store: KeyStore) -> ApiKey | None:
-        key = _find_one(await store.find(ident), ident)
+        key = await _find_one(store, ident)
         return await store.configure(
             key.id,
             priority=priority,
@@ -141,14 +193,14 @@ def set_limits(
 
 @app.command("revoke")
 def revoke(
-    ident: Annotated[str, typer.Argument(help="Key id, name or prefix.")],
+    ident: Annotated[str, typer.Argument(help="The key's whole id, its name or its prefix.")],
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a key: it stops working at once. Its generations are kept."""
     settings = load_settings(data_dir=data_dir)
 
     async def action(store: KeyStore) -> tuple[ApiKey, bool]:
-        key = _find_one(await store.find(ident), ident)
+        key = await _find_one(store, ident)
         return key, await store.revoke(key.id)
 
     key, changed = asyncio.run(_with_keys(settings, action))
@@ -159,7 +211,7 @@ def revoke(
 
 @app.command("credit")
 def credit(
-    ident: Annotated[str, typer.Argument(help="Key id, name or prefix.")],
+    ident: Annotated[str, typer.Argument(help="The key's whole id, its name or its prefix.")],
     amount: Annotated[int, typer.Argument(min=1, help="Credits to add.")],
     data_dir: DataDir = None,
 ) -> None:
@@ -167,7 +219,7 @@ def credit(
     settings = load_settings(data_dir=data_dir)
 
     async def action(store: KeyStore) -> tuple[ApiKey, int | None]:
-        key = _find_one(await store.find(ident), ident)
+        key = await _find_one(store, ident)
         return key, await store.grant(key.id, amount)
 
     key, balance = asyncio.run(_with_keys(settings, action))

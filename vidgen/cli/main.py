@@ -12,6 +12,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help layout, here and in every group: typer's rich panels (0.29) show each
+    # flag as if it took a value (`--json <bool>`) and read `[…]` in help text as markup, so
+    # `[env: VIDGEN_DATA_DIR]` vanished. Each Typer has its own setting; none inherits it.
+    rich_markup_mode=None,
 )
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)

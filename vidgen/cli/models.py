@@ -19,6 +19,12 @@ from vidgen.cli.remote import (
 )
 from vidgen.client import Model
 
+# The service uses the default ratio only when it has nothing to go by: with an image and no
+# aspect_ratio, the image's own shape picks the nearest ratio.
+DEFAULT_RATIO_NOTE = (
+    "* the default ratio: used when a request gives no aspect_ratio and no image to take it from."
+)
+
 
 def _row(model: Model) -> list[str]:
     name = f"[bold]{escape(model.id)}[/]"
@@ -48,9 +54,14 @@ def models(
     for model in found:
         table.add_row(*_row(model))
     out.print(table)
+    if any(model.default_aspect_ratio for model in found):
+        out.print(DEFAULT_RATIO_NOTE)
 
 
-app = typer.Typer(help="What a server offers; `pull` downloads open weights for this machine.")
+app = typer.Typer(
+    help="What a server offers; `pull` downloads open weights for this machine.",
+    rich_markup_mode=None,  # plain help: see main.py
+)
 
 
 @app.callback(invoke_without_command=True)

@@ -130,6 +130,9 @@ def fail(error: VidgenError, *, as_json: bool) -> NoReturn:
 
 _hints = {
     ExitCode.AUTH: "Pass --api-key or set VIDGEN_API_KEY (vidgen keys create makes one).",
+    # The server looks ids up whole (it has no search by prefix), as `vidgen keys` does.
+    ExitCode.NOT_FOUND: "Give the whole id, as `vidgen list` shows it; another key's "
+    "generations are not found either.",
     ExitCode.UNAVAILABLE: "Is the server running? Check --base-url or VIDGEN_BASE_URL.",
 }
 

@@ -20,13 +20,19 @@ SAMPLE_IMAGE = (
 )
 
 
-def banner(runtime: Runtime, base_url: str, console: Console) -> None:
+def banner(
+    runtime: Runtime, base_url: str, console: Console, *, new_database: bool = False
+) -> None:
+    """What a person starting the server needs: where it listens, where its data is, which
+    engine serves which model, and (on a first start) a key with commands to try it."""
     settings = runtime.settings
     console.print(
         f"[bold]vidgen {__version__}[/] serving on [cyan]{base_url}[/]  "
         f"(playground: {base_url}/  ·  API docs: {base_url}/docs)"
     )
     database = "SQLite (WAL)" if runtime.db.is_sqlite else runtime.db.dialect
+    if new_database:
+        database += ", created now"
     console.print(f"  data dir {settings.data_dir.resolve()}  ·  database {database}")
     workers = (
         f"{settings.worker_concurrency} worker slots in this process"
@@ -63,6 +69,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API server (and, unless --no-worker, the workers) with the embedded defaults."""
+    settings = load_settings(data_dir=data_dir, run_worker=False if no_worker else None)
     # Imported here, not above: the server stack takes seconds to load, and every other
     # command (vidgen status, generate…) would pay for it at start-up.
     import uvicorn
@@ -72,7 +79,6 @@ def serve(
     from vidgen.logs import configure_logging
     from vidgen.runtime import ConfigurationError, check_configuration
 
-    settings = load_settings(data_dir=data_dir, run_worker=False if no_worker else None)
     configure_logging(settings.log_level, settings.log_format)
     try:
         check_configuration(settings)
@@ -82,9 +88,14 @@ def serve(
 
     display_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{display_host}:{port}"
-    console = Console()
+    # Soft wrap: a line is never broken by the console, only (visually) by a terminal, so the
+    # curl lines stay whole and pasteable in a log file, a journal or an 80-column terminal.
+    console = Console(soft_wrap=True)
+    new_database = settings.sqlite_path is not None and not settings.sqlite_path.exists()
     app = create_app(
-        settings, on_started=lambda runtime: banner(runtime, base_url, console), bootstrap_key=True
+        settings,
+        on_started=lambda runtime: banner(runtime, base_url, console, new_database=new_database),
+        bootstrap_key=True,
     )
     limits = ConnectionLimits.for_process(settings, raise_open_file_limit())
     config = uvicorn.Config(

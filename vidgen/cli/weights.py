@@ -21,10 +21,10 @@ def pull(
 ) -> None:
     """Download a model's weights from the Hugging Face Hub into the models dir
     (VIDGEN_MODELS_DIR, or VIDGEN_MODEL_PATHS for that model). Resumes where it stopped."""
+    settings = load_settings(data_dir=data_dir)
     from vidgen.engines.diffusion.models import RECIPES, recipe_for
     from vidgen.engines.diffusion.weights import model_dir, pull_weights, weights_problem
 
-    settings = load_settings(data_dir=data_dir)
     recipe = recipe_for(model_id)
     if recipe is None:
         err.print(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vidgen.cli.options import DataDir, load_settings
+from vidgen.cli.options import DataDir, load_settings, require_database
 
 if TYPE_CHECKING:
     from vidgen.settings import Settings
@@ -52,12 +52,15 @@ def worker(
     data_dir: DataDir = None,
 ) -> None:
     """Run a worker (no HTTP): claim jobs, run engines, store videos, deliver webhooks."""
+    settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
     # Imported here, as in `serve`: the client commands must not load the server stack.
     from vidgen.logs import configure_logging
     from vidgen.runtime import ConfigurationError, check_configuration, served_models
 
-    settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
     configure_logging(settings.log_level, settings.log_format)
+    # A worker migrates PostgreSQL on start, as every process does; a SQLite file it would have
+    # to create means it was pointed at the wrong place: no server shares it.
+    require_database(settings)
     wanted = [m.strip() for m in models.split(",") if m.strip()] if models else None
     try:
         catalog, _ = check_configuration(settings, wanted)

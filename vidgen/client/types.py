@@ -34,6 +34,14 @@ ERROR = "error"
 FINAL_STATUSES = frozenset({COMPLETED, ERROR, "failed", "cancelled", "canceled"})
 
 
+def _number(value: Any) -> int | float | None:
+    """A count as the server sent it: an int stays an int, a whole float becomes one."""
+    number = _float(value)
+    if number is None:
+        return None
+    return int(number) if number.is_integer() else number
+
+
 def _float(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -111,14 +119,15 @@ class GenerationError:
 class Usage:
     """What the generation cost. A failed or cancelled one is refunded and reads 0."""
 
-    credits_used: float | None = None
-    tokens_used: float | None = None
+    # Whole numbers stay ints (8 credits, not 8.0); a service may also charge fractions.
+    credits_used: int | float | None = None
+    tokens_used: int | float | None = None
 
     @classmethod
     def parse(cls, value: Any) -> Usage | None:
         if not isinstance(value, dict):
             return None
-        return cls(_float(value.get("credits_used")), _float(value.get("tokens_used")))
+        return cls(_number(value.get("credits_used")), _number(value.get("tokens_used")))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ compresses 4 or 8 frames into one latent frame, plus the first frame on its own)
 trained aspect ratios are the models' own (832×480, 1280×720, 1280×704, 1216×704); the other
 ratios are the nearest sizes on the same grid that stay within the trained pixel count.
 
-These models are served by the ``diffusers`` engine (``pip install 'vidgen[gpu]'``), which
+These models are served by the ``diffusers`` engine (``pip install 'vidgen-api[gpu]'``), which
 knows how to run each one (``vidgen/engines/diffusion/models.py``). A server lists one only when
 ``VIDGEN_ROUTES`` names it: ``wan2.2-ti2v-5b=diffusers`` on a GPU machine, or
 ``wan2.2-ti2v-5b=preview`` to emulate it, with its real sizes and frame rates, on a laptop.

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -60,6 +61,14 @@ def sdk(server: LiveServer) -> Client:
     return Client(CLI_KEY, base_url=server.base_url)
 
 
+def default_sigint() -> None:
+    """Give the child Ctrl-C's default action. A test run started with SIGINT ignored (``make
+    test &`` from a script: a background job of a non-interactive shell ignores it) passes
+    SIG_IGN on to every child, where Python then installs no KeyboardInterrupt handler; Popen's
+    ``restore_signals`` resets only SIGPIPE, SIGXFZ and SIGXFSZ."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_waiting(
     server: LiveServer, frame: Path, *args: str
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -70,6 +79,7 @@ def start_waiting(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=default_sigint,
     )
     assert process.stderr is not None
     line = process.stderr.readline()  # "<id>: queued" once the job exists and the wait began
@@ -128,6 +138,17 @@ def test_generate_json_prints_the_final_generation_and_saves_where_told(
     assert generation["meta"]["seed"] == 7 and generation["meta"]["aspect_ratio"] == "9:16"
     assert generation["video"]["url"].startswith(working_server.base_url)
     assert probe(out) == (120, 720, 1280)
+
+
+def test_credits_are_whole_numbers_in_the_json_and_the_text(
+    working_server: LiveServer, frame: Path, tmp_path: Path
+) -> None:
+    done = vidgen(working_server, "generate", str(frame), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # As the README shows them: 8, not 8.0 (JSON's number type holds both).
+    assert '"credits_used": 8,' in done.stdout and '"tokens_used": 8\n' in done.stdout
+    gen_id = json.loads(done.stdout)["id"]
+    assert re.search(r"^credits\s+8$", vidgen(working_server, "status", gen_id).stdout, re.M)
 
 
 def test_bad_input_exits_2_naming_each_field(
@@ -196,6 +217,20 @@ def test_unknown_ids_exit_6_and_an_unreachable_server_exits_7(working_server: Li
     assert "--base-url" in nowhere.stderr
 
 
+def test_ids_are_taken_whole_and_a_partial_one_is_told_so(idle_server: LiveServer) -> None:
+    with sdk(idle_server) as client:
+        job = client.generations.create(image=make_image())
+    try:
+        for command in ("status", "cancel"):
+            partial = vidgen(idle_server, command, job.id[:8])
+            assert partial.returncode == 6, partial.stderr
+            assert "whole id" in partial.stderr and "vidgen list" in partial.stderr
+        assert vidgen(idle_server, "status", job.id).returncode == 0
+    finally:
+        with sdk(idle_server) as client:
+            client.generations.cancel(job.id)
+
+
 def test_ctrl_c_without_a_terminal_says_how_to_cancel_and_leaves_the_job(
     idle_server: LiveServer, frame: Path
 ) -> None:
@@ -234,6 +269,7 @@ def test_ctrl_c_at_a_terminal_asks_and_cancels_the_job(
         stdin=follower,
         stdout=follower,
         stderr=follower,
+        preexec_fn=default_sigint,
     )
     os.close(follower)
     seen = bytearray()
@@ -284,5 +320,59 @@ def test_status_list_cancel_and_models_as_text_and_json(idle_server: LiveServer)
     models = vidgen(idle_server, "models")
     assert models.returncode == 0
     assert "runway/gen4_turbo" in models.stdout and "1584x672" in models.stdout
+    # The table's marks are explained in the output itself.
+    assert "16:9 1280x720 *" in models.stdout
+    assert "\n* the default ratio: used when a request gives no aspect_ratio" in models.stdout
     listed_models = json.loads(vidgen(idle_server, "models", "--json").stdout)["data"]
     assert {m["id"] for m in listed_models} == {"runway/gen4_turbo", "gen3a_turbo"}
+
+
+def drain(fd: int, seen: bytearray, wait: float) -> None:
+    """Read what the terminal has, for up to ``wait`` seconds."""
+    while select.select([fd], [], [], wait)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            return
+        if not chunk:
+            return
+        seen += chunk
+
+
+def test_the_progress_bar_shows_each_progress_value_the_server_reports(
+    live_server_factory: Any, frame: Path, tmp_path: Path
+) -> None:
+    """A job long enough to report progress several times (the server records it once a
+    second): every value a close watcher sees, the bar shows too, but for at most one."""
+    server: LiveServer = live_server_factory(
+        VIDGEN_ROUTES="runway/gen4_turbo=noop,gen3a_turbo=noop", VIDGEN_API_KEYS=CLI_KEY
+    )
+    server.start()
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [*VIDGEN, "generate", str(frame), "--prompt", "sleep=8", "-o", str(tmp_path / "a.mp4")],
+        env=client_env(server, TERM="xterm", COLUMNS="120"),
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = bytearray()
+    watched: set[str] = set()
+    try:
+        gen_id = read_until(leader, UUID, seen).group().decode()
+        with sdk(server) as client:
+            while (state := client.generations.get(gen_id)).status != "completed":
+                assert not state.is_final, state.raw
+                if state.status == "generating" and state.progress is not None:
+                    watched.add(f"{state.progress * 100:.0f}")
+                drain(leader, seen, 0.1)
+        assert process.wait(timeout=60) == 0, seen.decode(errors="replace")
+        drain(leader, seen, 0.5)
+    finally:
+        process.kill()
+        os.close(leader)
+    shown = {m.decode() for m in re.findall(rb"(\d+)%", seen)}
+    intermediate = watched - {"0", "100"}
+    assert len(intermediate) >= 5, watched
+    assert len(intermediate - shown) <= 1, (sorted(intermediate, key=int), sorted(shown, key=int))

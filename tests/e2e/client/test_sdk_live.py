@@ -108,7 +108,8 @@ def test_a_wait_on_a_job_that_never_starts_times_out_with_its_last_status(
         client.generations.cancel(created)
     assert caught.value.generation is not None
     assert caught.value.generation.status == "queued"
-    assert 1.0 <= caught.value.waited < 5
+    # It waited out its timeout (the unit tests check the deadline itself on a fake clock).
+    assert caught.value.waited >= 1.0
 
 
 def test_a_key_pages_through_its_own_generations_newest_first(idle_server: LiveServer) -> None:

@@ -250,3 +250,14 @@ def test_models_read_from_vidgen_and_from_a_bare_list(
     assert server.sent()[0].url.path == "/v1/models"
     (plain,) = client.models.list()
     assert (plain.id, plain.engine, plain.credits) == ("runway/gen4_turbo", None, {})
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"), [(8, "8"), (8.0, "8"), (2.5, "2.5"), ("15", "15"), (None, "None")]
+)
+def test_whole_credits_read_as_whole_numbers(sent: object, read: str) -> None:
+    generation = Generation.parse(
+        {"id": "g", "status": "completed", "meta": {"usage": {"credits_used": sent}}}
+    )
+    assert generation.usage is not None
+    assert str(generation.usage.credits_used) == read  # what print() shows

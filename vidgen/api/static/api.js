@@ -54,6 +54,15 @@ export class Api {
     return this.request("GET", "/v2/video/generations", { params: { limit, after } });
   }
 
+  /**
+   * The prompts of the same page of generations as list() (id → prompt, "" for none). The
+   * aimlapi answer carries no prompt; the apiframe dialect's job list, over the same store, does.
+   */
+  async prompts({ limit = 12, after = null } = {}) {
+    const page = await this.request("GET", "/v2/jobs", { params: { limit, cursor: after } });
+    return new Map(page.jobs.map((job) => [job.id, job.input?.prompt ?? ""]));
+  }
+
   /** Cancel a queued or running generation; answers the generation as it now is. */
   cancel(id) {
     return this.request("DELETE", "/v2/video/generations", { params: { generation_id: id } });

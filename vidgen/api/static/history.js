@@ -47,6 +47,7 @@ export class HistoryView {
     Object.assign(this, elements);
     this.hooks = hooks;
     this.items = new Map(); // id → generation, newest first
+    this.prompts = new Map(); // id → its prompt as the server has it ("" for none); never changes
     this.nextCursor = null;
     this.selected = null;
     this.timer = null;
@@ -61,6 +62,7 @@ export class HistoryView {
     clearTimeout(this.timer);
     this.timer = null;
     this.items.clear();
+    this.prompts.clear();
     this.nextCursor = null;
     this.list.replaceChildren();
     this.more.hidden = true;
@@ -83,6 +85,8 @@ export class HistoryView {
       return false;
     }
     if (ticket !== this.generationOfLoad) return true;
+    await this.learnPrompts(page.data, null);
+    if (ticket !== this.generationOfLoad) return true;
     const fresh = new Map(page.data.map((g) => [g.id, g]));
     // Keep older pages already shown; the first page replaces what it covers.
     const older = [...this.items.values()].filter((g) => !fresh.has(g.id));
@@ -100,7 +104,9 @@ export class HistoryView {
     if (!this.nextCursor) return;
     this.more.disabled = true;
     try {
-      const page = await this.hooks.api.list({ limit: PAGE_SIZE, after: this.nextCursor });
+      const after = this.nextCursor;
+      const page = await this.hooks.api.list({ limit: PAGE_SIZE, after });
+      await this.learnPrompts(page.data, after);
       for (const g of page.data) this.items.set(g.id, g);
       this.nextCursor = page.has_more ? page.next_cursor : null;
       this.render();
@@ -109,6 +115,24 @@ export class HistoryView {
       this.hooks.onError(error);
     } finally {
       this.more.disabled = false;
+    }
+  }
+
+  /**
+   * Fetch the prompts of a page once, for generations this browser did not submit (made with
+   * the API, or elsewhere). A failure leaves them titled by their model.
+   */
+  async learnPrompts(generations, after) {
+    const unknown = generations.filter(
+      (g) => !this.prompts.has(g.id) && this.hooks.noteFor(g.id)?.prompt === undefined,
+    );
+    if (unknown.length === 0) return;
+    try {
+      // A few more than the page: a generation made meanwhile shifts the page by one.
+      const found = await this.hooks.api.prompts({ limit: generations.length + 4, after });
+      for (const [id, prompt] of found) this.prompts.set(id, prompt);
+    } catch {
+      // Titles by model instead; the history itself loaded.
     }
   }
 
@@ -133,10 +157,13 @@ export class HistoryView {
 
   render() {
     const count = this.items.size;
+    // An honest count: all of them when there is no older page, else how many are shown.
     this.status.textContent =
       count === 0
         ? "No generations yet with this key."
-        : `${count}${this.nextCursor ? "+" : ""} generation${count === 1 ? "" : "s"} with this key.`;
+        : this.nextCursor
+          ? `${count} shown · more`
+          : `${count} generation${count === 1 ? "" : "s"} with this key.`;
     const existing = new Map([...this.list.children].map((li) => [li.dataset.id, li]));
     let index = 0;
     for (const generation of this.items.values()) {
@@ -194,7 +221,8 @@ export class HistoryView {
     const status = displayStatus(generation);
     const meta = generation.meta ?? {};
     const note = this.hooks.noteFor(generation.id) ?? {};
-    const prompt = note.prompt;
+    // Titled by its prompt; by its model when it has none (or it is not known yet).
+    const prompt = note.prompt || this.prompts.get(generation.id);
     const duration = generation.duration ?? note.duration;
     const title = li.querySelector(".entry-title");
     const text = prompt ? prompt : shortModel(meta.model) || "Generation";

@@ -1,7 +1,7 @@
 """The ``diffusers`` engine: open-weight image-to-video models on this machine's GPU.
 
 Route a model to it (``VIDGEN_ROUTES=wan2.2-ti2v-5b=diffusers``) after installing the extra
-(``pip install 'vidgen[gpu]'``) and pulling the weights (``vidgen models pull wan2.2-ti2v-5b``).
+(``pip install 'vidgen-api[gpu]'``) and pulling the weights (``vidgen models pull wan2.2-ti2v-5b``).
 
 How a job runs:
 
@@ -69,7 +69,7 @@ class DiffusersEngine(Engine):
         if missing:
             return (
                 f"the diffusers engine needs the gpu extra ({', '.join(missing)} missing): "
-                "pip install 'vidgen[gpu]'"
+                "pip install 'vidgen-api[gpu]' (from a checkout: pip install -e '.[gpu]')"
             )
         if self.settings.gpu_device == "auto" or self.settings.gpu_device.startswith("cuda"):
             import torch

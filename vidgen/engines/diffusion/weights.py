@@ -95,7 +95,10 @@ def pull_weights(settings: Settings, model_id: str, *, revision: str | None = No
     try:
         from huggingface_hub import snapshot_download
     except ImportError as exc:  # pragma: no cover - the gpu extra brings it
-        raise RuntimeError("install the gpu extra first: pip install 'vidgen[gpu]'") from exc
+        raise RuntimeError(
+            "install the gpu extra first: pip install 'vidgen-api[gpu]' (from a checkout: "
+            "pip install -e '.[gpu]')"
+        ) from exc
     target = model_dir(settings, model_id)
     target.mkdir(parents=True, exist_ok=True)
     snapshot_download(

@@ -1,0 +1,32 @@
+"""The README and docs/architecture.md name only what exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def test_every_file_the_readme_links_or_names_is_in_the_repository() -> None:
+    linked = re.findall(r"\]\(([^)#\s]+)\)", README)
+    named = re.findall(r"`([\w./-]+\.(?:md|py|sh|toml))`", README)
+    paths = {p for p in [*linked, *named] if not p.startswith(("http://", "https://"))}
+    assert "docs/architecture.md" in paths
+    missing = sorted(p for p in paths if not (ROOT / p).exists())
+    assert missing == []
+
+
+def test_the_architecture_document_covers_every_package() -> None:
+    text = ARCHITECTURE.read_text()
+    packages = sorted(
+        p.name for p in (ROOT / "vidgen").iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    )
+    assert packages and [p for p in packages if f"{p}/" not in text] == []
+    # The modules it names are there.
+    named = set(re.findall(r"`((?:[a-z_]+/)+[a-z_]+\.py)`", text))
+    assert named
+    missing = [n for n in named if not (ROOT / "vidgen" / n).exists() and not (ROOT / n).exists()]
+    assert missing == []
