@@ -152,6 +152,22 @@ def test_an_incomplete_weights_directory_names_the_missing_component(tmp_path: P
     assert problem is not None and "no transformer" in problem and "vae" not in problem
 
 
+@pytest.mark.parametrize(
+    "model", ["wan2.2-i2v-a14b-480p", "ltx-2.3-distilled", "hunyuanvideo-1.5-i2v-480p"]
+)
+def test_a_complete_weights_directory_of_each_new_model_passes_the_start_up_check(
+    tmp_path: Path, model: str
+) -> None:
+    """Every component diffusers saves (a guider, connectors, a vocoder, two experts) is
+    recognised as present."""
+    pytest.importorskip("diffusers", reason="the gpu extra is not installed")
+    from vidgen.engines.diffusion.architectures import build_pipeline
+
+    build_pipeline(model).save_pretrained(tmp_path / model)
+    settings = Settings(data_dir=tmp_path, model_paths={model: str(tmp_path / model)})
+    assert weights_problem(settings, model) is None
+
+
 def test_a_route_to_a_model_without_a_recipe_is_refused(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, routes={"gen3a_turbo": "diffusers"}, gpu_device="cpu")
     with pytest.raises(ConfigurationError, match="gen3a_turbo"):
