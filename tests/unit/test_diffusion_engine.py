@@ -354,6 +354,28 @@ def test_the_engine_renders_what_plain_diffusers_renders(
         assert np.allclose(stats.audio.samples, np.clip(waveform[:, :length], -1, 1), atol=1e-6)
 
 
+@pytest.mark.parametrize(("model", "frames"), [(WAN22, 17), (LTX2, 25), (HUNYUAN, 17)])
+def test_the_engines_lossless_options_apply_to_every_model_and_keep_its_frames(
+    tmp_path: Path, model: str, frames: int
+) -> None:
+    """Fused projections (the engine's default on a GPU) on each model: the same frames, within
+    float rounding, as without (LTX-2, whose attention cannot be fused, keeps its own)."""
+    outputs = []
+    for fuse in (False, True):
+        runtime = DiffusionRuntime(
+            EngineOptions(device="cpu", dtype=torch.float32, steps=STEPS, fuse_projections=fuse)
+        )
+        runtime.adopt(model, build_pipeline(model, seed=2))
+        captured_frames: list[np.ndarray] = []
+        runtime.render(
+            render_request(job(model, width=64, height=64), frames),
+            tmp_path / f"{fuse}.mp4",
+            frame_sink=captured_frames.append,
+        )
+        outputs.append(np.concatenate(captured_frames).astype(np.int16))
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1
+
+
 def test_fused_projections_keep_the_output(tmp_path: Path) -> None:
     pipe = build_pipeline(WAN, seed=2)
     transformer = pipe.transformer

@@ -33,7 +33,19 @@ from vidgen.media.audio import AudioTrack
 if TYPE_CHECKING:
     from vidgen.engines.diffusion.render import RenderRequest
 
-__all__ = ["DecodeInput", "call_arguments", "denoise", "prepare_decode", "step_count"]
+__all__ = [
+    "FUSABLE",
+    "DecodeInput",
+    "call_arguments",
+    "denoise",
+    "prepare_decode",
+    "step_count",
+]
+
+#: Families whose attention diffusers' ``fuse_qkv_projections`` can fuse. LTX-2's
+#: audio↔video cross-attention takes queries and keys of different widths, which that fusion
+#: does not handle (it fails on the first such block), so LTX-2 keeps separate projections.
+FUSABLE = frozenset({"wan", "ltx", "hunyuan"})
 
 StepCallback = Callable[[int], None]
 
@@ -116,8 +128,11 @@ def check_size(pipe: Any, recipe: Recipe, request: RenderRequest) -> None:
         )
 
 
-def denoise(pipe: Any, kwargs: dict[str, Any], on_step: StepCallback) -> tuple[Any, ...]:
-    """Run the pipeline to its final latents, calling ``on_step(index)`` after each step.
+def denoise(
+    pipe: Any, kwargs: dict[str, Any], on_step: StepCallback, *, output_type: str = "latent"
+) -> tuple[Any, ...]:
+    """Run the pipeline to its final latents (or, for benchmarks comparing with the pipeline's
+    own decode, to ``output_type``), calling ``on_step(index)`` after each step.
 
     The step callback is where the pipeline has one (plain Python there: a ``.item()`` would make
     the host wait for the GPU at every step); HunyuanVideo-1.5 has none, so its scheduler's
@@ -131,13 +146,13 @@ def denoise(pipe: Any, kwargs: dict[str, Any], on_step: StepCallback) -> tuple[A
         return tuple(
             pipe(
                 **kwargs,
-                output_type="latent",
+                output_type=output_type,
                 return_dict=False,
                 callback_on_step_end=on_step_end,
             )
         )
     with _observed_steps(pipe.scheduler, on_step):
-        return tuple(pipe(**kwargs, output_type="latent", return_dict=False))
+        return tuple(pipe(**kwargs, output_type=output_type, return_dict=False))
 
 
 @contextmanager

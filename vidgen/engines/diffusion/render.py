@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +43,9 @@ from vidgen.engines.diffusion.offload import ExpertSwap, apply_offload
 from vidgen.errors import EngineError, JobCancelled
 from vidgen.media.audio import AudioTrack
 from vidgen.media.video import Mp4Writer
-from vidgen.settings import Settings
+
+if TYPE_CHECKING:  # the settings' pydantic stack stays out of benchmarks and GPU tests
+    from vidgen.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +353,8 @@ def _apply_options(pipe: Any, recipe: Recipe, options: EngineOptions) -> ExpertS
     for model in transformers:
         if options.attention:
             model.set_attention_backend(options.attention)
-        if options.fuse_projections and hasattr(model, "fuse_qkv_projections"):
+        fusable = recipe.family in families.FUSABLE and hasattr(model, "fuse_qkv_projections")
+        if options.fuse_projections and fusable:
             model.fuse_qkv_projections()
         if options.lossy_cache != "none":
             model.enable_cache(_cache_config(options.lossy_cache))
