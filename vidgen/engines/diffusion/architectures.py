@@ -97,29 +97,46 @@ def build_pipeline(
     recipe = recipe_for(model_id)
     if recipe is None:
         raise LookupError(f"no architecture for {model_id!r}")
-    # Build straight on the target device: a full-size Wan 14B is 30+ GB of weights, and
-    # creating it on the CPU first would take minutes and as much host memory.
-    with torch.device(device):
-        torch.manual_seed(seed)
-        if recipe.family == "ltx":
-            pipe = _ltx(size)
-        elif recipe.family == "ltx2":
-            from vidgen.engines.diffusion.architectures_ltx2 import ltx2
-
-            pipe = ltx2(size)
-        elif recipe.family == "hunyuan":
-            from vidgen.engines.diffusion.architectures_hunyuan import hunyuan15_i2v
-
-            pipe = hunyuan15_i2v(size)
-        elif model_id == "wan2.2-ti2v-5b":
-            pipe = _wan_ti2v(size)
-        elif model_id.startswith("wan2.2-i2v-a14b"):
-            pipe = _wan22_a14b(size)
-        else:
-            pipe = _wan_i2v(size, flf2v=recipe.needs_last_image, high_res="720p" in model_id)
+    # Build straight on the target device and in the target dtype: a full-size Wan 14B is 30+ GB
+    # of weights in bf16, and creating it on the CPU first would take minutes and as much host
+    # memory; created in float32 first, Wan2.2-A14B (34B parameters with its text encoder) or
+    # LTX-2 with Gemma 3 12B would need ~140 GB on the GPU before the cast.
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        pipe = _build(model_id, recipe.family, recipe.needs_last_image, size, seed, device)
+    finally:
+        torch.set_default_dtype(previous)
     pipe.to(device=device, dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def _build(
+    model_id: str,
+    family: str,
+    flf2v: bool,
+    size: Size,
+    seed: int,
+    device: str | torch.device,
+) -> DiffusionPipeline:
+    with torch.device(device):
+        torch.manual_seed(seed)
+        if family == "ltx":
+            return _ltx(size)
+        if family == "ltx2":
+            from vidgen.engines.diffusion.architectures_ltx2 import ltx2
+
+            return ltx2(size)
+        if family == "hunyuan":
+            from vidgen.engines.diffusion.architectures_hunyuan import hunyuan15_i2v
+
+            return hunyuan15_i2v(size)
+        if model_id == "wan2.2-ti2v-5b":
+            return _wan_ti2v(size)
+        if model_id.startswith("wan2.2-i2v-a14b"):
+            return _wan22_a14b(size)
+        return _wan_i2v(size, flf2v=flf2v, high_res="720p" in model_id)
 
 
 # -- Wan -------------------------------------------------------------------------------------
