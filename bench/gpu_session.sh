@@ -23,7 +23,7 @@ TINY=0
 BUDGET=${BUDGET:-520}
 PYTHON=${PYTHON:-python3}
 WHEELS=${WHEELS:-.whl}
-OUT=${OUT:-$PWD/gpu-out}
+OUT=${OUT:-/tmp/vidgen-gpu-out}
 mkdir -p "$OUT"
 LOG="$OUT/log.txt"
 START=$(date +%s)
