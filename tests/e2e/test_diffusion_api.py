@@ -1,40 +1,86 @@
-"""A self-hosted model through the real API: ``vidgen serve`` with LTX-Video routed to the
-diffusers engine and a tiny LTX pipeline (random weights, real frame size) in its weights
-directory. Skipped, with the reason, where the gpu extra is not installed."""
+"""Self-hosted models through the real API: ``vidgen serve`` with a model routed to the diffusers
+engine and its tiny pipeline (random weights, the real frame sizes) in its weights directory.
+Per model: a job cancelled mid-way stops and is refunded, the next one renders with rising
+progress, and the MP4, decoded with PyAV, has the model's frame count, size and frame rate, and
+the model's sound where it makes any. Skipped, with the reason, where the gpu extra is not
+installed."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import httpx
+import numpy as np
 import pytest
 
 pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not installed")
 
 from tests.conftest import LiveServer, data_uri, make_image, wait_for_status
-from vidgen.media.video import probe_video
+from vidgen.media.video import probe_audio, probe_video
 
 pytestmark = pytest.mark.slow
 
 LTX = "ltx-video-0.9.7-distilled"
+WAN22 = "wan2.2-i2v-a14b-480p"
+LTX2 = "ltx-2.3-distilled"
+HUNYUAN = "hunyuanvideo-1.5-i2v-480p"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model's run: its steps (enough for a cancel seen at the next heartbeat, up to a
+    second later, to land inside the denoising on a machine several times faster than CI), the
+    duration of the job to cancel, and what the finished 1 s clip must be."""
+
+    steps: int
+    cancel_duration: int
+    ratio: str
+    size: tuple[int, int]
+    fps: int
+    frames: int  # 1 s at the model's fps, on its 4k+1 or 8k+1 grid
+    sound: bool = False
+
+
+CASES = {
+    # 97 frames, 16 steps of about half a second here.
+    LTX: Case(steps=16, cancel_duration=4, ratio="16:9", size=(1216, 704), fps=24, frames=25),
+    # A step of a tiny expert at 832×480 takes seconds on one core.
+    WAN22: Case(steps=4, cancel_duration=1, ratio="16:9", size=(832, 480), fps=16, frames=17),
+    # 241 frames: long enough steps for the cancel; the finished clip has its sound.
+    LTX2: Case(
+        steps=16, cancel_duration=10, ratio="3:2", size=(768, 512), fps=24, frames=25, sound=True
+    ),
+    # Its 11k-token steps take several seconds each here.
+    HUNYUAN: Case(steps=2, cancel_duration=1, ratio="16:9", size=(848, 480), fps=24, frames=25),
+}
 
 
 @pytest.fixture(scope="module")
-def tiny_ltx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     import torch
 
     from vidgen.engines.diffusion.architectures import build_pipeline
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    saved = {}
     try:
-        path = tmp_path_factory.mktemp("weights") / LTX
-        build_pipeline(LTX, seed=0).save_pretrained(path)
+        root = tmp_path_factory.mktemp("weights")
+        for model in CASES:
+            pipe = build_pipeline(model, seed=0)
+            if model == HUNYUAN:
+                # The tiny transformer sizes its buckets at 64² pixels, for fast unit tests;
+                # the API serves the real frame sizes, which are buckets of the real 640.
+                pipe.transformer.register_to_config(target_size=640)
+            saved[model] = root / model
+            pipe.save_pretrained(saved[model])
     finally:
         torch.set_num_threads(threads)
-    return path
+    return saved
 
 
 def poll(client: httpx.Client, gen_id: str) -> dict[str, object]:
@@ -44,35 +90,44 @@ def poll(client: httpx.Client, gen_id: str) -> dict[str, object]:
     return body
 
 
-def test_a_routed_open_model_renders_cancels_and_keeps_serving(
-    live_server_factory: Callable[..., LiveServer], tiny_ltx: Path, tmp_path: Path
-) -> None:
-    server = live_server_factory(
-        VIDGEN_ROUTES=f"{LTX}=diffusers",
-        VIDGEN_MODEL_PATHS=f"{LTX}={tiny_ltx}",
+def serve(factory: Callable[..., LiveServer], model: str, weights: Path) -> LiveServer:
+    server = factory(
+        VIDGEN_ROUTES=f"{model}=diffusers",
+        VIDGEN_MODEL_PATHS=f"{model}={weights}",
         VIDGEN_GPU_DEVICE="cpu",
-        VIDGEN_GPU_STEPS="16",
+        VIDGEN_GPU_STEPS=str(CASES[model].steps),
+        VIDGEN_JOB_TIMEOUT_SECONDS="900",
         OMP_NUM_THREADS="1",
     )
     server.start()
+    return server
+
+
+@pytest.mark.parametrize("model", list(CASES))
+def test_a_routed_open_model_renders_cancels_and_keeps_serving(
+    live_server_factory: Callable[..., LiveServer],
+    tiny_weights: dict[str, Path],
+    tmp_path: Path,
+    model: str,
+) -> None:
+    case = CASES[model]
+    server = serve(live_server_factory, model, tiny_weights[model])
     body = {
-        "model": LTX,
+        "model": model,
         "prompt": "slow zoom in on the summit",
         "image_url": data_uri(make_image(640, 360)),
-        "aspect_ratio": "16:9",
+        "aspect_ratio": case.ratio,
         "duration": 1,
         "seed": 42,
     }
     with server.client() as client:
         models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
-        assert models[LTX]["engine"] == "diffusers"
+        assert models[model]["engine"] == "diffusers"
 
-        # A cancel mid-way: the job stops at its next step and is refunded. A worker sees a
-        # cancel at its next heartbeat (up to a second), and the progress a poll shows is as old,
-        # so this job is made long enough (97 frames, 16 steps of about half a second here) that
-        # the cancel lands well inside its denoising on a machine several times faster.
-        doomed = client.post("/v2/video/generations", json={**body, "duration": 4}).json()["id"]
-        deadline = time.monotonic() + 180
+        # A cancel mid-way: the job stops at its next step and is refunded.
+        long = {**body, "duration": case.cancel_duration}
+        doomed = client.post("/v2/video/generations", json=long).json()["id"]
+        deadline = time.monotonic() + 600
         while True:
             state = poll(client, doomed)
             meta = state["meta"]
@@ -83,7 +138,7 @@ def test_a_routed_open_model_renders_cancels_and_keeps_serving(
             assert time.monotonic() < deadline, state
             time.sleep(0.1)
         client.delete("/v2/video/generations", params={"generation_id": doomed})
-        stopped = wait_for_status(client, doomed)
+        stopped = wait_for_status(client, doomed, timeout=300)
         assert stopped["status"] == "error"
         assert stopped["error"]["name"] == "Cancelled"  # type: ignore[index]
         assert stopped["meta"]["progress"] < 0.9  # type: ignore[index]
@@ -91,7 +146,7 @@ def test_a_routed_open_model_renders_cancels_and_keeps_serving(
         # The worker and its warm model carry on: the next job renders, with rising progress.
         done_id = client.post("/v2/video/generations", json=body).json()["id"]
         seen: list[float] = []
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600
         while True:
             state = poll(client, done_id)
             seen.append(state["meta"]["progress"])  # type: ignore[index]
@@ -106,6 +161,44 @@ def test_a_routed_open_model_renders_cancels_and_keeps_serving(
         video = tmp_path / "out.mp4"
         video.write_bytes(httpx.get(state["video"]["url"], timeout=30).content)  # type: ignore[index]
     info = probe_video(video)
-    assert (info.width, info.height) == (1216, 704)
-    assert info.frame_count == 25  # 1 s at 24 fps is 24 frames; LTX takes 8k+1
-    assert info.fps == 24 and info.codec == "h264"
+    assert (info.width, info.height) == case.size
+    assert info.frame_count == case.frames
+    assert info.fps == case.fps and info.codec == "h264"
+    sound = probe_audio(video)
+    if case.sound:
+        assert sound is not None and sound.codec == "aac"
+        with av.open(str(video)) as container:
+            samples = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
+        assert samples.shape[0] == 2
+        assert abs(samples.shape[1] / sound.sample_rate - case.frames / case.fps) < 0.1
+        assert np.abs(samples).max() > 0  # random weights make noise, not silence
+    else:
+        assert sound is None
+
+
+def test_a_prompt_alone_becomes_a_video_with_sound_through_the_openai_dialect(
+    live_server_factory: Callable[..., LiveServer], tiny_weights: dict[str, Path], tmp_path: Path
+) -> None:
+    server = serve(live_server_factory, LTX2, tiny_weights[LTX2])
+    with server.client() as client:
+        created = client.post(
+            "/v1/videos",
+            json={"model": LTX2, "prompt": "rain on a tin roof", "seconds": "1", "size": "768x512"},
+        )
+        assert created.status_code == 200, created.text
+        video_id = created.json()["id"]
+        deadline = time.monotonic() + 300
+        while (state := client.get(f"/v1/videos/{video_id}").json())["status"] not in (
+            "completed",
+            "failed",
+        ):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.2)
+        assert state["status"] == "completed", state
+        content = client.get(f"/v1/videos/{video_id}/content")
+        assert content.status_code == 200
+    path = tmp_path / "text.mp4"
+    path.write_bytes(content.content)
+    info, sound = probe_video(path), probe_audio(path)
+    assert (info.width, info.height, info.frame_count, info.fps) == (768, 512, 25, 24)
+    assert sound is not None and sound.codec == "aac" and sound.channels == 2

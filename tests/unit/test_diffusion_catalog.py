@@ -25,6 +25,11 @@ GRID = {
     "wan2.1-i2v-14b-720p": (16, 1280 * 720),
     "wan2.1-flf2v-14b-720p": (16, 1280 * 720),
     "ltx-video-0.9.7-distilled": (32, 1216 * 704),
+    "wan2.2-i2v-a14b-480p": (16, 832 * 480),
+    "wan2.2-i2v-a14b-720p": (16, 1280 * 720),
+    "ltx-2.3-distilled": (32, 768 * 512),
+    # HunyuanVideo-1.5's buckets hold at most 640² pixels.
+    "hunyuanvideo-1.5-i2v-480p": (16, 640 * 640),
 }
 
 
@@ -57,12 +62,40 @@ def test_durations_become_the_models_valid_frame_counts_at_its_own_fps() -> None
     assert catalog.get("ltx-video-0.9.7-distilled").frame_count(5) == 121  # 8k+1
     assert catalog.get("ltx-video-0.9.7-distilled").frame_count(10) == 241
     assert catalog.get("wan2.1-i2v-14b-480p").frame_count(1) == 17
+    assert catalog.get("wan2.2-i2v-a14b-720p").frame_count(5) == 81  # 4k+1 at 16 fps
+    assert catalog.get("ltx-2.3-distilled").frame_count(5) == 121  # 8k+1 at 24 fps
+    assert catalog.get("hunyuanvideo-1.5-i2v-480p").frame_count(5) == 121  # 4k+1 at 24 fps
     assert catalog.get("runway/gen4_turbo").frame_count(5) == 120  # unchanged for the others
     for spec in OPEN_WEIGHT_MODELS:
         for duration in spec.durations:
             count = spec.frame_count(duration)
             assert (count - 1) % spec.frame_step == 0
             assert abs(count / spec.fps - duration) <= spec.frame_step / spec.fps
+
+
+def test_hunyuan_sizes_are_the_buckets_its_pipeline_picks_for_each_ratio() -> None:
+    """HunyuanVideo-1.5 takes no size: it picks a bucket from the image's ratio. A catalog size
+    that is not that bucket would make frames of another size than the job says."""
+    pytest.importorskip("diffusers", reason="the gpu extra is not installed")
+    from diffusers.pipelines.hunyuan_video1_5.image_processor import (
+        HunyuanVideo15ImageProcessor,
+    )
+
+    processor = HunyuanVideo15ImageProcessor(vae_scale_factor=16)
+    spec = Catalog.build(OPEN_WEIGHT_MODELS).get("hunyuanvideo-1.5-i2v-480p")
+    for ratio, (width, height) in spec.frame_sizes.items():
+        bucket = processor.calculate_default_height_width(height, width, target_size=640)
+        assert bucket == (height, width), ratio
+
+
+def test_a_prompt_alone_is_accepted_only_by_a_model_with_a_text_pipeline(tmp_path: Path) -> None:
+    catalog = Catalog.build([*DEFAULT_MODELS, *OPEN_WEIGHT_MODELS])
+    alone = GenerationRequest(model="ltx-2.3-distilled", prompt="waves on a beach at night")
+    assert validate_request(catalog.get("ltx-2.3-distilled"), alone) == []
+    wan = GenerationRequest(model="wan2.2-i2v-a14b-480p", prompt="waves on a beach at night")
+    errors = validate_request(catalog.get("wan2.2-i2v-a14b-480p"), wan)
+    assert [e.field for e in errors] == ["first_image"]
+    assert all(RECIPES[spec.id].needs_image == spec.requires_image for spec in OPEN_WEIGHT_MODELS)
 
 
 def test_a_last_frame_is_refused_clearly_where_the_model_cannot_use_it() -> None:
@@ -117,6 +150,22 @@ def test_an_incomplete_weights_directory_names_the_missing_component(tmp_path: P
     assert model_dir(settings, "wan2.1-i2v-14b-480p") == target
     problem = weights_problem(settings, "wan2.1-i2v-14b-480p")
     assert problem is not None and "no transformer" in problem and "vae" not in problem
+
+
+@pytest.mark.parametrize(
+    "model", ["wan2.2-i2v-a14b-480p", "ltx-2.3-distilled", "hunyuanvideo-1.5-i2v-480p"]
+)
+def test_a_complete_weights_directory_of_each_new_model_passes_the_start_up_check(
+    tmp_path: Path, model: str
+) -> None:
+    """Every component diffusers saves (a guider, connectors, a vocoder, two experts) is
+    recognised as present."""
+    pytest.importorskip("diffusers", reason="the gpu extra is not installed")
+    from vidgen.engines.diffusion.architectures import build_pipeline
+
+    build_pipeline(model).save_pretrained(tmp_path / model)
+    settings = Settings(data_dir=tmp_path, model_paths={model: str(tmp_path / model)})
+    assert weights_problem(settings, model) is None
 
 
 def test_a_route_to_a_model_without_a_recipe_is_refused(tmp_path: Path) -> None:

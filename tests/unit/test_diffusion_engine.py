@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pytest
 
@@ -31,13 +32,16 @@ from vidgen.engines.diffusion.render import (  # noqa: E402
 )
 from vidgen.errors import JobCancelled  # noqa: E402
 from vidgen.media.images import fit_image_to_frame, inspect_image, load_rgb  # noqa: E402
-from vidgen.media.video import probe_video, read_frame  # noqa: E402
+from vidgen.media.video import probe_audio, probe_video, read_frame  # noqa: E402
 from vidgen.settings import Settings  # noqa: E402
 
 WAN = "wan2.1-i2v-14b-480p"
 WAN5B = "wan2.2-ti2v-5b"
 FLF = "wan2.1-flf2v-14b-720p"
 LTX = "ltx-video-0.9.7-distilled"
+WAN22 = "wan2.2-i2v-a14b-480p"
+LTX2 = "ltx-2.3-distilled"
+HUNYUAN = "hunyuanvideo-1.5-i2v-480p"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,7 +59,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each tiny model saved as diffusers saves real weights."""
     root = tmp_path_factory.mktemp("weights")
     saved = {}
-    for model_id in (WAN, WAN5B, FLF, LTX):
+    for model_id in (WAN, WAN5B, FLF, LTX, WAN22, LTX2, HUNYUAN):
         saved[model_id] = root / model_id
         build_pipeline(model_id, seed=7).save_pretrained(saved[model_id])
     return saved
@@ -143,12 +147,25 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def sound_of(path: Path) -> np.ndarray:
+    """The decoded AAC samples of ``path``, (channels, samples)."""
+    with av.open(str(path)) as container:
+        return np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
+
+
 # -- what a client gets --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("model", "width", "height", "fps", "frames"),
-    [(WAN, 64, 48, 16, 17), (WAN5B, 64, 64, 24, 25), (LTX, 96, 64, 24, 25)],
+    [
+        (WAN, 64, 48, 16, 17),
+        (WAN5B, 64, 64, 24, 25),
+        (LTX, 96, 64, 24, 25),
+        (WAN22, 64, 48, 16, 17),
+        (LTX2, 96, 64, 24, 25),
+        (HUNYUAN, 64, 64, 24, 25),
+    ],
 )
 def test_a_job_becomes_an_mp4_of_the_models_frame_count_and_size_with_rising_progress(
     tmp_path: Path,
@@ -168,6 +185,25 @@ def test_a_job_becomes_an_mp4_of_the_models_frame_count_and_size_with_rising_pro
     assert info.fps == fps and result.frame_count == frames
     assert ctx.progress == sorted(ctx.progress) and ctx.progress[-1] == 1.0
     assert len([p for p in ctx.progress if 0 < p < 0.9]) >= STEPS - 1  # one per denoising step
+    sound = probe_audio(result.path)
+    if model == LTX2:  # the model's sound, as long as the video, in the same file
+        assert sound is not None and sound.codec == "aac" and sound.sample_rate == 24000
+        assert sound.channels == 2 and abs(sound.duration - frames / fps) < 0.1
+    else:
+        assert sound is None
+
+
+def test_a_prompt_alone_becomes_a_video_with_sound_on_a_model_with_a_text_pipeline(
+    tmp_path: Path, weights: dict[str, Path]
+) -> None:
+    engine = engine_for(tmp_path, weights)
+    alone = job(LTX2, width=64, height=64, first_image=None)
+    result = asyncio.run(engine.generate(alone, Context(tmp_path / "t")))
+    info, sound = probe_video(result.path), probe_audio(result.path)
+    assert (info.width, info.height, info.frame_count) == (64, 64, 25)
+    assert sound is not None and sound.duration > 0.9
+    with_image = run(engine, job(LTX2, width=64, height=64), Context(tmp_path / "i"))
+    assert not np.array_equal(frames_of(result.path)[0], frames_of(with_image)[0])
 
 
 def test_the_same_seed_gives_the_same_video_and_another_seed_another(
@@ -181,18 +217,27 @@ def test_the_same_seed_gives_the_same_video_and_another_seed_another(
     assert digest(first) != digest(other)
 
 
+@pytest.mark.parametrize(("model", "frames"), [(WAN5B, 25), (WAN22, 17), (LTX2, 25), (HUNYUAN, 25)])
 def test_loading_from_a_saved_directory_gives_identical_frames(
-    tmp_path: Path, weights: dict[str, Path]
+    tmp_path: Path, weights: dict[str, Path], model: str, frames: int
 ) -> None:
     """The engine's real loading path (from_pretrained, local files only) against the pipeline
-    object that was saved: the same frames, bit for bit."""
-    loaded = run(engine_for(tmp_path, weights), job(WAN5B, width=64, height=64), Context(tmp_path))
+    object that was saved: the same frames, bit for bit, and the same sound (to float rounding:
+    the reloaded vocoder's waveform differs by ~1e-8, which AAC may round either way)."""
+    the_job = job(model, width=64, height=64, fps=24)
+    engine = engine_for(tmp_path, weights)
+    loaded = run(engine, the_job, Context(tmp_path))
     runtime = DiffusionRuntime(EngineOptions(device="cpu", dtype=torch.float32, steps=STEPS))
-    runtime.adopt(WAN5B, build_pipeline(WAN5B, seed=7))
-    the_job = job(WAN5B, width=64, height=64)
+    runtime.adopt(model, build_pipeline(model, seed=7))
     built = tmp_path / "built.mp4"
-    runtime.render(render_request(the_job, 25, fps=16), built)
+    built_stats = runtime.render(render_request(the_job, frames), built)
     assert np.array_equal(frames_of(loaded), frames_of(built))
+    if model == LTX2:
+        assert engine._runtime is not None  # the pipeline the engine loaded, still warm
+        again = engine._runtime.render(render_request(the_job, frames), tmp_path / "again.mp4")
+        assert again.audio is not None and built_stats.audio is not None
+        assert np.allclose(again.audio.samples, built_stats.audio.samples, atol=1e-6)
+        assert sound_of(loaded).shape == sound_of(built).shape
 
 
 def render_request(the_job: EngineJob, frames: int, *, fps: int | None = None) -> RenderRequest:
@@ -230,19 +275,20 @@ def test_a_last_image_conditions_the_last_frame(
     assert probe_video(with_tail).frame_count == (25 if model == LTX else 17)
 
 
+@pytest.mark.parametrize("model", [WAN, WAN22, LTX2, HUNYUAN])
 def test_a_cancel_stops_at_the_next_step_and_the_engine_keeps_serving(
-    tmp_path: Path, weights: dict[str, Path]
+    tmp_path: Path, weights: dict[str, Path], model: str
 ) -> None:
     engine = engine_for(tmp_path, weights)
     ctx = Context(tmp_path / "cancelled", cancel_at=0.3)
     with pytest.raises(JobCancelled):
-        run(engine, job(WAN), ctx)
+        run(engine, job(model, width=64, height=64), ctx)
     assert max(ctx.progress) < 0.5  # it stopped mid-denoising, not after the decode
     assert not (tmp_path / "cancelled" / "diffusers.mp4").exists()
     runtime = engine._runtime
-    assert runtime is not None and runtime.model_id == WAN  # still warm
+    assert runtime is not None and runtime.model_id == model  # still warm
     after = Context(tmp_path / "after")
-    run(engine, job(WAN), after)
+    run(engine, job(model, width=64, height=64), after)
     assert after.progress[0] > 0  # no reload share: the model was warm
     assert after.progress[-1] == 1.0
 
@@ -276,25 +322,60 @@ def test_streamed_wan_decode_gives_exactly_the_frames_of_vae_decode(model: str) 
     assert torch.equal(torch.cat(chunks, dim=2), whole)
 
 
-@pytest.mark.parametrize("model", [WAN, LTX])
-def test_the_engine_renders_what_plain_diffusers_renders(tmp_path: Path, model: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "frames"), [(WAN, 17), (LTX, 25), (WAN22, 17), (LTX2, 25), (HUNYUAN, 17)]
+)
+def test_the_engine_renders_what_plain_diffusers_renders(
+    tmp_path: Path, model: str, frames: int
+) -> None:
     """Same weights, same seed: the engine's latents-then-streamed-decode path against the
-    pipeline's own decode and post-processing, within one 8-bit level."""
+    pipeline's own decode and post-processing, within one 8-bit level; LTX-2's sound is the
+    waveform the pipeline returns, sample for sample."""
     pipe = build_pipeline(model, seed=11)
     runtime = DiffusionRuntime(EngineOptions(device="cpu", dtype=torch.float32, steps=STEPS))
     runtime.adopt(model, pipe)
-    request = render_request(job(model, width=64, height=64), 17 if model == WAN else 25)
+    request = render_request(job(model, width=64, height=64), frames)
     recipe = recipe_for(model)
     assert recipe is not None
     plain_kwargs = runtime.call_arguments(recipe, request)
     # The decode options that the engine applies itself go back to the pipeline here.
     plain_kwargs.update({k: v for k, v in recipe.call_options.items() if k.startswith("decode_")})
-    plain = pipe(**plain_kwargs, output_type="np").frames[0]  # (F, H, W, 3) in [0, 1]
+    output = pipe(**plain_kwargs, output_type="np", return_dict=False)
+    plain = output[0][0]  # (F, H, W, 3) in [0, 1]
     captured_frames: list[np.ndarray] = []
-    runtime.render(request, tmp_path / "engine.mp4", frame_sink=captured_frames.append)
+    stats = runtime.render(request, tmp_path / "engine.mp4", frame_sink=captured_frames.append)
     ours = np.concatenate(captured_frames).astype(np.float64) / 255
     assert ours.shape == plain.shape
     assert np.abs(ours - plain).max() <= 0.5 / 255 + 1e-6
+    if model == LTX2:
+        assert stats.audio is not None
+        waveform = output[1][0].float().numpy()
+        assert stats.audio.sample_rate == pipe.vocoder.config.output_sampling_rate
+        length = stats.audio.samples.shape[1]
+        assert length <= waveform.shape[1]  # trimmed to the video, never padded
+        assert np.allclose(stats.audio.samples, np.clip(waveform[:, :length], -1, 1), atol=1e-6)
+
+
+@pytest.mark.parametrize(("model", "frames"), [(WAN22, 17), (LTX2, 25), (HUNYUAN, 17)])
+def test_the_engines_lossless_options_apply_to_every_model_and_keep_its_frames(
+    tmp_path: Path, model: str, frames: int
+) -> None:
+    """Fused projections (the engine's default on a GPU) on each model: the same frames, within
+    float rounding, as without (LTX-2, whose attention cannot be fused, keeps its own)."""
+    outputs = []
+    for fuse in (False, True):
+        runtime = DiffusionRuntime(
+            EngineOptions(device="cpu", dtype=torch.float32, steps=STEPS, fuse_projections=fuse)
+        )
+        runtime.adopt(model, build_pipeline(model, seed=2))
+        captured_frames: list[np.ndarray] = []
+        runtime.render(
+            render_request(job(model, width=64, height=64), frames),
+            tmp_path / f"{fuse}.mp4",
+            frame_sink=captured_frames.append,
+        )
+        outputs.append(np.concatenate(captured_frames).astype(np.int16))
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1
 
 
 def test_fused_projections_keep_the_output(tmp_path: Path) -> None:

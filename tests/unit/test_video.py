@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from vidgen.media.video import (
+    AudioTrack,
     EncoderSettings,
     Mp4Writer,
+    probe_audio,
     probe_video,
     read_frame,
     rgb_to_yuv420p,
@@ -209,3 +211,58 @@ def test_bad_encoder_settings_fail_when_the_writer_is_created(tmp_path: Path) ->
         Mp4Writer(path, width=WIDTH, height=HEIGHT, fps=24, encoder=EncoderSettings(preset="warp9"))
 
     assert not path.exists()
+
+
+def tones(seconds: float, rate: int = 24000) -> np.ndarray:
+    """A 440 Hz tone on the left, 660 Hz on the right."""
+    t = np.arange(round(seconds * rate), dtype=np.float32) / rate
+    return (0.5 * np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)])).astype(
+        np.float32
+    )
+
+
+def test_a_sound_track_becomes_an_aac_stream_in_the_same_file(tmp_path: Path) -> None:
+    frames = textured_frames(48)
+    path = tmp_path / "sound.mp4"
+    with Mp4Writer(
+        path, width=WIDTH, height=HEIGHT, fps=24, audio=AudioTrack(tones(2), 24000)
+    ) as w:
+        for frame in frames:
+            w.write_rgb(frame)
+    video, sound = probe_video(path), probe_audio(path)
+    assert (video.frame_count, video.fps, video.moov_before_mdat) == (48, 24.0, True)
+    assert sound is not None
+    assert (sound.codec, sound.sample_rate, sound.channels) == ("aac", 24000, 2)
+    assert abs(sound.duration - 2.0) < 0.05
+    with av.open(str(path)) as container:
+        decoded = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
+    with av.open(str(path)) as container:
+        # Interleaved: the audio arrives along with the video, not all after it.
+        kinds = [p.stream.type for p in container.demux() if p.size]
+    first_audio, last_video = kinds.index("audio"), len(kinds) - 1 - kinds[::-1].index("video")
+    assert first_audio < last_video
+    # AAC is lossy and delays by its priming samples: compare the spectra, not the samples.
+    left = np.abs(np.fft.rfft(decoded[0, 4800:28800]))
+    right = np.abs(np.fft.rfft(decoded[1, 4800:28800]))
+    bin_hz = 24000 / 24000
+    assert abs(np.argmax(left) * bin_hz - 440) < 2 and abs(np.argmax(right) * bin_hz - 660) < 2
+
+
+def test_without_a_sound_track_the_file_is_video_only(tmp_path: Path) -> None:
+    assert probe_audio(write(tmp_path / "silent.mp4", textured_frames(4))) is None
+
+
+def test_the_same_frames_and_sound_give_the_same_bytes(tmp_path: Path) -> None:
+    digests = []
+    for name in ("a.mp4", "b.mp4"):
+        track = AudioTrack(tones(1), 24000)
+        with Mp4Writer(tmp_path / name, width=WIDTH, height=HEIGHT, fps=24, audio=track) as w:
+            for frame in textured_frames(24):
+                w.write_rgb(frame)
+        digests.append(hashlib.sha256((tmp_path / name).read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+def test_a_sound_track_of_the_wrong_shape_is_refused() -> None:
+    with pytest.raises(ValueError, match="channels"):
+        AudioTrack(np.zeros((3, 100), np.float32), 24000)

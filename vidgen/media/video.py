@@ -20,6 +20,9 @@ What the file always is, and why:
   count, so the count is fixed instead of following the machine's cores.
 - Encoding runs on a thread of its own. PyAV releases the GIL inside x264, so a producer (the
   preview engine's warps, a model's VAE decode) overlaps with the encoder instead of taking turns.
+- A model that makes sound (LTX-2) hands its waveform over as an ``AudioTrack``: it becomes an AAC
+  track in the same file, muxed by the same thread right behind the video frames it belongs with
+  (so the two interleave as players expect). Without one the file is video-only, as before.
 """
 
 from __future__ import annotations
@@ -43,13 +46,18 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from PIL import Image
 
+from vidgen.media.audio import AacTrack, AudioInfo, AudioTrack, probe_audio
+
 __all__ = [
     "DEFAULT_ENCODER",
+    "AudioInfo",
+    "AudioTrack",
     "EncoderSettings",
     "Mp4Writer",
     "VideoInfo",
     "Yuv420Planes",
     "frame_to_image",
+    "probe_audio",
     "probe_video",
     "read_frame",
     "rgb_to_yuv420p",
@@ -200,6 +208,7 @@ class Mp4Writer:
         height: int,
         fps: int,
         encoder: EncoderSettings = DEFAULT_ENCODER,
+        audio: AudioTrack | None = None,
     ) -> None:
         _check_even(width, height)
         if fps <= 0:
@@ -215,8 +224,11 @@ class Mp4Writer:
         self._container = av.open(
             str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"}
         )
+        self._audio: AacTrack | None = None
         try:
             self._stream = self._open_stream(encoder)
+            if audio is not None:
+                self._audio = AacTrack(self._container, audio)
             # Open the encoder now, so that bad settings fail here and not on the encoder thread.
             self._container.start_encoding()
         except BaseException:
@@ -303,11 +315,16 @@ class Mp4Writer:
                 continue
             try:
                 self._container.mux(self._stream.encode(frame))
+                if self._audio is not None:
+                    # The sound that plays while this frame shows goes in right behind it.
+                    self._audio.mux_until((int(frame.pts or 0) + 1) / self.fps)
             except BaseException as exc:
                 self._error = exc
         if self._error is None and not self._aborted:
             try:
                 self._container.mux(self._stream.encode(None))
+                if self._audio is not None:
+                    self._audio.mux_until(None)
             except BaseException as exc:
                 self._error = exc
 

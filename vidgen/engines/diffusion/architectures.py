@@ -7,7 +7,12 @@ weights either. So every model the engine serves can be built here without the h
 - ``size="tiny"``: a few thousand parameters per component, the shapes of diffusers' own fast
   tests, so a 9-frame clip renders on a CPU in well under a second;
 - ``size="full"``: the published architectures (Wan 2.1 I2V 14B with CLIP ViT-H and UMT5-XXL,
-  Wan 2.2 TI2V 5B with its 16× VAE, LTX-Video 13B with T5-XXL), for ``bench/diffusion.py``.
+  Wan 2.2 TI2V 5B with its 16× VAE, Wan 2.2 I2V A14B's two experts, LTX-Video 13B with T5-XXL,
+  LTX-2 with Gemma 3 12B, HunyuanVideo-1.5 with Qwen2.5-VL 7B), for ``bench/diffusion.py``.
+
+diffusers' own fast tests are not installed, so the tiny configs are derived from each model
+class's ``__init__``: the same structure (every component, the VAE's real compression factors,
+the channel relations between components) with widths of a few units.
 
 The tokenizer is built locally too: a word-level vocabulary with a ``</s>`` end token, wrapped as
 a fast tokenizer, so nothing is fetched. ``save_pretrained`` on the result writes a directory the
@@ -92,19 +97,46 @@ def build_pipeline(
     recipe = recipe_for(model_id)
     if recipe is None:
         raise LookupError(f"no architecture for {model_id!r}")
-    # Build straight on the target device: a full-size Wan 14B is 30+ GB of weights, and
-    # creating it on the CPU first would take minutes and as much host memory.
-    with torch.device(device):
-        torch.manual_seed(seed)
-        if recipe.family == "ltx":
-            pipe = _ltx(size)
-        elif model_id == "wan2.2-ti2v-5b":
-            pipe = _wan_ti2v(size)
-        else:
-            pipe = _wan_i2v(size, flf2v=recipe.needs_last_image, high_res="720p" in model_id)
+    # Build straight on the target device and in the target dtype: a full-size Wan 14B is 30+ GB
+    # of weights in bf16, and creating it on the CPU first would take minutes and as much host
+    # memory; created in float32 first, Wan2.2-A14B (34B parameters with its text encoder) or
+    # LTX-2 with Gemma 3 12B would need ~140 GB on the GPU before the cast.
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        pipe = _build(model_id, recipe.family, recipe.needs_last_image, size, seed, device)
+    finally:
+        torch.set_default_dtype(previous)
     pipe.to(device=device, dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def _build(
+    model_id: str,
+    family: str,
+    flf2v: bool,
+    size: Size,
+    seed: int,
+    device: str | torch.device,
+) -> DiffusionPipeline:
+    with torch.device(device):
+        torch.manual_seed(seed)
+        if family == "ltx":
+            return _ltx(size)
+        if family == "ltx2":
+            from vidgen.engines.diffusion.architectures_ltx2 import ltx2
+
+            return ltx2(size)
+        if family == "hunyuan":
+            from vidgen.engines.diffusion.architectures_hunyuan import hunyuan15_i2v
+
+            return hunyuan15_i2v(size)
+        if model_id == "wan2.2-ti2v-5b":
+            return _wan_ti2v(size)
+        if model_id.startswith("wan2.2-i2v-a14b"):
+            return _wan22_a14b(size)
+        return _wan_i2v(size, flf2v=flf2v, high_res="720p" in model_id)
 
 
 # -- Wan -------------------------------------------------------------------------------------
@@ -232,6 +264,35 @@ def _wan_i2v(size: Size, *, flf2v: bool, high_res: bool) -> WanImageToVideoPipel
         image_processor=processor,
         image_encoder=CLIPVisionModel(clip).eval(),
         transformer=WanTransformer3DModel(**transformer_config).eval(),
+    )
+
+
+def _wan22_a14b(size: Size) -> WanImageToVideoPipeline:
+    """Wan2.2-I2V-A14B: a high-noise and a low-noise expert of the Wan 2.1 14B layout, without
+    CLIP image tokens (the image enters only through the latent channels), the Wan 2.1 VAE, and
+    the expert switch at ``boundary_ratio=0.9`` (Wan's i2v_A14B config: boundary 0.900,
+    sample_shift 5.0)."""
+    if size == "tiny":
+        config: dict[str, Any] = dict(_WAN_TINY_TRANSFORMER)
+        vae = AutoencoderKLWan(
+            base_dim=3,
+            z_dim=16,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        )
+    else:
+        config = dict(_WAN_14B_TRANSFORMER)
+        vae = AutoencoderKLWan()
+    config.update(in_channels=36, out_channels=16)
+    return WanImageToVideoPipeline(
+        tokenizer=build_tokenizer(),
+        text_encoder=_text_encoder_wan(size),
+        vae=vae.eval(),
+        scheduler=_unipc(5.0),
+        transformer=WanTransformer3DModel(**config).eval(),
+        transformer_2=WanTransformer3DModel(**config).eval(),
+        boundary_ratio=0.9,
     )
 
 

@@ -11,7 +11,8 @@ How a job runs:
 - The model loads on the first job and stays warm; a job for another model swaps it.
 - The request maps onto the model: the first image (filled and cropped to the catalog's frame
   size, which is a size the model accepts) conditions the first frame, a last image the last
-  frame where the model can use one; the seed seeds a CPU ``torch.Generator``, so the same seed
+  frame where the model can use one; a model with a text-to-video pipeline (LTX-2) also takes a
+  prompt alone; a model that makes sound (LTX-2) writes it into the MP4 as an AAC track; the seed seeds a CPU ``torch.Generator``, so the same seed
   gives the same video on the same machine; the duration becomes the model's nearest valid
   frame count (Wan 4k+1, LTX 8k+1) at its own frame rate.
 - Progress comes from the denoising steps; a cancel is honoured at the next step, the job's
@@ -51,10 +52,13 @@ _GPU_EXTRA = ("torch", "diffusers", "transformers", "accelerate", "ftfy")
 
 
 class DiffusersEngine(Engine):
-    """Open-weight Wan and LTX-Video models through diffusers. See the module docstring."""
+    """Open-weight Wan, LTX and HunyuanVideo models through diffusers. See the module docstring."""
 
     name = "diffusers"
-    description = "Open-weight image-to-video models (Wan, LTX-Video) on this machine's GPU."
+    description = (
+        "Open-weight image-to-video models (Wan, LTX-Video, LTX-2, HunyuanVideo) on this "
+        "machine's GPU."
+    )
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -108,7 +112,7 @@ class DiffusersEngine(Engine):
         spec, recipe = spec_for(job.model), recipe_for(job.model)
         if spec is None or recipe is None:
             raise EngineError(f"The diffusers engine cannot serve {job.model}.")
-        if job.first_image is None:
+        if job.first_image is None and recipe.needs_image:
             raise EngineError(f"{job.model} needs a first image.", name="InvalidRequest")
         # Fixed at submit from the model's frame rule (4k+1 for Wan): the job's own count.
         num_frames = job.frame_count
@@ -167,7 +171,6 @@ class DiffusersEngine(Engine):
     def _request(job: EngineJob, num_frames: int) -> RenderRequest:
         from vidgen.engines.diffusion.render import RenderRequest
 
-        assert job.first_image is not None
         return RenderRequest(
             model_id=job.model,
             prompt=job.prompt,
@@ -176,7 +179,11 @@ class DiffusersEngine(Engine):
             num_frames=num_frames,
             fps=job.fps,
             seed=job.seed,
-            first_image=_fitted(job.first_image, job.width, job.height, "first image"),
+            first_image=(
+                _fitted(job.first_image, job.width, job.height, "first image")
+                if job.first_image is not None
+                else None
+            ),
             last_image=(
                 _fitted(job.last_image, job.width, job.height, "last image")
                 if job.last_image is not None

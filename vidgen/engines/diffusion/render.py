@@ -12,7 +12,12 @@ beyond bf16 noise (``bench/diffusion.py`` measures both in one run):
   once per process and shape, reused by every later job;
 - no host syncs in the step loop: progress and cancel are plain Python in the step callback;
 - the pipeline returns latents; decoding streams Wan's causal VAE chunk by chunk into the MP4
-  encoder, which runs on its own thread (``decode.py``).
+  encoder, which runs on its own thread (``decode.py``); a model's sound (LTX-2) is decoded first
+  and muxed into the same MP4 as an AAC track;
+- two-expert models (Wan2.2-I2V-A14B) keep both experts on a GPU that holds them, and with
+  offloading move each one once per job, at the expert switch (``offload.py``).
+
+What differs per model family (call arguments, the decode's preparation) is in ``families.py``.
 
 Lossy options (fewer steps, a step cache, FP8 weights) exist only when a setting asks for them.
 """
@@ -25,18 +30,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from PIL import Image
 
-from vidgen.engines.diffusion import decode
+from vidgen.engines.diffusion import decode, families
 from vidgen.engines.diffusion.models import Recipe, recipe_for
+from vidgen.engines.diffusion.offload import ExpertSwap, apply_offload
 from vidgen.errors import EngineError, JobCancelled
+from vidgen.media.audio import AudioTrack
 from vidgen.media.video import Mp4Writer
-from vidgen.settings import Settings
+
+if TYPE_CHECKING:  # the settings' pydantic stack stays out of benchmarks and GPU tests
+    from vidgen.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +113,7 @@ class RenderRequest:
     num_frames: int
     fps: int
     seed: int
-    first_image: Image.Image
+    first_image: Image.Image | None  # None: text to video (models with a text pipeline)
     last_image: Image.Image | None = None
 
 
@@ -113,10 +122,11 @@ class RenderStats:
     """Where the time went (seconds), for logs and the benchmark."""
 
     load: float = 0.0
-    denoise: float = 0.0
-    decode_encode: float = 0.0
+    denoise: float = 0.0  # the pipeline call: text and image encoding, then the steps
+    decode_encode: float = 0.0  # VAE decode (and the sound's) overlapped with the MP4 encode
     steps: int = 0
     frames: int = 0
+    audio: AudioTrack | None = None  # the sound muxed into the MP4, for models that make it
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -127,6 +137,8 @@ class DiffusionRuntime:
         self.options = options
         self.model_id: str | None = None
         self.pipe: Any = None
+        self.expert_swap: ExpertSwap | None = None
+        self._text_pipe: Any = None  # the text-to-video pipeline on the same components
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -162,14 +174,27 @@ class DiffusionRuntime:
         with this runtime's device, memory and speed options applied."""
         self.unload()
         recipe = _recipe(model_id)
-        _apply_options(pipe, recipe, self.options)
+        self.expert_swap = _apply_options(pipe, recipe, self.options)
         self.model_id, self.pipe = model_id, pipe
 
     def unload(self) -> None:
         if self.pipe is None:
             return
-        self.pipe, self.model_id = None, None
+        self.pipe, self.model_id, self._text_pipe, self.expert_swap = None, None, None, None
         free_memory()
+
+    def pipeline_for(self, recipe: Recipe, request: RenderRequest) -> Any:
+        """The loaded pipeline, or for a request without an image the model's text-to-video
+        pipeline, made once from the same components (``from_pipe``: no second copy)."""
+        if request.first_image is not None or recipe.text_pipeline_class is None:
+            return self.pipe
+        if self._text_pipe is None:
+            import diffusers
+
+            text_class = getattr(diffusers, recipe.text_pipeline_class)
+            self._text_pipe = text_class.from_pipe(self.pipe)
+            self._text_pipe.set_progress_bar_config(disable=True)
+        return self._text_pipe
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -206,33 +231,35 @@ class DiffusionRuntime:
         frame_sink: Callable[[npt.NDArray[np.uint8]], None] | None,
     ) -> RenderStats:
         recipe = _recipe(request.model_id)
-        pipe, stats = self.pipe, RenderStats()
+        pipe, stats = self.pipeline_for(recipe, request), RenderStats()
+        if request.first_image is None and recipe.needs_image:
+            raise EngineError(f"{request.model_id} needs a first image.", name="InvalidRequest")
+        families.check_size(pipe, recipe, request)
         kwargs = self.call_arguments(recipe, request)
-        steps = int(kwargs.get("num_inference_steps") or len(kwargs.get("timesteps", ())))
+        steps = families.step_count(kwargs)
         span = _DENOISE_END - progress_start
 
-        def on_step_end(
-            _pipe: Any, index: int, _t: Any, _tensors: dict[str, Any]
-        ) -> dict[str, Any]:
+        def on_step(index: int) -> None:
             # Plain Python only: a .item() or a print of a tensor here would make the host
             # wait for the GPU at every step.
             stats.steps = index + 1
             progress(progress_start + span * (index + 1) / steps)
             if should_stop():
                 raise JobCancelled()
-            return {}
 
         if should_stop():
             raise JobCancelled()
         started = time.perf_counter()
-        latents = pipe(
-            **kwargs, output_type="latent", return_dict=False, callback_on_step_end=on_step_end
-        )[0]
+        try:
+            output = families.denoise(pipe, kwargs, on_step)
+        finally:
+            if self.expert_swap is not None:
+                self.expert_swap.release()  # the VAE gets the expert's room
         stats.denoise = time.perf_counter() - started
 
         started = time.perf_counter()
-        stats.frames = self._decode_and_encode(
-            recipe, request, latents, kwargs, path, progress, frame_sink
+        stats.frames, stats.audio = self._decode_and_encode(
+            recipe, request, output, kwargs, path, progress, frame_sink
         )
         stats.decode_encode = time.perf_counter() - started
         if should_stop():
@@ -242,62 +269,25 @@ class DiffusionRuntime:
 
     def call_arguments(self, recipe: Recipe, request: RenderRequest) -> dict[str, Any]:
         """The pipeline call for ``request``, latents out (the decode is ours)."""
-        steps = self.options.steps or recipe.steps
-        kwargs: dict[str, Any] = {
-            "prompt": request.prompt,
-            "height": request.height,
-            "width": request.width,
-            "num_frames": request.num_frames,
-            "guidance_scale": recipe.guidance_scale,
-            # A CPU generator: the same seed gives the same noise on any GPU model and count.
-            "generator": torch.Generator("cpu").manual_seed(request.seed),
-        }
-        if recipe.uses_guidance:
-            kwargs["negative_prompt"] = recipe.negative_prompt
-        options = dict(recipe.call_options)
-        if self.options.steps and "timesteps" in options and steps != len(options["timesteps"]):
-            options.pop("timesteps")  # a different count than the distilled schedule
-        if "timesteps" not in options:
-            kwargs["num_inference_steps"] = steps
-        kwargs.update(options)
-        # Decoding is done by decode.py; the pipeline's decode-only options stay with us.
-        kwargs.pop("decode_timestep", None)
-        kwargs.pop("decode_noise_scale", None)
-        if recipe.family == "wan":
-            kwargs["image"] = request.first_image
-            if request.last_image is not None:
-                kwargs["last_image"] = request.last_image
-        else:
-            from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
-
-            conditions = [LTXVideoCondition(image=request.first_image, frame_index=0)]
-            if request.last_image is not None:
-                conditions.append(
-                    LTXVideoCondition(image=request.last_image, frame_index=request.num_frames - 1)
-                )
-            kwargs["conditions"] = conditions
-            kwargs["frame_rate"] = request.fps
-        return kwargs
+        return families.call_arguments(recipe, request, self.options.steps)
 
     def _decode_and_encode(
         self,
         recipe: Recipe,
         request: RenderRequest,
-        latents: torch.Tensor,
+        output: tuple[Any, ...],
         kwargs: dict[str, Any],
         path: Path,
         progress: Callable[[float], None],
         frame_sink: Callable[[npt.NDArray[np.uint8]], None] | None,
-    ) -> int:
-        """Decode and encode; ``frame_sink`` (benchmarks, tests) also gets each chunk of frames."""
-        pipe = self.pipe
-        vae = pipe.vae
-        decode_timestep = None
+    ) -> tuple[int, AudioTrack | None]:
+        """Decode and encode; ``frame_sink`` (benchmarks, tests) also gets each chunk of frames.
+        Returns the frame count and the sound that went into the file."""
+        pipe = self.pipeline_for(recipe, request)
         with torch.no_grad():
-            if recipe.family == "wan":
-                latents = _wan_denormalize(vae, latents)
-            else:
-                latents, decode_timestep = _ltx_prepare_decode(pipe, recipe, latents, kwargs)
+            prepared = families.prepare_decode(
+                pipe, recipe, output, kwargs, seconds=request.num_frames / request.fps
+            )
             written = 0
 
             def on_chunk(frames: int) -> None:
@@ -307,13 +297,17 @@ class DiffusionRuntime:
 
             chunks = decode.decoded_chunks(
                 pipe,
-                latents,
+                prepared.latents,
                 streaming=self.options.offload == "none",
-                decode_timestep=decode_timestep,
+                decode_timestep=prepared.decode_timestep,
             )
             count = 0
             with Mp4Writer(
-                path, width=request.width, height=request.height, fps=request.fps
+                path,
+                width=request.width,
+                height=request.height,
+                fps=request.fps,
+                audio=prepared.audio,
             ) as writer:
                 for frames in decode.host_frames(chunks, on_chunk):
                     if frame_sink is not None:
@@ -325,7 +319,7 @@ class DiffusionRuntime:
             raise EngineError(
                 f"{request.model_id} produced {count} frames, {request.num_frames} were asked"
             )
-        return count
+        return count, prepared.audio
 
 
 def _recipe(model_id: str) -> Recipe:
@@ -333,52 +327,6 @@ def _recipe(model_id: str) -> Recipe:
     if recipe is None:
         raise EngineError(f"The diffusers engine has no recipe for {model_id}.")
     return recipe
-
-
-def _wan_denormalize(vae: Any, latents: torch.Tensor) -> torch.Tensor:
-    """What WanImageToVideoPipeline does before ``vae.decode``: undo the latent normalization."""
-    latents = latents.to(device=_module_device(vae), dtype=vae.dtype)
-    shape = (1, vae.config.z_dim, 1, 1, 1)
-    mean = torch.tensor(vae.config.latents_mean).view(shape).to(latents.device, latents.dtype)
-    inv_std = 1.0 / torch.tensor(vae.config.latents_std).view(shape).to(
-        latents.device, latents.dtype
-    )
-    return latents / inv_std + mean
-
-
-def _ltx_prepare_decode(
-    pipe: Any, recipe: Recipe, latents: torch.Tensor, kwargs: dict[str, Any]
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """What LTXConditionPipeline does before ``vae.decode``: denormalize, and for VAEs with
-    timestep conditioning (0.9.1 and later) add the decode noise, drawn from the job's generator
-    after denoising, exactly as the pipeline draws it."""
-    from diffusers.utils.torch_utils import randn_tensor
-
-    vae = pipe.vae
-    latents = pipe._denormalize_latents(
-        latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor
-    )
-    latents = latents.to(pipe.transformer.dtype)
-    if not vae.config.timestep_conditioning:
-        return latents, None
-    decode_t = float(recipe.call_options.get("decode_timestep", 0.0))
-    noise_scale = float(recipe.call_options.get("decode_noise_scale", decode_t))
-    noise = randn_tensor(
-        latents.shape, generator=kwargs["generator"], device=latents.device, dtype=latents.dtype
-    )
-    timestep = torch.tensor([decode_t], device=latents.device, dtype=latents.dtype)
-    scale = torch.tensor([noise_scale], device=latents.device, dtype=latents.dtype)
-    latents = (1 - scale[:, None, None, None, None]) * latents + scale[
-        :, None, None, None, None
-    ] * noise
-    return latents, timestep
-
-
-def _module_device(module: Any) -> torch.device:
-    try:
-        return next(module.parameters()).device  # type: ignore[no-any-return]
-    except StopIteration:  # pragma: no cover - every VAE has parameters
-        return torch.device("cpu")
 
 
 def _transformers(pipe: Any) -> list[Any]:
@@ -389,7 +337,7 @@ def _transformers(pipe: Any) -> list[Any]:
     ]
 
 
-def _apply_options(pipe: Any, recipe: Recipe, options: EngineOptions) -> None:
+def _apply_options(pipe: Any, recipe: Recipe, options: EngineOptions) -> ExpertSwap | None:
     """Device placement, memory options, then the speed options, in the order they compose."""
     pipe.set_progress_bar_config(disable=True)
     device = torch.device(options.device)
@@ -399,22 +347,14 @@ def _apply_options(pipe: Any, recipe: Recipe, options: EngineOptions) -> None:
             model.enable_layerwise_casting(
                 storage_dtype=torch.float8_e4m3fn, compute_dtype=options.dtype
             )
-    if options.offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif options.offload == "group":
-        pipe.enable_group_offload(
-            onload_device=device,
-            offload_type="leaf_level",
-            use_stream=device.type == "cuda",
-        )
-    else:
-        pipe.to(device)
+    swap = apply_offload(pipe, options.offload, device)
     if options.vae_tiling and hasattr(pipe.vae, "enable_tiling"):
         pipe.vae.enable_tiling()
     for model in transformers:
         if options.attention:
             model.set_attention_backend(options.attention)
-        if options.fuse_projections and hasattr(model, "fuse_qkv_projections"):
+        fusable = recipe.family in families.FUSABLE and hasattr(model, "fuse_qkv_projections")
+        if options.fuse_projections and fusable:
             model.fuse_qkv_projections()
         if options.lossy_cache != "none":
             model.enable_cache(_cache_config(options.lossy_cache))
@@ -422,6 +362,7 @@ def _apply_options(pipe: Any, recipe: Recipe, options: EngineOptions) -> None:
             # One compiled block serves all 30–48 identical blocks: seconds, not minutes, to
             # compile, and no recompiles between jobs of the same shape.
             model.compile_repeated_blocks(fullgraph=True)
+    return swap
 
 
 def _cache_config(name: str) -> Any:

@@ -64,13 +64,14 @@ def weights_problem(settings: Settings, model_id: str) -> str | None:
     return None
 
 
-# A component folder holds one of these: a model's config, a scheduler's, a tokenizer's or an
-# image processor's.
+# A component folder holds one of these: a model's config, a scheduler's, a tokenizer's, an
+# image processor's or a guider's (HunyuanVideo-1.5 keeps its CFG scale in a ``guider``).
 _COMPONENT_CONFIGS = (
     "config.json",
     "scheduler_config.json",
     "tokenizer_config.json",
     "preprocessor_config.json",
+    "guider_config.json",
 )
 
 
