@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vidgen.core.engine import EngineContext, EngineJob
 from vidgen.core.models import CapturedImage
-from vidgen.engines.base import EngineContext, EngineJob
 from vidgen.engines.preview import PreviewEngine, fitted_planes, render_frame
 from vidgen.engines.preview_motion import plan_motion
 from vidgen.engines.preview_scene import render_scene

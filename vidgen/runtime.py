@@ -19,20 +19,21 @@ from pathlib import Path
 from urllib.parse import quote
 
 from vidgen.core.catalog import DEFAULT_MODELS, Catalog, ModelSpec
+from vidgen.core.engine import Engine
+from vidgen.core.keys import ApiKey
 from vidgen.core.models import Generation
 from vidgen.core.service import GenerationService
-from vidgen.engines.base import Engine
+from vidgen.core.storage import Storage, remove_outputs, webp_thumbnail_key
 from vidgen.engines.registry import UnknownEngine, build_engines, engine_class
 from vidgen.media.capture import ImageCapture
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.media.video import jpeg_to_webp
 from vidgen.settings import Settings
-from vidgen.storage.base import Storage, open_storage, remove_outputs, webp_thumbnail_key
 from vidgen.storage.links import LinkSigner
 from vidgen.store.db import Database
 from vidgen.store.generations import GenerationStore
 from vidgen.store.jobs import JobStore
-from vidgen.store.keys import ApiKey, KeyStore
+from vidgen.store.keys import KeyStore
 from vidgen.store.notify import Wakeup
 from vidgen.store.pg_notify import PgWakeup
 from vidgen.store.webhooks import WebhookStore
@@ -261,3 +262,17 @@ def check_configuration(
     if problems:
         raise ConfigurationError("; ".join(problems))
     return catalog, engines
+
+
+def open_storage(url: str, settings: Settings | None = None) -> Storage:
+    """Build the store that ``VIDGEN_STORAGE_URL`` names."""
+    if url.startswith("file://"):
+        from vidgen.storage.local import LocalStorage
+
+        return LocalStorage.from_url(url)
+    if url.startswith("s3://"):
+        from vidgen.settings import Settings
+        from vidgen.storage.s3 import S3Storage
+
+        return S3Storage.from_settings(url, settings or Settings())
+    raise ValueError(f"unsupported VIDGEN_STORAGE_URL scheme: {url!r} (expected file:// or s3://)")

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_KEY, data_uri, make_image, make_settings
+from vidgen.core.keys import ApiKey
 from vidgen.core.models import GenerationRequest, ImageRef, Status
+from vidgen.core.storage import thumbnail_key, video_key
 from vidgen.runtime import Runtime
-from vidgen.storage.base import thumbnail_key, video_key
-from vidgen.store.keys import ApiKey
 from vidgen.worker.runner import Worker
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from tests.conftest import TEST_KEY, data_uri, make_image, make_settings
 from vidgen.core.models import GenerationRequest, ImageRef, Status
+from vidgen.core.storage import video_key
 from vidgen.media.video import probe_video
 from vidgen.runtime import Runtime
-from vidgen.storage.base import video_key
 from vidgen.worker.runner import Worker
 
 

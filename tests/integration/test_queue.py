@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from vidgen.core.jobs import Ending, NewJob
 from vidgen.core.models import CapturedImage, Status, VideoOutput
 from vidgen.errors import InsufficientCredits
 from vidgen.store.db import Database
-from vidgen.store.generations import GenerationStore, NewJob
-from vidgen.store.jobs import Ending, JobStore
+from vidgen.store.generations import GenerationStore
+from vidgen.store.jobs import JobStore
 from vidgen.store.keys import KeyStore
 from vidgen.store.rows import utcnow
 from vidgen.store.tables import credit_ledger

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.servers import S3Server
+from vidgen.runtime import open_storage
 from vidgen.settings import Settings
-from vidgen.storage.base import open_storage
 from vidgen.storage.s3 import S3Storage
 
 MiB = 1024 * 1024

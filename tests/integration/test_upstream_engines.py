@@ -16,8 +16,8 @@ import runwayml
 
 from tests.conftest import ImageServer, make_image, make_settings
 from tests.fakes.runway_server import API_VERSION, FAKE_KEY, FakeRunway
+from vidgen.core.engine import EngineContext, EngineJob
 from vidgen.engines.aimlapi import AimlapiEngine
-from vidgen.engines.base import EngineContext, EngineJob
 from vidgen.engines.runway import RunwayEngine
 from vidgen.engines.upstream import TASK_ID_STATE
 from vidgen.errors import EngineError, JobCancelled

@@ -19,8 +19,8 @@ torch = pytest.importorskip("torch", reason="the gpu extra (torch, diffusers) is
 pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not installed")
 
 from tests.conftest import make_image  # noqa: E402
+from vidgen.core.engine import EngineContext, EngineJob  # noqa: E402
 from vidgen.core.models import CapturedImage  # noqa: E402
-from vidgen.engines.base import EngineContext, EngineJob  # noqa: E402
 from vidgen.engines.diffusion import decode  # noqa: E402
 from vidgen.engines.diffusion.architectures import build_pipeline  # noqa: E402
 from vidgen.engines.diffusion.engine import DiffusersEngine, spec_for  # noqa: E402

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from vidgen.engines.base import EngineContext, EngineJob
+from vidgen.core.engine import EngineContext, EngineJob
 from vidgen.engines.noop import NoopEngine, tiny_size
 from vidgen.errors import JobCancelled
 from vidgen.media.video import probe_video

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from vidgen.core.engine import EngineContext, EngineJob, EngineResult
 from vidgen.core.models import CapturedImage
-from vidgen.engines.base import EngineContext, EngineJob, EngineResult
 from vidgen.engines.preview import PreviewEngine
 from vidgen.engines.preview_motion import Camera, Move, move_from_prompt, plan_motion
 from vidgen.errors import JobCancelled

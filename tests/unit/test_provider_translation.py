@@ -16,9 +16,9 @@ from runwayml.types import image_to_video_create_params
 
 from tests.conftest import make_image, make_settings
 from vidgen.core.catalog import DEFAULT_MODELS
+from vidgen.core.engine import EngineJob
 from vidgen.core.models import GenerationRequest, ImageRef
 from vidgen.engines.aimlapi import aimlapi_request, generation_status
-from vidgen.engines.base import EngineJob
 from vidgen.engines.runway import (
     MAX_DATA_URI_CHARS,
     RunwayEngine,

@@ -25,11 +25,11 @@ from vidgen.api.dialect import (
     fast_path,
     request_fingerprint,
 )
+from vidgen.core.keys import ApiKey
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.logs import request_id_var
 from vidgen.runtime import Runtime
-from vidgen.store.keys import ApiKey
 
 
 class AimlapiDialect(Dialect):

@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
+from vidgen.core.keys import ApiKey
 from vidgen.errors import Unauthorized
 from vidgen.runtime import Runtime
-from vidgen.store.keys import ApiKey
 
 #: The second way to send a key (apiframe's), documented beside the bearer scheme.
 API_KEY_HEADER = "X-API-Key"

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 
 from vidgen.api.deps import RuntimeDep
 from vidgen.api.dialect import ServiceRoute
-from vidgen.storage.base import Storage
+from vidgen.core.storage import Storage
 from vidgen.storage.links import LinkRefused
 
 router = APIRouter(tags=["files"], route_class=ServiceRoute)

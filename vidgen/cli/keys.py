@@ -17,8 +17,9 @@ from vidgen.cli.options import DataDir, load_settings, require_database
 from vidgen.webhooks.signing import webhook_secret
 
 if TYPE_CHECKING:
+    from vidgen.core.keys import ApiKey
     from vidgen.settings import Settings
-    from vidgen.store.keys import ApiKey, KeyStore
+    from vidgen.store.keys import KeyStore
 
 app = typer.Typer(
     help="Manage API keys (only a hash of each key is stored).",

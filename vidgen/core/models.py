@@ -125,3 +125,21 @@ class Generation:
     has_first_image: bool
     has_last_image: bool
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file really contains, read back from the file."""
+
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration: float  # seconds
+    codec: str  # "h264"
+    pix_fmt: str  # "yuv420p"
+    moov_before_mdat: bool  # True: playback can start before the download ends
+    color_primaries: str  # FFmpeg's names: "bt709", "unknown", …
+    color_transfer: str
+    color_space: str
+    color_range: str  # "tv" (limited), "pc" (full) or "unknown"

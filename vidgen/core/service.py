@@ -19,6 +19,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from vidgen.core.catalog import Catalog
+from vidgen.core.engine import Engine
+from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
+from vidgen.core.jobs import (
+    IdempotencyClaim,
+    IdempotencyRace,
+    IdempotentMatch,
+    NewJob,
+    UnknownCursor,
+)
+from vidgen.core.keys import ApiKey
 from vidgen.core.limits import RateLimiter
 from vidgen.core.models import CapturedImage, Generation, GenerationRequest, ImageRef, Status
 from vidgen.core.validation import (
@@ -28,22 +38,12 @@ from vidgen.core.validation import (
     text_errors,
     validate_request,
 )
-from vidgen.engines.base import Engine
 from vidgen.errors import Conflict, FieldError, InsufficientCredits, InvalidRequest, NotFound
 from vidgen.logs import generation_id_var, request_id_var
 from vidgen.media.capture import ImageSourceError
 from vidgen.metrics import JOBS_SUBMITTED
 from vidgen.settings import Settings
-from vidgen.store.generations import (
-    GenerationStore,
-    IdempotencyClaim,
-    IdempotencyRace,
-    IdempotentMatch,
-    NewJob,
-    UnknownCursor,
-)
-from vidgen.store.keys import ApiKey
-from vidgen.store.webhooks import ALL_EVENTS, FINAL_EVENTS
+from vidgen.store.generations import GenerationStore
 
 log = logging.getLogger(__name__)
 

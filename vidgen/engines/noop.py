@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vidgen.core.models import VideoInfo
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
-from vidgen.media.video import Mp4Writer, VideoInfo, probe_video, write_thumbnail
+from vidgen.media.video import Mp4Writer, probe_video, write_thumbnail
 
 MAX_SIDE = 64
 MAX_SLEEP_SECONDS = 60.0

@@ -46,6 +46,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from PIL import Image
 
+from vidgen.core.models import VideoInfo
 from vidgen.media.audio import AacTrack, AudioInfo, AudioTrack, probe_audio
 
 __all__ = [
@@ -363,24 +364,6 @@ class Mp4Writer:
         with contextlib.suppress(Exception):
             self._container.close()
         self.path.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video file really contains, read back from the file."""
-
-    width: int
-    height: int
-    fps: float
-    frame_count: int
-    duration: float  # seconds
-    codec: str  # "h264"
-    pix_fmt: str  # "yuv420p"
-    moov_before_mdat: bool  # True: playback can start before the download ends
-    color_primaries: str  # FFmpeg's names: "bt709", "unknown", …
-    color_transfer: str
-    color_space: str
-    color_range: str  # "tv" (limited), "pc" (full) or "unknown"
 
 
 def probe_video(path: Path | str) -> VideoInfo:

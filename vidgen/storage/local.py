@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from vidgen.storage.base import Storage
+from vidgen.core.storage import Storage
 
 #: Where a file is written before it is renamed into place: a hidden directory under the root,
 #: so that a process killed mid-copy leaves no half-written file among the objects.

@@ -28,8 +28,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from vidgen.core.storage import CHUNK_BYTES, Storage, StoredObject
 from vidgen.settings import Settings
-from vidgen.storage.base import CHUNK_BYTES, Storage, StoredObject
 
 T = TypeVar("T")
 #: Presigned URLs are reused for this share of their lifetime, so every poll within that window

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from vidgen.core.jobs import (
+    IdempotencyClaim,
+    IdempotencyRace,
+    IdempotentMatch,
+    NewJob,
+    UnknownCursor,
+)
 from vidgen.core.models import CapturedImage, Generation, Status
 from vidgen.store.credits import BALANCE, CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
@@ -21,54 +27,6 @@ from vidgen.store.notify import Wakeup, job_announcement
 from vidgen.store.rows import GENERATION_COLUMNS, row_to_generation, utcnow
 from vidgen.store.tables import credit_ledger, idempotency_keys, job_inputs, jobs
 from vidgen.store.turns import TURN_PROBES, turn_from
-
-
-@dataclass(frozen=True)
-class NewJob:
-    """A validated, priced job, ready to be stored."""
-
-    id: str
-    key_id: str
-    model: str
-    engine: str
-    dialect: str
-    prompt: str
-    aspect_ratio: str
-    width: int
-    height: int
-    duration: int
-    fps: int
-    frames: int
-    seed: int
-    credits: int
-    max_attempts: int
-    first_image: CapturedImage | None
-    last_image: CapturedImage | None
-    priority: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class IdempotencyClaim:
-    """Reserve ``key`` for this job: the same key and fingerprint replay it for ``ttl``."""
-
-    key: str
-    fingerprint: str
-    ttl: timedelta = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class IdempotentMatch:
-    job_id: str
-    fingerprint: str
-
-
-class IdempotencyRace(Exception):
-    """Another request stored a job under the same Idempotency-Key first; nothing was stored."""
-
-
-class UnknownCursor(Exception):
-    """A list's ``after`` is not the id of one of the key's generations."""
 
 
 class GenerationStore:

@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, Float, String, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
+from vidgen.core.jobs import ClaimedJob, Ending, Heartbeat, ReapResult
 from vidgen.core.models import (
     CapturedImage,
-    Generation,
     Status,
     VideoOutput,
 )
@@ -40,40 +38,6 @@ from vidgen.store.rows import row_to_generation, utcnow
 from vidgen.store.tables import UTCDateTime, api_keys, job_inputs, jobs
 from vidgen.store.turns import CLAIM_ORDER
 from vidgen.store.webhooks import enqueue_event
-
-
-@dataclass(frozen=True)
-class ClaimedJob:
-    generation: Generation
-    attempt: int
-    max_attempts: int
-    engine_state: dict[str, Any]
-    lease_expires_at: datetime
-    #: The job's input images when the claim already knows them ({} for a job that has
-    #: none); None: read them with ``load_inputs``.
-    inputs: dict[str, CapturedImage] | None = None
-
-
-class Ending(StrEnum):
-    """How a worker's attempt to end a job came out."""
-
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"  # a cancel was asked for first: ended cancelled, refunded
-    RETRIED = "retried"
-    LOST = "lost"  # the lease is no longer this worker's: nothing was written
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    owned: bool  # False: the lease was lost (expired and taken over, or the job ended)
-    cancel_requested: bool
-
-
-@dataclass(frozen=True)
-class ReapResult:
-    requeued: list[str]
-    failed: list[str]
 
 
 class JobStore:

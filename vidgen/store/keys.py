@@ -10,7 +10,6 @@ import hashlib
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from vidgen.core.keys import ApiKey
 from vidgen.store.db import Database
 from vidgen.store.tables import api_keys, credit_ledger
 
@@ -30,23 +30,6 @@ def hash_secret(secret: str) -> str:
 
 def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    id: str
-    name: str
-    prefix: str
-    credits: int | None  # None: unlimited
-    max_concurrency: int | None
-    source: str
-    created_at: datetime
-    revoked_at: datetime | None
-    priority: int = 0  # higher is claimed first; keys of one priority take turns
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 def _insert_key(

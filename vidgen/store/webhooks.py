@@ -14,18 +14,16 @@ least once; receivers deduplicate on the event id, which stays the same across r
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from vidgen.core.events import FINAL_EVENTS, WebhookEvent
 from vidgen.store.db import Database
 from vidgen.store.tables import webhook_events
 
-FINAL_EVENTS = ("completed", "failed", "cancelled")
-ALL_EVENTS = ("started", "progress", *FINAL_EVENTS)
 #: How long a final event is retried before it is given up; progress events live briefly.
 FINAL_EVENT_LIFETIME = timedelta(hours=24)
 PROGRESS_EVENT_LIFETIME = timedelta(minutes=2)
@@ -33,20 +31,6 @@ PROGRESS_EVENT_LIFETIME = timedelta(minutes=2)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class WebhookEvent:
-    id: str
-    job_id: str
-    key_id: str
-    url: str
-    type: str
-    final: bool
-    data: dict[str, Any]
-    attempts: int
-    created_at: datetime
-    expires_at: datetime
 
 
 def _to_event(row: Any) -> WebhookEvent:

@@ -30,11 +30,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from vidgen.core.events import WebhookEvent
 from vidgen.core.models import Generation
 from vidgen.errors import ServiceUnavailable
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.store.generations import GenerationStore
-from vidgen.store.webhooks import WebhookEvent, WebhookStore
+from vidgen.store.webhooks import WebhookStore
 from vidgen.webhooks.signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)

@@ -29,15 +29,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vidgen.core.models import VideoOutput
-from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
+from vidgen.core.engine import Engine, EngineContext, EngineJob, EngineResult
+from vidgen.core.jobs import ClaimedJob, Ending
+from vidgen.core.models import VideoInfo, VideoOutput
+from vidgen.core.storage import Storage, remove_outputs, thumbnail_key, video_key
 from vidgen.errors import EngineError, JobCancelled, RetryableEngineError, ServiceUnavailable
 from vidgen.logs import generation_id_var, request_id_var
-from vidgen.media.video import VideoInfo, probe_video, write_thumbnail
+from vidgen.media.video import probe_video, write_thumbnail
 from vidgen.metrics import JOB_DURATION, JOB_OUTCOMES, JOB_QUEUE_WAIT, JOBS_RUNNING
 from vidgen.settings import Settings
-from vidgen.storage.base import Storage, remove_outputs, thumbnail_key, video_key
-from vidgen.store.jobs import ClaimedJob, Ending, JobStore
+from vidgen.store.jobs import JobStore
 from vidgen.store.webhooks import WebhookStore, wants_event
 from vidgen.worker.events import ProgressEvents
 from vidgen.worker.persist import persist

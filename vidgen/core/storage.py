@@ -1,9 +1,9 @@
-"""Where finished videos live, behind one small interface.
+"""Where finished videos live: the blob-storage port, and the keys a generation's files take.
 
-``local`` (the default) keeps files under the data dir and serves them through ``/files/…`` with
-a signed, expiring ``?_jwt=`` token. An S3-compatible backend (``storage.s3``) hands out
-presigned URLs instead, or streams through the same ``/files/…`` route when
-``VIDGEN_STORAGE_PROXY_DOWNLOADS`` says so. Keys are deterministic per generation
+Implemented by ``vidgen.storage.local`` (the default), which keeps files under the data dir,
+served through ``/files/…`` with a signed, expiring ``?_jwt=`` token, and ``vidgen.storage.s3``,
+an S3-compatible bucket that hands out presigned URLs instead, or streams through the same
+``/files/…`` route when ``VIDGEN_STORAGE_PROXY_DOWNLOADS`` says so. Keys are deterministic per generation
 (``videos/<id>.mp4``), so a job that is retried after a crash overwrites its own object rather
 than leaving a second one behind.
 """
@@ -16,10 +16,16 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from vidgen.settings import Settings
+__all__ = [
+    "CHUNK_BYTES",
+    "Storage",
+    "StoredObject",
+    "remove_outputs",
+    "thumbnail_key",
+    "video_key",
+    "webp_thumbnail_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -128,17 +134,3 @@ async def remove_outputs(storage: Storage, generation_id: str) -> None:
             await storage.delete(key)
         except Exception:
             log.warning("could not remove %s", key, exc_info=True)
-
-
-def open_storage(url: str, settings: Settings | None = None) -> Storage:
-    """Build the store that ``VIDGEN_STORAGE_URL`` names."""
-    if url.startswith("file://"):
-        from vidgen.storage.local import LocalStorage
-
-        return LocalStorage.from_url(url)
-    if url.startswith("s3://"):
-        from vidgen.settings import Settings
-        from vidgen.storage.s3 import S3Storage
-
-        return S3Storage.from_settings(url, settings or Settings())
-    raise ValueError(f"unsupported VIDGEN_STORAGE_URL scheme: {url!r} (expected file:// or s3://)")
