@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import postgres_cluster  # noqa: E402
 from vidgen.cli.worker import event_loop_runner  # noqa: E402
 from vidgen.core.models import GenerationRequest  # noqa: E402
-from vidgen.runtime import Runtime  # noqa: E402
 from vidgen.settings import Settings  # noqa: E402
 from vidgen.store.tables import jobs  # noqa: E402
+from vidgen.wiring import Runtime  # noqa: E402
 
 SLOTS_PER_WORKER = 4
 MODEL = "runway/gen4_turbo"
@@ -123,7 +123,7 @@ async def measure(settings: Settings, args: argparse.Namespace) -> dict[str, flo
     request = GenerationRequest(model=MODEL, prompt="bench", duration=5, seed=1)
 
     async def create() -> str:
-        return (await runtime.service.submit(key, request)).generation.id
+        return (await runtime.service.generations.submit(key, request)).generation.id
 
     try:
         # Warm up: the workers' first job encodes the noop clip; connections open.

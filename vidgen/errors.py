@@ -124,6 +124,19 @@ class ServiceUnavailable(VidgenError):
         self.retry_after = retry_after
 
 
+class ImageSourceError(Exception):
+    """An input image cannot be used; ``reason`` says why, in words for the API user. Raised by
+    image capture; the service reports it as an ``InvalidRequest`` on the image's field."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LinkRefused(Exception):
+    """A download link is missing, tampered with or expired (403); the reason is the message."""
+
+
 class EngineError(VidgenError):
     """A generation failed. ``name`` and ``message`` are what the client sees on the job."""
 

@@ -92,13 +92,21 @@ def test_a_front_vidgen_proxies_to_a_back_vidgen_and_keeps_its_own_copy(
 def test_a_job_queued_at_the_back_shows_queued_and_cancelling_it_cancels_it_there(
     live_server_factory: Any,
 ) -> None:
-    back: LiveServer = live_server_factory(VIDGEN_WORKER_CONCURRENCY="1")
+    # The back's only slot is held by a job that sleeps (the noop engine) for longer than the
+    # test, so the forwarded job stays queued there until the cancel reaches it: no race with
+    # the back's worker.
+    back: LiveServer = live_server_factory(
+        VIDGEN_WORKER_CONCURRENCY="1",
+        VIDGEN_ROUTES="runway/gen4_turbo=noop",
+        VIDGEN_SHUTDOWN_GRACE_SECONDS="0.5",
+    )
     back.start()
     front = front_for(back, live_server_factory)
-    long_job = {"model": "runway/gen4_turbo", "image_url": data_uri(make_image()), "duration": 10}
-    with back.client() as client:  # keep the back's only slot busy for a while
-        for _ in range(4):
-            assert client.post("/v2/video/generations", json=long_job).status_code == 200
+    image = data_uri(make_image())
+    long_job = {"model": "runway/gen4_turbo", "image_url": image, "duration": 10}
+    holder = {**long_job, "prompt": "sleep=60 hold the only slot"}
+    with back.client() as client:
+        assert client.post("/v2/video/generations", json=holder).status_code == 200
     with front.client() as client:
         gen_id = client.post("/v2/video/generations", json=long_job).json()["id"]
         deadline = time.monotonic() + 30

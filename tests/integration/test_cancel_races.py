@@ -17,7 +17,7 @@ from tests.conftest import TEST_KEY, data_uri, make_image, make_settings
 from vidgen.core.keys import ApiKey
 from vidgen.core.models import GenerationRequest, ImageRef, Status
 from vidgen.core.storage import thumbnail_key, video_key
-from vidgen.runtime import Runtime
+from vidgen.wiring import Runtime
 from vidgen.worker.runner import Worker
 
 
@@ -60,7 +60,7 @@ async def submit_one(runtime: Runtime) -> tuple[ApiKey, str]:
     assert key is not None
     image = ImageRef(url=data_uri(make_image(64, 36)))
     request = GenerationRequest(model="runway/gen4_turbo", prompt="p", first_image=image)
-    return key, (await runtime.service.submit(key, request)).generation.id
+    return key, (await runtime.service.generations.submit(key, request)).generation.id
 
 
 async def start_worker(runtime: Runtime, job_id: str) -> asyncio.Task[str]:
@@ -85,7 +85,11 @@ async def test_a_cancel_or_delete_accepted_before_the_completion_leaves_nothing_
     outcome = await start_worker(runtime, job_id)
     await asyncio.wait_for(gate.stored.wait(), 30)
     assert await runtime.storage.stat(video_key(job_id)) is not None
-    act_on = runtime.service.cancel if act == "cancel" else runtime.service.delete
+    act_on = (
+        runtime.service.generations.cancel
+        if act == "cancel"
+        else runtime.service.generations.delete
+    )
     told = await act_on(key, job_id)
     assert told.status is Status.GENERATING  # accepted: the job will not complete
     gate.release.set()
@@ -106,6 +110,6 @@ async def test_without_a_cancel_the_same_gated_job_completes(runtime: Runtime) -
     key, job_id = await submit_one(runtime)
     gate.release.set()
     assert await asyncio.wait_for(await start_worker(runtime, job_id), 30) == "completed"
-    final = await runtime.service.get(key, job_id)
+    final = await runtime.service.generations.get(key, job_id)
     assert final.status is Status.COMPLETED and final.video is not None
     assert await runtime.storage.stat(video_key(job_id)) is not None

@@ -10,7 +10,7 @@ from tests.conftest import TEST_KEY, data_uri, make_image, make_settings
 from vidgen.core.models import GenerationRequest, ImageRef, Status
 from vidgen.core.storage import video_key
 from vidgen.media.video import probe_video
-from vidgen.runtime import Runtime
+from vidgen.wiring import Runtime
 from vidgen.worker.runner import Worker
 
 
@@ -28,7 +28,7 @@ async def test_an_emulated_wan_job_renders_the_models_own_frame_count(tmp_path: 
             aspect_ratio="16:9",
             duration=1,
         )
-        queued = (await runtime.service.submit(key, request)).generation
+        queued = (await runtime.service.generations.submit(key, request)).generation
         assert queued.frames == spec.frame_count(1) == 25
         worker = Worker(
             store=runtime.jobs,
@@ -39,7 +39,7 @@ async def test_an_emulated_wan_job_renders_the_models_own_frame_count(tmp_path: 
         claimed = await runtime.jobs.claim_next(worker.name, lease_seconds=30)
         assert claimed is not None
         assert await worker.execute(claimed) == "completed"
-        done = await runtime.service.get(key, queued.id)
+        done = await runtime.service.generations.get(key, queued.id)
         assert done.status is Status.COMPLETED and done.video is not None
         assert done.video.frame_count == 25
         path = settings.data_dir / "objects" / video_key(queued.id)

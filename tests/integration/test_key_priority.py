@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import data_uri, make_image, make_settings
 from vidgen.core.models import GenerationRequest, ImageRef
-from vidgen.runtime import Runtime
+from vidgen.wiring import Runtime
 
 MODEL = "runway/gen4_turbo"
 
@@ -31,7 +31,9 @@ async def submit(runtime: Runtime, key_name: str, count: int) -> list[str]:
     request = GenerationRequest(
         model=MODEL, prompt="a harbour at dawn", first_image=image, duration=5
     )
-    return [(await runtime.service.submit(key, request)).generation.id for _ in range(count)]
+    return [
+        (await runtime.service.generations.submit(key, request)).generation.id for _ in range(count)
+    ]
 
 
 async def claim_order(runtime: Runtime) -> list[str]:

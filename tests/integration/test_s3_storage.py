@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from tests.servers import S3Server
-from vidgen.runtime import open_storage
 from vidgen.settings import Settings
 from vidgen.storage.s3 import S3Storage
+from vidgen.wiring import open_storage
 
 MiB = 1024 * 1024
 

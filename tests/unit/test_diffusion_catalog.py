@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vidgen.configuration import ConfigurationError, check_configuration
 from vidgen.core.catalog import DEFAULT_MODELS, Catalog
 from vidgen.core.models import GenerationRequest, ImageRef
 from vidgen.core.open_models import OPEN_WEIGHT_MODELS
@@ -15,7 +16,6 @@ from vidgen.core.validation import validate_request
 from vidgen.engines.diffusion.engine import DiffusersEngine
 from vidgen.engines.diffusion.models import RECIPES
 from vidgen.engines.diffusion.weights import model_dir, weights_problem
-from vidgen.runtime import ConfigurationError, check_configuration
 from vidgen.settings import Settings
 
 #: The grid each family's VAE and patch size need, and its trained pixel count.
@@ -178,7 +178,7 @@ def test_the_engine_registers_without_importing_torch() -> None:
     code = (
         "import sys\n"
         "from vidgen.engines.registry import engine_class\n"
-        "from vidgen.runtime import check_configuration\n"
+        "from vidgen.configuration import check_configuration\n"
         "from vidgen.settings import Settings\n"
         "engine_class('diffusers')\n"
         "check_configuration(Settings())\n"

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from vidgen.storage.links import LinkRefused, LinkSigner
+from vidgen.errors import LinkRefused
+from vidgen.storage.links import LinkSigner
 
 SIGNER = LinkSigner(secret="s" * 48, ttl_seconds=3600)
 KEY = "videos/abc.mp4"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_settings
+from vidgen.configuration import ConfigurationError, check_configuration
 from vidgen.core.catalog import GEN3A_SIZES, ModelSpec
 from vidgen.engines.runway import RunwayEngine
-from vidgen.runtime import ConfigurationError, check_configuration
 
 KEY = "key_" + "a" * 128
 

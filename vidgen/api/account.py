@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from vidgen.api.deps import CurrentKey, RuntimeDep
+from vidgen.api.deps import CurrentKey, ServiceDep
 from vidgen.api.dialect import ServiceRoute
 
 router = APIRouter(tags=["account"], route_class=ServiceRoute)
@@ -30,13 +30,13 @@ class Account(BaseModel):
     summary="This key's balance and webhook signing secret",
     responses={401: {"description": "Missing, unknown or revoked API key."}},
 )
-async def account(key: CurrentKey, runtime: RuntimeDep) -> Account:
-    current = await runtime.keys.get(key.id) or key  # the cached key may show an old balance
+async def account(key: CurrentKey, service: ServiceDep) -> Account:
+    current = await service.access.current(key)
     return Account(
         id=current.id,
         name=current.name,
         credits=current.credits,
         max_concurrency=current.max_concurrency,
         priority=current.priority,
-        webhook_secret=runtime.webhook_secret(current.id),
+        webhook_secret=service.access.webhook_secret(current),
     )

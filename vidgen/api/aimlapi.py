@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from vidgen.api.deps import CurrentKey, RuntimeDep, current_key, public_base_url, runtime_of
+from vidgen.api.deps import CurrentKey, ServiceDep, current_key, public_base_url, service_of
 from vidgen.api.dialect import (
     Dialect,
     IdempotencyKey,
@@ -29,7 +29,7 @@ from vidgen.core.keys import ApiKey
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.logs import request_id_var
-from vidgen.runtime import Runtime
+from vidgen.service import Service
 
 
 class AimlapiDialect(Dialect):
@@ -190,11 +190,11 @@ class GenerationStatus(BaseModel):
 
 
 async def render_generation(
-    request: Request, runtime: Any, generation: Generation
+    request: Request, service: Service, generation: Generation
 ) -> GenerationStatus:
     base_url = public_base_url(request)
-    link = await runtime.file_url(generation, base_url)
-    thumbnail = await runtime.file_url(generation, base_url, thumbnail=True)
+    link = await service.links.file_url(generation, base_url)
+    thumbnail = await service.links.file_url(generation, base_url, thumbnail=True)
     duration = generation.video.duration if generation.video else None
     charged = (
         generation.credits if generation.status not in (Status.FAILED, Status.CANCELLED) else 0
@@ -277,10 +277,10 @@ async def _create(
     response: Response,
     body: CreateGeneration,
     key: ApiKey,
-    runtime: Runtime,
+    service: Service,
     idempotency_key: str | None,
 ) -> Created:
-    submission = await runtime.service.submit(
+    submission = await service.generations.submit(
         key, body.to_request(base_url=public_base_url(request), idempotency_key=idempotency_key)
     )
     if submission.replayed:
@@ -289,14 +289,14 @@ async def _create(
 
 
 async def _poll(
-    request: Request, generation_id: str, key: ApiKey, runtime: Runtime
+    request: Request, generation_id: str, key: ApiKey, service: Service
 ) -> GenerationStatus:
     if not generation_id.strip():
         raise InvalidRequest(
             [FieldError("generation_id", "must not be empty")], "Query validation error!"
         )
-    generation = await runtime.service.get(key, generation_id)
-    return await render_generation(request, runtime, generation)
+    generation = await service.generations.get(key, generation_id)
+    return await render_generation(request, service, generation)
 
 
 GENERATION_ID_MAX = 100
@@ -321,7 +321,7 @@ async def poll_fast(request: Request) -> Response | None:
     if not generation_id.strip() or len(generation_id) > GENERATION_ID_MAX:
         return None
     key = await current_key(request)
-    status = await _poll(request, generation_id, key, runtime_of(request))
+    status = await _poll(request, generation_id, key, service_of(request))
     return Response(_STATUS_JSON.dump_json(status), media_type="application/json")
 
 
@@ -336,10 +336,10 @@ async def create_generation(
     response: Response,
     body: CreateGeneration,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Created:
-    return await _create(request, response, body, key, runtime, idempotency_key)
+    return await _create(request, response, body, key, service, idempotency_key)
 
 
 @router.get(
@@ -355,7 +355,7 @@ async def create_generation(
 async def get_generation(
     request: Request,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     generation_id: OptionalGenerationId = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size (list only).")] = 20,
     after: Annotated[str | None, Query(max_length=100, description="Cursor (list only).")] = None,
@@ -365,12 +365,12 @@ async def get_generation(
     ] = None,
 ) -> GenerationStatus | GenerationList:
     if generation_id is not None:
-        return await _poll(request, generation_id, key, runtime)
-    page, more = await runtime.service.list(
+        return await _poll(request, generation_id, key, service)
+    page, more = await service.generations.list(
         key, limit=limit, after=after, statuses=STATUS_FILTERS[status] if status else None
     )
     return GenerationList(
-        data=[await render_generation(request, runtime, g) for g in page],
+        data=[await render_generation(request, service, g) for g in page],
         has_more=more,
         next_cursor=page[-1].id if more and page else None,
     )
@@ -386,10 +386,10 @@ async def get_generation(
     "`generating`. A finished one is left as it is.",
 )
 async def cancel_generation(
-    request: Request, generation_id: GenerationId, key: CurrentKey, runtime: RuntimeDep
+    request: Request, generation_id: GenerationId, key: CurrentKey, service: ServiceDep
 ) -> GenerationStatus:
-    generation = await runtime.service.cancel(key, generation_id)
-    return await render_generation(request, runtime, generation)
+    generation = await service.generations.cancel(key, generation_id)
+    return await render_generation(request, service, generation)
 
 
 @router.post(
@@ -403,10 +403,10 @@ async def create_generation_legacy(
     response: Response,
     body: CreateGeneration,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Created:
-    return await _create(request, response, body, key, runtime, idempotency_key)
+    return await _create(request, response, body, key, service, idempotency_key)
 
 
 @router.get(
@@ -417,6 +417,6 @@ async def create_generation_legacy(
 )
 @fast_path(poll_fast)
 async def get_generation_legacy(
-    request: Request, generation_id: GenerationId, key: CurrentKey, runtime: RuntimeDep
+    request: Request, generation_id: GenerationId, key: CurrentKey, service: ServiceDep
 ) -> GenerationStatus:
-    return await _poll(request, generation_id, key, runtime)
+    return await _poll(request, generation_id, key, service)

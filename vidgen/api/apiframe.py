@@ -19,11 +19,11 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from vidgen.api.deps import CurrentKey, RuntimeDep, public_base_url
+from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import InsufficientCredits, InvalidRequest, VidgenError
-from vidgen.runtime import Runtime
+from vidgen.service import Service
 
 #: apiframe's model ids → vidgen's. apiframe has no id for gen3a_turbo (or the open-weight
 #: models), so jobs of those read by vidgen's id.
@@ -173,9 +173,9 @@ def _to_request(
     )
 
 
-async def render_job(request: Request, runtime: Runtime, generation: Generation) -> Job:
-    video = await runtime.file_url(generation, public_base_url(request))
-    thumbnail = await runtime.file_url(generation, public_base_url(request), True)
+async def render_job(request: Request, service: Service, generation: Generation) -> Job:
+    video = await service.links.file_url(generation, public_base_url(request))
+    thumbnail = await service.links.file_url(generation, public_base_url(request), True)
     failed = generation.status in (Status.FAILED, Status.CANCELLED)
     return Job(
         id=generation.id,
@@ -229,10 +229,10 @@ async def generate(
     response: Response,
     body: GenerateVideo,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
-    submission = await runtime.service.submit(
+    submission = await service.generations.submit(
         key, _to_request(body, public_base_url(request), idempotency_key)
     )
     if submission.replayed:
@@ -243,15 +243,15 @@ async def generate(
 
 
 @router.get("/v2/jobs/{job_id}", response_model=Job, responses=ERRORS, summary="Get a job")
-async def get_job(request: Request, job_id: JobId, key: CurrentKey, runtime: RuntimeDep) -> Job:
-    return await render_job(request, runtime, await runtime.service.get(key, job_id))
+async def get_job(request: Request, job_id: JobId, key: CurrentKey, service: ServiceDep) -> Job:
+    return await render_job(request, service, await service.generations.get(key, job_id))
 
 
 @router.get("/v2/jobs", response_model=JobList, responses=ERRORS, summary="List jobs, newest first")
 async def list_jobs(
     request: Request,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[
@@ -259,13 +259,13 @@ async def list_jobs(
     ] = None,
 ) -> JobList:
     statuses = [s for s, word in STATUS_WORDS.items() if word == status] if status else None
-    page, more = await runtime.service.list(key, limit=limit, after=cursor, statuses=statuses)
-    jobs = [await render_job(request, runtime, g) for g in page]
+    page, more = await service.generations.list(key, limit=limit, after=cursor, statuses=statuses)
+    jobs = [await render_job(request, service, g) for g in page]
     return JobList(jobs=jobs, hasMore=more, nextCursor=page[-1].id if more and page else None)
 
 
 @router.post(
     "/v2/jobs/{job_id}/cancel", response_model=Job, responses=ERRORS, summary="Cancel a job"
 )
-async def cancel_job(request: Request, job_id: JobId, key: CurrentKey, runtime: RuntimeDep) -> Job:
-    return await render_job(request, runtime, await runtime.service.cancel(key, job_id))
+async def cancel_job(request: Request, job_id: JobId, key: CurrentKey, service: ServiceDep) -> Job:
+    return await render_job(request, service, await service.generations.cancel(key, job_id))

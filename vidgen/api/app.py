@@ -30,8 +30,8 @@ from vidgen.api.dialect import Dialect, FastPath, fast_path_of
 from vidgen.errors import PayloadTooLarge, RequestTimeout
 from vidgen.logs import log_request, request_id_var
 from vidgen.metrics import HTTP_LATENCY
-from vidgen.runtime import Runtime
 from vidgen.settings import Settings
+from vidgen.wiring import Runtime
 from vidgen.worker.runner import Worker, reap_expired_leases
 
 log = logging.getLogger("vidgen.http")
@@ -295,7 +295,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings)
-        app.state.runtime = runtime
+        # Routes reach vidgen through the service alone (api.deps.ServiceDep).
+        app.state.service = runtime.service
         if bootstrap_key:
             await runtime.ensure_first_key()
         worker: Worker | None = None
@@ -303,13 +304,7 @@ def create_app(
         reaper_task: asyncio.Task[None] | None = None
         stop_reaping = asyncio.Event()
         if settings.run_worker:
-            worker = Worker(
-                store=runtime.jobs,
-                storage=runtime.storage,
-                engines=runtime.engines,
-                settings=settings,
-                webhooks=runtime.webhooks,
-            )
+            worker = runtime.worker()
             worker_task = asyncio.create_task(worker.run())
         else:
             # No worker here (scale-out): still reap expired leases, so that a job whose

@@ -1,4 +1,4 @@
-"""Shared FastAPI dependencies, as ``Annotated`` aliases: ``RuntimeDep``, ``CurrentKey``."""
+"""Shared FastAPI dependencies, as ``Annotated`` aliases: ``ServiceDep``, ``CurrentKey``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from vidgen.core.keys import ApiKey
-from vidgen.errors import Unauthorized
-from vidgen.runtime import Runtime
+from vidgen.service import Service
 
 #: The second way to send a key (apiframe's), documented beside the bearer scheme.
 API_KEY_HEADER = "X-API-Key"
@@ -24,17 +23,19 @@ API_KEY_HEADER_SCHEME = {
 }
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def service_of(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
 
 
-async def get_runtime(request: Request) -> Runtime:
+async def get_service(request: Request) -> Service:
     # async on purpose: FastAPI runs a plain-def dependency in a thread pool, a hop per request.
-    return runtime_of(request)
+    return service_of(request)
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+#: The only way into vidgen for a route: the service (``vidgen.service``), never the wiring or
+#: an adapter.
+ServiceDep = Annotated[Service, Depends(get_service)]
 
 
 class KeyAuth(HTTPBearer):
@@ -64,13 +65,7 @@ class KeyAuth(HTTPBearer):
                 api_key = value.decode("latin-1")
         scheme, token = get_authorization_scheme_param(authorization)
         secret = (token if scheme.lower() == "bearer" else "") or api_key or ""
-        secret = secret.strip()
-        if not secret:
-            raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'.")
-        key = await runtime_of(request).keys.authenticate(secret)
-        if key is None:
-            raise Unauthorized("Invalid or revoked API key.")
-        return key
+        return await service_of(request).access.authenticate(secret)
 
 
 current_key = KeyAuth()
@@ -93,7 +88,7 @@ def document_key_header(schema: dict[str, Any]) -> None:
 
 def public_base_url(request: Request) -> str:
     """Where links in answers should point: VIDGEN_PUBLIC_URL, or the URL the request used."""
-    configured = runtime_of(request).settings.public_url
+    configured = service_of(request).settings.public_url
     if configured:
         return configured.rstrip("/")
     scope = request.scope

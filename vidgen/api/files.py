@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from vidgen.api.deps import RuntimeDep
+from vidgen.api.deps import ServiceDep
 from vidgen.api.dialect import ServiceRoute
-from vidgen.core.storage import Storage
-from vidgen.storage.links import LinkRefused
+from vidgen.errors import LinkRefused
+from vidgen.service import Download
 
 router = APIRouter(tags=["files"], route_class=ServiceRoute)
 
@@ -39,20 +39,14 @@ def _refused(reason: str, status: int = 403) -> JSONResponse:
 async def download_file(
     key: str,
     request: Request,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     token: Annotated[str | None, Query(alias="_jwt")] = None,
 ) -> Response:
     try:
-        runtime.links.verify(token, key=key)
+        download = service.links.signed_file(key, token)
     except LinkRefused as exc:
         return _refused(str(exc))
-    response = await send_object(
-        request,
-        runtime.storage,
-        key,
-        media_type="video/mp4" if key.endswith(".mp4") else None,
-        filename=key.rsplit("/", 1)[-1],
-    )
+    response = await send_object(request, download)
     return response if response is not None else _refused("not found", 404)
 
 
@@ -86,15 +80,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, min(int(last), size - 1) if last else size - 1
 
 
-async def send_object(
-    request: Request,
-    storage: Storage,
-    key: str,
-    *,
-    media_type: str | None,
-    filename: str,
-) -> Response | None:
+async def send_object(request: Request, download: Download) -> Response | None:
     """Send a stored object with Range support, or None when it does not exist."""
+    storage, key, filename = download.storage, download.key, download.filename
+    media_type = download.media_type or None
     headers = {
         "Cache-Control": "private, max-age=3600",
         "Content-Disposition": f'inline; filename="{filename}"',

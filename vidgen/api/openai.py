@@ -25,13 +25,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from vidgen.api.deps import CurrentKey, RuntimeDep, public_base_url
+from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint
 from vidgen.api.files import send_object
 from vidgen.core.catalog import ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, NotFound, VidgenError
-from vidgen.runtime import Runtime
+from vidgen.service import Service
 
 STATUS_WORDS: dict[Status, str] = {
     Status.QUEUED: "queued",
@@ -218,14 +218,14 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
 
 
 def _to_request(
-    runtime: Runtime,
+    service: Service,
     body: CreateVideo,
     image: ImageRef | None,
     fingerprint: str,
     base_url: str,
     idempotency_key: str | None,
 ) -> GenerationRequest:
-    catalog = runtime.catalog
+    catalog = service.catalog
     spec = catalog.get(body.model) if body.model else catalog.default_for(has_image=bool(image))
     duration = None
     if body.seconds is not None:
@@ -264,8 +264,8 @@ def _ratio(spec: ModelSpec, sizes: dict[str, str], size: str | None) -> str:
     return ratio
 
 
-async def render_video(request: Request, runtime: Runtime, generation: Generation) -> Video:
-    link = await runtime.file_url(generation, public_base_url(request))
+async def render_video(request: Request, service: Service, generation: Generation) -> Video:
+    link = await service.links.file_url(generation, public_base_url(request))
     error = None
     if generation.status in (Status.FAILED, Status.CANCELLED):
         failure = generation.error
@@ -336,46 +336,46 @@ async def create_video(
     request: Request,
     response: Response,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Video:
     body, image, fingerprint = await _parse_create(request)
-    submission = await runtime.service.submit(
+    submission = await service.generations.submit(
         key,
-        _to_request(runtime, body, image, fingerprint, public_base_url(request), idempotency_key),
+        _to_request(service, body, image, fingerprint, public_base_url(request), idempotency_key),
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return await render_video(request, runtime, submission.generation)
+    return await render_video(request, service, submission.generation)
 
 
 @router.get(
     "/v1/videos/{video_id}", response_model=Video, responses=ERRORS, summary="Retrieve a video"
 )
 async def retrieve_video(
-    request: Request, response: Response, video_id: VideoId, key: CurrentKey, runtime: RuntimeDep
+    request: Request, response: Response, video_id: VideoId, key: CurrentKey, service: ServiceDep
 ) -> Video:
-    generation = await runtime.service.get(key, video_id)
+    generation = await service.generations.get(key, video_id)
     if not generation.status.is_final:
         # The SDK's create_and_poll waits this long between polls.
         response.headers["openai-poll-after-ms"] = "1000"
-    return await render_video(request, runtime, generation)
+    return await render_video(request, service, generation)
 
 
 @router.get("/v1/videos", response_model=VideoList, responses=ERRORS, summary="List videos")
 async def list_videos(
     request: Request,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     after: Annotated[str | None, Query(max_length=100)] = None,
     # OpenAI's spec allows 0: an empty page whose has_more says whether there are videos.
     limit: Annotated[int, Query(ge=0, le=100)] = 20,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
 ) -> VideoList:
-    page, more = await runtime.service.list(
+    page, more = await service.generations.list(
         key, limit=limit, after=after, newest_first=order == "desc"
     )
-    data = [await render_video(request, runtime, g) for g in page]
+    data = [await render_video(request, service, g) for g in page]
     return VideoList(
         data=data,
         has_more=more,
@@ -387,8 +387,8 @@ async def list_videos(
 @router.delete(
     "/v1/videos/{video_id}", response_model=VideoDeleted, responses=ERRORS, summary="Delete a video"
 )
-async def delete_video(video_id: VideoId, key: CurrentKey, runtime: RuntimeDep) -> VideoDeleted:
-    await runtime.service.delete(key, video_id)
+async def delete_video(video_id: VideoId, key: CurrentKey, service: ServiceDep) -> VideoDeleted:
+    await service.generations.delete(key, video_id)
     return VideoDeleted(id=video_id, deleted=True)
 
 
@@ -402,10 +402,10 @@ async def download_content(
     video_id: VideoId,
     request: Request,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     variant: Annotated[Literal["video", "thumbnail", "spritesheet"], Query()] = "video",
 ) -> Response:
-    generation = await runtime.service.get(key, video_id)
+    generation = await service.generations.get(key, video_id)
     if variant == "spritesheet":
         raise InvalidRequest.single(
             "variant", "spritesheet is not available; use video or thumbnail"
@@ -414,19 +414,11 @@ async def download_content(
         raise NotFound(
             f"Video {video_id!r} has no content yet (status {STATUS_WORDS[generation.status]})."
         )
-    if variant == "thumbnail":
-        object_key = await runtime.webp_thumbnail(generation)
-        media_type, filename = "image/webp", f"{video_id}.webp"
-    else:
-        object_key = generation.video.key
-        media_type, filename = "video/mp4", f"{video_id}.mp4"
-    response = (
-        await send_object(
-            request, runtime.storage, object_key, media_type=media_type, filename=filename
-        )
-        if object_key
-        else None
+    # OpenAI documents the thumbnail as WebP.
+    download = await service.links.content(
+        generation, "webp" if variant == "thumbnail" else "video"
     )
+    response = await send_object(request, download) if download is not None else None
     if response is None:
         raise NotFound(f"The {variant} of video {video_id!r} is not available.")
     return response

@@ -14,7 +14,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from vidgen.api.deps import RuntimeDep
+from vidgen.api.deps import ServiceDep
 from vidgen.api.dialect import ServiceRoute
 from vidgen.errors import Unauthorized
 from vidgen.metrics import QUEUE_DEPTH
@@ -33,7 +33,7 @@ async def health() -> dict[str, str]:
     summary="Readiness: the database and the storage are reachable",
     responses={503: {"description": "a dependency is down; `checks` says which"}},
 )
-async def ready(runtime: RuntimeDep) -> JSONResponse:
+async def ready(service: ServiceDep) -> JSONResponse:
     checks: dict[str, str] = {}
 
     async def probe(name: str, check: Any) -> None:
@@ -44,9 +44,7 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
             log.warning("readiness check failed", extra={"check": name, "error": repr(exc)})
             checks[name] = "unavailable"
 
-    await asyncio.gather(
-        probe("database", runtime.db.ping), probe("storage", runtime.storage.check)
-    )
+    await asyncio.gather(*(probe(name, check) for name, check in service.checks.items()))
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
@@ -70,16 +68,16 @@ def check_metrics_token(request: Request, expected: str) -> None:
     response_class=Response,
     responses={401: {"description": "VIDGEN_METRICS_TOKEN is set and was not sent."}},
 )
-async def metrics(request: Request, runtime: RuntimeDep) -> Response:
-    token = runtime.settings.metrics_token
+async def metrics(request: Request, service: ServiceDep) -> Response:
+    token = service.settings.metrics_token
     if token is not None:
         check_metrics_token(request, token.get_secret_value())
     try:
-        depth = await runtime.jobs.queue_depth()
+        depth = await service.queue_depth()
     except Exception:
         log.warning("queue depth unavailable", exc_info=True)
     else:
-        for spec in runtime.catalog:
+        for spec in service.catalog:
             QUEUE_DEPTH.labels(spec.id).set(depth.get(spec.id, 0))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -113,14 +111,14 @@ class ModelList(BaseModel):
 @router.get(
     "/v1/models", response_model=ModelList, summary="Models, their limits, prices and engines"
 )
-async def list_models(runtime: RuntimeDep) -> ModelList:
+async def list_models(service: ServiceDep) -> ModelList:
     return ModelList(
         data=[
             ModelInfo(
                 id=spec.id,
                 title=spec.title,
                 description=spec.description,
-                engine=runtime.catalog.engine_for(spec.id),
+                engine=service.catalog.engine_for(spec.id),
                 aliases=list(spec.aliases),
                 aspect_ratios={r: f"{w}x{h}" for r, (w, h) in spec.frame_sizes.items()},
                 default_aspect_ratio=spec.default_ratio,
@@ -132,6 +130,6 @@ async def list_models(runtime: RuntimeDep) -> ModelList:
                 accepts_last_image=spec.accepts_last_image,
                 max_prompt_chars=spec.max_prompt_chars,
             )
-            for spec in runtime.catalog
+            for spec in service.catalog
         ]
     )

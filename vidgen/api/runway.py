@@ -20,12 +20,12 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from vidgen.api.deps import CurrentKey, RuntimeDep, public_base_url
+from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
 from vidgen.core.catalog import Catalog
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
-from vidgen.runtime import Runtime
+from vidgen.service import Service
 
 RUNWAY_VERSION = "2024-11-06"
 #: Runway's model names → vidgen's catalog ids.
@@ -152,7 +152,7 @@ def _aspect_ratio(catalog: Catalog, model: str, ratio: str | None) -> str:
 
 
 def _to_request(
-    body: ImageToVideo, runtime: Runtime, base_url: str, idempotency_key: str | None
+    body: ImageToVideo, service: Service, base_url: str, idempotency_key: str | None
 ) -> GenerationRequest:
     model = MODELS.get(body.model)
     if model is None:
@@ -165,7 +165,7 @@ def _to_request(
         prompt=body.promptText or "",
         first_image=first,
         last_image=last,
-        aspect_ratio=_aspect_ratio(runtime.catalog, model, body.ratio),
+        aspect_ratio=_aspect_ratio(service.catalog, model, body.ratio),
         duration=body.duration,
         seed=body.seed,
         dialect=DIALECT.name,
@@ -176,7 +176,7 @@ def _to_request(
 
 
 async def render_task(
-    request: Request, runtime: Runtime, generation: Generation, *, throttled: bool
+    request: Request, service: Service, generation: Generation, *, throttled: bool
 ) -> Task:
     status = generation.status
     task = Task(id=generation.id, createdAt=generation.created_at, status="PENDING")
@@ -187,7 +187,7 @@ async def render_task(
         task.status, task.progress = "RUNNING", round(generation.progress, 4)
         task.estimatedCost = Cost(credits=generation.credits)
     elif status is Status.COMPLETED:
-        link = await runtime.file_url(generation, public_base_url(request))
+        link = await service.links.file_url(generation, public_base_url(request))
         task.status, task.output, task.cost = (
             "SUCCEEDED",
             [link[0]] if link else [],
@@ -289,12 +289,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     summary="The key's balance, limits and usage, as Runway reports an organization",
 )
 async def organization(
-    key: CurrentKey, runtime: RuntimeDep, version: RunwayVersion = None
+    key: CurrentKey, service: ServiceDep, version: RunwayVersion = None
 ) -> Organization:
     _check_version(version)
-    current = await runtime.keys.get(key.id) or key  # the cached key may show an old balance
-    counts = await runtime.service.recent_counts(current, now=datetime.now(UTC))
-    names = {name: model for name, model in MODELS.items() if runtime.catalog.find(model)}
+    current = await service.access.current(key)
+    counts = await service.generations.recent_counts(current, now=datetime.now(UTC))
+    names = {name: model for name, model in MODELS.items() if service.catalog.find(model)}
     return Organization(
         creditBalance=UNLIMITED_CREDITS if current.credits is None else current.credits,
         tier=Tier(
@@ -324,7 +324,7 @@ async def organization(
 )
 async def organization_usage(
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     query: UsageQuery | None = None,
     version: RunwayVersion = None,
 ) -> UsageReport:
@@ -338,7 +338,7 @@ async def organization_usage(
         raise InvalidRequest.single(
             "beforeDate", f"must be at most {USAGE_DAYS_MAX} days after startDate"
         )
-    days = await runtime.service.credits_by_day(key, start, before)
+    days = await service.generations.credits_by_day(key, start, before)
     results = [
         UsageDay(
             date=day,
@@ -366,13 +366,13 @@ async def image_to_video(
     response: Response,
     body: ImageToVideo,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     version: RunwayVersion = None,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskCreated:
     _check_version(version)
-    submission = await runtime.service.submit(
-        key, _to_request(body, runtime, public_base_url(request), idempotency_key)
+    submission = await service.generations.submit(
+        key, _to_request(body, service, public_base_url(request), idempotency_key)
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -385,13 +385,13 @@ async def get_task(
     request: Request,
     task_id: TaskId,
     key: CurrentKey,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     version: RunwayVersion = None,
 ) -> Task:
     _check_version(version)
-    generation = await runtime.service.get(key, task_id)
-    throttled = await runtime.service.is_throttled(key, generation)
-    return await render_task(request, runtime, generation, throttled=throttled)
+    generation = await service.generations.get(key, task_id)
+    throttled = await service.generations.is_throttled(key, generation)
+    return await render_task(request, service, generation, throttled=throttled)
 
 
 @router.delete(
@@ -402,8 +402,8 @@ async def get_task(
     summary="Cancel a pending or running task, or delete a finished one",
 )
 async def delete_task(
-    task_id: TaskId, key: CurrentKey, runtime: RuntimeDep, version: RunwayVersion = None
+    task_id: TaskId, key: CurrentKey, service: ServiceDep, version: RunwayVersion = None
 ) -> Response:
     _check_version(version)
-    await runtime.service.delete(key, task_id)
+    await service.generations.delete(key, task_id)
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from vidgen import __version__
 from vidgen.cli.options import DataDir, load_settings
 
 if TYPE_CHECKING:
-    from vidgen.runtime import Runtime
+    from vidgen.wiring import Runtime
 
 SAMPLE_IMAGE = (
     "https://upload.wikimedia.org/wikipedia/commons/thumb/6/68/Liebener_Spitze_SW.JPG/"
@@ -41,7 +41,7 @@ def banner(
     )
     console.print(f"  {workers}")
     console.print("  models:")
-    for model, engine in runtime.routing().items():
+    for model, engine in runtime.service.routing().items():
         note = runtime.engines[engine].description
         console.print(f"    {model:<20} → {engine}" + (f"  [dim]({note})[/]" if note else ""))
     for _key, secret in runtime.created_keys:
@@ -76,8 +76,8 @@ def serve(
 
     from vidgen.api.app import create_app
     from vidgen.api.connections import ConnectionLimits, guarded_protocol, raise_open_file_limit
+    from vidgen.configuration import ConfigurationError, check_configuration
     from vidgen.logs import configure_logging
-    from vidgen.runtime import ConfigurationError, check_configuration
 
     configure_logging(settings.log_level, settings.log_format)
     try:

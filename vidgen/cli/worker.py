@@ -54,8 +54,8 @@ def worker(
     """Run a worker (no HTTP): claim jobs, run engines, store videos, deliver webhooks."""
     settings = load_settings(data_dir=data_dir, worker_concurrency=concurrency)
     # Imported here, as in `serve`: the client commands must not load the server stack.
+    from vidgen.configuration import ConfigurationError, check_configuration, served_models
     from vidgen.logs import configure_logging
-    from vidgen.runtime import ConfigurationError, check_configuration, served_models
 
     configure_logging(settings.log_level, settings.log_format)
     # A worker migrates PostgreSQL on start, as every process does; a SQLite file it would have
@@ -84,8 +84,7 @@ def event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
 
 async def run_worker(settings: Settings, models: list[str] | None, name: str | None) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully (see the module docstring)."""
-    from vidgen.runtime import Runtime
-    from vidgen.worker.runner import Worker
+    from vidgen.wiring import Runtime
 
     stopping = asyncio.Event()
     signals = 0
@@ -106,15 +105,7 @@ async def run_worker(settings: Settings, models: list[str] | None, name: str | N
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     runtime = await Runtime.start(settings, models=models)
-    worker = Worker(
-        store=runtime.jobs,
-        storage=runtime.storage,
-        engines=runtime.engines,
-        settings=settings,
-        name=name,
-        models=models,
-        webhooks=runtime.webhooks,
-    )
+    worker = runtime.worker(name=name, models=models)
     dispatcher = runtime.webhook_dispatcher()
     worker_task = asyncio.create_task(worker.run())
     dispatcher_task = asyncio.create_task(dispatcher.run())

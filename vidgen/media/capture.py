@@ -6,18 +6,11 @@ from __future__ import annotations
 import asyncio
 
 from vidgen.core.models import CapturedImage, ImageRef
+from vidgen.errors import ImageSourceError
 from vidgen.media.data_uri import parse_data_uri
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.media.images import ImageRejected, inspect_image
 from vidgen.settings import Settings
-
-
-class ImageSourceError(Exception):
-    """The image cannot be used; ``reason`` says why, in words for the API user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class ImageCapture:

@@ -12,12 +12,10 @@ from functools import lru_cache
 
 import jwt
 
+from vidgen.errors import LinkRefused
+
 ALGORITHM = "HS256"
 AUDIENCE = "vidgen-download"
-
-
-class LinkRefused(Exception):
-    """A download token that is missing, malformed, tampered with, expired or for another file."""
 
 
 @dataclass(frozen=True)

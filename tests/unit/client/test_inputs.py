@@ -190,5 +190,5 @@ def test_the_command_line_loads_without_the_server_stack() -> None:
     module imports no server code: serve, worker and keys import it when they run."""
     loaded = modules_loaded_by("vidgen.cli.main", ("vidgen", "fastapi", "sqlalchemy", "torch"))
     server = [m for m in loaded if m.split(".")[0] in ("fastapi", "sqlalchemy", "torch")]
-    server += [m for m in loaded if m.startswith(("vidgen.runtime", "vidgen.store", "vidgen.api"))]
+    server += [m for m in loaded if m.startswith(("vidgen.wiring", "vidgen.store", "vidgen.api"))]
     assert server == [], server

@@ -1,4 +1,4 @@
-"""The single entry point every dialect calls: submit, get, cancel.
+"""Generations for clients: submit, get, list, cancel, delete, and a key's usage.
 
 ``submit`` validates a canonical request against the model's catalog entry (and what its engine
 can honour), captures the input images (fetched safely, verified, their bytes kept with the job),
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from vidgen.core.catalog import Catalog
-from vidgen.core.engine import Engine
 from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
 from vidgen.core.jobs import (
     IdempotencyClaim,
@@ -30,7 +29,8 @@ from vidgen.core.jobs import (
 )
 from vidgen.core.keys import ApiKey
 from vidgen.core.limits import RateLimiter
-from vidgen.core.models import CapturedImage, Generation, GenerationRequest, ImageRef, Status
+from vidgen.core.models import CapturedImage, Generation, GenerationRequest, Status
+from vidgen.core.ports import CaptureImage, CheckUrl, EngineRules, GenerationRepository
 from vidgen.core.validation import (
     SEED_MAX,
     detect_ratio,
@@ -38,19 +38,20 @@ from vidgen.core.validation import (
     text_errors,
     validate_request,
 )
-from vidgen.errors import Conflict, FieldError, InsufficientCredits, InvalidRequest, NotFound
+from vidgen.errors import (
+    Conflict,
+    FieldError,
+    ImageSourceError,
+    InsufficientCredits,
+    InvalidRequest,
+    NotFound,
+)
 from vidgen.logs import generation_id_var, request_id_var
-from vidgen.media.capture import ImageSourceError
 from vidgen.metrics import JOBS_SUBMITTED
 from vidgen.settings import Settings
-from vidgen.store.generations import GenerationStore
 
 log = logging.getLogger(__name__)
 
-#: Fetch and verify one image (``media.capture.ImageCapture``); raises ImageSourceError.
-CaptureImage = Callable[[ImageRef], Awaitable[CapturedImage]]
-#: Check a webhook URL against the fetch policy without calling it; returns a reason or None.
-CheckUrl = Callable[[str], Awaitable[str | None]]
 #: Remove whatever is stored under a generation's output keys (its video and thumbnail).
 RemoveOutputs = Callable[[str], Awaitable[None]]
 
@@ -65,9 +66,9 @@ class GenerationService:
     def __init__(
         self,
         *,
-        generations: GenerationStore,
+        generations: GenerationRepository,
         catalog: Catalog,
-        engines: Mapping[str, Engine],
+        engines: Mapping[str, EngineRules],
         capture_image: CaptureImage,
         check_webhook_url: CheckUrl,
         remove_outputs: RemoveOutputs,

@@ -1,0 +1,79 @@
+"""Which engine serves which model, checked at start-up.
+
+A model routed to an engine that is not installed or not configured stops the process here,
+with the variable to set, instead of failing at the first request. ``vidgen serve``,
+``vidgen worker`` and the wiring all check through ``check_configuration``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from vidgen.core.catalog import DEFAULT_MODELS, Catalog, ModelSpec
+from vidgen.core.engine import Engine
+from vidgen.engines.registry import UnknownEngine, build_engines, engine_class
+from vidgen.settings import Settings
+
+__all__ = ["ConfigurationError", "check_configuration", "default_routes", "served_models"]
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot work; the message says what to change."""
+
+
+def default_routes(settings: Settings) -> dict[str, str]:
+    """The routing before ``VIDGEN_ROUTES``: with ``RUNWAYML_API_SECRET`` set, every model the
+    ``runway`` engine can serve goes to Runway; the rest (and everything without a key) keeps
+    its catalog default, ``preview``."""
+    if settings.runwayml_api_secret is None:
+        return {}
+    try:
+        runway = engine_class("runway")(settings)
+    except UnknownEngine as exc:
+        raise ConfigurationError(f"RUNWAYML_API_SECRET is set, but {exc}") from exc
+    return {spec.id: "runway" for spec in DEFAULT_MODELS if runway.model_problem(spec) is None}
+
+
+def served_models(catalog: Catalog, models: Collection[str]) -> list[ModelSpec]:
+    """The catalog entries that ``models`` names (ids or aliases)."""
+    found = {name: catalog.find(name) for name in models}
+    unknown = sorted(name for name, spec in found.items() if spec is None)
+    if unknown:
+        known = ", ".join(spec.id for spec in catalog)
+        raise ConfigurationError(f"unknown model(s) {', '.join(unknown)}; known: {known}")
+    return list({spec.id: spec for spec in found.values() if spec is not None}.values())
+
+
+def check_configuration(
+    settings: Settings, models: Collection[str] | None = None
+) -> tuple[Catalog, dict[str, Engine]]:
+    """Build the catalog and the routed engines (only those of ``models``, when given), or
+    raise ConfigurationError saying what to set."""
+    try:
+        # VIDGEN_ROUTES comes last, so it wins over a default (even when it names an alias).
+        catalog = Catalog.build(routes=default_routes(settings) | settings.routes)
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        raise ConfigurationError(f"VIDGEN_ROUTES: {exc}") from exc
+    served = list(catalog) if models is None else served_models(catalog, models)
+    names = {catalog.engine_for(spec.id) for spec in served}
+    try:
+        engines = build_engines(settings, names)
+    except UnknownEngine as exc:
+        raise ConfigurationError(f"VIDGEN_ROUTES: {exc}") from exc
+    problems = [
+        f"engine {name!r} (serving {', '.join(s.id for s in served if catalog.engine_for(s.id) == name)}): {problem}"
+        for name, engine in engines.items()
+        if (problem := engine.configuration_problem()) is not None
+    ]
+    for spec in served:
+        name = catalog.engine_for(spec.id)
+        problem = engines[name].model_problem(spec)
+        if problem is not None:
+            problems.append(
+                f"model {spec.id!r} is routed to {name!r}, which cannot serve it: {problem}"
+            )
+    if problems:
+        raise ConfigurationError("; ".join(problems))
+    return catalog, engines

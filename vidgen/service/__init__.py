@@ -1,0 +1,41 @@
+"""The service: the only door into vidgen for every HTTP dialect and every other client of the
+core. It uses the ports (``vidgen.core.ports``) and never an adapter; ``vidgen.wiring`` builds
+it from the adapters that the settings choose.
+
+    service.generations   submit, get, list, cancel, delete, a key's usage
+    service.links         download links, and the files they open
+    service.access        API keys: who is calling
+    service.catalog       the models, their rules and prices, and the routing in force
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vidgen.core.catalog import Catalog
+from vidgen.core.ports import JobQueue, Ping
+from vidgen.service.access import Access
+from vidgen.service.generations import GenerationService, Submission
+from vidgen.service.links import Download, Links
+from vidgen.settings import Settings
+
+__all__ = ["Access", "Download", "GenerationService", "Links", "Service", "Submission"]
+
+
+@dataclass
+class Service:
+    generations: GenerationService
+    links: Links
+    access: Access
+    catalog: Catalog
+    settings: Settings
+    queue: JobQueue
+    #: What ``/ready`` checks, by name: the database and the storage.
+    checks: dict[str, Ping]
+
+    def routing(self) -> dict[str, str]:
+        """Each model id and the engine that serves it."""
+        return {spec.id: self.catalog.engine_for(spec.id) for spec in self.catalog}
+
+    async def queue_depth(self) -> dict[str, int]:
+        return await self.queue.queue_depth()
