@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert
 
-from vidgen.store.db import Database
-from vidgen.store.tables import metadata
+from vidgen.store.db import Database, alembic_config
+from vidgen.store.generations import GenerationStore
+from vidgen.store.keys import KeyStore
+from vidgen.store.tables import jobs, metadata
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -33,3 +39,51 @@ async def test_the_migrated_schema_matches_the_table_definitions(
     finally:
         await db.dispose()
     assert diff == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_jobs_stored_before_job_facts_read_as_version_1(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A job stored with the untyped extras of revision 0007 is rewritten to ``JobFacts`` v1:
+    ``image_sources`` becomes ``sources``, ``apiframe_model`` goes, the rest is kept."""
+    url = (
+        f"sqlite:///{tmp_path / 'm.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_cluster").create_database()
+    )
+    db = Database(url)
+    old_extras = {
+        "request_id": "req-1",
+        "base_url": "http://h.example",
+        "image_sources": {"first": "data URI"},
+        "images": {"first": {"media_type": "image/png", "width": 4, "height": 3, "sha256": "ab"}},
+        "webhook": {"url": "https://hook.example/x", "events": ["completed", "failed"]},
+        "apiframe_model": "runway-gen4-turbo",
+    }
+    try:
+        await db.write(lambda conn: command.upgrade(alembic_config(conn), "0007"))
+        keys = KeyStore(db)
+        key, _ = await keys.create("old")
+        now = datetime.now(UTC)
+        job_id = str(uuid.uuid4())
+        row = {
+            "id": job_id, "key_id": key.id, "model": "runway/gen4_turbo", "engine": "preview",
+            "status": "queued", "priority": 0, "dialect": "apiframe", "prompt": "p",
+            "aspect_ratio": "16:9", "width": 1280, "height": 720, "duration": 5, "fps": 24,
+            "frames": 120, "seed": 1, "credits": 8, "extras": old_extras, "progress": 0.0,
+            "attempts": 0, "max_attempts": 3, "cancel_requested": False, "waiting": False,
+            "turn": 0, "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        await db.write(lambda conn: conn.execute(insert(jobs).values(**row)))
+        await db.migrate()
+        generation = await GenerationStore(db).get(job_id)
+    finally:
+        await db.dispose()
+    assert generation is not None
+    facts = generation.facts
+    assert (facts.v, facts.request_id, facts.base_url) == (1, "req-1", "http://h.example")
+    assert facts.sources == {"first": "data URI"}
+    assert facts.images["first"].width == 4
+    assert facts.webhook is not None and facts.wants("failed") and not facts.wants("started")
+    assert generation.has_first_image

@@ -139,7 +139,7 @@ class CreateGeneration(BaseModel):
             webhook_events=tuple(self.webhook_events) if self.webhook_events is not None else None,
             idempotency_key=idempotency_key,
             fingerprint=request_fingerprint(DIALECT.name, self.model_dump(exclude_none=True)),
-            extras={"base_url": base_url},
+            base_url=base_url,
         )
 
 

@@ -169,7 +169,7 @@ def _to_request(
         webhook_events=events,
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
-        extras={"base_url": base_url},
+        base_url=base_url,
     )
 
 
@@ -196,7 +196,7 @@ async def render_job(request: Request, service: Service, generation: Generation)
         completedAt=generation.finished_at if generation.status.is_final else None,
         input={
             "prompt": generation.prompt,
-            "image": generation.extras.get("image_sources", {}).get("first"),
+            "image": generation.facts.sources.get("first"),
             "duration": generation.duration,
             "aspect_ratio": generation.aspect_ratio,
             "seed": generation.seed,

@@ -247,7 +247,7 @@ def _to_request(
         dialect=DIALECT.name,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
-        extras={"base_url": base_url},
+        base_url=base_url,
     )
 
 

@@ -171,7 +171,7 @@ def _to_request(
         dialect=DIALECT.name,
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
-        extras={"base_url": base_url},
+        base_url=base_url,
     )
 
 

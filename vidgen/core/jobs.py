@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from vidgen.core.facts import JobFacts
 from vidgen.core.models import CapturedImage, Generation
 
 __all__ = [
@@ -47,7 +48,7 @@ class NewJob:
     first_image: CapturedImage | None
     last_image: CapturedImage | None
     priority: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
+    facts: JobFacts = field(default_factory=JobFacts)
 
 
 @dataclass(frozen=True)

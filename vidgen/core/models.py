@@ -7,10 +7,14 @@ each dialect renders in its own shape. No HTTP and no SQL here.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from vidgen.core.facts import JobFacts
 
 
 class Status(StrEnum):
@@ -61,7 +65,7 @@ class GenerationRequest:
     webhook_events: tuple[str, ...] | None = None  # None: the final events
     idempotency_key: str | None = None
     fingerprint: str | None = None  # the dialect's digest of the request, for idempotency
-    extras: dict[str, Any] = field(default_factory=dict)
+    base_url: str | None = None  # the URL the request came in on (links in webhook payloads)
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,13 @@ class Generation:
     dialect: str
     has_first_image: bool
     has_last_image: bool
-    extras: dict[str, Any] = field(default_factory=dict)
+    #: ``JobFacts`` as stored (``jobs.extras``); parsed on first use (``facts``), since most
+    #: reads (polls) never need them.
+    stored_facts: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def facts(self) -> JobFacts:
+        return JobFacts.from_json(dict(self.stored_facts))
 
 
 @dataclass(frozen=True)

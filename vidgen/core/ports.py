@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from vidgen.core.catalog import ModelSpec
 from vidgen.core.events import WebhookEvent
+from vidgen.core.facts import JobFacts
 from vidgen.core.jobs import (
     ClaimedJob,
     Ending,
@@ -192,7 +193,7 @@ class WebhookOutbox(Protocol):
     """Webhook events: stored with the state change that causes them, then delivered."""
 
     async def enqueue(
-        self, job_id: str, key_id: str, extras: dict[str, Any], event: str, data: dict[str, Any]
+        self, job_id: str, key_id: str, facts: JobFacts, event: str, data: dict[str, Any]
     ) -> str | None: ...
 
     async def claim_due(self, *, limit: int, lease_seconds: float) -> list[WebhookEvent]: ...

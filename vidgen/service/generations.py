@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 
 from vidgen.core.catalog import Catalog
 from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
+from vidgen.core.facts import JobFacts, Position, WebhookSubscription
 from vidgen.core.jobs import (
     IdempotencyClaim,
     IdempotencyRace,
@@ -29,7 +30,7 @@ from vidgen.core.jobs import (
 )
 from vidgen.core.keys import ApiKey
 from vidgen.core.limits import RateLimiter
-from vidgen.core.models import CapturedImage, Generation, GenerationRequest, Status
+from vidgen.core.models import CapturedImage, Generation, GenerationRequest, ImageRef, Status
 from vidgen.core.ports import CaptureImage, CheckUrl, EngineRules, GenerationRepository
 from vidgen.core.validation import (
     SEED_MAX,
@@ -126,14 +127,16 @@ class GenerationService:
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
 
         job_id = str(uuid.uuid4())
-        extras = dict(request.extras)
-        extras["request_id"] = request_id_var.get()
-        extras["image_sources"] = _describe_sources(request)
-        if request.webhook_url:
-            extras["webhook"] = {
-                "url": request.webhook_url,
-                "events": list(request.webhook_events or FINAL_EVENTS),
-            }
+        facts = JobFacts(
+            request_id=request_id_var.get(),
+            base_url=request.base_url,
+            sources=_describe_sources(request),
+            webhook=WebhookSubscription(
+                url=request.webhook_url, events=tuple(request.webhook_events or FINAL_EVENTS)
+            )
+            if request.webhook_url
+            else None,
+        )
         new_job = NewJob(
             id=job_id,
             key_id=key.id,
@@ -153,7 +156,7 @@ class GenerationService:
             max_attempts=self.settings.max_attempts,
             first_image=first,
             last_image=last,
-            extras=extras,
+            facts=facts,
         )
         try:
             generation = await self.generations.create(new_job, idempotency=idempotency)
@@ -338,10 +341,10 @@ def _idempotency_claim(request: GenerationRequest) -> IdempotencyClaim | None:
     return IdempotencyClaim(key=key, fingerprint=request.fingerprint)
 
 
-def _describe_sources(request: GenerationRequest) -> dict[str, str]:
+def _describe_sources(request: GenerationRequest) -> dict[Position, str]:
     """Where each image came from, for echoing back (never the bytes of a data URI)."""
-    return {
-        name: ref.describe()
-        for name, ref in (("first", request.first_image), ("last", request.last_image))
-        if ref is not None
-    }
+    refs: tuple[tuple[Position, ImageRef | None], ...] = (
+        ("first", request.first_image),
+        ("last", request.last_image),
+    )
+    return {name: ref.describe() for name, ref in refs if ref is not None}

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, String, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from vidgen.core.facts import JobFacts
 from vidgen.core.models import Status
 from vidgen.errors import InsufficientCredits
 from vidgen.store.rows import utcnow
@@ -51,7 +52,7 @@ def finish_and_refund(
         conn,
         job_id=row.id,
         key_id=row.key_id,
-        extras=row.extras,
+        facts=JobFacts.from_json(row.extras),
         event="cancelled" if status is Status.CANCELLED else "failed",
         now=now,
     )

@@ -13,6 +13,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from vidgen.core.facts import ImageFacts
 from vidgen.core.jobs import (
     IdempotencyClaim,
     IdempotencyRace,
@@ -46,8 +47,6 @@ class GenerationStore:
             for pos, img in (("first", job.first_image), ("last", job.last_image))
             if img is not None
         }
-        extras = dict(job.extras)
-        extras["images"] = {pos: _image_facts(img) for pos, img in images.items()}
 
         values = {
             "id": job.id,
@@ -66,7 +65,10 @@ class GenerationStore:
             "frames": job.frames,
             "seed": job.seed,
             "credits": job.credits,
-            "extras": extras,
+            # The images' facts come from the images stored with the job, so the two agree.
+            "extras": job.facts.model_copy(
+                update={"images": {pos: _image_facts(img) for pos, img in images.items()}}
+            ).to_json(),
             "progress": 0.0,
             "attempts": 0,
             "max_attempts": job.max_attempts,
@@ -304,13 +306,10 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _image_facts(image: CapturedImage) -> dict[str, Any]:
-    return {
-        "media_type": image.media_type,
-        "width": image.width,
-        "height": image.height,
-        "sha256": image.sha256,
-    }
+def _image_facts(image: CapturedImage) -> ImageFacts:
+    return ImageFacts(
+        media_type=image.media_type, width=image.width, height=image.height, sha256=image.sha256
+    )
 
 
 def _shown_as(status: Status) -> Any:

@@ -25,6 +25,7 @@ from sqlalchemy import Boolean, Float, String, and_, bindparam, case, func, or_,
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
+from vidgen.core.facts import JobFacts
 from vidgen.core.jobs import ClaimedJob, Ending, Heartbeat, ReapResult
 from vidgen.core.models import (
     CapturedImage,
@@ -82,7 +83,7 @@ class JobStore:
             # Handed back: its key is at its limit, which the next claim sees and skips.
         else:
             return None
-        # A job without input images (its extras list them) needs no read for them; one with
+        # A job without input images (its stored facts list them) needs no read for them; one with
         # images has them read by the worker (``load_inputs``), which retries through outages.
         inputs: dict[str, CapturedImage] | None = None if (row.extras or {}).get("images") else {}
         return ClaimedJob(
@@ -141,7 +142,7 @@ class JobStore:
         accepted is never charged, so then the job ends cancelled, refunded, and the caller
         removes the output it stored (``Ending.CANCELLED``). ``Ending.LOST``: the lease is no
         longer this worker's. ``announce=False``: the caller knows that the job has no webhook
-        for completion (it holds the job's ``extras``), so the ending is one statement, run as
+        for completion (it holds the job's facts), so the ending is one statement, run as
         such."""
         now = utcnow()
         params = {
@@ -168,7 +169,7 @@ class JobStore:
                 conn,
                 job_id=job_id,
                 key_id=row.key_id,
-                extras=row.extras,
+                facts=JobFacts.from_json(row.extras),
                 event="completed",
                 now=now,
             )

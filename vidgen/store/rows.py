@@ -44,8 +44,8 @@ def row_to_generation(row: Any) -> Generation:
     error = None
     if row.error_name is not None:
         error = GenerationError(name=row.error_name, message=row.error_message or "")
-    extras = dict(row.extras or {})
-    images = extras.get("images", {})
+    facts = row.extras or {}
+    images = facts.get("images", {})
     return Generation(
         id=row.id,
         key_id=row.key_id,
@@ -73,5 +73,5 @@ def row_to_generation(row: Any) -> Generation:
         dialect=row.dialect,
         has_first_image="first" in images,
         has_last_image="last" in images,
-        extras=extras,
+        stored_facts=facts,
     )

@@ -120,7 +120,7 @@ jobs = Table(
     Column("frames", Integer, nullable=False),
     Column("seed", BigInteger, nullable=False),
     Column("credits", Integer, nullable=False),
-    Column("extras", JSON, nullable=False),  # dialect-specific request facts
+    Column("extras", JSON, nullable=False),  # core.facts.JobFacts, versioned
     Column("progress", Float, nullable=False, default=0.0),
     # The engine holds the job but its upstream has not started it (PENDING/THROTTLED).
     Column("waiting", Boolean, nullable=False, default=False, server_default=false()),

@@ -1,6 +1,6 @@
 """The webhook outbox: every statement that stores, claims and settles a webhook delivery.
 
-A job that asked for webhooks carries ``extras["webhook"] = {"url", "events"}``. Final events
+A job that asked for webhooks carries them in its facts (``JobFacts.webhook``: url, events). Final events
 (``generation.completed``, ``.failed``, ``.cancelled``) are inserted by ``enqueue_event`` inside
 the transaction that ends the job, so they exist exactly when the state change does. Progress
 events are best effort: throttled by the worker and given up after a short while.
@@ -21,6 +21,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from vidgen.core.events import FINAL_EVENTS, WebhookEvent
+from vidgen.core.facts import JobFacts
 from vidgen.store.db import Database
 from vidgen.store.tables import webhook_events
 
@@ -48,32 +49,20 @@ def _to_event(row: Any) -> WebhookEvent:
     )
 
 
-def _subscribed(extras: dict[str, Any] | None, event: str) -> dict[str, Any] | None:
-    """The webhook of a job with these ``extras``, if it subscribed to ``event``."""
-    hook: dict[str, Any] | None = (extras or {}).get("webhook")
-    return hook if hook and event in hook.get("events", ()) else None
-
-
-def wants_event(extras: dict[str, Any] | None, event: str) -> bool:
-    """Whether a job with these ``extras`` subscribed to ``event`` (``enqueue_event`` would
-    store one)."""
-    return _subscribed(extras, event) is not None
-
-
 def enqueue_event(
     conn: Connection,
     *,
     job_id: str,
     key_id: str,
-    extras: dict[str, Any] | None,
+    facts: JobFacts,
     event: str,
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> str | None:
     """Add an event to the outbox if the job subscribed to it, in the caller's transaction.
     Returns the event id, or None when the job has no webhook for this event."""
-    hook = _subscribed(extras, event)
-    if hook is None:
+    hook = facts.webhook
+    if hook is None or not hook.wants(event):
         return None
     now = now or utcnow()
     final = event in FINAL_EVENTS
@@ -83,7 +72,7 @@ def enqueue_event(
             id=event_id,
             job_id=job_id,
             key_id=key_id,
-            url=hook["url"],
+            url=hook.url,
             type=f"generation.{event}",
             final=final,
             data=data or {},
@@ -104,11 +93,11 @@ class WebhookStore:
         self.db = db
 
     async def enqueue(
-        self, job_id: str, key_id: str, extras: dict[str, Any], event: str, data: dict[str, Any]
+        self, job_id: str, key_id: str, facts: JobFacts, event: str, data: dict[str, Any]
     ) -> str | None:
         return await self.db.write(
             lambda conn: enqueue_event(
-                conn, job_id=job_id, key_id=key_id, extras=extras, event=event, data=data
+                conn, job_id=job_id, key_id=key_id, facts=facts, event=event, data=data
             )
         )
 

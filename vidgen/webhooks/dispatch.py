@@ -32,10 +32,9 @@ from typing import Any
 
 from vidgen.core.events import WebhookEvent
 from vidgen.core.models import Generation
+from vidgen.core.ports import GenerationRepository, WebhookOutbox
 from vidgen.errors import ServiceUnavailable
 from vidgen.media.fetch import FetchError, SafeFetcher
-from vidgen.store.generations import GenerationStore
-from vidgen.store.webhooks import WebhookStore
 from vidgen.webhooks.signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
@@ -100,8 +99,8 @@ class WebhookDispatcher:
     def __init__(
         self,
         *,
-        store: WebhookStore,
-        generations: GenerationStore,
+        store: WebhookOutbox,
+        generations: GenerationRepository,
         fetcher: SafeFetcher,
         secret_for: Callable[[str], str],
         file_url: FileUrl,
@@ -152,7 +151,7 @@ class WebhookDispatcher:
 
     async def _deliver(self, event: WebhookEvent) -> None:
         generation = await self.generations.get(event.job_id, include_deleted=True)
-        base_url = self.public_url or (generation.extras.get("base_url") if generation else None)
+        base_url = self.public_url or (generation.facts.base_url if generation else None)
         payload = await render_payload(event, generation, base_url=base_url, file_url=self.file_url)
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = {

@@ -9,7 +9,7 @@ import logging
 import time
 
 from vidgen.core.models import Generation, Status
-from vidgen.store.webhooks import WebhookStore
+from vidgen.core.ports import WebhookOutbox
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,8 @@ class ProgressEvents:
     MIN_INTERVAL = 2.0
     MIN_STEP = 0.1
 
-    def __init__(self, webhooks: WebhookStore | None, generation: Generation) -> None:
-        hook = generation.extras.get("webhook") or {}
-        wanted = set(hook.get("events", ())) & {"started", "progress"}
+    def __init__(self, webhooks: WebhookOutbox | None, generation: Generation) -> None:
+        wanted = generation.facts.wants("started") or generation.facts.wants("progress")
         self.webhooks = webhooks if wanted else None
         self.generation = generation
         self.started = generation.status is not Status.QUEUED and generation.progress > 0
@@ -46,7 +45,7 @@ class ProgressEvents:
         assert self.webhooks is not None
         gen = self.generation
         self.started = True
-        await self.webhooks.enqueue(gen.id, gen.key_id, gen.extras, "started", {})
+        await self.webhooks.enqueue(gen.id, gen.key_id, gen.facts, "started", {})
 
     async def update(self, progress: float, waiting: bool) -> None:
         if self.webhooks is None or waiting:
@@ -62,7 +61,7 @@ class ProgressEvents:
             ):
                 self.last_progress, self.last_sent = progress, now
                 await self.webhooks.enqueue(
-                    gen.id, gen.key_id, gen.extras, "progress", {"progress": round(progress, 4)}
+                    gen.id, gen.key_id, gen.facts, "progress", {"progress": round(progress, 4)}
                 )
         except Exception:
             log.warning("could not queue a progress webhook", exc_info=True)

@@ -32,14 +32,13 @@ from typing import Any, TypeVar
 from vidgen.core.engine import Engine, EngineContext, EngineJob, EngineResult
 from vidgen.core.jobs import ClaimedJob, Ending
 from vidgen.core.models import VideoInfo, VideoOutput
+from vidgen.core.ports import JobQueue, WebhookOutbox
 from vidgen.core.storage import Storage, remove_outputs, thumbnail_key, video_key
 from vidgen.errors import EngineError, JobCancelled, RetryableEngineError, ServiceUnavailable
 from vidgen.logs import generation_id_var, request_id_var
 from vidgen.media.video import probe_video, write_thumbnail
 from vidgen.metrics import JOB_DURATION, JOB_OUTCOMES, JOB_QUEUE_WAIT, JOBS_RUNNING
 from vidgen.settings import Settings
-from vidgen.store.jobs import JobStore
-from vidgen.store.webhooks import WebhookStore, wants_event
 from vidgen.worker.events import ProgressEvents
 from vidgen.worker.persist import persist
 from vidgen.worker.policy import RetryPolicy
@@ -107,7 +106,7 @@ class Worker:
     def __init__(
         self,
         *,
-        store: JobStore,
+        store: JobQueue,
         storage: Storage,
         engines: Mapping[str, Engine],
         settings: Settings,
@@ -115,7 +114,7 @@ class Worker:
         models: Collection[str] | None = None,
         concurrency: int | None = None,
         policy: RetryPolicy | None = None,
-        webhooks: WebhookStore | None = None,
+        webhooks: WebhookOutbox | None = None,
     ) -> None:
         self.store = store
         self.webhooks = webhooks
@@ -223,7 +222,7 @@ class Worker:
         or lost (the lease went to another worker)."""
         gen = claimed.generation
         gen_token = generation_id_var.set(gen.id)
-        req_token = request_id_var.set(gen.extras.get("request_id"))
+        req_token = request_id_var.set(gen.facts.request_id)
         engine = self.engines[gen.engine]
         if claimed.attempt == 1:
             JOB_QUEUE_WAIT.labels(gen.model).observe(
@@ -376,7 +375,7 @@ class Worker:
             "mark the job completed",
             ctx,
             lambda: self.store.complete(
-                gen.id, self.name, output, announce=wants_event(gen.extras, "completed")
+                gen.id, self.name, output, announce=gen.facts.wants("completed")
             ),
         )
         if ending is None:
@@ -531,7 +530,7 @@ class Worker:
 
 
 async def reap_expired_leases(
-    store: JobStore, storage: Storage, lease_seconds: float, stop: asyncio.Event
+    store: JobQueue, storage: Storage, lease_seconds: float, stop: asyncio.Event
 ) -> None:
     """Requeue (or end) jobs whose lease expired, every half lease, until ``stop`` is set.
     Every vidgen process runs this, API-only ones included, so a job whose worker died reads
