@@ -7,9 +7,10 @@ diffusers: the engine imports this module only when a job (or a start-up check) 
 What makes it faster than calling the pipeline with its defaults, without changing the output
 beyond bf16 noise (``bench/diffusion.py`` measures both in one run):
 
-- the attention backend (cuDNN attention on CUDA), fused QKV projections and regional
-  ``torch.compile`` of the repeated transformer block (``compile_repeated_blocks``): compiled
-  once per process and shape, reused by every later job;
+- the attention backend (cuDNN attention on CUDA where every head of the model fits its
+  kernels), fused QKV projections and regional ``torch.compile`` of the repeated transformer
+  block (``compile_repeated_blocks``): compiled once per process and shape, reused by every later
+  job; not with FP8 or a step cache, whose hooks Dynamo cannot trace (``tuning.py``);
 - no host syncs in the step loop: progress and cancel are plain Python in the step callback;
 - the pipeline returns latents; decoding streams Wan's causal VAE chunk by chunk into the MP4
   encoder, which runs on its own thread (``decode.py``); a model's sound (LTX-2) is decoded first
@@ -40,6 +41,7 @@ from PIL import Image
 from vidgen.engines.diffusion import decode, families
 from vidgen.engines.diffusion.models import Recipe, recipe_for
 from vidgen.engines.diffusion.offload import ExpertSwap, apply_offload
+from vidgen.engines.diffusion.tuning import cache_config, choose_attention, compile_blocker
 from vidgen.errors import EngineError, JobCancelled
 from vidgen.media.audio import AudioTrack
 from vidgen.media.video import Mp4Writer
@@ -66,7 +68,7 @@ class EngineOptions:
     dtype: torch.dtype
     offload: str = "none"  # none | model | group
     vae_tiling: bool = False
-    attention: str | None = None  # None: diffusers' default
+    attention: str | None = None  # None: diffusers' default; "auto": chosen per model
     fuse_projections: bool = False
     compile: bool = False
     steps: int | None = None  # lossy when fewer than the recipe's
@@ -83,10 +85,14 @@ class EngineOptions:
         if dtype == "auto":
             dtype = "bfloat16" if cuda else "float32"
         attention: str | None = settings.gpu_attention
-        if attention == "auto":
-            # Measured on an H100 (shared/GPU-NOTES.md): cuDNN attention with regional compile
-            # is the fastest lossless combination; eager PyTorch picks a similar kernel anyway.
-            attention = "_native_cudnn" if cuda and settings.gpu_optimize else None
+        optimize = settings.gpu_optimize and cuda
+        if attention == "auto" and not optimize:
+            attention = None  # eager PyTorch picks a kernel per call, cuDNN's among them
+        # Measured on an H100 (shared/GPU-NOTES.md): cuDNN attention with regional compile is
+        # the fastest lossless combination; the lossy hooks rule compile out (tuning.py).
+        blocker = compile_blocker(fp8=settings.gpu_fp8, lossy_cache=settings.gpu_lossy_cache)
+        if optimize and blocker:
+            log.info("regional torch.compile is off", extra={"reason": blocker})
         tiling = settings.gpu_vae_tiling
         return cls(
             device=device,
@@ -94,8 +100,8 @@ class EngineOptions:
             offload=settings.gpu_offload,
             vae_tiling=tiling == "on" or (tiling == "auto" and settings.gpu_offload != "none"),
             attention=attention,
-            fuse_projections=settings.gpu_optimize and cuda,
-            compile=settings.gpu_optimize and cuda,
+            fuse_projections=optimize,
+            compile=optimize and blocker is None,
             steps=settings.gpu_steps or None,
             lossy_cache=settings.gpu_lossy_cache,
             fp8=settings.gpu_fp8,
@@ -342,37 +348,43 @@ def _apply_options(pipe: Any, recipe: Recipe, options: EngineOptions) -> ExpertS
     pipe.set_progress_bar_config(disable=True)
     device = torch.device(options.device)
     transformers = _transformers(pipe)
-    if options.fp8:  # lossy, opt-in: weights stored in FP8, computed in the engine's dtype
-        for model in transformers:
+    for model in transformers:
+        # Before FP8: fusing concatenates the weights into new layers, which must be the ones
+        # cast (fused from FP8 weights, they would stay FP8 and fail at the first matmul).
+        fusable = recipe.family in families.FUSABLE and hasattr(model, "fuse_qkv_projections")
+        if options.fuse_projections and fusable:
+            model.fuse_qkv_projections()
+        if options.fp8:  # lossy, opt-in: weights stored in FP8, computed in the engine's dtype
             model.enable_layerwise_casting(
                 storage_dtype=torch.float8_e4m3fn, compute_dtype=options.dtype
             )
     swap = apply_offload(pipe, options.offload, device)
     if options.vae_tiling and hasattr(pipe.vae, "enable_tiling"):
         pipe.vae.enable_tiling()
+    attention = choose_attention(pipe, options.attention, device, options.dtype)
+    log.info(
+        "attention backend",
+        extra={
+            "model": recipe.model_id,
+            "backend": attention.backend or "default",
+            "reason": attention.reason,
+        },
+    )
+    blocker = compile_blocker(fp8=options.fp8, lossy_cache=options.lossy_cache)
+    if options.compile and blocker:
+        log.warning("regional torch.compile is off", extra={"reason": blocker})
     for model in transformers:
-        if options.attention:
-            model.set_attention_backend(options.attention)
-        fusable = recipe.family in families.FUSABLE and hasattr(model, "fuse_qkv_projections")
-        if options.fuse_projections and fusable:
-            model.fuse_qkv_projections()
+        if attention.backend:
+            # Set on every model, native too: diffusers also makes it the process-wide default,
+            # which a model loaded earlier may have left at cuDNN.
+            model.set_attention_backend(attention.backend)
         if options.lossy_cache != "none":
-            model.enable_cache(_cache_config(options.lossy_cache))
-        if options.compile:
+            model.enable_cache(cache_config(options.lossy_cache))
+        if options.compile and not blocker:
             # One compiled block serves all 30–48 identical blocks: seconds, not minutes, to
             # compile, and no recompiles between jobs of the same shape.
             model.compile_repeated_blocks(fullgraph=True)
     return swap
-
-
-def _cache_config(name: str) -> Any:
-    from diffusers import FirstBlockCacheConfig, TaylorSeerCacheConfig
-
-    if name == "first-block":
-        return FirstBlockCacheConfig(threshold=0.05)
-    if name == "taylorseer":
-        return TaylorSeerCacheConfig()
-    raise ValueError(f"unknown cache {name!r}")
 
 
 def free_memory() -> None:
