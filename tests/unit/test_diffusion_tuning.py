@@ -35,6 +35,7 @@ from vidgen.engines.diffusion.tuning import (  # noqa: E402
     attention_head_dims,
     choose_attention,
 )
+from vidgen.errors import JobCancelled  # noqa: E402
 from vidgen.settings import Settings  # noqa: E402
 
 WAN = "wan2.1-i2v-14b-480p"
@@ -289,3 +290,20 @@ def test_the_taylorseer_cache_skips_the_blocks_on_most_steps_of_every_model(
         runtime.adopt(model, pipe)
         runs[cache] = block_runs(pipe, model, runtime, tmp_path / f"{cache}.mp4")
     assert runs["taylorseer"] * 2 == runs["none"]
+
+
+@pytest.mark.parametrize("cache", ["taylorseer", "first-block"])
+def test_after_a_cancelled_job_the_next_job_renders_as_on_a_fresh_model(
+    tmp_path: Path, cache: Any
+) -> None:
+    """A step cache's state belongs to its job: a job cancelled mid-way leaves none of it."""
+    options = EngineOptions(device="cpu", dtype=torch.float32, steps=10, lossy_cache=cache)
+    fresh = DiffusionRuntime(options)
+    fresh.adopt(WAN, build_pipeline(WAN, seed=3))
+    expected = frames(fresh, tmp_path / "fresh.mp4")
+    runtime = DiffusionRuntime(options)
+    runtime.adopt(WAN, build_pipeline(WAN, seed=3))
+    checks = iter(range(100))
+    with pytest.raises(JobCancelled):
+        runtime.render(request(seed=7), tmp_path / "x.mp4", should_stop=lambda: next(checks) > 6)
+    assert np.array_equal(frames(runtime, tmp_path / "after.mp4"), expected)

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -216,14 +217,21 @@ class DiffusionRuntime:
     ) -> RenderStats:
         """Render ``request`` into an MP4 at ``path``. Raises ``JobCancelled`` between steps
         once ``should_stop()`` says so; then, as after any failure, the job's GPU memory is
-        given back before the next job starts. After a success the allocator keeps its
-        blocks: the next job of the same shape reuses them instead of asking the driver."""
+        given back before the exception leaves (nothing of the job stays referenced, not even
+        by the traceback). After a success the allocator keeps its blocks: the next job of the
+        same shape reuses them instead of asking the driver."""
         if self.pipe is None or self.model_id != request.model_id:
             raise RuntimeError(f"{request.model_id} is not loaded")
         try:
             return self._render(request, path, progress, should_stop, progress_start, frame_sink)
-        except BaseException:
+        except BaseException as exc:
             path.unlink(missing_ok=True)
+            _release_frames(exc.__traceback__)
+            # A step cache's state (the cancelled job's features) goes too; the pipeline resets
+            # it only at the end of a call it finishes.
+            for model in _transformers(self.pipe):
+                if getattr(model, "is_cache_enabled", False):
+                    model._reset_stateful_cache()
             free_memory()
             raise
 
@@ -385,6 +393,25 @@ def _apply_options(pipe: Any, recipe: Recipe, options: EngineOptions) -> ExpertS
             # compile, and no recompiles between jobs of the same shape.
             model.compile_repeated_blocks(fullgraph=True)
     return swap
+
+
+def _release_frames(tb: TracebackType | None) -> None:
+    """Drop the locals of a failed job's finished frames, which its traceback keeps: the job's
+    tensors (latents, conditioning, embeddings), which would otherwise live as long as the
+    exception does (in the worker, in asyncio's futures and their reference cycles, in a test).
+
+    ``frame.clear()`` leaves the dict that ``locals()`` caches on a frame (CPython 3.11 and
+    3.12), and diffusers' pipelines call ``locals()`` at every step for their callbacks: reading
+    ``f_locals`` again re-syncs that dict with the cleared frame, which empties it."""
+    while tb is not None:
+        frame = tb.tb_frame
+        try:
+            frame.clear()
+        except RuntimeError:  # still running: the frame of ``render`` itself
+            pass
+        else:
+            frame.f_locals  # noqa: B018 (read for its effect)
+        tb = tb.tb_next
 
 
 def free_memory() -> None:
