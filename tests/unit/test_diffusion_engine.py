@@ -294,6 +294,25 @@ def test_a_cancel_stops_at_the_next_step_and_the_engine_keeps_serving(
     assert after.progress[-1] == 1.0
 
 
+def test_a_cancel_seen_at_the_last_step_does_not_report_the_denoising_done(
+    tmp_path: Path,
+) -> None:
+    """A job cancelled during its last step stops there, and its progress stays that of the
+    steps before: a client never sees a cancelled job jump to the end of its denoising."""
+    runtime = DiffusionRuntime(EngineOptions(device="cpu", dtype=torch.float32, steps=2))
+    runtime.adopt(WAN, build_pipeline(WAN, seed=1))
+    reported: list[float] = []
+    checks = iter(range(100))  # checked before the first step, then after each
+    with pytest.raises(JobCancelled):
+        runtime.render(
+            render_request(job(WAN, width=64, height=64), 17),
+            tmp_path / "x.mp4",
+            progress=reported.append,
+            should_stop=lambda: next(checks) >= 2,  # the cancel arrives during step 2 of 2
+        )
+    assert reported == [0.45]
+
+
 def test_a_cancelled_job_holds_none_of_its_tensors_once_the_cancel_is_raised(
     tmp_path: Path,
 ) -> None:

@@ -257,9 +257,9 @@ class DiffusionRuntime:
             # Plain Python only: a .item() or a print of a tensor here would make the host
             # wait for the GPU at every step.
             stats.steps = index + 1
-            progress(progress_start + span * (index + 1) / steps)
-            if should_stop():
+            if should_stop():  # before the progress: a cancelled job's steps count for nothing
                 raise JobCancelled()
+            progress(progress_start + span * (index + 1) / steps)
 
         if should_stop():
             raise JobCancelled()
