@@ -9,8 +9,10 @@ In one process, on the same pipeline object, for the same shapes, seed and steps
   ``Mp4Writer`` fed the frames (and LTX-2's sound) afterwards: calling diffusers from a server;
 - ``engine``: ``DiffusionRuntime`` with the engine's default options (cuDNN attention, fused QKV
   projections, regional ``torch.compile``; latents out; Wan's VAE streamed into the encoder);
-- lossy variants, only with ``--lossy``, each labelled: ``first-block`` and ``taylorseer`` step
-  caches, half the steps, ``fp8`` weights (last: the weights stay in FP8 afterwards).
+- lossy variants, only with ``--lossy`` (``--lossy-variants`` picks them), each labelled and each
+  on a fresh pipeline with the engine's GPU defaults plus that one option, so the engine's own
+  rules apply (no regional compile with FP8 or a step cache): ``first-block`` and ``taylorseer``
+  step caches, ``half`` the steps, ``fp8`` weights.
 
 Per variant: seconds per denoising step (median, from CUDA events recorded in the step callback,
 so timing adds no host sync), the render split into text encode, before the loop (text, image and
@@ -24,8 +26,16 @@ is always at the full shape unless ``--frames`` shrinks it, which the output say
 before each variant: compilation and kernel choice stay out of the figures), and ``--deadline``
 (seconds since start after which the remaining variants are skipped and reported as skipped).
 The whole-video figure is *projected*: measured time outside the loop + median step × the model's
-step count. ``--json PATH`` is rewritten after every variant, so a run cut short keeps what it
-measured.
+step count. A step cache makes steps unequal, so for it the figure is the mean step, and the
+projection follows the cache's schedule: TaylorSeer's (full steps 0-2, then one in five) is known
+in advance, so its full and predicted steps are timed apart and counted at the model's step count;
+the first-block cache decides per step, so its mean over the timed steps is used as it is. Time
+enough steps for a cache to skip some: TaylorSeer predicts its first at step 3, the first-block
+cache can skip from step 1. ``--json PATH`` is rewritten after every variant, so a run cut short
+keeps what it measured. ``--save-reference PATH`` keeps the first variant's frames (and its step
+time), and ``--reference PATH`` compares a later run's variants with them instead: the lossy
+variants of a GPU session are compared with the plain run of an earlier step, same seed, shape
+and steps, without running it again.
 
 GPU (``bench/gpu_session.sh`` runs these in priority order within one device call)::
 
@@ -43,14 +53,16 @@ It is a benchmark, not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import platform
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +82,14 @@ from vidgen.engines.diffusion.render import (
     EngineOptions,
     RenderRequest,
 )
+from vidgen.engines.diffusion.tuning import cache_config
 from vidgen.media.audio import AudioTrack
 from vidgen.media.video import Mp4Writer
 
 SPECS = {spec.id: spec for spec in OPEN_WEIGHT_MODELS}
 PROMPT = "a red fox trots across a snowy meadow at sunrise, the camera pans slowly to the left"
 Runner = Callable[[DiffusionRuntime, RenderRequest, Path, Probe], tuple[np.ndarray, Phases]]
+LOSSY = ("first-block", "taylorseer", "half", "fp8")
 
 
 @dataclass
@@ -95,6 +109,7 @@ class Result:
     max_diff: float = math.nan
     mean_diff: float = math.nan
     psnr: float = math.nan
+    note: str = ""  # how a step cache's figures were made
 
 
 def test_image(width: int, height: int) -> Image.Image:
@@ -172,11 +187,41 @@ def warm_up(runtime: DiffusionRuntime, request: RenderRequest, steps: int) -> No
         runtime.expert_swap.release()
 
 
-def sharing(runtime: DiffusionRuntime, steps: int) -> DiffusionRuntime:
-    """A runtime on the same warm pipeline with another step count (no options re-applied)."""
-    view = DiffusionRuntime(replace(runtime.options, steps=steps))
-    view.model_id, view.pipe, view.expert_swap = runtime.model_id, runtime.pipe, runtime.expert_swap
-    return view
+def cached_steps(cache: str, step_times: list[float], full_steps: int) -> tuple[float, float, str]:
+    """A step cache's mean step over the timed steps, the loop projected to ``full_steps``, and
+    how. TaylorSeer's schedule is fixed (``cache_config``): its full and predicted steps are
+    timed apart and counted at ``full_steps``; the first-block cache decides step by step."""
+    mean = statistics.fmean(step_times)
+    if cache != "taylorseer":
+        return mean, mean * full_steps, f"{cache}: mean of {len(step_times)} steps"
+    config = cache_config(cache)
+
+    def computes(step: int) -> bool:
+        first = config.disable_cache_before_step
+        return step < first or (step - first - 1) % config.cache_interval == 0
+
+    full = [t for i, t in enumerate(step_times) if computes(i)]
+    predicted = [t for i, t in enumerate(step_times) if not computes(i)]
+    if not predicted:
+        return mean, math.nan, f"{cache}: no step predicted in {len(step_times)}"
+    count = sum(computes(i) for i in range(full_steps))
+    loop = statistics.fmean(full) * count + statistics.fmean(predicted) * (full_steps - count)
+    return (
+        mean,
+        loop,
+        (
+            f"{cache}: {len(predicted)} of {len(step_times)} steps predicted here, "
+            f"{full_steps - count} of {full_steps} at full length"
+        ),
+    )
+
+
+def load_reference(path: Path, model: str, shape: tuple[int, ...]) -> tuple[np.ndarray, float]:
+    """Frames (and step time) saved by ``--save-reference`` for the same model and shape."""
+    with np.load(path) as saved:
+        if str(saved["model"]) != model or tuple(saved["frames"].shape) != shape:
+            raise SystemExit(f"{path} holds {saved['model']} {saved['frames'].shape}, not this run")
+        return saved["frames"].astype(np.float32), float(saved["step_seconds"])
 
 
 def _recipe(request: RenderRequest) -> Recipe:
@@ -204,8 +249,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default: model's)")
     parser.add_argument("--warmup-steps", type=int, default=1)
     parser.add_argument("--deadline", type=float, default=None, help="seconds; then skip the rest")
-    parser.add_argument("--variants", default="plain,engine", help="of plain,engine")
+    parser.add_argument("--variants", default="plain,engine", help="of plain,engine; or none")
     parser.add_argument("--lossy", action="store_true", help="also time the lossy variants")
+    parser.add_argument(
+        "--lossy-variants", default=",".join(LOSSY), help=f"with --lossy: of {','.join(LOSSY)}"
+    )
+    parser.add_argument("--save-reference", type=Path, default=None, help="the first's frames")
+    parser.add_argument("--reference", type=Path, default=None, help="compare with these frames")
     parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU: a smoke run")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -267,29 +317,50 @@ def main() -> None:
     report["peak_tflops"] = peak = matmul_peak(device)
     if cuda:
         print(f"bf16 matmul 8192³: {peak:.0f} TFLOP/s; {report['device']}", flush=True)
-    built = time.perf_counter()
-    pipe = build_pipeline(
-        args.model, size="tiny" if args.tiny else "full", dtype=dtype, device=device
-    )
-    if recipe.vae_float32:
-        pipe.vae.to(torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    report["build_seconds"] = time.perf_counter() - built
-    print(f"built with random weights in {report['build_seconds']:.1f} s", flush=True)
+
+    def fresh_pipeline() -> Any:
+        """The model with random weights (the same ones each time: seeded), after the previous
+        pipeline's memory is given back: each lossy variant gets its own, options applied by
+        the engine from scratch."""
+        gc.collect()
+        if cuda:
+            torch.cuda.empty_cache()
+        built = time.perf_counter()
+        pipe = build_pipeline(
+            args.model, size="tiny" if args.tiny else "full", dtype=dtype, device=device
+        )
+        if recipe.vae_float32:
+            pipe.vae.to(torch.float32)
+        pipe.set_progress_bar_config(disable=True)
+        report.setdefault("build_seconds", time.perf_counter() - built)
+        return pipe
+
+    size: Any = "tiny" if args.tiny else "full"
+    layout = build_pipeline(args.model, size=size, dtype=dtype, device="meta")
     forwards = 2 if recipe.uses_guidance else 1
-    flops = forwards * transformer_flops(pipe, recipe.family, num_frames, height, width)
+    flops = forwards * transformer_flops(layout, recipe.family, num_frames, height, width)
     report["flops_per_step"] = flops
-    probe = Probe(pipe, cuda)
+    del layout
     scratch = Path(tempfile.mkdtemp(prefix="vidgen-bench-"))
     last_duration = 0.0
     reference: np.ndarray | None = None
+    reference_step = math.nan
+    if args.reference is not None:
+        shape = (num_frames, height, width, 3)
+        reference, reference_step = load_reference(args.reference, args.model, shape)
+        report["reference"] = str(args.reference)
 
     def measure(
-        name: str, lossy: bool, runtime: DiffusionRuntime, run: Runner, at_full: int = full_steps
+        name: str,
+        lossy: bool,
+        runtime: DiffusionRuntime,
+        run: Runner,
+        at_full: int = full_steps,
+        cache: str = "none",
     ) -> None:
         """Warm up, then the timed run; a failure or the deadline is reported, not fatal: one
         broken variant must not cost the rest of a GPU session."""
-        nonlocal last_duration, reference
+        nonlocal last_duration, reference, reference_step
         result = Result(name, lossy, timed_steps=runtime.options.steps or steps)
         elapsed = time.monotonic() - started
         if args.deadline is not None and elapsed + last_duration > args.deadline:
@@ -301,6 +372,7 @@ def main() -> None:
             save()
             return
         began = time.monotonic()
+        probe = Probe(runtime.pipe, cuda)
         try:
             warm = time.perf_counter()
             warm_up(runtime, request, args.warmup_steps)
@@ -315,100 +387,126 @@ def main() -> None:
             results.append(result)
             save()
             return
+        finally:
+            probe.close()
         last_duration = time.monotonic() - began
         result.step_seconds = phases.step
         result.phases = {k: v for k, v in asdict(phases).items() if k != "step_times"}
         result.phases["step_times"] = phases.step_times  # type: ignore[assignment]
         outside = phases.total - phases.denoise
-        result.projected_total = outside + phases.step * at_full
+        loop = phases.step * at_full
+        if cache != "none":  # unequal steps: see cached_steps
+            result.step_seconds, loop, result.note = cached_steps(cache, phases.step_times, at_full)
+            print(f"{name}: {result.note}", flush=True)
+        result.projected_total = outside + loop
         result.outside_loop_share = outside / result.projected_total
         result.peak_gib = torch.cuda.max_memory_allocated() / 2**30 if cuda else math.nan
-        result.tflops = flops / phases.step / 1e12
-        result.mfu = result.tflops / peak if peak == peak else math.nan
+        if cache == "none":  # a skipped step does no matmuls: no MFU for a cache
+            result.tflops = flops / phases.step / 1e12
+            result.mfu = result.tflops / peak if peak == peak else math.nan
         if reference is None:
-            reference = frames
+            reference, reference_step = frames, result.step_seconds
+            if args.save_reference is not None:
+                np.savez(
+                    args.save_reference,
+                    frames=frames.astype(np.float16),
+                    model=args.model,
+                    step_seconds=result.step_seconds,
+                )
         else:
             compare(result, frames, reference)
         results.append(result)
         save()
-        print(row(result, results[0]), flush=True)
+        print(row(result, reference_step), flush=True)
 
-    wanted = set(args.variants.split(","))
-    plain = DiffusionRuntime(EngineOptions(device=device, dtype=dtype, steps=steps))
-    plain.model_id, plain.pipe = args.model, pipe  # defaults: no options applied
-    if "plain" in wanted:  # first: the engine's options change the pipeline in place
-        measure("plain diffusers", False, plain, run_plain)
-    engine = DiffusionRuntime(
-        EngineOptions(
-            device=device,
-            dtype=dtype,
-            attention="_native_cudnn" if cuda else None,
-            fuse_projections=True,
-            compile=cuda,
-            steps=steps,
-        )
-    )
-    engine.adopt(args.model, pipe)
-    if "engine" in wanted:
-        measure("vidgen engine", False, engine, run_engine)
+    wanted = set(args.variants.split(",")) - {"", "none"}
+    if wanted:
+        pipe = fresh_pipeline()
+        print(f"built with random weights in {report['build_seconds']:.1f} s", flush=True)
+        plain = DiffusionRuntime(EngineOptions(device=device, dtype=dtype, steps=steps))
+        plain.model_id, plain.pipe = args.model, pipe  # defaults: no options applied
+        if "plain" in wanted:  # first: the engine's options change the pipeline in place
+            measure("plain diffusers", False, plain, run_plain)
+        engine = DiffusionRuntime(engine_options(device, dtype, cuda, steps=steps))
+        engine.adopt(args.model, pipe)
+        if "engine" in wanted:
+            measure("vidgen engine", False, engine, run_engine)
+        del pipe, plain, engine
     if args.lossy:
-        lossy_variants(pipe, engine, steps, cuda, dtype, measure)
-    print_table(results, full_steps, steps)
+        for variant in args.lossy_variants.split(","):
+            pipe = fresh_pipeline()
+            lossy_variant(variant, pipe, args.model, device, dtype, cuda, steps, measure)
+            del pipe
+    print_table(results, full_steps, steps, reference_step)
     print(
         f"\nplatform: {report['platform']}, torch {report['torch']}, diffusers {report['diffusers']}"
     )
-    probe.close()
     save()
 
 
-def lossy_variants(
+def engine_options(device: str, dtype: torch.dtype, cuda: bool, **lossy: Any) -> EngineOptions:
+    """What ``EngineOptions.from_settings`` resolves on this device by default, plus ``lossy``;
+    the engine itself then leaves regional compile out where a lossy option rules it out."""
+    return EngineOptions(
+        device=device,
+        dtype=dtype,
+        attention="auto" if cuda else None,
+        fuse_projections=True,
+        compile=cuda,
+        **lossy,
+    )
+
+
+def lossy_variant(
+    variant: str,
     pipe: Any,
-    engine: DiffusionRuntime,
-    steps: int,
-    cuda: bool,
+    model: str,
+    device: str,
     dtype: torch.dtype,
+    cuda: bool,
+    steps: int,
     measure: Callable[..., None],
 ) -> None:
-    from vidgen.engines.diffusion.render import _cache_config
-
-    experts = [m for m in (pipe.transformer, getattr(pipe, "transformer_2", None)) if m is not None]
-    for cache in ("first-block", "taylorseer"):
+    """One lossy variant on ``pipe`` (fresh): the engine's defaults plus that option."""
+    if variant in ("first-block", "taylorseer"):
+        runtime = DiffusionRuntime(
+            engine_options(device, dtype, cuda, steps=steps, lossy_cache=variant)
+        )
         try:
-            for model in experts:
-                model.enable_cache(_cache_config(cache))
-        except Exception as exc:
-            print(f"{cache} cache: cannot be enabled: {exc}", flush=True)
-            continue
-        measure(f"engine + {cache} cache", True, engine, run_engine)
-        for model in experts:
-            model.disable_cache()
-    half = max(1, steps // 2)
-    full = _recipe_steps(engine)
-    measure(
-        f"engine, {half} of {steps} steps",
-        True,
-        sharing(engine, half),
-        run_engine,
-        max(1, full // 2),
-    )
-    if cuda:  # last: the weights stay in FP8 afterwards
-        for model in experts:
-            model.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype)
-        measure("engine + fp8 weights", True, engine, run_engine)
+            runtime.adopt(model, pipe)
+        except Exception as exc:  # e.g. no first-block hook for this model's blocks
+            print(f"{variant} cache: cannot be enabled: {exc}", flush=True)
+            return
+        measure(f"engine + {variant} cache", True, runtime, run_engine, cache=variant)
+    elif variant == "half":
+        half = max(1, steps // 2)
+        runtime = DiffusionRuntime(engine_options(device, dtype, cuda, steps=half))
+        runtime.adopt(model, pipe)
+        full = max(1, _recipe_steps(model) // 2)
+        measure(f"engine, {half} of {steps} steps", True, runtime, run_engine, full)
+    elif variant == "fp8":
+        if not cuda:  # float8 storage with float32 compute on a CPU: not a figure anyone uses
+            print("engine + fp8 weights: skipped on the CPU", flush=True)
+            return
+        runtime = DiffusionRuntime(engine_options(device, dtype, cuda, steps=steps, fp8=True))
+        runtime.adopt(model, pipe)
+        measure("engine + fp8 weights", True, runtime, run_engine)
+    else:
+        raise SystemExit(f"unknown lossy variant {variant!r}; of {','.join(LOSSY)}")
 
 
-def _recipe_steps(runtime: DiffusionRuntime) -> int:
-    recipe = recipe_for(runtime.model_id or "")
+def _recipe_steps(model: str) -> int:
+    recipe = recipe_for(model)
     assert recipe is not None
     return recipe.steps
 
 
-def row(r: Result, plain: Result) -> str:
+def row(r: Result, reference_step: float) -> str:
     label = f"{r.variant} (lossy)" if r.lossy else r.variant
     if r.status != "measured":
         return f"| {label} | {r.status} |" + " |" * 15
     p = r.phases
-    speedup = plain.step_seconds / r.step_seconds
+    speedup = reference_step / r.step_seconds
     return (
         f"| {label} | {r.step_seconds:.3f} | {speedup:.2f}× | {p['text_encode']:.2f} "
         f"| {p['before_loop']:.2f} | {p['denoise']:.2f} | {p['vae_decode']:.2f} "
@@ -418,7 +516,7 @@ def row(r: Result, plain: Result) -> str:
     )
 
 
-def print_table(results: list[Result], full_steps: int, steps: int) -> None:
+def print_table(results: list[Result], full_steps: int, steps: int, reference_step: float) -> None:
     print(
         f"\n| variant | s/step | speed-up | text enc | before loop | loop ({steps} steps) "
         f"| VAE decode | MP4 | total | projected at {full_steps} steps | outside loop "
@@ -426,7 +524,10 @@ def print_table(results: list[Result], full_steps: int, steps: int) -> None:
     )
     print("|---|" + "---:|" * 17)
     for r in results:
-        print(row(r, results[0]))
+        print(row(r, reference_step))
+    for r in results:
+        if r.note:
+            print(f"{r.variant}: {r.note}")
 
 
 if __name__ == "__main__":

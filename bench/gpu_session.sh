@@ -11,10 +11,8 @@
 # imported on this path (no pydantic, FastAPI or SQLAlchemy).
 #
 # Everything lands in $OUT as it is produced (a step cut short keeps what it wrote): log.txt (the
-# whole log) and one JSON per benchmark. Estimates beside each step are from shared/GPU-NOTES.md's
-# H100 figures (an H200 has the same bf16 compute): Wan2.1-I2V-14B 480p, 3.37 s per transformer
-# forward plain (6.7 s a CFG step), 2.90 s with cuDNN attention and regional compile after an
-# ~18 s compile; Wan VAE decode at 480p, 81 frames: ~2 s in bf16 (the fp32 VAE ~2× that).
+# whole log) and one JSON per benchmark. The times beside each step were measured in the first
+# H200 session (2026-12-04, bench/RESULTS.md) or, where marked, estimated from them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,11 +62,15 @@ print("python", platform.python_version(), "torch", torch.__version__, "cuda", t
 print("gpu:", torch.cuda.get_device_name() if torch.cuda.is_available() else "none")
 EOF
 
-if ((TINY)); then
-    SIZE=(--tiny) STEPS_WAN=(--steps 2) STEPS_BIG=(--steps 1)
-else
-    SIZE=() STEPS_WAN=(--steps 2) STEPS_BIG=(--steps 1)
-fi
+# Timed steps: 6 for Wan 480p, lossless and lossy alike (the lossy variants are compared with the
+# lossless step's plain frames, same seed, shape and steps). A step cache skips work only after its
+# warm-up: TaylorSeer (diffusers' defaults: cache_interval 5, disable_cache_before_step 3) runs
+# steps 0, 1, 2 and 4 in full and predicts 3 and 5, and at 40 steps predicts 29; the first-block
+# cache (threshold 0.05) runs step 0 in full and may skip from step 1. So 6 steps time both kinds
+# of step, and the bench projects a cache's loop from each kind's time and the cache's schedule.
+SIZE=() STEPS_WAN=(--steps 6) STEPS_BIG=(--steps 1)
+((TINY)) && SIZE=(--tiny)
+REFERENCE=${TMPDIR:-/tmp}/vidgen-wan480-reference.npz
 bench() { # bench NAME LIMIT ARGS…: bench/diffusion.py, its deadline a little inside its limit
     local name=$1 limit=$2
     shift 2
@@ -78,30 +80,40 @@ bench() { # bench NAME LIMIT ARGS…: bench/diffusion.py, its deadline a little 
         --json "$OUT/$name.json" "$@"
 }
 
-# -- 1. CUDA paths on tiny models: bf16, cuDNN attention, fused projections, regional compile,
-#       the streaming decode, memory after a cancel, the experts under offload
-#       (estimate: 60-100 s, mostly the first torch.compile of each of the 6 models) ------------
-run tests-gpu 110 "$PYTHON" -m pytest -q --noconftest -p no:cacheprovider -rs tests/gpu
+# Measured on the H200 (2026-12-04, bench/RESULTS.md) unless marked as an estimate; the session of
+# that day took 491 s with steps 2-5 below in another order.
 
-# -- 2. Wan2.1-I2V-14B 480p, 832×480, 81 frames: plain diffusers vs the engine, lossless
-#       (estimate: build 15 s; plain: warm-up 1 step ~14 s + 2 timed steps, encodes and fp32
-#       decode ~25 s; engine: warm-up with compile ~40 s + ~22 s; about 120 s) ------------------
-bench wan21-i2v-14b-480p 170 --model wan2.1-i2v-14b-480p "${STEPS_WAN[@]}"
+# -- 1. CUDA paths on tiny models (heads 16 or 8 wide: cuDNN attention runs as on real models):
+#       bf16, the attention backend auto picks, fused projections, regional compile, the
+#       streaming decode, memory after a cancel, every model under each offload mode, the
+#       lossy options with the GPU defaults (estimate: 100-130 s, mostly the first regional
+#       compile of each of the 6 models; 44 s on the H200 when 7 of 9 failed early) ----------
+run tests-gpu 150 "$PYTHON" -m pytest -q --noconftest -p no:cacheprovider -rs tests/gpu
+
+# -- 2. Wan2.1-I2V-14B 480p, 832×480, 81 frames: plain diffusers vs the engine, lossless, 6
+#       timed steps; plain's frames are kept for step 4 (2 timed steps took 88 s: build 0.5 s,
+#       plain 9.7 s warm-up + 6.27 s a step, engine 20 s warm-up with compile + 5.55 s a step,
+#       ~8 s outside the loops each; so about 115 s) -----------------------------------------
+bench wan21-i2v-14b-480p 140 --model wan2.1-i2v-14b-480p "${STEPS_WAN[@]}" \
+    --save-reference "$REFERENCE"
 
 # -- 3. LTX distilled end to end: LTX-2 (19B layout, Gemma 3 12B) at 768×512, 121 frames with
 #       sound, the 8 distilled steps without guidance; target 2.5 s for the whole 5 s clip
-#       (estimate: build 20 s; plain ~15 s; engine with compile ~45 s; about 90 s) -------------
-bench ltx-2.3-distilled 110 --model ltx-2.3-distilled
+#       (51 s) ------------------------------------------------------------------------------
+bench ltx-2.3-distilled 80 --model ltx-2.3-distilled
 
-# -- 4. Wan2.2-I2V-A14B 720p, 1280×720, 81 frames, two experts (75,600 tokens: a CFG step
-#       ~4× the 480p one, ~25 s plain). 1 timed step of the high-noise expert; the engine runs
-#       only if the time is there (estimate: build 20 s, plain ~70 s, engine ~90 s) -----------
+# -- 4. The opt-in lossy settings on Wan2.1-I2V-14B 480p, each on a fresh pipeline with the
+#       engine's GPU defaults plus the option (so uncompiled: the engine does not compile with
+#       them), 6 timed steps, compared with step 2's plain frames (estimate, at ~6.1 s an
+#       uncompiled step: TaylorSeer ~37 s (4 full steps), first-block ≤ 50 s, FP8 ~50 s; with
+#       start-up about 145 s). Half the steps is left out: its cost is the engine's step × the
+#       steps (measured in that session: 5.55 s a step) ----------------------------------------
+bench wan21-i2v-14b-480p-lossy 160 --model wan2.1-i2v-14b-480p "${STEPS_WAN[@]}" \
+    --variants none --lossy --lossy-variants taylorseer,first-block,fp8 --reference "$REFERENCE"
+
+# -- 5. Wan2.2-I2V-A14B 720p, 1280×720, 81 frames, two experts, 1 timed step: measured in that
+#       session (160 s for both variants), so last; runs only if the time is there ------------
 bench wan22-i2v-a14b-720p 200 --model wan2.2-i2v-a14b-720p "${STEPS_BIG[@]}"
 
-# -- 5. The opt-in lossy settings on Wan2.1-I2V-14B 480p, each timed and compared with plain:
-#       first-block and TaylorSeer step caches, half the steps, FP8 weights (estimate: ~30 s a
-#       variant after ~60 s for plain and the engine's compile; likely cut by the budget) ------
-bench wan21-i2v-14b-480p-lossy 200 --model wan2.1-i2v-14b-480p "${STEPS_WAN[@]}" \
-    --variants plain,engine --lossy
-
+rm -f "$REFERENCE"
 say "gpu_session done: $(ls "$OUT" | tr '\n' ' ')"

@@ -250,12 +250,13 @@ class Settings(BaseSettings):
     gpu_attention: str = Field(
         "auto",
         description="diffusers attention backend (`native`, `_native_cudnn`, `flash`, `sage`…); "
-        "`auto`: cuDNN attention on CUDA.",
+        "`auto`: cuDNN attention on CUDA where every attention head of the model fits it (a "
+        "multiple of 8 wide, up to 128), else native.",
     )
     gpu_optimize: bool = Field(
         True,
         description="On CUDA: regional `torch.compile` and fused QKV projections (same output up "
-        "to bf16 noise; the first job per shape compiles).",
+        "to bf16 noise; the first job per shape compiles). No compile with FP8 or a lossy cache.",
     )
     gpu_steps: int = Field(
         0,
@@ -265,13 +266,13 @@ class Settings(BaseSettings):
     )
     gpu_lossy_cache: Literal["none", "first-block", "taylorseer"] = Field(
         "none",
-        description="Reuse transformer outputs between steps: about 1.5–2× faster, output "
-        "differs (lossy, opt-in).",
+        description="Reuse transformer outputs between steps: output differs (lossy, opt-in); "
+        "turns regional compile off.",
     )
     gpu_fp8: bool = Field(
         False,
         description="Store transformer weights in FP8 (half the memory; output differs: lossy, "
-        "opt-in).",
+        "opt-in); turns regional compile off.",
     )
 
     metrics_token: SecretStr | None = Field(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -291,6 +292,54 @@ def test_a_cancel_stops_at_the_next_step_and_the_engine_keeps_serving(
     run(engine, job(model, width=64, height=64), after)
     assert after.progress[0] > 0  # no reload share: the model was warm
     assert after.progress[-1] == 1.0
+
+
+def test_a_cancel_seen_at_the_last_step_does_not_report_the_denoising_done(
+    tmp_path: Path,
+) -> None:
+    """A job cancelled during its last step stops there, and its progress stays that of the
+    steps before: a client never sees a cancelled job jump to the end of its denoising."""
+    runtime = DiffusionRuntime(EngineOptions(device="cpu", dtype=torch.float32, steps=2))
+    runtime.adopt(WAN, build_pipeline(WAN, seed=1))
+    reported: list[float] = []
+    checks = iter(range(100))  # checked before the first step, then after each
+    with pytest.raises(JobCancelled):
+        runtime.render(
+            render_request(job(WAN, width=64, height=64), 17),
+            tmp_path / "x.mp4",
+            progress=reported.append,
+            should_stop=lambda: next(checks) >= 2,  # the cancel arrives during step 2 of 2
+        )
+    assert reported == [0.45]
+
+
+def test_a_cancelled_job_holds_none_of_its_tensors_once_the_cancel_is_raised(
+    tmp_path: Path,
+) -> None:
+    """The worker holds the cancel's exception while it records the cancel (and asyncio's
+    futures keep it in reference cycles until a collection): its traceback must not keep the
+    job's latents and conditioning alive, on a GPU their memory."""
+    pipe = build_pipeline(WAN, seed=1)
+    runtime = DiffusionRuntime(EngineOptions(device="cpu", dtype=torch.float32, steps=STEPS))
+    runtime.adopt(WAN, pipe)
+    made: list[weakref.ref[torch.Tensor]] = []
+    prepare = pipe.prepare_latents
+
+    def prepare_and_watch(*args: Any, **kwargs: Any) -> Any:
+        outputs = prepare(*args, **kwargs)  # the noise and the first frame's conditioning
+        made.extend(weakref.ref(t) for t in outputs if isinstance(t, torch.Tensor))
+        return outputs
+
+    pipe.prepare_latents = prepare_and_watch
+    checks = iter(range(100))
+    with pytest.raises(JobCancelled) as cancelled:
+        runtime.render(
+            render_request(job(WAN, width=64, height=64), 17),
+            tmp_path / "x.mp4",
+            should_stop=lambda: next(checks) > 2,
+        )
+    assert cancelled.value.__traceback__ is not None  # still held, as the worker holds it
+    assert made and all(ref() is None for ref in made)
 
 
 def test_jobs_take_turns_on_the_gpu_and_a_waiting_job_says_it_waits(

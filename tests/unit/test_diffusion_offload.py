@@ -19,7 +19,9 @@ pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not
 from diffusers.hooks import group_offloading  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from vidgen.engines.diffusion import families  # noqa: E402
 from vidgen.engines.diffusion.architectures import build_pipeline  # noqa: E402
+from vidgen.engines.diffusion.models import recipe_for  # noqa: E402
 from vidgen.engines.diffusion.render import (  # noqa: E402
     DiffusionRuntime,
     EngineOptions,
@@ -141,3 +143,24 @@ def test_without_offloading_both_experts_stay_put(
     render(runtime, tmp_path / "x.mp4")
     assert traffic.forwards["transformer"] > 0 and traffic.forwards["transformer_2"] > 0
     assert traffic.moves == Counter() and traffic.onloads == Counter()
+
+
+@pytest.mark.parametrize("model", [WAN22, "wan2.2-ti2v-5b"])
+def test_the_decode_input_stays_where_the_pipeline_denoised_wherever_the_vae_waits(
+    model: str,
+) -> None:
+    """Under model offload the VAE's weights wait on the CPU while the pipeline's latents are on
+    the GPU, and the VAE's hook moves its weights to the GPU inside ``vae.decode``, not its
+    input: the latents must stay on the pipeline's device. (Here the VAE waits on the ``meta``
+    device, which a CPU has besides its own; on the H200, decoding the latents moved to where
+    the VAE waited failed in its first convolution.)"""
+    pipe = build_pipeline(model, seed=5)
+    request_ = request()
+    recipe = recipe_for(model)
+    assert recipe is not None
+    kwargs = families.call_arguments(recipe, request_, 2)
+    latents = torch.randn(1, pipe.vae.config.z_dim, 5, 6, 8)
+    pipe.vae.to("meta")
+    prepared = families.prepare_decode(pipe, recipe, (latents,), kwargs, seconds=1.0)
+    assert prepared.latents.device == latents.device
+    assert prepared.latents.dtype == pipe.vae.dtype

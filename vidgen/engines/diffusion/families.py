@@ -192,8 +192,12 @@ def prepare_decode(
 
 
 def _wan_denormalize(vae: Any, latents: torch.Tensor) -> torch.Tensor:
-    """What WanImageToVideoPipeline does before ``vae.decode``: undo the latent normalization."""
-    latents = latents.to(device=_module_device(vae), dtype=vae.dtype)
+    """What WanImageToVideoPipeline does before ``vae.decode``: undo the latent normalization.
+
+    The latents stay on the device the pipeline denoised on (its execution device), as the
+    pipeline keeps them: under model offload the VAE's weights wait on the CPU until its hook
+    brings them over inside ``vae.decode``, and that hook moves the weights, not the input."""
+    latents = latents.to(dtype=vae.dtype)
     shape = (1, vae.config.z_dim, 1, 1, 1)
     mean = torch.tensor(vae.config.latents_mean).view(shape).to(latents.device, latents.dtype)
     inv_std = 1.0 / torch.tensor(vae.config.latents_std).view(shape).to(
@@ -260,10 +264,3 @@ def _ltx2_audio(pipe: Any, audio_latents: torch.Tensor, seconds: float) -> Audio
     samples = waveform[0].float().clamp(-1, 1).cpu().numpy()
     keep = min(samples.shape[-1], round(seconds * rate))
     return AudioTrack(np.ascontiguousarray(samples[:, :keep], dtype=np.float32), rate)
-
-
-def _module_device(module: Any) -> torch.device:
-    try:
-        return next(module.parameters()).device  # type: ignore[no-any-return]
-    except StopIteration:  # pragma: no cover - every VAE has parameters
-        return torch.device("cpu")

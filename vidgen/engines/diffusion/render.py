@@ -7,9 +7,10 @@ diffusers: the engine imports this module only when a job (or a start-up check) 
 What makes it faster than calling the pipeline with its defaults, without changing the output
 beyond bf16 noise (``bench/diffusion.py`` measures both in one run):
 
-- the attention backend (cuDNN attention on CUDA), fused QKV projections and regional
-  ``torch.compile`` of the repeated transformer block (``compile_repeated_blocks``): compiled
-  once per process and shape, reused by every later job;
+- the attention backend (cuDNN attention on CUDA where every head of the model fits its
+  kernels), fused QKV projections and regional ``torch.compile`` of the repeated transformer
+  block (``compile_repeated_blocks``): compiled once per process and shape, reused by every later
+  job; not with FP8 or a step cache, whose hooks Dynamo cannot trace (``tuning.py``);
 - no host syncs in the step loop: progress and cancel are plain Python in the step callback;
 - the pipeline returns latents; decoding streams Wan's causal VAE chunk by chunk into the MP4
   encoder, which runs on its own thread (``decode.py``); a model's sound (LTX-2) is decoded first
@@ -30,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +42,7 @@ from PIL import Image
 from vidgen.engines.diffusion import decode, families
 from vidgen.engines.diffusion.models import Recipe, recipe_for
 from vidgen.engines.diffusion.offload import ExpertSwap, apply_offload
+from vidgen.engines.diffusion.tuning import cache_config, choose_attention, compile_blocker
 from vidgen.errors import EngineError, JobCancelled
 from vidgen.media.audio import AudioTrack
 from vidgen.media.video import Mp4Writer
@@ -66,7 +69,7 @@ class EngineOptions:
     dtype: torch.dtype
     offload: str = "none"  # none | model | group
     vae_tiling: bool = False
-    attention: str | None = None  # None: diffusers' default
+    attention: str | None = None  # None: diffusers' default; "auto": chosen per model
     fuse_projections: bool = False
     compile: bool = False
     steps: int | None = None  # lossy when fewer than the recipe's
@@ -83,10 +86,14 @@ class EngineOptions:
         if dtype == "auto":
             dtype = "bfloat16" if cuda else "float32"
         attention: str | None = settings.gpu_attention
-        if attention == "auto":
-            # Measured on an H100 (shared/GPU-NOTES.md): cuDNN attention with regional compile
-            # is the fastest lossless combination; eager PyTorch picks a similar kernel anyway.
-            attention = "_native_cudnn" if cuda and settings.gpu_optimize else None
+        optimize = settings.gpu_optimize and cuda
+        if attention == "auto" and not optimize:
+            attention = None  # eager PyTorch picks a kernel per call, cuDNN's among them
+        # Measured on an H100 (shared/GPU-NOTES.md): cuDNN attention with regional compile is
+        # the fastest lossless combination; the lossy hooks rule compile out (tuning.py).
+        blocker = compile_blocker(fp8=settings.gpu_fp8, lossy_cache=settings.gpu_lossy_cache)
+        if optimize and blocker:
+            log.info("regional torch.compile is off", extra={"reason": blocker})
         tiling = settings.gpu_vae_tiling
         return cls(
             device=device,
@@ -94,8 +101,8 @@ class EngineOptions:
             offload=settings.gpu_offload,
             vae_tiling=tiling == "on" or (tiling == "auto" and settings.gpu_offload != "none"),
             attention=attention,
-            fuse_projections=settings.gpu_optimize and cuda,
-            compile=settings.gpu_optimize and cuda,
+            fuse_projections=optimize,
+            compile=optimize and blocker is None,
             steps=settings.gpu_steps or None,
             lossy_cache=settings.gpu_lossy_cache,
             fp8=settings.gpu_fp8,
@@ -210,14 +217,21 @@ class DiffusionRuntime:
     ) -> RenderStats:
         """Render ``request`` into an MP4 at ``path``. Raises ``JobCancelled`` between steps
         once ``should_stop()`` says so; then, as after any failure, the job's GPU memory is
-        given back before the next job starts. After a success the allocator keeps its
-        blocks: the next job of the same shape reuses them instead of asking the driver."""
+        given back before the exception leaves (nothing of the job stays referenced, not even
+        by the traceback). After a success the allocator keeps its blocks: the next job of the
+        same shape reuses them instead of asking the driver."""
         if self.pipe is None or self.model_id != request.model_id:
             raise RuntimeError(f"{request.model_id} is not loaded")
         try:
             return self._render(request, path, progress, should_stop, progress_start, frame_sink)
-        except BaseException:
+        except BaseException as exc:
             path.unlink(missing_ok=True)
+            _release_frames(exc.__traceback__)
+            # A step cache's state (the cancelled job's features) goes too; the pipeline resets
+            # it only at the end of a call it finishes.
+            for model in _transformers(self.pipe):
+                if getattr(model, "is_cache_enabled", False):
+                    model._reset_stateful_cache()
             free_memory()
             raise
 
@@ -243,9 +257,9 @@ class DiffusionRuntime:
             # Plain Python only: a .item() or a print of a tensor here would make the host
             # wait for the GPU at every step.
             stats.steps = index + 1
-            progress(progress_start + span * (index + 1) / steps)
-            if should_stop():
+            if should_stop():  # before the progress: a cancelled job's steps count for nothing
                 raise JobCancelled()
+            progress(progress_start + span * (index + 1) / steps)
 
         if should_stop():
             raise JobCancelled()
@@ -342,37 +356,62 @@ def _apply_options(pipe: Any, recipe: Recipe, options: EngineOptions) -> ExpertS
     pipe.set_progress_bar_config(disable=True)
     device = torch.device(options.device)
     transformers = _transformers(pipe)
-    if options.fp8:  # lossy, opt-in: weights stored in FP8, computed in the engine's dtype
-        for model in transformers:
+    for model in transformers:
+        # Before FP8: fusing concatenates the weights into new layers, which must be the ones
+        # cast (fused from FP8 weights, they would stay FP8 and fail at the first matmul).
+        fusable = recipe.family in families.FUSABLE and hasattr(model, "fuse_qkv_projections")
+        if options.fuse_projections and fusable:
+            model.fuse_qkv_projections()
+        if options.fp8:  # lossy, opt-in: weights stored in FP8, computed in the engine's dtype
             model.enable_layerwise_casting(
                 storage_dtype=torch.float8_e4m3fn, compute_dtype=options.dtype
             )
     swap = apply_offload(pipe, options.offload, device)
     if options.vae_tiling and hasattr(pipe.vae, "enable_tiling"):
         pipe.vae.enable_tiling()
+    attention = choose_attention(pipe, options.attention, device, options.dtype)
+    log.info(
+        "attention backend",
+        extra={
+            "model": recipe.model_id,
+            "backend": attention.backend or "default",
+            "reason": attention.reason,
+        },
+    )
+    blocker = compile_blocker(fp8=options.fp8, lossy_cache=options.lossy_cache)
+    if options.compile and blocker:
+        log.warning("regional torch.compile is off", extra={"reason": blocker})
     for model in transformers:
-        if options.attention:
-            model.set_attention_backend(options.attention)
-        fusable = recipe.family in families.FUSABLE and hasattr(model, "fuse_qkv_projections")
-        if options.fuse_projections and fusable:
-            model.fuse_qkv_projections()
+        if attention.backend:
+            # Set on every model, native too: diffusers also makes it the process-wide default,
+            # which a model loaded earlier may have left at cuDNN.
+            model.set_attention_backend(attention.backend)
         if options.lossy_cache != "none":
-            model.enable_cache(_cache_config(options.lossy_cache))
-        if options.compile:
+            model.enable_cache(cache_config(options.lossy_cache))
+        if options.compile and not blocker:
             # One compiled block serves all 30–48 identical blocks: seconds, not minutes, to
             # compile, and no recompiles between jobs of the same shape.
             model.compile_repeated_blocks(fullgraph=True)
     return swap
 
 
-def _cache_config(name: str) -> Any:
-    from diffusers import FirstBlockCacheConfig, TaylorSeerCacheConfig
+def _release_frames(tb: TracebackType | None) -> None:
+    """Drop the locals of a failed job's finished frames, which its traceback keeps: the job's
+    tensors (latents, conditioning, embeddings), which would otherwise live as long as the
+    exception does (in the worker, in asyncio's futures and their reference cycles, in a test).
 
-    if name == "first-block":
-        return FirstBlockCacheConfig(threshold=0.05)
-    if name == "taylorseer":
-        return TaylorSeerCacheConfig()
-    raise ValueError(f"unknown cache {name!r}")
+    ``frame.clear()`` leaves the dict that ``locals()`` caches on a frame (CPython 3.11 and
+    3.12), and diffusers' pipelines call ``locals()`` at every step for their callbacks: reading
+    ``f_locals`` again re-syncs that dict with the cleared frame, which empties it."""
+    while tb is not None:
+        frame = tb.tb_frame
+        try:
+            frame.clear()
+        except RuntimeError:  # still running: the frame of ``render`` itself
+            pass
+        else:
+            frame.f_locals  # noqa: B018 (read for its effect)
+        tb = tb.tb_next
 
 
 def free_memory() -> None:
