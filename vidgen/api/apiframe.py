@@ -176,7 +176,7 @@ def _to_request(
 async def render_job(request: Request, service: Service, generation: Generation) -> Job:
     video = await service.links.file_url(generation, public_base_url(request))
     thumbnail = await service.links.file_url(generation, public_base_url(request), True)
-    failed = generation.status in (Status.FAILED, Status.CANCELLED)
+    failure = generation.failure
     return Job(
         id=generation.id,
         jobId=generation.id,
@@ -190,8 +190,8 @@ async def render_job(request: Request, service: Service, generation: Generation)
         )
         if video
         else None,
-        error=generation.error.message if failed and generation.error else None,
-        creditCost=0 if failed else generation.credits,
+        error=failure.message if failure else None,
+        creditCost=generation.credits_charged,
         createdAt=generation.created_at,
         completedAt=generation.finished_at if generation.status.is_final else None,
         input={

@@ -267,8 +267,9 @@ def _ratio(spec: ModelSpec, sizes: dict[str, str], size: str | None) -> str:
 async def render_video(request: Request, service: Service, generation: Generation) -> Video:
     link = await service.links.file_url(generation, public_base_url(request))
     error = None
-    if generation.status in (Status.FAILED, Status.CANCELLED):
-        failure = generation.error
+    if generation.status.is_unsuccessful:
+        # OpenAI has no cancelled status: a cancel reads as a failure whose code says so.
+        failure = generation.failure
         error = VideoError(
             code="cancelled"
             if generation.status is Status.CANCELLED

@@ -175,31 +175,40 @@ def _to_request(
     )
 
 
+#: Runway's status words; a queued task reads THROTTLED instead while its key runs as many
+#: tasks as it may at once.
+STATUS_WORDS: dict[Status, Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]] = {
+    Status.QUEUED: "PENDING",
+    Status.GENERATING: "RUNNING",
+    Status.COMPLETED: "SUCCEEDED",
+    Status.FAILED: "FAILED",
+    Status.CANCELLED: "CANCELLED",
+}
+
+
 async def render_task(
     request: Request, service: Service, generation: Generation, *, throttled: bool
 ) -> Task:
     status = generation.status
-    task = Task(id=generation.id, createdAt=generation.created_at, status="PENDING")
-    if status is Status.QUEUED:
-        task.status = "THROTTLED" if throttled else "PENDING"
+    task = Task(
+        id=generation.id,
+        createdAt=generation.created_at,
+        status="THROTTLED" if throttled and status is Status.QUEUED else STATUS_WORDS[status],
+    )
+    if status.is_final:
+        # Runway's ``cost`` is what the finished task was charged; ``estimatedCost`` before.
+        task.cost = Cost(credits=generation.credits_charged)
+    else:
         task.estimatedCost = Cost(credits=generation.credits)
-    elif status is Status.GENERATING:
-        task.status, task.progress = "RUNNING", round(generation.progress, 4)
-        task.estimatedCost = Cost(credits=generation.credits)
+    if status is Status.GENERATING:
+        task.progress = round(generation.progress, 4)
     elif status is Status.COMPLETED:
         link = await service.links.file_url(generation, public_base_url(request))
-        task.status, task.output, task.cost = (
-            "SUCCEEDED",
-            [link[0]] if link else [],
-            Cost(credits=generation.credits),
-        )
+        task.output = [link[0]] if link else []
     elif status is Status.FAILED:
-        error = generation.error
-        task.status, task.cost = "FAILED", Cost(credits=0)
-        task.failure = error.message if error else "The generation failed."
-        task.failureCode = error.name if error else "INTERNAL"
-    else:
-        task.status, task.cost = "CANCELLED", Cost(credits=0)
+        failure = generation.failure
+        task.failure = failure.message if failure else "The generation failed."
+        task.failureCode = failure.name if failure else "INTERNAL"
     return task
 
 
