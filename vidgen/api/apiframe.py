@@ -21,14 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
+from vidgen.core.catalog import Catalog
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import InsufficientCredits, InvalidRequest, VidgenError
 from vidgen.service import Service
 
-#: apiframe's model ids → vidgen's. apiframe has no id for gen3a_turbo (or the open-weight
-#: models), so jobs of those read by vidgen's id.
-MODELS = {"runway-gen4-turbo": "runway/gen4_turbo"}
-APIFRAME_IDS = {model: name for name, model in MODELS.items()}
 STATUS_WORDS: dict[Status, str] = {
     Status.QUEUED: "QUEUED",
     Status.GENERATING: "PROCESSING",
@@ -141,13 +138,9 @@ class JobList(BaseModel):
 
 
 def _to_request(
-    body: GenerateVideo, base_url: str, idempotency_key: str | None
+    body: GenerateVideo, catalog: Catalog, base_url: str, idempotency_key: str | None
 ) -> GenerationRequest:
-    model = MODELS.get(body.model)
-    if model is None:
-        raise InvalidRequest.single(
-            "model", f"unknown model {body.model!r}; valid models: {', '.join(MODELS)}"
-        )
+    spec = catalog.get(body.model, dialect=DIALECT.name)
     events = None
     if body.webhookEvents is not None:
         unknown = [e for e in body.webhookEvents if e.lower() not in EVENTS]
@@ -158,7 +151,7 @@ def _to_request(
         events = tuple(dict.fromkeys(EVENTS[e.lower()] for e in body.webhookEvents))
     params = body.runwayParams
     return GenerationRequest(
-        model=model,
+        model=spec.id,
         prompt=body.prompt,
         first_image=ImageRef(url=params.image) if params.image else None,
         aspect_ratio=params.aspect_ratio,
@@ -180,7 +173,7 @@ async def render_job(request: Request, service: Service, generation: Generation)
     return Job(
         id=generation.id,
         jobId=generation.id,
-        model=APIFRAME_IDS.get(generation.model, generation.model),
+        model=service.catalog.name_in(generation.model, DIALECT.name),
         status=STATUS_WORDS[generation.status],
         progress=round(generation.progress * 100),
         result=JobResult(
@@ -233,7 +226,7 @@ async def generate(
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     submission = await service.generations.submit(
-        key, _to_request(body, public_base_url(request), idempotency_key)
+        key, _to_request(body, service.catalog, public_base_url(request), idempotency_key)
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
