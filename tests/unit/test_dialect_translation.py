@@ -1,5 +1,5 @@
 """What is left in a dialect is translation: its wire forms read into the canonical request (a size
-in pixels, a string of seconds, its own model names), checked without a server. The
+in pixels, a string of seconds, its own model and event names), checked without a server. The
 rules behind them are the catalog's (``test_catalog_dialects``) and the service's."""
 
 from __future__ import annotations
@@ -75,6 +75,16 @@ def test_runway_and_apiframe_take_their_own_model_names_only() -> None:
         with pytest.raises(InvalidRequest) as info:
             create(model="runway/gen4_turbo")
         assert set(fields_of(info)) == {"model"}
+
+
+def test_apiframes_event_names_become_vidgens_and_others_go_to_the_service_as_sent() -> None:
+    request = apiframe_create(
+        webhookUrl="https://example.com/hook",
+        webhookEvents=["PROCESSING", "completed", "Bogus", "started"],
+    )
+    # "processing" and "started" are one event; whether "Bogus" is one is the service's to say.
+    assert request.webhook_events == ("started", "completed", "Bogus")
+    assert apiframe_create().webhook_events is None
 
 
 @pytest.mark.parametrize(

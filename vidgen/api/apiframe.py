@@ -23,7 +23,7 @@ from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
 from vidgen.core.catalog import Catalog
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
-from vidgen.errors import InsufficientCredits, InvalidRequest, VidgenError
+from vidgen.errors import InsufficientCredits, VidgenError
 from vidgen.service import Service
 
 STATUS_WORDS: dict[Status, str] = {
@@ -33,7 +33,8 @@ STATUS_WORDS: dict[Status, str] = {
     Status.FAILED: "FAILED",
     Status.CANCELLED: "CANCELLED",
 }
-#: apiframe event names → vidgen's
+#: apiframe's event names → vidgen's (any case). Any other name goes to the service as sent,
+#: which refuses it: the one check of events, the same in every dialect.
 EVENTS = {
     "completed": "completed",
     "failed": "failed",
@@ -141,14 +142,7 @@ def _to_request(
     body: GenerateVideo, catalog: Catalog, base_url: str, idempotency_key: str | None
 ) -> GenerationRequest:
     spec = catalog.get(body.model, dialect=DIALECT.name)
-    events = None
-    if body.webhookEvents is not None:
-        unknown = [e for e in body.webhookEvents if e.lower() not in EVENTS]
-        if unknown:
-            raise InvalidRequest.single(
-                "webhookEvents", f"unknown event(s) {', '.join(unknown)}; use {', '.join(EVENTS)}"
-            )
-        events = tuple(dict.fromkeys(EVENTS[e.lower()] for e in body.webhookEvents))
+    events = body.webhookEvents
     params = body.runwayParams
     return GenerationRequest(
         model=spec.id,
@@ -159,7 +153,9 @@ def _to_request(
         seed=params.seed,
         dialect=DIALECT.name,
         webhook_url=body.webhookUrl,
-        webhook_events=events,
+        webhook_events=tuple(dict.fromkeys(EVENTS.get(e.lower(), e) for e in events))
+        if events is not None
+        else None,
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
         base_url=base_url,
