@@ -179,6 +179,26 @@ def test_apiframe_details_map_each_field_to_its_messages(server: LiveServer, key
     )
 
 
+def test_apiframe_refuses_an_unknown_webhook_event_naming_webhook_events(
+    server: LiveServer, key: str
+) -> None:
+    with httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}) as http:
+        answer = http.post(
+            "/v2/videos/generate",
+            json={
+                "model": "runway-gen4-turbo",
+                "prompt": "a slow zoom",
+                "runwayParams": {"image": IMAGE},
+                "webhookUrl": f"{server.base_url}/hook",
+                # apiframe's "processing" is vidgen's "started"; "sent" is nobody's event.
+                "webhookEvents": ["processing", "COMPLETED", "sent"],
+            },
+        )
+    assert answer.status_code == 400, answer.text
+    (message,) = answer.json()["details"]["webhookEvents"]
+    assert "unknown event(s) sent" in message
+
+
 def test_apiframe_lists_jobs_of_every_dialect_by_apiframes_model_ids(
     server: LiveServer, key: str
 ) -> None:

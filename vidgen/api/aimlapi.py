@@ -196,9 +196,7 @@ async def render_generation(
     link = await service.links.file_url(generation, base_url)
     thumbnail = await service.links.file_url(generation, base_url, thumbnail=True)
     duration = generation.video.duration if generation.video else None
-    charged = (
-        generation.credits if generation.status not in (Status.FAILED, Status.CANCELLED) else 0
-    )
+    charged, failure = generation.credits_charged, generation.failure
     # Validated as one nested document: one pass of pydantic-core, where building each
     # nested model on its own validates four times (every poll answer is rendered here).
     return GenerationStatus.model_validate(
@@ -207,9 +205,7 @@ async def render_generation(
             "status": STATUS_WORDS[generation.status],
             "video": {"url": link[0], "duration": duration} if link else None,
             "duration": duration,
-            "error": {"name": generation.error.name, "message": generation.error.message}
-            if generation.error and generation.status in (Status.FAILED, Status.CANCELLED)
-            else None,
+            "error": {"name": failure.name, "message": failure.message} if failure else None,
             "meta": {
                 "usage": {"credits_used": charged, "tokens_used": charged},
                 "engine": generation.engine,

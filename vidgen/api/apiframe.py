@@ -21,14 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
+from vidgen.core.catalog import Catalog
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
-from vidgen.errors import InsufficientCredits, InvalidRequest, VidgenError
+from vidgen.errors import InsufficientCredits, VidgenError
 from vidgen.service import Service
 
-#: apiframe's model ids → vidgen's. apiframe has no id for gen3a_turbo (or the open-weight
-#: models), so jobs of those read by vidgen's id.
-MODELS = {"runway-gen4-turbo": "runway/gen4_turbo"}
-APIFRAME_IDS = {model: name for name, model in MODELS.items()}
 STATUS_WORDS: dict[Status, str] = {
     Status.QUEUED: "QUEUED",
     Status.GENERATING: "PROCESSING",
@@ -36,7 +33,8 @@ STATUS_WORDS: dict[Status, str] = {
     Status.FAILED: "FAILED",
     Status.CANCELLED: "CANCELLED",
 }
-#: apiframe event names → vidgen's
+#: apiframe's event names → vidgen's (any case). Any other name goes to the service as sent,
+#: which refuses it: the one check of events, the same in every dialect.
 EVENTS = {
     "completed": "completed",
     "failed": "failed",
@@ -141,24 +139,13 @@ class JobList(BaseModel):
 
 
 def _to_request(
-    body: GenerateVideo, base_url: str, idempotency_key: str | None
+    body: GenerateVideo, catalog: Catalog, base_url: str, idempotency_key: str | None
 ) -> GenerationRequest:
-    model = MODELS.get(body.model)
-    if model is None:
-        raise InvalidRequest.single(
-            "model", f"unknown model {body.model!r}; valid models: {', '.join(MODELS)}"
-        )
-    events = None
-    if body.webhookEvents is not None:
-        unknown = [e for e in body.webhookEvents if e.lower() not in EVENTS]
-        if unknown:
-            raise InvalidRequest.single(
-                "webhookEvents", f"unknown event(s) {', '.join(unknown)}; use {', '.join(EVENTS)}"
-            )
-        events = tuple(dict.fromkeys(EVENTS[e.lower()] for e in body.webhookEvents))
+    spec = catalog.get(body.model, dialect=DIALECT.name)
+    events = body.webhookEvents
     params = body.runwayParams
     return GenerationRequest(
-        model=model,
+        model=spec.id,
         prompt=body.prompt,
         first_image=ImageRef(url=params.image) if params.image else None,
         aspect_ratio=params.aspect_ratio,
@@ -166,7 +153,9 @@ def _to_request(
         seed=params.seed,
         dialect=DIALECT.name,
         webhook_url=body.webhookUrl,
-        webhook_events=events,
+        webhook_events=tuple(dict.fromkeys(EVENTS.get(e.lower(), e) for e in events))
+        if events is not None
+        else None,
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
         base_url=base_url,
@@ -176,11 +165,11 @@ def _to_request(
 async def render_job(request: Request, service: Service, generation: Generation) -> Job:
     video = await service.links.file_url(generation, public_base_url(request))
     thumbnail = await service.links.file_url(generation, public_base_url(request), True)
-    failed = generation.status in (Status.FAILED, Status.CANCELLED)
+    failure = generation.failure
     return Job(
         id=generation.id,
         jobId=generation.id,
-        model=APIFRAME_IDS.get(generation.model, generation.model),
+        model=service.catalog.name_in(generation.model, DIALECT.name),
         status=STATUS_WORDS[generation.status],
         progress=round(generation.progress * 100),
         result=JobResult(
@@ -190,8 +179,8 @@ async def render_job(request: Request, service: Service, generation: Generation)
         )
         if video
         else None,
-        error=generation.error.message if failed and generation.error else None,
-        creditCost=0 if failed else generation.credits,
+        error=failure.message if failure else None,
+        creditCost=generation.credits_charged,
         createdAt=generation.created_at,
         completedAt=generation.finished_at if generation.status.is_final else None,
         input={
@@ -233,7 +222,7 @@ async def generate(
     idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     submission = await service.generations.submit(
-        key, _to_request(body, public_base_url(request), idempotency_key)
+        key, _to_request(body, service.catalog, public_base_url(request), idempotency_key)
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -28,7 +28,7 @@ from starlette.datastructures import UploadFile
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint
 from vidgen.api.files import send_object
-from vidgen.core.catalog import ModelSpec
+from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, NotFound, VidgenError
 from vidgen.service import Service
@@ -50,11 +50,14 @@ ERROR_TYPES = {
     413: "invalid_request_error",
     429: "rate_limit_exceeded",
 }
-#: OpenAI's default size, used when a create names none and the model renders it.
-DEFAULT_SIZE = "720x1280"
+#: OpenAI's default size (width, height): what a create that names none asks for.
+DEFAULT_SIZE = (720, 1280)
 #: Whole seconds in ASCII digits only: ``str.isdigit`` also passes "²" and "٣", which ``int``
 #: then refuses or reads as another number.
 _SECONDS = re.compile(r"[0-9]{1,4}")
+#: ``size`` as OpenAI writes it, ``WIDTHxHEIGHT`` in pixels (any case, spaces around), each as
+#: a size is written: ASCII digits without a leading zero, at most 5 of them.
+_SIZE = re.compile(r"([1-9][0-9]{0,4})x([1-9][0-9]{0,4})")
 
 
 def error_type(status: int) -> str:
@@ -218,31 +221,21 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
 
 
 def _to_request(
-    service: Service,
+    catalog: Catalog,
     body: CreateVideo,
     image: ImageRef | None,
     fingerprint: str,
     base_url: str,
     idempotency_key: str | None,
 ) -> GenerationRequest:
-    catalog = service.catalog
+    # OpenAI's `model` is optional: without it, the catalog's choice for this request.
     spec = catalog.get(body.model) if body.model else catalog.default_for(has_image=bool(image))
-    duration = None
-    if body.seconds is not None:
-        seconds = body.seconds.strip()
-        if not _SECONDS.fullmatch(seconds):
-            raise InvalidRequest.single(
-                "seconds",
-                f"{body.seconds!r} is not a whole number of seconds; {spec.id} takes "
-                f"{spec.describe_durations()}",
-            )
-        duration = int(seconds)
-    sizes = {f"{w}x{h}": name for name, (w, h) in spec.frame_sizes.items()}
+    duration = _seconds(spec, body.seconds)
     return GenerationRequest(
         model=spec.id,
         prompt=body.prompt,
         first_image=image,
-        aspect_ratio=_ratio(spec, sizes, body.size),
+        aspect_ratio=_ratio(spec, body.size),
         duration=duration,
         dialect=DIALECT.name,
         idempotency_key=idempotency_key,
@@ -251,15 +244,32 @@ def _to_request(
     )
 
 
-def _ratio(spec: ModelSpec, sizes: dict[str, str], size: str | None) -> str:
+def _seconds(spec: ModelSpec, seconds: str | None) -> int | None:
+    """``seconds`` (a string of ASCII digits) as a duration; whether the model takes it is the
+    service's rule, which it reports naming ``seconds`` too."""
+    if seconds is None:
+        return None
+    digits = seconds.strip()
+    if not _SECONDS.fullmatch(digits):
+        raise InvalidRequest.single(
+            "seconds",
+            f"{seconds!r} is not a whole number of seconds; {spec.id} takes "
+            f"{spec.describe_durations()}",
+        )
+    return int(digits)
+
+
+def _ratio(spec: ModelSpec, size: str | None) -> str:
     """The aspect ratio whose frame size is ``size``. OpenAI always renders a size (its default
     when none is given), never one guessed from the image, so neither does this dialect."""
     if size is None:
-        return sizes.get(DEFAULT_SIZE, spec.default_ratio)
-    ratio = sizes.get(size.strip().lower())
+        return spec.ratio_for_default_size(*DEFAULT_SIZE)
+    pixels = _SIZE.fullmatch(size.strip().lower())
+    ratio = spec.ratio_for_size(int(pixels[1]), int(pixels[2])) if pixels else None
     if ratio is None:
+        offered = ", ".join(f"{w}x{h}" for w, h in spec.frame_sizes.values())
         raise InvalidRequest.single(
-            "size", f"{size!r} is not offered by {spec.id}; use one of {', '.join(sizes)}"
+            "size", f"{size!r} is not offered by {spec.id}; use one of {offered}"
         )
     return ratio
 
@@ -267,8 +277,9 @@ def _ratio(spec: ModelSpec, sizes: dict[str, str], size: str | None) -> str:
 async def render_video(request: Request, service: Service, generation: Generation) -> Video:
     link = await service.links.file_url(generation, public_base_url(request))
     error = None
-    if generation.status in (Status.FAILED, Status.CANCELLED):
-        failure = generation.error
+    if generation.status.is_unsuccessful:
+        # OpenAI has no cancelled status: a cancel reads as a failure whose code says so.
+        failure = generation.failure
         error = VideoError(
             code="cancelled"
             if generation.status is Status.CANCELLED
@@ -342,7 +353,9 @@ async def create_video(
     body, image, fingerprint = await _parse_create(request)
     submission = await service.generations.submit(
         key,
-        _to_request(service, body, image, fingerprint, public_base_url(request), idempotency_key),
+        _to_request(
+            service.catalog, body, image, fingerprint, public_base_url(request), idempotency_key
+        ),
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -13,6 +13,7 @@ unknown ``/v1`` route too.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -22,15 +23,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
-from vidgen.core.catalog import Catalog
+from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.service import Service
 
 RUNWAY_VERSION = "2024-11-06"
-#: Runway's model names → vidgen's catalog ids.
-MODELS = {"gen4_turbo": "runway/gen4_turbo", "gen3a_turbo": "gen3a_turbo"}
-RUNWAY_NAMES = {model: name for name, model in MODELS.items()}
+#: ``ratio`` as Runway writes it, ``WIDTH:HEIGHT`` in pixels, each as a size is written: ASCII
+#: digits without a leading zero (`` 1280:720`` and ``01280:720`` name no size), and at most 5
+#: of them, since ``int`` refuses (raises on) a string of thousands of digits.
+_PIXELS = re.compile(r"([1-9][0-9]{0,4}):([1-9][0-9]{0,4})")
 #: ``creditBalance`` (and ``maxMonthlyCreditSpend``) of a key without a limit: Runway's schema
 #: has an integer there, never null, and 0 would read as "out of credits". The largest 32-bit
 #: integer fits every client's integer type.
@@ -137,35 +139,31 @@ def _images(body: ImageToVideo) -> tuple[ImageRef | None, ImageRef | None]:
     return by_position.get("first"), by_position.get("last")
 
 
-def _aspect_ratio(catalog: Catalog, model: str, ratio: str | None) -> str:
-    spec = catalog.get(model)
+def _aspect_ratio(spec: ModelSpec, ratio: str | None) -> str:
+    """Runway's ``ratio`` (a frame size in pixels) as the model's aspect ratio."""
     if ratio is None:
         raise InvalidRequest.single("ratio", "is required")
-    width, sep, height = ratio.partition(":")
-    for name, size in spec.frame_sizes.items():
-        if sep and (width, height) == (str(size[0]), str(size[1])):
-            return name
-    valid = ", ".join(f"{w}:{h}" for w, h in spec.frame_sizes.values())
-    raise InvalidRequest(
-        [FieldError("ratio", f"{ratio!r} is not a size of this model; use one of {valid}")]
-    )
+    pixels = _PIXELS.fullmatch(ratio)
+    found = spec.ratio_for_size(int(pixels[1]), int(pixels[2])) if pixels else None
+    if found is None:
+        valid = ", ".join(f"{w}:{h}" for w, h in spec.frame_sizes.values())
+        raise InvalidRequest(
+            [FieldError("ratio", f"{ratio!r} is not a size of this model; use one of {valid}")]
+        )
+    return found
 
 
 def _to_request(
-    body: ImageToVideo, service: Service, base_url: str, idempotency_key: str | None
+    body: ImageToVideo, catalog: Catalog, base_url: str, idempotency_key: str | None
 ) -> GenerationRequest:
-    model = MODELS.get(body.model)
-    if model is None:
-        raise InvalidRequest.single(
-            "model", f"unknown model {body.model!r}; valid models: {', '.join(MODELS)}"
-        )
+    spec = catalog.get(body.model, dialect=DIALECT.name)
     first, last = _images(body)
     return GenerationRequest(
-        model=model,
+        model=spec.id,
         prompt=body.promptText or "",
         first_image=first,
         last_image=last,
-        aspect_ratio=_aspect_ratio(service.catalog, model, body.ratio),
+        aspect_ratio=_aspect_ratio(spec, body.ratio),
         duration=body.duration,
         seed=body.seed,
         dialect=DIALECT.name,
@@ -175,31 +173,40 @@ def _to_request(
     )
 
 
+#: Runway's status words; a queued task reads THROTTLED instead while its key runs as many
+#: tasks as it may at once.
+STATUS_WORDS: dict[Status, Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]] = {
+    Status.QUEUED: "PENDING",
+    Status.GENERATING: "RUNNING",
+    Status.COMPLETED: "SUCCEEDED",
+    Status.FAILED: "FAILED",
+    Status.CANCELLED: "CANCELLED",
+}
+
+
 async def render_task(
     request: Request, service: Service, generation: Generation, *, throttled: bool
 ) -> Task:
     status = generation.status
-    task = Task(id=generation.id, createdAt=generation.created_at, status="PENDING")
-    if status is Status.QUEUED:
-        task.status = "THROTTLED" if throttled else "PENDING"
+    task = Task(
+        id=generation.id,
+        createdAt=generation.created_at,
+        status="THROTTLED" if throttled and status is Status.QUEUED else STATUS_WORDS[status],
+    )
+    if status.is_final:
+        # Runway's ``cost`` is what the finished task was charged; ``estimatedCost`` before.
+        task.cost = Cost(credits=generation.credits_charged)
+    else:
         task.estimatedCost = Cost(credits=generation.credits)
-    elif status is Status.GENERATING:
-        task.status, task.progress = "RUNNING", round(generation.progress, 4)
-        task.estimatedCost = Cost(credits=generation.credits)
+    if status is Status.GENERATING:
+        task.progress = round(generation.progress, 4)
     elif status is Status.COMPLETED:
         link = await service.links.file_url(generation, public_base_url(request))
-        task.status, task.output, task.cost = (
-            "SUCCEEDED",
-            [link[0]] if link else [],
-            Cost(credits=generation.credits),
-        )
+        task.output = [link[0]] if link else []
     elif status is Status.FAILED:
-        error = generation.error
-        task.status, task.cost = "FAILED", Cost(credits=0)
-        task.failure = error.message if error else "The generation failed."
-        task.failureCode = error.name if error else "INTERNAL"
-    else:
-        task.status, task.cost = "CANCELLED", Cost(credits=0)
+        failure = generation.failure
+        task.failure = failure.message if failure else "The generation failed."
+        task.failureCode = failure.name if failure else "INTERNAL"
     return task
 
 
@@ -294,7 +301,7 @@ async def organization(
     _check_version(version)
     current = await service.access.current(key)
     counts = await service.generations.recent_counts(current, now=datetime.now(UTC))
-    names = {name: model for name, model in MODELS.items() if service.catalog.find(model)}
+    models = service.catalog.named_in(DIALECT.name)
     return Organization(
         creditBalance=UNLIMITED_CREDITS if current.credits is None else current.credits,
         tier=Tier(
@@ -303,12 +310,12 @@ async def organization(
                 name: TierModel(
                     maxConcurrentGenerations=current.max_concurrency, maxDailyGenerations=None
                 )
-                for name in names
+                for name in models
             },
         ),
         usage=OrganizationUsage(
             models={
-                name: ModelUsage(dailyGenerations=counts[model]) for name, model in names.items()
+                name: ModelUsage(dailyGenerations=counts[spec.id]) for name, spec in models.items()
             }
         ),
     )
@@ -339,13 +346,14 @@ async def organization_usage(
             "beforeDate", f"must be at most {USAGE_DAYS_MAX} days after startDate"
         )
     days = await service.generations.credits_by_day(key, start, before)
+    names = {spec.id: name for name, spec in service.catalog.named_in(DIALECT.name).items()}
     results = [
         UsageDay(
             date=day,
             usedCredits=[
-                UsedCredit(amount=amount, model=RUNWAY_NAMES[model])
+                UsedCredit(amount=amount, model=names[model])
                 for model, amount in sorted(spent.items())
-                if model in RUNWAY_NAMES
+                if model in names
             ],
         )
         for day, spent in sorted(days.items())
@@ -372,7 +380,7 @@ async def image_to_video(
 ) -> TaskCreated:
     _check_version(version)
     submission = await service.generations.submit(
-        key, _to_request(body, service, public_base_url(request), idempotency_key)
+        key, _to_request(body, service.catalog, public_base_url(request), idempotency_key)
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -6,6 +6,11 @@ serves it unless ``VIDGEN_ROUTES`` says otherwise. The service validates every r
 its entry, so no engine or dialect repeats these rules: a model takes the same durations, and
 needs an image or not, in every dialect.
 
+A dialect only translates, and asks the catalog what its words mean: the name it gives a model
+(``dialect_names``: Runway's ``gen4_turbo``, apiframe's ``runway-gen4-turbo``), the aspect ratio
+of a frame size in pixels (Runway's ``ratio``, OpenAI's ``size``: ``ratio_for_size``), and the
+model a request that names none gets (``default_for``).
+
 Prices are credits per second of output, rounded up to whole credits, except for the durations
 that a published price list names (``credits``): Runway's gen4_turbo costs 8 credits for 5 s and
 15 for 10 s at aimlapi and apiframe, which is 1.6 a second for the other durations Runway
@@ -57,7 +62,12 @@ class ModelSpec:
     accepts_last_image: bool = True
     max_prompt_chars: int = 1000
     default_engine: str = "preview"
+    #: Other names for the model where models go by vidgen's ids (aimlapi, OpenAI, the SDK).
     aliases: tuple[str, ...] = ()
+    #: The model's name in each dialect that names models its own way (dialect → name): Runway's
+    #: API calls gen4_turbo ``gen4_turbo``, apiframe ``runway-gen4-turbo``. Such a dialect takes
+    #: only these names, and shows vidgen's id for a model it has no name for (``name_in``).
+    dialect_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -70,7 +80,27 @@ class ModelSpec:
         return tuple(self.frame_sizes)
 
     def frame_size(self, ratio: str) -> tuple[int, int]:
+        """The frame size (width, height) of an aspect ratio: how a dialect that speaks in
+        pixels (Runway's ``ratio``, OpenAI's ``size``) renders it."""
         return self.frame_sizes[ratio]
+
+    def ratio_for_size(self, width: int, height: int) -> str | None:
+        """The aspect ratio whose frame size is exactly ``width``×``height``; None when the
+        model renders no such size (nothing is scaled to fit)."""
+        for ratio, size in self.frame_sizes.items():
+            if size == (width, height):
+                return ratio
+        return None
+
+    def ratio_for_default_size(self, width: int, height: int) -> str:
+        """A dialect's default frame size (OpenAI's 720×1280) as one of this model's ratios:
+        that size's ratio where the model renders it, else the model's default ratio. The
+        client never asked for that size, so a model without it is not a reason to refuse."""
+        return self.ratio_for_size(width, height) or self.default_ratio
+
+    def name_in(self, dialect: str) -> str:
+        """What ``dialect`` calls this model: its own name, or vidgen's id where it has none."""
+        return self.dialect_names.get(dialect, self.id)
 
     def frame_count(self, duration: int) -> int:
         if self.frame_step > 1:
@@ -110,6 +140,7 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         credits_per_second=Fraction(8, 5),
         credits=MappingProxyType({5: 8, 10: 15}),
         aliases=("gen4_turbo",),
+        dialect_names=MappingProxyType({"runway": "gen4_turbo", "apiframe": "runway-gen4-turbo"}),
         # Image to video only, as Runway and aimlapi serve it: Runway's gen4_turbo has no
         # text-to-video, so a prompt alone is refused in every dialect.
         requires_image=True,
@@ -125,6 +156,8 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         credits_per_second=Fraction(8, 5),
         credits=MappingProxyType({5: 8, 10: 15}),
         aliases=("runway/gen3a_turbo",),
+        # apiframe has no name for it (its jobs read by vidgen's id there).
+        dialect_names=MappingProxyType({"runway": "gen3a_turbo"}),
         requires_image=True,
         description="Image to video, 1280×768 or 768×1280, 5 or 10 s.",
     ),
@@ -158,22 +191,39 @@ class Catalog:
     def __iter__(self) -> Iterator[ModelSpec]:
         return iter(self.models.values())
 
-    def find(self, model_id: str) -> ModelSpec | None:
-        if model_id in self.models:
-            return self.models[model_id]
+    def find(self, name: str, dialect: str | None = None) -> ModelSpec | None:
+        """The model called ``name``: by vidgen's id or an alias, or, with ``dialect`` (one
+        that names models its own way, such as Runway's), by that dialect's name only."""
+        if dialect is not None:
+            return self.named_in(dialect).get(name)
+        if name in self.models:
+            return self.models[name]
         for spec in self.models.values():
-            if model_id in spec.aliases:
+            if name in spec.aliases:
                 return spec
         return None
 
-    def get(self, model_id: str) -> ModelSpec:
-        spec = self.find(model_id)
+    def get(self, name: str, dialect: str | None = None) -> ModelSpec:
+        """``find``, or a 400 naming ``model`` that lists the names the client may use."""
+        spec = self.find(name, dialect)
         if spec is None:
-            valid = ", ".join(sorted(self.models))
-            raise InvalidRequest.single(
-                "model", f"unknown model {model_id!r}; valid models: {valid}"
-            )
+            valid = ", ".join(sorted(self.models) if dialect is None else self.named_in(dialect))
+            raise InvalidRequest.single("model", f"unknown model {name!r}; valid models: {valid}")
         return spec
+
+    def named_in(self, dialect: str) -> dict[str, ModelSpec]:
+        """The models ``dialect`` has names for, by those names, in the catalog's order."""
+        return {
+            spec.dialect_names[dialect]: spec
+            for spec in self.models.values()
+            if dialect in spec.dialect_names
+        }
+
+    def name_in(self, model_id: str, dialect: str) -> str:
+        """What ``dialect`` calls a stored generation's model. A model no longer in the
+        catalog (an open-weight model routed before a restart, not now) reads by its id."""
+        spec = self.models.get(model_id)
+        return spec.name_in(dialect) if spec is not None else model_id
 
     def default_for(self, *, has_image: bool) -> ModelSpec:
         """The model a request that names none gets: the first one that can serve it (one

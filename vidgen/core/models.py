@@ -30,8 +30,14 @@ class Status(StrEnum):
     def is_final(self) -> bool:
         return self in FINAL_STATUSES
 
+    @property
+    def is_unsuccessful(self) -> bool:
+        """Ended without a video: failed or cancelled."""
+        return self in UNSUCCESSFUL_STATUSES
+
 
 FINAL_STATUSES = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+UNSUCCESSFUL_STATUSES = frozenset({Status.FAILED, Status.CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,18 @@ class Generation:
     @functools.cached_property
     def facts(self) -> JobFacts:
         return JobFacts.from_json(dict(self.stored_facts))
+
+    @property
+    def credits_charged(self) -> int:
+        """What the generation costs its key: its price (``credits``), taken when it was
+        queued, or 0 once it ended failed or cancelled, since the transaction that ends it so
+        refunds it (``store.credits``). Every dialect shows this as what was charged."""
+        return 0 if self.status.is_unsuccessful else self.credits
+
+    @property
+    def failure(self) -> GenerationError | None:
+        """Why the generation ended without a video; None while it runs or once it made one."""
+        return self.error if self.status.is_unsuccessful else None
 
 
 @dataclass(frozen=True)
