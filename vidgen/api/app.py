@@ -32,7 +32,6 @@ from vidgen.logs import log_request, request_id_var
 from vidgen.metrics import HTTP_LATENCY
 from vidgen.settings import Settings
 from vidgen.wiring import Runtime
-from vidgen.worker.runner import Worker, reap_expired_leases
 
 log = logging.getLogger("vidgen.http")
 
@@ -299,36 +298,12 @@ def create_app(
         app.state.service = runtime.service
         if bootstrap_key:
             await runtime.ensure_first_key()
-        worker: Worker | None = None
-        worker_task: asyncio.Task[None] | None = None
-        reaper_task: asyncio.Task[None] | None = None
-        stop_reaping = asyncio.Event()
-        if settings.run_worker:
-            worker = runtime.worker()
-            worker_task = asyncio.create_task(worker.run())
-        else:
-            # No worker here (scale-out): still reap expired leases, so that a job whose
-            # worker died reads queued again even while no worker is alive.
-            reaper_task = asyncio.create_task(
-                reap_expired_leases(
-                    runtime.jobs, runtime.storage, settings.lease_seconds, stop_reaping
-                )
-            )
-        dispatcher = runtime.webhook_dispatcher()
-        dispatcher_task = asyncio.create_task(dispatcher.run())
-        if on_started is not None:
-            on_started(runtime)
         try:
-            yield
+            async with runtime.beside_api():
+                if on_started is not None:
+                    on_started(runtime)
+                yield
         finally:
-            if worker is not None and worker_task is not None:
-                await worker.shutdown(settings.shutdown_grace_seconds)
-                await worker_task
-            if reaper_task is not None:
-                stop_reaping.set()
-                await reaper_task
-            dispatcher.stop()
-            await dispatcher_task
             await runtime.aclose()
 
     app = VidgenAPI(
