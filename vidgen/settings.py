@@ -16,6 +16,8 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+__all__ = ["LEGACY_DATA_DIR", "MiB", "Settings", "default_data_dir", "user_data_dir"]
+
 MiB = 1024 * 1024
 #: Where vidgen kept its data before the default became the user's data dir: relative to the
 #: current directory, so each directory a command ran in had its own (empty) database.

@@ -25,6 +25,8 @@ from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import InsufficientCredits, InvalidRequest, VidgenError
 from vidgen.service import Service
 
+__all__ = ["DIALECT", "router"]
+
 #: apiframe's model ids → vidgen's. apiframe has no id for gen3a_turbo (or the open-weight
 #: models), so jobs of those read by vidgen's id.
 MODELS = {"runway-gen4-turbo": "runway/gen4_turbo"}

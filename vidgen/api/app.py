@@ -34,6 +34,16 @@ from vidgen.metrics import HTTP_LATENCY
 from vidgen.settings import Settings
 from vidgen.wiring import Runtime
 
+__all__ = [
+    "DIALECTS",
+    "FastPaths",
+    "RequestContextMiddleware",
+    "VidgenAPI",
+    "create_app",
+    "dialect_for_path",
+    "new_request_id",
+]
+
 log = logging.getLogger("vidgen.http")
 
 DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT, apiframe.DIALECT, runway.DIALECT, openai.DIALECT)

@@ -27,6 +27,8 @@ from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.service import Service
 
+__all__ = ["DIALECT", "router"]
+
 RUNWAY_VERSION = "2024-11-06"
 #: Runway's model names → vidgen's catalog ids.
 MODELS = {"gen4_turbo": "runway/gen4_turbo", "gen3a_turbo": "gen3a_turbo"}

@@ -10,6 +10,8 @@ import typer
 if TYPE_CHECKING:
     from vidgen.settings import Settings
 
+__all__ = ["DataDir", "load_settings", "require_database", "require_server"]
+
 DataDir = Annotated[
     Path | None,
     typer.Option(

@@ -14,6 +14,8 @@ from vidgen.cli.options import DataDir, load_settings
 if TYPE_CHECKING:
     from vidgen.wiring import Runtime
 
+__all__ = ["SAMPLE_IMAGE", "banner", "serve"]
+
 SAMPLE_IMAGE = (
     "https://upload.wikimedia.org/wikipedia/commons/thumb/6/68/Liebener_Spitze_SW.JPG/"
     "1280px-Liebener_Spitze_SW.JPG"

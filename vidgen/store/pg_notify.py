@@ -26,6 +26,8 @@ from sqlalchemy.engine import make_url
 from vidgen.store.notify import Wakeup
 from vidgen.store.queue_sql import CHANNEL
 
+__all__ = ["PgWakeup", "asyncpg_dsn"]
+
 log = logging.getLogger(__name__)
 
 #: How often an idle listener checks that its connection is alive. A server that vanished

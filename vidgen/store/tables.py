@@ -32,6 +32,17 @@ from sqlalchemy import (
     false,
 )
 
+__all__ = [
+    "UTCDateTime",
+    "api_keys",
+    "credit_ledger",
+    "idempotency_keys",
+    "job_inputs",
+    "jobs",
+    "metadata",
+    "webhook_events",
+]
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",

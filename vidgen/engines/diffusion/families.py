@@ -38,6 +38,7 @@ __all__ = [
     "DecodeInput",
     "RenderRequest",
     "call_arguments",
+    "check_size",
     "denoise",
     "prepare_decode",
     "step_count",
