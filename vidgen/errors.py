@@ -23,6 +23,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "Conflict",
+    "EngineError",
+    "FieldError",
+    "ImageSourceError",
+    "InsufficientCredits",
+    "InvalidRequest",
+    "JobCancelled",
+    "LinkRefused",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "RequestError",
+    "RequestTimeout",
+    "RetryableEngineError",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "VidgenError",
+]
+
 
 @dataclass(frozen=True)
 class FieldError:

@@ -16,6 +16,16 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+__all__ = [
+    "ConsoleFormatter",
+    "JsonFormatter",
+    "configure_logging",
+    "generation_id_var",
+    "log_request",
+    "request_id_var",
+    "resolve_format",
+]
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 generation_id_var: ContextVar[str | None] = ContextVar("generation_id", default=None)
 

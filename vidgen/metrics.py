@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+__all__ = [
+    "HTTP_LATENCY",
+    "JOBS_RUNNING",
+    "JOBS_SUBMITTED",
+    "JOB_DURATION",
+    "JOB_OUTCOMES",
+    "JOB_QUEUE_WAIT",
+    "QUEUE_DEPTH",
+]
+
 HTTP_LATENCY = Histogram(
     "vidgen_http_request_duration_seconds",
     "HTTP request latency by route template.",

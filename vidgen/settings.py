@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
+
+__all__ = ["LEGACY_DATA_DIR", "MiB", "Settings", "default_data_dir", "user_data_dir"]
 
 MiB = 1024 * 1024
 #: Where vidgen kept its data before the default became the user's data dir: relative to the
@@ -362,14 +363,6 @@ class Settings(BaseSettings):
         if self.data_dir == LEGACY_DATA_DIR.resolve():
             return "./vidgen-data, found in the current directory"
         return "the default; --data-dir or VIDGEN_DATA_DIR choose another"
-
-    @property
-    def sqlite_path(self) -> Path | None:
-        """The database file when the database is SQLite (None for PostgreSQL or in memory)."""
-        url = make_url(self.resolved_database_url)
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return None
-        return Path(url.database).resolve()
 
     @property
     def is_sqlite(self) -> bool:

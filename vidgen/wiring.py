@@ -11,9 +11,11 @@ serves HTTP on top.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 
 from vidgen.configuration import check_configuration
@@ -35,7 +37,7 @@ from vidgen.store.pg_notify import PgWakeup
 from vidgen.store.webhooks import WebhookStore
 from vidgen.webhooks.dispatch import WebhookDispatcher
 from vidgen.webhooks.signing import webhook_secret
-from vidgen.worker.runner import Worker
+from vidgen.worker.runner import Worker, reap_expired_leases
 
 __all__ = ["Runtime", "open_storage"]
 
@@ -157,6 +159,40 @@ class Runtime:
             file_url=self.service.links.file_url,
             public_url=self.settings.public_url,
         )
+
+    @contextlib.asynccontextmanager
+    async def beside_api(self) -> AsyncIterator[None]:
+        """What a ``vidgen serve`` process runs beside its API while it serves: a ``Worker``
+        with ``VIDGEN_WORKER_CONCURRENCY`` slots (or, with ``--no-worker``, the lease reaper
+        alone) and the webhook dispatcher. On exit the worker gets
+        ``VIDGEN_SHUTDOWN_GRACE_SECONDS`` to finish its jobs; the others stop at once."""
+        settings = self.settings
+        worker: Worker | None = None
+        worker_task: asyncio.Task[None] | None = None
+        reaper_task: asyncio.Task[None] | None = None
+        stop_reaping = asyncio.Event()
+        if settings.run_worker:
+            worker = self.worker()
+            worker_task = asyncio.create_task(worker.run())
+        else:
+            # No worker here (scale-out): still reap expired leases, so that a job whose
+            # worker died reads queued again even while no worker is alive.
+            reaper_task = asyncio.create_task(
+                reap_expired_leases(self.jobs, self.storage, settings.lease_seconds, stop_reaping)
+            )
+        dispatcher = self.webhook_dispatcher()
+        dispatcher_task = asyncio.create_task(dispatcher.run())
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                await worker.shutdown(settings.shutdown_grace_seconds)
+                await worker_task
+            if reaper_task is not None:
+                stop_reaping.set()
+                await reaper_task
+            dispatcher.stop()
+            await dispatcher_task
 
     async def ensure_first_key(self) -> tuple[ApiKey, str] | None:
         """With no key at all, create one so a new user can start at once."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,3 +31,13 @@ def test_the_architecture_document_covers_every_package() -> None:
     assert named
     missing = [n for n in named if not (ROOT / "vidgen" / n).exists() and not (ROOT / n).exists()]
     assert missing == []
+
+
+def test_the_architecture_document_draws_the_layers_that_lint_imports_checks() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (checked,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    section = ARCHITECTURE.read_text().split("## The layers", 1)[1]
+    diagram = section.split("```", 2)[1].strip().splitlines()
+    # Each line: the layer as the contract spells it, then (two spaces on) what it is.
+    drawn = [re.split(r"\s{2,}", line.strip())[0] for line in diagram]
+    assert drawn == checked

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 from vidgen.api.deps import CurrentKey, ServiceDep
 from vidgen.api.dialect import ServiceRoute
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["account"], route_class=ServiceRoute)
 
 

@@ -31,6 +31,8 @@ from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.logs import request_id_var
 from vidgen.service import Service
 
+__all__ = ["DIALECT", "router"]
+
 
 class AimlapiDialect(Dialect):
     name = "aimlapi"

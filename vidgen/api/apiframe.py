@@ -26,6 +26,7 @@ from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import InsufficientCredits, VidgenError
 from vidgen.service import Service
 
+__all__ = ["DIALECT", "router"]
 STATUS_WORDS: dict[Status, str] = {
     Status.QUEUED: "QUEUED",
     Status.GENERATING: "PROCESSING",

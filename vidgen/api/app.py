@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +33,16 @@ from vidgen.logs import log_request, request_id_var
 from vidgen.metrics import HTTP_LATENCY
 from vidgen.settings import Settings
 from vidgen.wiring import Runtime
-from vidgen.worker.runner import Worker, reap_expired_leases
+
+__all__ = [
+    "DIALECTS",
+    "FastPaths",
+    "RequestContextMiddleware",
+    "VidgenAPI",
+    "create_app",
+    "dialect_for_path",
+    "new_request_id",
+]
 
 log = logging.getLogger("vidgen.http")
 
@@ -251,6 +261,13 @@ class FastPaths:
         await response(scope, receive, send)
 
 
+_SKIPPED_MIDDLEWARE = (
+    "middleware added with add_middleware runs inside FastAPI's own layers, which the requests "
+    "that fast paths answer (api.dialect.fast_path) never enter: it would silently miss them. "
+    "Add it with VidgenAPI.add_front_middleware, which runs it for every request."
+)
+
+
 class VidgenAPI(FastAPI):
     """FastAPI, with vidgen's own request layers in front of FastAPI's.
 
@@ -259,12 +276,47 @@ class VidgenAPI(FastAPI):
     body-limit middleware, the exception middleware, routing): a request that a fast path
     answers never enters them, and renders its own errors in its dialect's shape; every other
     request goes through all of them as before. Lifespan events go straight to FastAPI.
+
+    So middleware added the usual way (``add_middleware``, ``@app.middleware``), which FastAPI
+    runs inside its own layers, would silently miss every request a fast path answers. Once fast
+    paths are installed it is refused, and ``put_in_front`` refuses an app that already has
+    some; middleware that has to see every request goes in front with ``add_front_middleware``.
     """
 
+    fast_paths: FastPaths | None = None
+    _front_middleware: list[Middleware]
+
     def put_in_front(self, routers: Iterable[APIRouter], settings: Settings) -> None:
-        behind = super().__call__
+        fast_paths = FastPaths(super().__call__, routers=routers)
+        if fast_paths.table and self.user_middleware:
+            raise RuntimeError(_SKIPPED_MIDDLEWARE)
+        self.fast_paths = fast_paths
+        self._front_settings = settings
+        self._front_middleware = []
+        self._build_front()
+
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        if self.fast_paths is not None and self.fast_paths.table:
+            raise RuntimeError(_SKIPPED_MIDDLEWARE)
+        super().add_middleware(middleware_class, *args, **kwargs)
+
+    def add_front_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        """Middleware that sees every HTTP request, those the fast paths answer included: it
+        runs inside ``RequestContextMiddleware`` (so the request id is set) and before the fast
+        paths. As with ``add_middleware``, the one added last runs first."""
+        if self.fast_paths is None:
+            raise RuntimeError("put_in_front first: the front is built there")
+        self._front_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+        self._build_front()
+
+    def _build_front(self) -> None:
+        assert self.fast_paths is not None
+        app: ASGIApp = self.fast_paths
+        for cls, args, kwargs in reversed(self._front_middleware):
+            app = cls(app, *args, **kwargs)
+        settings = self._front_settings
         self._front: ASGIApp = RequestContextMiddleware(
-            FastPaths(behind, routers=routers),
+            app,
             max_body_bytes=settings.max_body_bytes,
             body_grace=settings.header_timeout_seconds,
             min_body_rate=settings.min_body_bytes_per_second,
@@ -299,36 +351,12 @@ def create_app(
         app.state.service = runtime.service
         if bootstrap_key:
             await runtime.ensure_first_key()
-        worker: Worker | None = None
-        worker_task: asyncio.Task[None] | None = None
-        reaper_task: asyncio.Task[None] | None = None
-        stop_reaping = asyncio.Event()
-        if settings.run_worker:
-            worker = runtime.worker()
-            worker_task = asyncio.create_task(worker.run())
-        else:
-            # No worker here (scale-out): still reap expired leases, so that a job whose
-            # worker died reads queued again even while no worker is alive.
-            reaper_task = asyncio.create_task(
-                reap_expired_leases(
-                    runtime.jobs, runtime.storage, settings.lease_seconds, stop_reaping
-                )
-            )
-        dispatcher = runtime.webhook_dispatcher()
-        dispatcher_task = asyncio.create_task(dispatcher.run())
-        if on_started is not None:
-            on_started(runtime)
         try:
-            yield
+            async with runtime.beside_api():
+                if on_started is not None:
+                    on_started(runtime)
+                yield
         finally:
-            if worker is not None and worker_task is not None:
-                await worker.shutdown(settings.shutdown_grace_seconds)
-                await worker_task
-            if reaper_task is not None:
-                stop_reaping.set()
-                await reaper_task
-            dispatcher.stop()
-            await dispatcher_task
             await runtime.aclose()
 
     app = VidgenAPI(

@@ -33,6 +33,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from vidgen.settings import Settings
 
+__all__ = ["ConnectionLimits", "guarded_protocol", "raise_open_file_limit"]
+
 log = logging.getLogger("vidgen.http")
 
 #: The largest request head (request line and headers) read; above it, 431 and a close.

@@ -12,6 +12,18 @@ from fastapi.security.utils import get_authorization_scheme_param
 from vidgen.core.keys import ApiKey
 from vidgen.service import Service
 
+__all__ = [
+    "API_KEY_HEADER",
+    "CurrentKey",
+    "KeyAuth",
+    "ServiceDep",
+    "current_key",
+    "document_key_header",
+    "get_service",
+    "public_base_url",
+    "service_of",
+]
+
 #: The second way to send a key (apiframe's), documented beside the bearer scheme.
 API_KEY_HEADER = "X-API-Key"
 _API_KEY_HEADER = API_KEY_HEADER.lower().encode()

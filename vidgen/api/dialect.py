@@ -31,6 +31,20 @@ from vidgen.errors import (
     VidgenError,
 )
 
+__all__ = [
+    "Dialect",
+    "ErrorRenderingRoute",
+    "FastPath",
+    "IdempotencyKey",
+    "ServiceRoute",
+    "as_vidgen_error",
+    "error_fields",
+    "fast_path",
+    "fast_path_of",
+    "field_errors_from_validation",
+    "request_fingerprint",
+]
+
 log = logging.getLogger(__name__)
 
 #: Answers an endpoint's common case straight from the request, or None to leave it to FastAPI.

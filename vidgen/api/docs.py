@@ -28,6 +28,8 @@ from starlette.exceptions import HTTPException
 from vidgen.api.dialect import ServiceRoute
 from vidgen.api.playground import COMMON_HEADERS, Asset, asset_response
 
+__all__ = ["DOCS_PATH", "docs_page", "router"]
+
 router = APIRouter(include_in_schema=False, route_class=ServiceRoute)
 
 DOCS_PATH = "/docs"

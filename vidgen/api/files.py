@@ -19,6 +19,8 @@ from vidgen.api.dialect import ServiceRoute
 from vidgen.errors import LinkRefused
 from vidgen.service import Download
 
+__all__ = ["RangeNotSatisfiable", "parse_range", "router", "send_object"]
+
 router = APIRouter(tags=["files"], route_class=ServiceRoute)
 
 

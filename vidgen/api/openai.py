@@ -33,6 +33,8 @@ from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, NotFound, VidgenError
 from vidgen.service import Service
 
+__all__ = ["DIALECT", "router"]
+
 STATUS_WORDS: dict[Status, str] = {
     Status.QUEUED: "queued",
     Status.GENERATING: "in_progress",

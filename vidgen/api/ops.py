@@ -19,6 +19,8 @@ from vidgen.api.dialect import ServiceRoute
 from vidgen.errors import Unauthorized
 from vidgen.metrics import QUEUE_DEPTH
 
+__all__ = ["router"]
+
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"], route_class=ServiceRoute)
 

@@ -26,6 +26,8 @@ from starlette.exceptions import HTTPException
 from vidgen.api.dialect import ServiceRoute
 from vidgen.settings import Settings
 
+__all__ = ["COMMON_HEADERS", "STATIC_DIR", "Asset", "asset_response", "router"]
+
 router = APIRouter(include_in_schema=False, route_class=ServiceRoute)
 
 STATIC_DIR = Path(__file__).parent / "static"

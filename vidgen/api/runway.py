@@ -28,6 +28,8 @@ from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.service import Service
 
+__all__ = ["DIALECT", "router"]
+
 RUNWAY_VERSION = "2024-11-06"
 #: ``ratio`` as Runway writes it, ``WIDTH:HEIGHT`` in pixels, each as a size is written: ASCII
 #: digits without a leading zero (`` 1280:720`` and ``01280:720`` name no size), and at most 5

@@ -32,6 +32,8 @@ from vidgen.cli.remote import (
 )
 from vidgen.client import DEFAULT_MODEL, Client, Generation, GenerationFailed, Timeout
 
+__all__ = ["generate"]
+
 # Every 0.5 s, flat (the SDK's own polls grow to every 5 s): a worker records a job's progress
 # at each heartbeat, once a second, so two polls per heartbeat put every value on the bar. At 2 s
 # the bar skipped every other value (and a preview job, over in about a second, shows none: it

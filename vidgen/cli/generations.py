@@ -22,6 +22,8 @@ from vidgen.cli.remote import (
 )
 from vidgen.client import Generation, GenerationPage
 
+__all__ = ["cancel", "list_generations", "status"]
+
 GenerationId = Annotated[
     str, typer.Argument(metavar="ID", help="The generation id.", show_default=False)
 ]

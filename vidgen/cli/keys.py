@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from vidgen.settings import Settings
     from vidgen.store.keys import KeyStore
 
+__all__ = ["app"]
+
 app = typer.Typer(
     help="Manage API keys (only a hash of each key is stored).",
     no_args_is_help=True,

@@ -6,6 +6,8 @@ import typer
 
 from vidgen.cli import generate, generations, keys, models, serve, worker
 
+__all__ = ["app"]
+
 app = typer.Typer(
     name="vidgen",
     help="Self-hosted video generation: the aimlapi / Runway / OpenAI video APIs on your machine.",

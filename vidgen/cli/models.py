@@ -19,6 +19,8 @@ from vidgen.cli.remote import (
 )
 from vidgen.client import Model
 
+__all__ = ["app"]
+
 # The service uses the default ratio only when it has nothing to go by: with an image and no
 # aspect_ratio, the image's own shape picks the nearest ratio.
 DEFAULT_RATIO_NOTE = (

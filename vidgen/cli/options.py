@@ -10,6 +10,8 @@ import typer
 if TYPE_CHECKING:
     from vidgen.settings import Settings
 
+__all__ = ["DataDir", "load_settings", "require_database", "require_server"]
+
 DataDir = Annotated[
     Path | None,
     typer.Option(
@@ -79,7 +81,9 @@ def require_database(settings: Settings) -> None:
     serve`` creates one. A command that created it would silently start an empty vidgen, with
     keys the running server never sees. (A PostgreSQL database is made by its operator and
     named explicitly; every process migrates it.)"""
-    path = settings.sqlite_path
+    from vidgen.store.db import sqlite_path
+
+    path = sqlite_path(settings.resolved_database_url)
     if path is None or path.exists():
         return
     if settings.database_url:

@@ -31,6 +31,21 @@ from vidgen.client import (
     VidgenError,
 )
 
+__all__ = [
+    "ApiKey",
+    "BaseUrl",
+    "ExitCode",
+    "JsonOutput",
+    "connect",
+    "err",
+    "error_json",
+    "exit_code_for",
+    "fail",
+    "out",
+    "print_json",
+    "reporting_errors",
+]
+
 
 class ExitCode(IntEnum):
     """Exit statuses of ``generate``, ``status``, ``list``, ``cancel`` and ``models``."""

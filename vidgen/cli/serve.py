@@ -14,6 +14,8 @@ from vidgen.cli.options import DataDir, load_settings
 if TYPE_CHECKING:
     from vidgen.wiring import Runtime
 
+__all__ = ["SAMPLE_IMAGE", "banner", "serve"]
+
 SAMPLE_IMAGE = (
     "https://upload.wikimedia.org/wikipedia/commons/thumb/6/68/Liebener_Spitze_SW.JPG/"
     "1280px-Liebener_Spitze_SW.JPG"
@@ -78,6 +80,7 @@ def serve(
     from vidgen.api.connections import ConnectionLimits, guarded_protocol, raise_open_file_limit
     from vidgen.configuration import ConfigurationError, check_configuration
     from vidgen.logs import configure_logging
+    from vidgen.store.db import sqlite_path
 
     configure_logging(settings.log_level, settings.log_format)
     try:
@@ -91,7 +94,8 @@ def serve(
     # Soft wrap: a line is never broken by the console, only (visually) by a terminal, so the
     # curl lines stay whole and pasteable in a log file, a journal or an 80-column terminal.
     console = Console(soft_wrap=True)
-    new_database = settings.sqlite_path is not None and not settings.sqlite_path.exists()
+    database_file = sqlite_path(settings.resolved_database_url)
+    new_database = database_file is not None and not database_file.exists()
     app = create_app(
         settings,
         on_started=lambda runtime: banner(runtime, base_url, console, new_database=new_database),

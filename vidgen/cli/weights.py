@@ -9,6 +9,8 @@ from rich.console import Console
 
 from vidgen.cli.options import DataDir, load_settings
 
+__all__ = ["pull"]
+
 err = Console(stderr=True)
 
 

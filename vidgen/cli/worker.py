@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from vidgen.settings import Settings
     from vidgen.worker.runner import Worker
 
+__all__ = ["event_loop_runner", "run_worker", "worker"]
+
 log = logging.getLogger("vidgen.worker")
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT",
+    "USER_AGENT",
     "Clock",
     "PollPolicy",
     "RetryPolicy",

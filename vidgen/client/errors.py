@@ -55,6 +55,7 @@ __all__ = [
     "ValidationError",
     "VidgenError",
     "error_from_response",
+    "retry_after_seconds",
 ]
 
 

@@ -41,6 +41,18 @@ from vidgen.client.errors import (
 from vidgen.client.images import ImageInput, image_to_url
 from vidgen.client.types import Generation, GenerationPage, Model, parse_models
 
+__all__ = [
+    "Api",
+    "Plan",
+    "ProgressCallback",
+    "Report",
+    "Send",
+    "Sleep",
+    "Step",
+    "Stream",
+    "generation_id_of",
+]
+
 T = TypeVar("T")
 
 GENERATIONS_PATH = "/v2/video/generations"

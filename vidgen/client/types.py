@@ -24,6 +24,7 @@ __all__ = [
     "Model",
     "Usage",
     "Video",
+    "parse_models",
 ]
 
 COMPLETED = "completed"

@@ -27,6 +27,15 @@ from types import MappingProxyType
 
 from vidgen.errors import InvalidRequest
 
+__all__ = [
+    "DEFAULT_MODELS",
+    "DETECTABLE_RATIO_RANGE",
+    "GEN3A_SIZES",
+    "GEN4_SIZES",
+    "Catalog",
+    "ModelSpec",
+]
+
 #: Runway-class frame sizes (API-NOTES §1 and §3).
 GEN4_SIZES = {
     "16:9": (1280, 720),

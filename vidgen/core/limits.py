@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from vidgen.errors import RateLimited
 
+__all__ = ["RateLimiter"]
+
 
 @dataclass
 class _Bucket:

@@ -16,6 +16,18 @@ from typing import Any
 
 from vidgen.core.facts import JobFacts
 
+__all__ = [
+    "FINAL_STATUSES",
+    "CapturedImage",
+    "Generation",
+    "GenerationError",
+    "GenerationRequest",
+    "ImageRef",
+    "Status",
+    "VideoInfo",
+    "VideoOutput",
+]
+
 
 class Status(StrEnum):
     """Canonical job states: queued → generating → completed | failed | cancelled."""

@@ -13,6 +13,15 @@ from vidgen.core.catalog import DETECTABLE_RATIO_RANGE, ModelSpec
 from vidgen.core.models import CapturedImage, GenerationRequest
 from vidgen.errors import FieldError, InvalidRequest
 
+__all__ = [
+    "SEED_MAX",
+    "detect_ratio",
+    "is_generation_id",
+    "text_errors",
+    "text_problem",
+    "validate_request",
+]
+
 SEED_MAX = 4_294_967_295
 
 #: Generation ids are the canonical text of a UUID (``service.submit`` makes them); anything

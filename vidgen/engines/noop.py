@@ -27,6 +27,8 @@ from vidgen.core.models import VideoInfo
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
 from vidgen.media.video import Mp4Writer, probe_video, write_thumbnail
 
+__all__ = ["NoopEngine", "solid_clip", "tiny_size"]
+
 MAX_SIDE = 64
 MAX_SLEEP_SECONDS = 60.0
 _SLEEP = re.compile(r"\bsleep=(\d+(?:\.\d+)?)")

@@ -11,6 +11,14 @@ from importlib.metadata import entry_points
 from vidgen.engines.base import Engine
 from vidgen.settings import Settings
 
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "UnknownEngine",
+    "available_engines",
+    "build_engines",
+    "engine_class",
+]
+
 ENTRY_POINT_GROUP = "vidgen.engines"
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "TransientUpstreamError",
     "UpstreamEngine",
     "backoff_delay",
+    "parse_retry_after",
 ]
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,18 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 
+__all__ = [
+    "METADATA_ADDRESSES",
+    "PRIVATE_KINDS",
+    "AddressKind",
+    "IPAddress",
+    "IPNetwork",
+    "Resolver",
+    "check_address",
+    "parse_host",
+    "resolve_host",
+]
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]

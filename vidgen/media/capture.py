@@ -12,6 +12,8 @@ from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.media.images import ImageRejected, inspect_image
 from vidgen.settings import Settings
 
+__all__ = ["ImageCapture", "fetch_image_source"]
+
 
 class ImageCapture:
     def __init__(self, fetcher: SafeFetcher, settings: Settings) -> None:

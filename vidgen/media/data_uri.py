@@ -14,6 +14,8 @@ from vidgen.core.models import CapturedImage
 from vidgen.media.fetch import FetchError, format_size
 from vidgen.media.images import load_rgb
 
+__all__ = ["IMAGE_MEDIA_TYPES", "InvalidDataUri", "parse_data_uri", "to_data_uri"]
+
 IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp")
 
 

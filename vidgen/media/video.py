@@ -58,10 +58,12 @@ __all__ = [
     "VideoInfo",
     "Yuv420Planes",
     "frame_to_image",
+    "jpeg_to_webp",
     "probe_audio",
     "probe_video",
     "read_frame",
     "rgb_to_yuv420p",
+    "write_thumbnail",
 ]
 
 U8Array: TypeAlias = npt.NDArray[np.uint8]

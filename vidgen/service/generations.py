@@ -51,6 +51,8 @@ from vidgen.logs import generation_id_var, request_id_var
 from vidgen.metrics import JOBS_SUBMITTED
 from vidgen.settings import Settings
 
+__all__ = ["GenerationService", "RemoveOutputs", "Submission"]
+
 log = logging.getLogger(__name__)
 
 #: Remove whatever is stored under a generation's output keys (its video and thumbnail).

@@ -14,6 +14,8 @@ import jwt
 
 from vidgen.errors import LinkRefused
 
+__all__ = ["LinkSigner"]
+
 ALGORITHM = "HS256"
 AUDIENCE = "vidgen-download"
 

@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlsplit
 
 from vidgen.core.storage import Storage
 
+__all__ = ["PARTIAL_DIR", "STALE_PARTIAL_SECONDS", "LocalStorage"]
+
 #: Where a file is written before it is renamed into place: a hidden directory under the root,
 #: so that a process killed mid-copy leaves no half-written file among the objects.
 PARTIAL_DIR = ".partial"

@@ -31,6 +31,8 @@ from botocore.exceptions import ClientError
 from vidgen.core.storage import CHUNK_BYTES, Storage, StoredObject
 from vidgen.settings import Settings
 
+__all__ = ["S3Storage"]
+
 T = TypeVar("T")
 #: Presigned URLs are reused for this share of their lifetime, so every poll within that window
 #: gets the same URL (and the same expiry) without signing again; the same trade as the local

@@ -17,9 +17,12 @@ from sqlalchemy.engine import Connection
 from vidgen.core.facts import JobFacts
 from vidgen.core.models import Status
 from vidgen.errors import InsufficientCredits
+from vidgen.store import queue_sql
 from vidgen.store.rows import utcnow
-from vidgen.store.tables import api_keys, credit_ledger, jobs
+from vidgen.store.tables import api_keys, credit_ledger
 from vidgen.store.webhooks import enqueue_event
+
+__all__ = ["BALANCE", "CANCELLED", "finish_and_refund", "refund", "take_credits"]
 
 CANCELLED = ("Cancelled", "The generation was cancelled.")
 
@@ -30,21 +33,7 @@ def finish_and_refund(
     """End the jobs matching ``condition`` (at most one) and refund them, in the caller's
     transaction. The status change is the guard: a job ends, and is refunded, once."""
     now = utcnow()
-    row = conn.execute(
-        update(jobs)
-        .where(condition)
-        .values(
-            status=status.value,
-            waiting=False,
-            error_name=name,
-            error_message=message,
-            lease_owner=None,
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
-        .returning(jobs.c.id, jobs.c.key_id, jobs.c.credits, jobs.c.extras)
-    ).first()
+    row = conn.execute(queue_sql.end(condition, status, name, message, now)).first()
     if row is None:
         return False
     refund(conn, row.key_id, row.id, row.credits, now)

@@ -175,6 +175,16 @@ class PointLookup:
         return self.row_type._make(values)  # type: ignore[attr-defined]
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file that ``url`` names when it is SQLite (None for PostgreSQL or in
+    memory). Here, not on ``Settings``: parsing a database URL is SQLAlchemy's job, and the
+    settings, which every layer reads, import no SQL library."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).resolve()
+
+
 class Database:
     """One database, reached through ``write(fn)`` and ``read(fn)``."""
 
@@ -355,4 +365,4 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-__all__ = ["Database", "alembic_config", "is_unavailable", "unavailable"]
+__all__ = ["Database", "alembic_config", "is_unavailable", "sqlite_path", "unavailable"]

@@ -22,12 +22,14 @@ from vidgen.core.jobs import (
     UnknownCursor,
 )
 from vidgen.core.models import CapturedImage, Generation, Status
+from vidgen.store import queue_sql
 from vidgen.store.credits import BALANCE, CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
-from vidgen.store.notify import Wakeup, job_announcement
+from vidgen.store.notify import Wakeup
 from vidgen.store.rows import GENERATION_COLUMNS, row_to_generation, utcnow
 from vidgen.store.tables import credit_ledger, idempotency_keys, job_inputs, jobs
-from vidgen.store.turns import TURN_PROBES, turn_from
+
+__all__ = ["GenerationStore"]
 
 
 class GenerationStore:
@@ -76,14 +78,16 @@ class GenerationStore:
             "created_at": now,
             "updated_at": now,
         }
-        insert_job = _INSERT_JOB_NOTIFY if self.db.dialect == "postgresql" else _INSERT_JOB
+        insert_job = (
+            queue_sql.INSERT_JOB_NOTIFY if self.db.dialect == "postgresql" else queue_sql.INSERT_JOB
+        )
 
         def create(conn: Connection) -> Generation:
             # One round trip for what the insert depends on: the balance and the turn.
             facts = conn.execute(_CREATE_FACTS, {"key_id": job.key_id, "priority": job.priority})
             facts_row = facts.one()
             take_credits(conn, job.key_id, job.credits, facts_row.balance)
-            row = conn.execute(insert_job, {**values, "turn": turn_from(facts_row)}).one()
+            row = conn.execute(insert_job, {**values, "turn": queue_sql.turn_from(facts_row)}).one()
             if images:
                 conn.execute(
                     insert(job_inputs),
@@ -249,11 +253,7 @@ class GenerationStore:
         def cancel(conn: Connection) -> None:
             queued = and_(mine, jobs.c.status == Status.QUEUED.value)
             if not finish_and_refund(conn, queued, Status.CANCELLED, *CANCELLED):
-                conn.execute(
-                    update(jobs)
-                    .where(mine, jobs.c.status == Status.GENERATING.value)
-                    .values(cancel_requested=True, updated_at=utcnow())
-                )
+                conn.execute(queue_sql.flag_cancel(mine, utcnow()))
 
         await self.db.write(cancel)
         return await self.get(job_id, key_id=key_id)
@@ -289,13 +289,9 @@ class GenerationStore:
 
 # Built once: the poll path runs these thousands of times a second, and a statement object that
 # is reused skips SQLAlchemy's construction and cache-key work.
-_CREATE_FACTS = select(BALANCE, *TURN_PROBES)
-_INSERT_JOB = insert(jobs).returning(*GENERATION_COLUMNS)
-#: On PostgreSQL the insert also queues the job's NOTIFY (``store.notify``), which the server
-#: delivers only if the transaction commits: one round trip fewer than a separate SELECT.
-_INSERT_JOB_NOTIFY = insert(jobs).returning(
-    *GENERATION_COLUMNS, job_announcement(jobs.c.model, jobs.c.id).label("announced")
-)
+#: What a create's insert depends on, in one round trip: the key's balance and the new job's
+#: turn (``queue_sql.TURN_PROBES``).
+_CREATE_FACTS = select(BALANCE, *queue_sql.TURN_PROBES)
 _INSERT_LEDGER = insert(credit_ledger)
 _GET_ANY = select(*GENERATION_COLUMNS).where(jobs.c.id == bindparam("job_id"))
 _GET = _GET_ANY.where(jobs.c.deleted_at.is_(None))

@@ -1,5 +1,5 @@
-"""The jobs table as a queue, from the workers' side: every statement that claims, leases or
-finishes a job (jobs are created, read and cancelled for clients in ``store.generations``).
+"""The jobs table as a queue, from the workers' side: claiming, leasing and finishing jobs
+(jobs are created, read and cancelled for clients in ``store.generations``).
 
 A job moves queued → generating → completed | failed | cancelled. A worker claims one job in a
 single statement (``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``; on SQLite
@@ -12,6 +12,9 @@ cancelled instead.
 
 Credits move in the same transaction as the state change that causes them: charged when the job
 is stored, refunded when it fails or is cancelled.
+
+The statements themselves, and why each has its shape, are in ``store.queue_sql``; this module
+runs them.
 """
 
 from __future__ import annotations
@@ -21,24 +24,19 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Float, String, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import aliased
 
 from vidgen.core.facts import JobFacts
 from vidgen.core.jobs import ClaimedJob, Ending, Heartbeat, ReapResult
-from vidgen.core.models import (
-    CapturedImage,
-    Status,
-    VideoOutput,
-)
+from vidgen.core.models import CapturedImage, Status, VideoOutput
+from vidgen.store import queue_sql
 from vidgen.store.credits import CANCELLED, finish_and_refund
 from vidgen.store.db import Database
 from vidgen.store.notify import Wakeup, announce_job
 from vidgen.store.rows import row_to_generation, utcnow
-from vidgen.store.tables import UTCDateTime, api_keys, job_inputs, jobs
-from vidgen.store.turns import CLAIM_ORDER
 from vidgen.store.webhooks import enqueue_event
+
+__all__ = ["JobStore"]
 
 
 class JobStore:
@@ -57,10 +55,10 @@ class JobStore:
         engines: Collection[str] | None = None,
     ) -> ClaimedJob | None:
         """Claim the next queued job in one statement: highest priority, then the lowest turn
-        (keys take turns, see ``store.turns``), then the oldest."""
+        (keys take turns, see ``store.queue_sql``), then the oldest."""
         now = utcnow()
         expires = now + timedelta(seconds=lease_seconds)
-        claim = _claim_statement(models is not None, engines is not None)
+        claim = queue_sql.claim(models is not None, engines is not None)
         params = {
             "now": now,
             "expires": expires,
@@ -96,7 +94,7 @@ class JobStore:
         )
 
     async def _update_owned(self, job_id: str, worker: str, **values: Any) -> bool:
-        statement = update(jobs).where(_OWNED).values(**values)
+        statement = queue_sql.update_owned(**values)
         params = {"job_id": job_id, "worker": worker}
         return await self.db.write(
             lambda conn: conn.execute(statement, params).rowcount == 1, single=True
@@ -122,7 +120,7 @@ class JobStore:
             "now": now,
         }
         row = await self.db.write(
-            lambda conn: conn.execute(_HEARTBEAT, params).first(), single=True
+            lambda conn: conn.execute(queue_sql.HEARTBEAT, params).first(), single=True
         )
         if row is None:
             return Heartbeat(owned=False, cancel_requested=False)
@@ -160,7 +158,7 @@ class JobStore:
         }
 
         def run(conn: Connection) -> bool:
-            row = conn.execute(_COMPLETE, params).first()
+            row = conn.execute(queue_sql.COMPLETE, params).first()
             if row is None:
                 return False
             if not announce:
@@ -184,7 +182,7 @@ class JobStore:
         instead (also refunded: what the client asked for is what it reads). ``worker=None``
         fails it regardless of lease."""
         if worker is None:
-            condition = and_(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE))
+            condition = queue_sql.active(job_id)
             failed = await self.db.write(
                 lambda conn: finish_and_refund(conn, condition, Status.FAILED, name, message)
             )
@@ -193,7 +191,7 @@ class JobStore:
         def run(conn: Connection) -> Ending:
             if _cancel_if_requested(conn, job_id, worker):
                 return Ending.CANCELLED
-            owned = _owned(job_id, worker)
+            owned = queue_sql.owned(job_id, worker)
             if finish_and_refund(conn, owned, Status.FAILED, name, message):
                 return Ending.FAILED
             return Ending.LOST
@@ -202,7 +200,7 @@ class JobStore:
 
     async def finish_cancelled(self, job_id: str, worker: str) -> bool:
         """The engine stopped because the job was cancelled: end it cancelled, refunded."""
-        condition = _owned(job_id, worker)
+        condition = queue_sql.owned(job_id, worker)
         return await self.db.write(
             lambda conn: finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED)
         )
@@ -216,18 +214,7 @@ class JobStore:
         or end it cancelled when a cancel was asked for meanwhile (``Ending.CANCELLED``). The
         failure itself is logged by the worker; the job shows no error while it waits."""
         now = utcnow()
-        retry = (
-            update(jobs)
-            .where(_owned(job_id, worker), ~jobs.c.cancel_requested)
-            .values(
-                status=Status.QUEUED.value,
-                waiting=False,
-                lease_owner=None,
-                lease_expires_at=None,
-                run_after=now + timedelta(seconds=delay_seconds),
-                updated_at=now,
-            )
-        )
+        retry = queue_sql.retry(job_id, worker, now + timedelta(seconds=delay_seconds), now)
 
         def run(conn: Connection) -> Ending:
             if conn.execute(retry).rowcount == 1:
@@ -240,12 +227,7 @@ class JobStore:
 
     async def release(self, job_id: str, worker: str) -> bool:
         """Give a job back untouched (graceful shutdown): the attempt does not count."""
-        statement = (
-            update(jobs)
-            .where(_owned(job_id, worker))
-            .values(**_GIVEN_BACK, updated_at=utcnow())
-            .returning(jobs.c.model)
-        )
+        statement = queue_sql.release(job_id, worker, utcnow())
 
         def run(conn: Connection) -> bool:
             model = conn.execute(statement).scalar_one_or_none()
@@ -264,26 +246,14 @@ class JobStore:
         process may run this at any time: rows are taken with SKIP LOCKED, so reapers in
         several workers share the work instead of waiting on (or deadlocking over) each other."""
         now = utcnow()
-        expired = and_(jobs.c.status == Status.GENERATING.value, jobs.c.lease_expires_at < now)
-        due = (
-            select(
-                jobs.c.id,
-                jobs.c.model,
-                jobs.c.attempts,
-                jobs.c.max_attempts,
-                jobs.c.cancel_requested,
-            )
-            .where(expired)
-            .order_by(jobs.c.lease_expires_at)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
+        expired = queue_sql.expired_lease(now)
+        due = queue_sql.due_for_reaping(expired, batch)
 
         def reap(conn: Connection) -> ReapResult:
             requeued: list[str] = []
             ended: list[str] = []
             for row in conn.execute(due).all():
-                this = and_(jobs.c.id == row.id, expired)
+                this = queue_sql.expired_job(row.id, expired)
                 if row.cancel_requested or row.attempts >= row.max_attempts:
                     status, name, message = (
                         (Status.CANCELLED, *CANCELLED)
@@ -293,17 +263,7 @@ class JobStore:
                     if finish_and_refund(conn, this, status, name, message):
                         ended.append(row.id)
                     continue
-                back = conn.execute(
-                    update(jobs)
-                    .where(this)
-                    .values(
-                        status=Status.QUEUED.value,
-                        waiting=False,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=now,
-                    )
-                )
+                back = conn.execute(queue_sql.requeue(this, now))
                 if back.rowcount == 1:
                     requeued.append(row.id)
                     announce_job(conn, row.model, row.id)
@@ -315,98 +275,13 @@ class JobStore:
         return result
 
     async def queue_depth(self) -> dict[str, int]:
-        query = (
-            select(jobs.c.model, func.count())
-            .where(jobs.c.status == Status.QUEUED.value)
-            .group_by(jobs.c.model)
-        )
+        query = queue_sql.QUEUE_DEPTH
         return await self.db.read(lambda conn: {model: int(n) for model, n in conn.execute(query)})
-
-
-_ACTIVE = (Status.QUEUED.value, Status.GENERATING.value)
-_RUNNING = aliased(jobs)
-#: The claimed job's key's concurrency limit (NULL: none), and how many jobs that key runs.
-_KEY_LIMIT = (
-    select(api_keys.c.max_concurrency).where(api_keys.c.id == jobs.c.key_id).scalar_subquery()
-)
-_KEY_RUNNING = (
-    select(func.count())
-    .select_from(_RUNNING)
-    .where(_RUNNING.c.key_id == jobs.c.key_id, _RUNNING.c.status == Status.GENERATING.value)
-    .scalar_subquery()
-)
-
-
-# The hot statements of a job's life, built once: building and cache-keying a statement costs
-# SQLAlchemy more CPU than the database spends running it.
-_NOW = bindparam("now", type_=UTCDateTime())
-
-
-def _owned(job_id: Any, worker: Any) -> Any:
-    """This worker still holds the job's lease (every write of a running job is fenced on
-    it): for one job and worker, or for bound parameters (``_OWNED``)."""
-    return and_(
-        jobs.c.id == job_id, jobs.c.lease_owner == worker, jobs.c.status == Status.GENERATING.value
-    )
-
-
-#: ``_owned`` for the statements built once, run with ``job_id`` and ``worker`` parameters.
-_OWNED = _owned(bindparam("job_id", type_=String()), bindparam("worker", type_=String()))
-#: A job handed back to the queue as it was claimed: the attempt does not count.
-_GIVEN_BACK = {
-    "status": Status.QUEUED.value,
-    "waiting": False,
-    "lease_owner": None,
-    "lease_expires_at": None,
-    "attempts": jobs.c.attempts - 1,
-}
-_PROGRESS = bindparam("progress", type_=Float())
-_HEARTBEAT = (
-    update(jobs)
-    .where(_OWNED)
-    .values(
-        lease_expires_at=bindparam("expires", type_=UTCDateTime()),
-        # Progress only moves forward (max() is not portable to PostgreSQL, CASE is).
-        progress=case((jobs.c.progress > _PROGRESS, jobs.c.progress), else_=_PROGRESS),
-        waiting=bindparam("waiting", type_=Boolean()),
-        updated_at=_NOW,
-    )
-    .returning(jobs.c.cancel_requested)
-)
-_INPUTS = select(job_inputs).where(job_inputs.c.job_id == bindparam("job_id", type_=String()))
-#: A cancel asked for before the completion commits wins over it (see ``JobStore.complete``).
-_COMPLETE = (
-    update(jobs)
-    .where(_OWNED, ~jobs.c.cancel_requested)
-    .values(
-        status=Status.COMPLETED.value,
-        waiting=False,
-        progress=1.0,
-        **{
-            name: bindparam(name, type_=jobs.c[name].type)
-            for name in (
-                "output_key",
-                "output_media_type",
-                "output_bytes",
-                "output_frames",
-                "output_fps",
-                "output_width",
-                "output_height",
-                "thumbnail_key",
-            )
-        },
-        lease_owner=None,
-        lease_expires_at=None,
-        finished_at=_NOW,
-        updated_at=_NOW,
-    )
-    .returning(jobs.c.key_id, jobs.c.extras)
-)
 
 
 def _cancel_if_requested(conn: Connection, job_id: str, worker: str) -> bool:
     """End this worker's job cancelled, refunded, if a cancel was asked for."""
-    condition = and_(_owned(job_id, worker), jobs.c.cancel_requested)
+    condition = queue_sql.cancel_requested(job_id, worker)
     return finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED)
 
 
@@ -415,78 +290,21 @@ def _read_inputs(conn: Connection, job_id: str) -> dict[str, CapturedImage]:
         r.position: CapturedImage(
             data=r.data, media_type=r.media_type, width=r.width, height=r.height, sha256=r.sha256
         )
-        for r in conn.execute(_INPUTS, {"job_id": job_id})
+        for r in conn.execute(queue_sql.INPUTS, {"job_id": job_id})
     }
 
 
-@functools.cache
-def _claim_statement(by_model: bool, by_engine: bool) -> Any:
-    """The claim, built once per filter shape: building and cache-keying a statement of this
-    size costs more CPU than running it (see ``JobStore.claim_next``)."""
-    now = _NOW
-    candidate = (
-        select(jobs.c.id)
-        .where(
-            jobs.c.status == Status.QUEUED.value,
-            or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now),
-        )
-        .order_by(*CLAIM_ORDER)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    # A key with max_concurrency runs at most that many jobs at once; the rest wait (and
-    # read as THROTTLED in the Runway dialect). The limit is read first so that the count
-    # is only made for limited keys.
-    candidate = candidate.where(or_(_KEY_LIMIT.is_(None), _KEY_RUNNING < _KEY_LIMIT))
-    if by_model:
-        candidate = candidate.where(jobs.c.model.in_(bindparam("models", expanding=True)))
-    if by_engine:
-        candidate = candidate.where(jobs.c.engine.in_(bindparam("engines", expanding=True)))
-    # The row is found by its primary key alone. The candidate is still queued: PostgreSQL
-    # locked it (FOR UPDATE re-checks the WHERE on the latest row version), and SQLite runs
-    # the whole statement under its single writer. A second ``status = 'queued'`` here is
-    # not only redundant: on a table without fresh statistics (a new deployment, a burst),
-    # PostgreSQL may then read the row through ix_jobs_claim and filter the whole queue for
-    # its id, which made each claim O(queue length): 3 ms at 750 queued jobs.
-    return (
-        update(jobs)
-        .where(jobs.c.id == candidate.scalar_subquery())
-        .values(
-            status=Status.GENERATING.value,
-            lease_owner=bindparam("worker", type_=String()),
-            lease_expires_at=bindparam("expires", type_=UTCDateTime()),
-            attempts=jobs.c.attempts + 1,
-            started_at=func.coalesce(jobs.c.started_at, now),
-            updated_at=now,
-            run_after=None,
-        )
-        .returning(*jobs.c, _KEY_LIMIT.label("key_limit"))
-    )
-
-
 def _keep_within_key_limit(conn: Connection, *, job: Any, worker: str, now: datetime) -> bool:
-    """On PostgreSQL, two workers can claim jobs of one key at the same instant, each
-    counting the key's running jobs before the other's claim is committed, and so run one job
-    more than the key's max_concurrency. A claim of a *limited* key is therefore checked
-    after it commits and before its job starts: under the key's row lock, which orders the
-    checks of concurrent claims, the key's running jobs are counted again, all claims
-    committed; over the limit, this claim (made at ``now``) hands its job straight back as it
-    found it (the attempt does not count, and a start time it set is cleared) and False is
-    returned. SQLite's single writer cannot race this way."""
-    conn.execute(select(api_keys.c.id).where(api_keys.c.id == job.key_id).with_for_update())
-    running = conn.execute(
-        select(func.count()).where(
-            jobs.c.key_id == job.key_id, jobs.c.status == Status.GENERATING.value
-        )
-    ).scalar_one()
+    """On PostgreSQL a limited key's claim may race another's (see ``store.queue_sql``): under
+    the key's row lock, count its running jobs again, all claims committed; over the limit,
+    this claim (made at ``now``) hands its job straight back as it found it (the attempt does
+    not count, and a start time it set is cleared) and False is returned."""
+    conn.execute(queue_sql.lock_key(job.key_id))
+    running = conn.execute(queue_sql.running_of_key(job.key_id)).scalar_one()
     if running <= job.key_limit:
         return True
     started_at = None if job.started_at == now else job.started_at
-    conn.execute(
-        update(jobs)
-        .where(_owned(job.id, worker))
-        .values(**_GIVEN_BACK, started_at=started_at, updated_at=utcnow())
-    )
+    conn.execute(queue_sql.give_back(job.id, worker, started_at=started_at, now=utcnow()))
     return False
 
 

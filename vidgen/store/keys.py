@@ -21,6 +21,8 @@ from vidgen.core.keys import ApiKey
 from vidgen.store.db import Database
 from vidgen.store.tables import api_keys, credit_ledger
 
+__all__ = ["SECRET_PREFIX", "KeyStore", "hash_secret", "new_secret"]
+
 SECRET_PREFIX = "vg_"  # noqa: S105 (a prefix, not a secret)
 
 

@@ -14,27 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Collection
-from typing import Any
 
-from sqlalchemy import String, func, literal, select
 from sqlalchemy.engine import Connection
 
-#: The PostgreSQL channel every vidgen process LISTENs on; the payload is "<model> <job id>".
-CHANNEL = "vidgen_jobs"
+from vidgen.store import queue_sql
 
-
-def job_announcement(model: Any, job_id: Any) -> Any:
-    """The NOTIFY for a job, as a SQL expression (PostgreSQL only), for statements that make a
-    job claimable and can carry it (``INSERT … RETURNING``), saving a round trip."""
-    return func.pg_notify(CHANNEL, model.concat(" ").concat(job_id))
+__all__ = ["Wakeup", "announce_job"]
 
 
 def announce_job(conn: Connection, model: str, job_id: str) -> None:
     """Call inside the transaction that makes a job claimable. On PostgreSQL this queues a
-    NOTIFY, which the server delivers when (and only if) the transaction commits, so no worker
-    wakes for a row it cannot see yet. On SQLite it does nothing (see ``Wakeup.job_ready``)."""
+    NOTIFY (``queue_sql.announcement``), which the server delivers when (and only if) the
+    transaction commits, so no worker wakes for a row it cannot see yet. On SQLite it does
+    nothing (see ``Wakeup.job_ready``)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(job_announcement(literal(model, String()), literal(job_id, String()))))
+        conn.execute(queue_sql.announcement(model, job_id))
 
 
 class Wakeup:

@@ -2,7 +2,7 @@
 machine within a round trip, instead of at that worker's next poll.
 
 Each worker process holds one dedicated asyncpg connection (outside SQLAlchemy's pool, which
-would hand a LISTENing connection to other work) that LISTENs on ``notify.CHANNEL``. The
+would hand a LISTENing connection to other work) that LISTENs on ``queue_sql.CHANNEL``. The
 NOTIFY itself is sent inside the transaction that makes the job claimable (``announce_job``), so
 it is delivered at commit and never for a rolled-back row. A notification wakes one idle slot
 of this process, and only for a model that this worker serves.
@@ -23,7 +23,10 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from vidgen.store.notify import CHANNEL, Wakeup
+from vidgen.store.notify import Wakeup
+from vidgen.store.queue_sql import CHANNEL
+
+__all__ = ["PgWakeup", "asyncpg_dsn"]
 
 log = logging.getLogger(__name__)
 

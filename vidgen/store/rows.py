@@ -8,6 +8,8 @@ from typing import Any
 from vidgen.core.models import Generation, GenerationError, Status, VideoOutput
 from vidgen.store.tables import jobs
 
+__all__ = ["GENERATION_COLUMNS", "row_to_generation", "utcnow"]
+
 #: What ``row_to_generation`` reads: a client's view of a job, without the queue's bookkeeping
 #: (leases, attempts, the engine's resume state). Reads that build a ``Generation`` select only
 #: these; polls are the hottest reads there are, and every column costs a conversion.

@@ -32,6 +32,17 @@ from sqlalchemy import (
     false,
 )
 
+__all__ = [
+    "UTCDateTime",
+    "api_keys",
+    "credit_ledger",
+    "idempotency_keys",
+    "job_inputs",
+    "jobs",
+    "metadata",
+    "webhook_events",
+]
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -107,7 +118,7 @@ jobs = Table(
     Column("status", String(16), nullable=False),
     Column("priority", Integer, nullable=False, default=0),
     # The key's round-robin turn: claims take the lowest turn first within a priority, so keys
-    # alternate however deep one key's backlog is (see ``store.turns``).
+    # alternate however deep one key's backlog is (see ``store.queue_sql``).
     Column("turn", BigInteger, nullable=False, default=0, server_default="0"),
     Column("dialect", String(20), nullable=False),
     Column("prompt", Text, nullable=False),
@@ -147,7 +158,7 @@ jobs = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("deleted_at", UTCDateTime, nullable=True),  # deleted by its key: gone from every read
     Index("ix_jobs_key_created", "key_id", "created_at"),
-    # A key's latest turn (``store.turns.TURN_PROBES``) and its running jobs (per-key concurrency).
+    # A key's latest turn (``store.queue_sql.TURN_PROBES``) and its running jobs (per-key concurrency).
     Index("ix_jobs_key_turn", "key_id", "status", "priority", "turn"),
     Index("ix_jobs_lease", "status", "lease_expires_at"),
 )

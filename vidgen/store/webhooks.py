@@ -25,6 +25,8 @@ from vidgen.core.facts import JobFacts
 from vidgen.store.db import Database
 from vidgen.store.tables import webhook_events
 
+__all__ = ["FINAL_EVENT_LIFETIME", "PROGRESS_EVENT_LIFETIME", "WebhookStore", "enqueue_event"]
+
 #: How long a final event is retried before it is given up; progress events live briefly.
 FINAL_EVENT_LIFETIME = timedelta(hours=24)
 PROGRESS_EVENT_LIFETIME = timedelta(minutes=2)

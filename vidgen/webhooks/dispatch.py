@@ -37,6 +37,8 @@ from vidgen.errors import ServiceUnavailable
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.webhooks.signing import SIGNATURE_HEADER, sign
 
+__all__ = ["FileUrl", "WebhookDispatcher", "backoff", "render_payload"]
+
 log = logging.getLogger(__name__)
 
 #: (generation, base_url, thumbnail) → (signed URL, expiry) or None

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+__all__ = ["SIGNATURE_HEADER", "sign", "verify", "webhook_secret"]
+
 SIGNATURE_HEADER = "x-webhook-signature"
 
 

@@ -11,6 +11,8 @@ import time
 from vidgen.core.models import Generation, Status
 from vidgen.core.ports import WebhookOutbox
 
+__all__ = ["ProgressEvents"]
+
 log = logging.getLogger(__name__)
 
 

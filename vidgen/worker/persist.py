@@ -17,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+__all__ = ["persist"]
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from vidgen.errors import EngineError
 
+__all__ = ["RetryPolicy"]
+
 
 @dataclass(frozen=True)
 class RetryPolicy:

@@ -43,6 +43,8 @@ from vidgen.worker.events import ProgressEvents
 from vidgen.worker.persist import persist
 from vidgen.worker.policy import RetryPolicy
 
+__all__ = ["JobContext", "Worker", "default_worker_name", "reap_expired_leases"]
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ Imports torch, diffusers and transformers: only for tests, benchmarks and the ``
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import torch
 from diffusers import (
@@ -37,52 +37,20 @@ from diffusers import (
     WanTransformer3DModel,
 )
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import (
     CLIPImageProcessor,
     CLIPVisionConfig,
     CLIPVisionModel,
-    PreTrainedTokenizerFast,
     T5Config,
     T5EncoderModel,
     UMT5Config,
     UMT5EncoderModel,
 )
 
+from vidgen.engines.diffusion.architectures_parts import Size, build_tokenizer, scheduler
 from vidgen.engines.diffusion.models import recipe_for
 
 __all__ = ["Size", "build_pipeline", "build_tokenizer", "scheduler"]
-
-Size = Literal["tiny", "full"]
-SchedulerT = TypeVar("SchedulerT")
-
-_WORDS = (  # noqa: SIM905 (words to read, not a list to scan)
-    "a the of and in on with to from at by camera slow fast zoom pan tilt push pull in out "
-    "over under toward away left right up down sky sea mountain summit city street forest river "
-    "light dark sunset night morning snow rain wind cloud fire water person dog cat bird car "
-    "walks runs flies turns looks smiles dances waves rushes moves still motion scene shot"
-).split()
-
-
-def build_tokenizer(vocab_size: int = 1103, model_max_length: int = 512) -> PreTrainedTokenizerFast:
-    """A word-level tokenizer with ``<pad>``, ``</s>`` and ``<unk>`` (ids 0, 1, 2), which is how
-    T5-family tokenizers number them. Unknown words map to ``<unk>``; ids stay below
-    ``vocab_size``."""
-    specials = ["<pad>", "</s>", "<unk>"]
-    vocab = {token: index for index, token in enumerate(specials + sorted(set(_WORDS)))}
-    assert len(vocab) <= vocab_size
-    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))  # noqa: S106
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.post_processor = processors.TemplateProcessing(
-        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", vocab["</s>"])]
-    )
-    return PreTrainedTokenizerFast(  # the S106 below: token names, not secrets
-        tokenizer_object=backend,
-        pad_token="<pad>",  # noqa: S106
-        eos_token="</s>",  # noqa: S106
-        unk_token="<unk>",  # noqa: S106
-        model_max_length=model_max_length,
-    )
 
 
 def build_pipeline(
@@ -203,13 +171,6 @@ def _text_encoder_wan(size: Size) -> UMT5EncoderModel:
             relative_attention_num_buckets=32,
         )
     return UMT5EncoderModel(config).eval()
-
-
-def scheduler(cls: type[SchedulerT], **config: Any) -> SchedulerT:
-    """A scheduler made on the CPU, where schedulers keep their tables, whatever device the
-    pipeline is built on (inside a ``meta`` device context they could not be copied there)."""
-    with torch.device("cpu"):
-        return cls(**config)
 
 
 def _unipc(flow_shift: float) -> UniPCMultistepScheduler:

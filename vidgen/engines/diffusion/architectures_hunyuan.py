@@ -26,7 +26,7 @@ from transformers import (
     T5EncoderModel,
 )
 
-from vidgen.engines.diffusion.architectures import Size, build_tokenizer, scheduler
+from vidgen.engines.diffusion.architectures_parts import Size, build_tokenizer, scheduler
 
 __all__ = ["hunyuan15_i2v"]
 

@@ -25,7 +25,7 @@ from transformers import (
     SiglipVisionConfig,
 )
 
-from vidgen.engines.diffusion.architectures import Size, build_tokenizer, scheduler
+from vidgen.engines.diffusion.architectures_parts import Size, build_tokenizer, scheduler
 
 __all__ = ["ltx2"]
 

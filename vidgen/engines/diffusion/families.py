@@ -31,16 +31,36 @@ from vidgen.errors import EngineError
 from vidgen.media.audio import AudioTrack
 
 if TYPE_CHECKING:
-    from vidgen.engines.diffusion.render import RenderRequest
+    from PIL import Image
 
 __all__ = [
     "FUSABLE",
     "DecodeInput",
+    "RenderRequest",
     "call_arguments",
+    "check_size",
     "denoise",
     "prepare_decode",
     "step_count",
 ]
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One job, mapped to the model: images already fitted to ``width``×``height``. Defined here,
+    where the families read it, so that ``render.py`` (which re-exports it) imports this module
+    and never the other way round."""
+
+    model_id: str
+    prompt: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    seed: int
+    first_image: Image.Image | None  # None: text to video (models with a text pipeline)
+    last_image: Image.Image | None = None
+
 
 #: Families whose attention diffusers' ``fuse_qkv_projections`` can fuse. LTX-2's
 #: audio↔video cross-attention takes queries and keys of different widths, which that fusion

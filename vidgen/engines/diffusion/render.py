@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import torch
-from PIL import Image
 
 from vidgen.engines.diffusion import decode, families
+from vidgen.engines.diffusion.families import RenderRequest
 from vidgen.engines.diffusion.models import Recipe, recipe_for
 from vidgen.engines.diffusion.offload import ExpertSwap, apply_offload
 from vidgen.engines.diffusion.tuning import cache_config, choose_attention, compile_blocker
@@ -107,21 +107,6 @@ class EngineOptions:
             lossy_cache=settings.gpu_lossy_cache,
             fp8=settings.gpu_fp8,
         )
-
-
-@dataclass(frozen=True)
-class RenderRequest:
-    """One job, mapped to the model: images already fitted to ``width``×``height``."""
-
-    model_id: str
-    prompt: str
-    width: int
-    height: int
-    num_frames: int
-    fps: int
-    seed: int
-    first_image: Image.Image | None  # None: text to video (models with a text pipeline)
-    last_image: Image.Image | None = None
 
 
 @dataclass
