@@ -5,7 +5,9 @@ and ``Backend``'s few helpers, so whatever it asserts holds for all three.
 Time: the memory store runs on a clock that stands still until a test moves it
 (``Backend.pass_time``); the SQL stores read the real clock, so there the same call sleeps.
 Tests use leases and delays of a fraction of a second and pass more than that: no test asserts
-how long anything took."""
+how long anything took. Where a test checks that a lease or a delay still holds, it is half a
+second or more, longer than the few statements between setting it and checking it take on a
+loaded machine."""
 
 from __future__ import annotations
 

@@ -115,7 +115,7 @@ async def test_an_idempotency_key_is_reserved_for_its_job_until_it_expires(
     backend: Backend,
 ) -> None:
     key, _ = await backend.keys.create("a", credits=100)
-    claim = IdempotencyClaim(key="order-1", fingerprint="f1", ttl=timedelta(seconds=0.2))
+    claim = IdempotencyClaim(key="order-1", fingerprint="f1", ttl=timedelta(seconds=0.6))
     first = await backend.generations.create(new_job(key.id), idempotency=claim)
     match = await backend.generations.find_idempotent(key.id, "order-1")
     assert match is not None and (match.job_id, match.fingerprint) == (first.id, "f1")
@@ -130,7 +130,7 @@ async def test_an_idempotency_key_is_reserved_for_its_job_until_it_expires(
     assert await backend.generations.get(second.id) is None
     assert (await backend.keys.get(key.id)).credits == 92
 
-    await backend.pass_time(0.3)
+    await backend.pass_time(0.7)
     assert await backend.generations.find_idempotent(key.id, "order-1") is None
     third = await backend.generations.create(new_job(key.id), idempotency=claim)
     match = await backend.generations.find_idempotent(key.id, "order-1")

@@ -63,7 +63,7 @@ async def test_a_claimed_event_is_leased_then_delivered_once(backend: Backend) -
     gen = await backend.generations.create(new_job(key.id, webhook_events=("started",)))
     facts = (await backend.generations.get(gen.id)).facts  # type: ignore[union-attr]
     event_id = await backend.webhooks.enqueue(gen.id, key.id, facts, "started", {"n": 1})
-    (event,) = await backend.webhooks.claim_due(limit=10, lease_seconds=0.1)
+    (event,) = await backend.webhooks.claim_due(limit=10, lease_seconds=0.5)
     assert (event.id, event.type, event.final, event.data) == (
         event_id,
         "generation.started",
@@ -71,7 +71,7 @@ async def test_a_claimed_event_is_leased_then_delivered_once(backend: Backend) -
         {"n": 1},
     )
     assert await claim_types(backend) == []  # leased to the first claimer
-    await backend.pass_time(0.2)
+    await backend.pass_time(0.6)
     (again,) = await backend.webhooks.claim_due(limit=10, lease_seconds=30)  # the lease ran out
     await backend.webhooks.delivered(again.id, 204)
     await backend.pass_time(0.1)
@@ -102,9 +102,9 @@ async def test_a_refused_delivery_is_retried_after_its_delay_and_can_be_given_up
     await backend.jobs.claim_next("w", lease_seconds=30)
     await backend.jobs.fail(gen.id, "w", "Boom", "it broke")
     (event,) = await backend.webhooks.claim_due(limit=10, lease_seconds=30)
-    await backend.webhooks.retry_later(event.id, delay_seconds=0.2, status=500, error="nope")
+    await backend.webhooks.retry_later(event.id, delay_seconds=0.5, status=500, error="nope")
     assert await claim_types(backend) == []  # not before its delay
-    await backend.pass_time(0.3)
+    await backend.pass_time(0.6)
     (retried,) = await backend.webhooks.claim_due(limit=10, lease_seconds=30)
     assert retried.id == event.id and retried.attempts == 1
     await backend.webhooks.give_up(retried.id, status=None, error="expired")
