@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import random
 import threading
@@ -61,24 +60,6 @@ def test_the_same_key_and_body_replay_the_first_generation_without_charging(
         )
         assert fresh.json()["id"] != first.json()["id"]
     assert balance(live_server, key) == 100 - 2 * 8
-
-
-def test_concurrent_retries_with_one_key_make_one_generation(live_server: LiveServer) -> None:
-    key = limited_key(live_server, 100)
-    body = {"model": GEN4, "image_url": data_uri(make_image())}
-
-    def post(_: int) -> str:
-        with live_server.client(key) as client:
-            response = client.post(
-                "/v2/video/generations", json=body, headers={"Idempotency-Key": "burst"}
-            )
-            assert response.status_code == 200, response.text
-            return str(response.json()["id"])
-
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        ids = set(pool.map(post, range(8)))
-    assert len(ids) == 1
-    assert balance(live_server, key) == 100 - 8
 
 
 def test_a_replay_after_the_server_was_killed_mid_request_makes_at_most_one_job(

@@ -156,16 +156,6 @@ def test_a_stopped_worker_hands_its_running_job_back_and_another_one_finishes_it
     assert '"msg": "job started"' in second.output() and '"attempt": 1' in second.output()
 
 
-def test_a_worker_stopping_lets_a_short_job_finish_first(fleet: Fleet) -> None:
-    fleet.env["VIDGEN_SHUTDOWN_GRACE_SECONDS"] = "20"
-    api, worker = fleet.add_api(), fleet.add_worker()
-    fleet.start_all()
-    (job,) = post_jobs(api, 1, "sleep=2 a short one")
-    wait_for(api, [job], {"generating"})
-    assert worker.terminate(timeout=30) == 0
-    assert statuses(api, [job])[job]["status"] == "completed"
-
-
 def test_vidgen_serve_hands_running_jobs_back_on_sigint(fleet: Fleet) -> None:
     port_holder = fleet.add_api()
     server = Process(

@@ -42,6 +42,24 @@ async def test_the_migrated_schema_matches_the_table_definitions(
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_migrations_are_safe_to_run_again_on_a_migrated_database(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # PostgreSQL: a copy of the session's migrated template, as a restarted server finds it.
+    url = (
+        f"sqlite:///{tmp_path / 'm.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
+    db = Database(url)
+    try:
+        await db.migrate()
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_jobs_stored_before_job_facts_read_as_version_1(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

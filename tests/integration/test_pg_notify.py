@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.integration.test_queue import new_job
+from tests.contract.conftest import new_job
 from vidgen.store.db import Database
 from vidgen.store.generations import GenerationStore
 from vidgen.store.keys import KeyStore

@@ -62,7 +62,7 @@ _MAX_BACKOFF: Final = 30.0
 #: A Retry-After longer than this is not believed (a misconfigured proxy can say an hour).
 _MAX_RETRY_AFTER: Final = 60.0
 #: Deleting an upstream task must finish inside the worker's grace for a cancelled job
-#: (``worker.runner.CANCEL_GRACE_SECONDS``, 10 s), after which the engine task is cancelled.
+#: (``worker.job.CANCEL_GRACE_SECONDS``, 10 s), after which the engine task is cancelled.
 _CANCEL_BUDGET: Final = 8.0
 #: How often the output download may fail (re-polling for a fresh URL in between) before the
 #: job fails: an expired link usually comes back fresh from the next poll.

@@ -1,102 +1,37 @@
-"""The jobs table as a queue, on real databases (SQLite, and PostgreSQL on loopback): claims,
-leases, reaping, credits, fairness between keys."""
+"""The queue, on every backend (in memory, SQLite, PostgreSQL): claims, leases, reaping, credits,
+fairness between keys."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from vidgen.core.jobs import Ending, NewJob
-from vidgen.core.models import CapturedImage, Status, VideoOutput
+from tests.contract.conftest import IMAGE, OUTPUT, Backend, new_job
+from vidgen.core.jobs import Ending
+from vidgen.core.models import Status
+from vidgen.core.ports import GenerationRepository, JobQueue
 from vidgen.errors import InsufficientCredits
-from vidgen.store.db import Database
-from vidgen.store.generations import GenerationStore
-from vidgen.store.jobs import JobStore
-from vidgen.store.keys import KeyStore
-from vidgen.store.rows import utcnow
-from vidgen.store.tables import credit_ledger
-from vidgen.store.tables import jobs as jobs_table
-
-IMAGE = CapturedImage(
-    data=b"\x89PNG...", media_type="image/png", width=64, height=36, sha256="0" * 64
-)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'q.db'}")
-        await database.migrate()
-    else:
-        database = Database(request.getfixturevalue("pg_url"))
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture
-def jobs(db: Database) -> JobStore:
-    return JobStore(db)
+def jobs(backend: Backend) -> Any:
+    return backend.jobs
 
 
 @pytest.fixture
-def generations(db: Database) -> GenerationStore:
-    return GenerationStore(db)
+def generations(backend: Backend) -> Any:
+    return backend.generations
 
 
 @pytest.fixture
-def keys(db: Database) -> KeyStore:
-    return KeyStore(db)
-
-
-def new_job(
-    key_id: str,
-    *,
-    model: str = "runway/gen4_turbo",
-    credits: int = 8,
-    priority: int = 0,
-    max_attempts: int = 3,
-) -> NewJob:
-    return NewJob(
-        id=str(uuid.uuid4()),
-        key_id=key_id,
-        model=model,
-        engine="preview",
-        dialect="aimlapi",
-        prompt="p",
-        aspect_ratio="16:9",
-        width=1280,
-        height=720,
-        duration=5,
-        fps=24,
-        frames=120,
-        seed=7,
-        credits=credits,
-        max_attempts=max_attempts,
-        first_image=IMAGE,
-        last_image=None,
-        priority=priority,
-    )
-
-
-OUTPUT = VideoOutput(
-    key="videos/x.mp4",
-    media_type="video/mp4",
-    size_bytes=10,
-    width=1280,
-    height=720,
-    fps=24.0,
-    frame_count=120,
-    duration=5.0,
-)
+def keys(backend: Backend) -> Any:
+    return backend.keys
 
 
 async def test_a_stored_job_keeps_its_image_bytes_and_is_queued(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     gen = await generations.create(new_job(key.id))
@@ -106,7 +41,7 @@ async def test_a_stored_job_keeps_its_image_bytes_and_is_queued(
 
 
 async def test_claims_take_the_oldest_job_of_the_highest_priority(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     first = await generations.create(new_job(key.id))
@@ -119,7 +54,7 @@ async def test_claims_take_the_oldest_job_of_the_highest_priority(
 
 
 async def test_a_worker_claims_only_the_models_it_serves(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     gen3 = await generations.create(new_job(key.id, model="gen3a_turbo"))
@@ -129,7 +64,7 @@ async def test_a_worker_claims_only_the_models_it_serves(
 
 
 async def test_concurrent_claims_never_hand_out_a_job_twice(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     created = {(await generations.create(new_job(key.id))).id for _ in range(20)}
@@ -139,7 +74,7 @@ async def test_concurrent_claims_never_hand_out_a_job_twice(
 
 
 async def test_progress_only_moves_forward(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     gen = await generations.create(new_job(key.id))
@@ -151,7 +86,7 @@ async def test_progress_only_moves_forward(
 
 
 async def test_a_job_waiting_on_its_upstream_reads_as_queued_until_it_starts(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     gen = await generations.create(new_job(key.id))
@@ -164,12 +99,12 @@ async def test_a_job_waiting_on_its_upstream_reads_as_queued_until_it_starts(
 
 
 async def test_an_expired_lease_requeues_the_job_and_fences_out_the_old_worker(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    backend: Backend, jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     gen = await generations.create(new_job(key.id))
     await jobs.claim_next("dead", lease_seconds=0.05)
-    await asyncio.sleep(0.1)
+    await backend.pass_time(0.1)
     reaped = await jobs.requeue_expired()
     assert reaped.requeued == [gen.id]
     again = await jobs.claim_next("alive", lease_seconds=30)
@@ -181,13 +116,13 @@ async def test_an_expired_lease_requeues_the_job_and_fences_out_the_old_worker(
 
 
 async def test_a_job_that_loses_its_worker_too_often_fails_and_is_refunded(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    backend: Backend, jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a", credits=20)
     gen = await generations.create(new_job(key.id, max_attempts=2))
     for _ in range(2):
         await jobs.claim_next("w", lease_seconds=0.01)
-        await asyncio.sleep(0.05)
+        await backend.pass_time(0.05)
         await jobs.requeue_expired()
     final = await generations.get(gen.id)
     assert (
@@ -197,7 +132,7 @@ async def test_a_job_that_loses_its_worker_too_often_fails_and_is_refunded(
 
 
 async def test_submit_is_refused_without_enough_credits_and_nothing_is_stored(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore, db: Database
+    jobs: JobQueue, generations: GenerationRepository, keys: Any, backend: Backend
 ) -> None:
     key, _ = await keys.create("poor", credits=10)
     await generations.create(new_job(key.id, credits=8))
@@ -210,7 +145,7 @@ async def test_submit_is_refused_without_enough_credits_and_nothing_is_stored(
 
 
 async def test_failure_refunds_exactly_once(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore, db: Database
+    jobs: JobQueue, generations: GenerationRepository, keys: Any, backend: Backend
 ) -> None:
     key, _ = await keys.create("a", credits=15)
     gen = await generations.create(new_job(key.id, credits=15))
@@ -219,18 +154,11 @@ async def test_failure_refunds_exactly_once(
     assert await jobs.fail(gen.id, "w", "Boom", "again") is Ending.LOST
     assert await jobs.fail(gen.id, None, "Boom", "forced") is Ending.LOST
     assert (await keys.get(key.id)).credits == 15  # type: ignore[union-attr]
-    rows = await db.read(
-        lambda conn: conn.execute(
-            select(credit_ledger.c.reason, credit_ledger.c.delta).where(
-                credit_ledger.c.job_id == gen.id
-            )
-        ).all()
-    )
-    assert sorted(rows) == [("charge", -15), ("refund", 15)]
+    assert await backend.ledger(gen.id) == [("charge", -15), ("refund", 15)]
 
 
 async def test_cancelling_a_queued_job_ends_it_at_once_with_a_refund(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a", credits=8)
     gen = await generations.create(new_job(key.id))
@@ -241,7 +169,7 @@ async def test_cancelling_a_queued_job_ends_it_at_once_with_a_refund(
 
 
 async def test_cancelling_a_running_job_flags_it_for_its_worker(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     gen = await generations.create(new_job(key.id))
@@ -253,19 +181,8 @@ async def test_cancelling_a_running_job_flags_it_for_its_worker(
     assert await jobs.finish_cancelled(gen.id, "w")
 
 
-async def _ledger(db: Database, job_id: str) -> list[tuple[str, int]]:
-    rows = await db.read(
-        lambda conn: conn.execute(
-            select(credit_ledger.c.reason, credit_ledger.c.delta).where(
-                credit_ledger.c.job_id == job_id
-            )
-        ).all()
-    )
-    return sorted((r.reason, r.delta) for r in rows)
-
-
 async def test_a_cancel_accepted_while_the_job_runs_wins_over_its_completion(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore, db: Database
+    jobs: JobQueue, generations: GenerationRepository, keys: Any, backend: Backend
 ) -> None:
     # The engine has finished and its video is stored; the cancel lands before the worker
     # records the completion. The client was told its cancel was taken: it is not charged.
@@ -278,11 +195,11 @@ async def test_a_cancel_accepted_while_the_job_runs_wins_over_its_completion(
     final = await generations.get(gen.id)
     assert final and final.status is Status.CANCELLED and final.video is None
     assert (await keys.get(key.id)).credits == 8  # type: ignore[union-attr]
-    assert await _ledger(db, gen.id) == [("charge", -8), ("refund", 8)]
+    assert await backend.ledger(gen.id) == [("charge", -8), ("refund", 8)]
 
 
 async def test_a_cancel_that_comes_after_the_completion_says_so(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a", credits=8)
     gen = await generations.create(new_job(key.id))
@@ -294,7 +211,7 @@ async def test_a_cancel_that_comes_after_the_completion_says_so(
 
 
 async def test_a_running_job_deleted_before_its_completion_never_completes(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore, db: Database
+    jobs: JobQueue, generations: GenerationRepository, keys: Any, backend: Backend
 ) -> None:
     key, _ = await keys.create("a", credits=8)
     gen = await generations.create(new_job(key.id))
@@ -305,11 +222,11 @@ async def test_a_running_job_deleted_before_its_completion_never_completes(
     assert await generations.get(gen.id, key_id=key.id) is None
     row = await generations.get(gen.id, include_deleted=True)
     assert row and row.status is Status.CANCELLED and row.video is None
-    assert await _ledger(db, gen.id) == [("charge", -8), ("refund", 8)]
+    assert await backend.ledger(gen.id) == [("charge", -8), ("refund", 8)]
 
 
 async def test_a_delete_after_the_completion_answers_the_completed_job(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     # The caller removes the stored files of what the delete answers as finished.
     key, _ = await keys.create("a")
@@ -323,7 +240,7 @@ async def test_a_delete_after_the_completion_answers_the_completed_job(
 
 @pytest.mark.parametrize("ending", ["fail", "retry"])
 async def test_a_job_whose_cancel_was_accepted_ends_cancelled_however_its_attempt_ends(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore, ending: str
+    jobs: JobQueue, generations: GenerationRepository, keys: Any, ending: str
 ) -> None:
     key, _ = await keys.create("a", credits=8)
     gen = await generations.create(new_job(key.id))
@@ -340,7 +257,7 @@ async def test_a_job_whose_cancel_was_accepted_ends_cancelled_however_its_attemp
 
 
 async def test_another_keys_generation_does_not_exist_for_it(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     owner, _ = await keys.create("owner")
     other, _ = await keys.create("other")
@@ -351,20 +268,20 @@ async def test_another_keys_generation_does_not_exist_for_it(
 
 
 async def test_a_retry_waits_for_its_backoff(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    backend: Backend, jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     gen = await generations.create(new_job(key.id))
     await jobs.claim_next("w", lease_seconds=30)
     assert await jobs.retry_later(gen.id, "w", delay_seconds=0.3) is Ending.RETRIED
     assert await jobs.claim_next("w", lease_seconds=30) is None
-    await asyncio.sleep(0.35)
+    await backend.pass_time(0.35)
     again = await jobs.claim_next("w", lease_seconds=30)
     assert again and again.attempt == 2
 
 
 async def test_a_released_job_goes_back_without_using_an_attempt(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     gen = await generations.create(new_job(key.id))
@@ -375,7 +292,7 @@ async def test_a_released_job_goes_back_without_using_an_attempt(
 
 
 async def test_queue_depth_counts_queued_jobs_per_model(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     key, _ = await keys.create("a")
     for model in ("gen3a_turbo", "gen3a_turbo", "runway/gen4_turbo"):
@@ -384,13 +301,8 @@ async def test_queue_depth_counts_queued_jobs_per_model(
     assert await jobs.queue_depth() == {"gen3a_turbo": 2}
 
 
-async def test_migrations_are_safe_to_run_again(db: Database) -> None:
-    await db.migrate()
-    await db.migrate()
-
-
 async def test_one_keys_backlog_does_not_starve_another_keys_single_job(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     big, _ = await keys.create("big")
     small, _ = await keys.create("small")
@@ -404,7 +316,7 @@ async def test_one_keys_backlog_does_not_starve_another_keys_single_job(
 
 
 async def test_keys_take_turns_in_the_claim_order(
-    jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     a, _ = await keys.create("a")
     b, _ = await keys.create("b")
@@ -418,12 +330,12 @@ async def test_keys_take_turns_in_the_claim_order(
 
 
 async def test_a_key_never_runs_more_than_its_limit_even_under_concurrent_claims(
-    db: Database, jobs: JobStore, generations: GenerationStore, keys: KeyStore
+    backend: Backend, jobs: JobQueue, generations: GenerationRepository, keys: Any
 ) -> None:
     limited, _ = await keys.create("limited", max_concurrency=2)
     created = [await generations.create(new_job(limited.id)) for _ in range(10)]
     for round_ in range(3):  # a race is a race: give it a few chances to show
-        began = utcnow()
+        began = backend.now()
         results = await asyncio.gather(
             *(jobs.claim_next(f"w{round_}-{i}", lease_seconds=30) for i in range(12))
         )
@@ -434,14 +346,11 @@ async def test_a_key_never_runs_more_than_its_limit_even_under_concurrent_claims
         assert all(c.generation.started_at and c.generation.started_at >= began for _, c in claimed)
         for worker, claim in claimed:
             assert await jobs.complete(claim.generation.id, worker, OUTPUT) is Ending.COMPLETED
-    # A claim that lost the race handed its job back untouched: queued, with no attempt used.
-    rows = await db.read(
-        lambda conn: conn.execute(
-            select(jobs_table.c.status, jobs_table.c.attempts, jobs_table.c.started_at).where(
-                jobs_table.c.id.in_([g.id for g in created])
-            )
-        ).all()
-    )
-    assert sorted(r.status for r in rows) == ["completed"] * 6 + ["queued"] * 4
-    assert all(r.attempts == (1 if r.status == "completed" else 0) for r in rows)
-    assert all((r.started_at is None) == (r.status == "queued") for r in rows)
+    # A claim that lost the race handed its job back untouched: queued, never started, and
+    # its next claim is its first attempt.
+    final = [await generations.get(g.id) for g in created]
+    assert sorted(g.status for g in final) == [Status.COMPLETED] * 6 + [Status.QUEUED] * 4
+    assert all((g.started_at is None) == (g.status is Status.QUEUED) for g in final)
+    await keys.configure(limited.id, unlimited_concurrency=True)
+    rest = [await jobs.claim_next("w", lease_seconds=30) for _ in range(4)]
+    assert all(c is not None and c.attempt == 1 for c in rest)

@@ -1,0 +1,244 @@
+"""Generations as clients see them, in memory: ``GenerationRepository`` with the semantics of
+``store.generations`` (the contract tests in ``tests/contract`` hold both to them)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from vidgen.core.facts import ImageFacts
+from vidgen.core.jobs import (
+    IdempotencyClaim,
+    IdempotencyRace,
+    IdempotentMatch,
+    NewJob,
+    UnknownCursor,
+)
+from vidgen.core.models import Generation, Status
+from vidgen.core.ports import Wakeup
+from vidgen.errors import InsufficientCredits
+from vidgen.store.memory.state import ACTIVE, Idempotency, JobRow, LedgerEntry, State
+from vidgen.store.rows import row_to_generation
+
+__all__ = ["MemoryGenerations"]
+
+
+class MemoryGenerations:
+    def __init__(self, state: State, wakeup: Wakeup) -> None:
+        self._state = state
+        self._wakeup = wakeup
+
+    async def create(
+        self, job: NewJob, *, idempotency: IdempotencyClaim | None = None
+    ) -> Generation:
+        """Store the job and charge it in one step. Checked in the order the SQL transaction
+        meets them (the balance, then the Idempotency-Key), before anything changes, so that a
+        refusal leaves nothing behind, as a rollback does."""
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            now = state.clock()
+            key = state.keys.get(job.key_id)
+            if key is None:
+                raise LookupError(f"no API key {job.key_id!r}")
+            if job.id in state.jobs:
+                raise ValueError(f"a job {job.id!r} is stored already")
+            balance = key.key.credits
+            if balance is not None and balance < job.credits:
+                raise InsufficientCredits(required=job.credits, available=balance)
+            if idempotency is not None:
+                held = state.idempotency.get((job.key_id, idempotency.key))
+                if held is not None and held.expires_at > now:
+                    raise IdempotencyRace()
+            if balance is not None:
+                key.key = replace(key.key, credits=balance - job.credits)
+            images = {
+                pos: img
+                for pos, img in (("first", job.first_image), ("last", job.last_image))
+                if img is not None
+            }
+            facts = job.facts.model_copy(
+                update={
+                    "images": {
+                        pos: ImageFacts(
+                            media_type=img.media_type,
+                            width=img.width,
+                            height=img.height,
+                            sha256=img.sha256,
+                        )
+                        for pos, img in images.items()
+                    }
+                }
+            )
+            row = JobRow(
+                id=job.id,
+                key_id=job.key_id,
+                model=job.model,
+                engine=job.engine,
+                status=Status.QUEUED.value,
+                priority=job.priority,
+                turn=_turn(state, job.key_id, job.priority),
+                dialect=job.dialect,
+                prompt=job.prompt,
+                aspect_ratio=job.aspect_ratio,
+                width=job.width,
+                height=job.height,
+                duration=job.duration,
+                fps=job.fps,
+                frames=job.frames,
+                seed=job.seed,
+                credits=job.credits,
+                extras=facts.to_json(),
+                max_attempts=job.max_attempts,
+                created_at=now,
+                updated_at=now,
+                seq=state.next_seq(),
+                inputs=images,
+            )
+            state.jobs[row.id] = row
+            state.ledger.append(LedgerEntry(job.key_id, job.id, -job.credits, "charge", now))
+            if idempotency is not None:
+                state.idempotency[(job.key_id, idempotency.key)] = Idempotency(
+                    idempotency.fingerprint, job.id, now + idempotency.ttl
+                )
+            generation = row_to_generation(row)
+        self._wakeup.job_ready()
+        return generation
+
+    async def find_idempotent(self, key_id: str, idempotency_key: str) -> IdempotentMatch | None:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            held = state.idempotency.get((key_id, idempotency_key))
+            if held is None or held.expires_at <= state.clock():
+                return None
+            return IdempotentMatch(held.job_id, held.fingerprint)
+
+    async def get(
+        self, job_id: str, *, key_id: str | None = None, include_deleted: bool = False
+    ) -> Generation | None:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            row = state.jobs.get(job_id)
+            if row is None or (key_id is not None and row.key_id != key_id):
+                return None
+            if row.deleted_at is not None and (key_id is not None or not include_deleted):
+                return None
+            return row_to_generation(row)
+
+    async def list(
+        self,
+        key_id: str,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        statuses: Collection[Status] | None = None,
+        newest_first: bool = True,
+    ) -> tuple[list[Generation], bool]:
+        """A page and whether more follow. Rows of one instant (a clock standing still) come
+        in the order they were stored; the SQL store breaks such ties by id."""
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            mine = sorted(
+                (r for r in state.jobs.values() if r.key_id == key_id),
+                key=lambda r: (r.created_at, r.seq),
+                reverse=newest_first,
+            )
+            if after is not None:
+                # A cursor stays valid after its own generation is deleted.
+                cursor = next((i for i, r in enumerate(mine) if r.id == after), None)
+                if cursor is None:
+                    raise UnknownCursor(after)
+                mine = mine[cursor + 1 :]
+            shown = [
+                r
+                for r in mine
+                if r.deleted_at is None and (not statuses or r.shown_as() in statuses)
+            ]
+            return [row_to_generation(r) for r in shown[:limit]], len(shown) > limit
+
+    async def counts_since(self, key_id: str, since: datetime) -> Counter[str]:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            return Counter(
+                r.model for r in state.jobs.values() if r.key_id == key_id and r.created_at >= since
+            )
+
+    async def credits_by_day(
+        self, key_id: str, start: date, before: date
+    ) -> dict[date, Counter[str]]:
+        state = self._state
+        low, high = _midnight(start), _midnight(before)
+        async with state.lock:
+            state.check_available()
+            days: dict[date, Counter[str]] = {}
+            for entry in state.ledger:
+                job = state.jobs.get(entry.job_id) if entry.job_id is not None else None
+                if entry.key_id != key_id or job is None or not low <= entry.created_at < high:
+                    continue
+                days.setdefault(entry.created_at.date(), Counter())[job.model] -= entry.delta
+            return days
+
+    async def running_count(self, key_id: str) -> int:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            return state.running(key_id)
+
+    async def request_cancel(self, job_id: str, key_id: str) -> Generation | None:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            row = state.jobs.get(job_id)
+            if row is None or row.key_id != key_id:
+                return None
+            if row.status == Status.QUEUED.value:
+                state.cancel(row)
+            elif row.status == Status.GENERATING.value:
+                row.cancel_requested = True
+                row.updated_at = state.clock()
+            return None if row.deleted_at is not None else row_to_generation(row)
+
+    async def delete(self, job_id: str, key_id: str) -> Generation | None:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            row = state.jobs.get(job_id)
+            if row is None or row.key_id != key_id or row.deleted_at is not None:
+                return None
+            if row.status == Status.QUEUED.value:
+                state.cancel(row)
+            now = state.clock()
+            row.deleted_at = row.updated_at = now
+            # A running job never completes now (see ``JobQueue.complete``).
+            row.cancel_requested = row.status == Status.GENERATING.value
+            return row_to_generation(row)
+
+
+def _turn(state: State, key_id: str, priority: int) -> int:
+    """The new job's turn (see ``store.turns``): one after the key's latest active job at this
+    priority, but never before the lowest turn still queued at this priority."""
+    latest = max(
+        (
+            r.turn
+            for r in state.jobs.values()
+            if r.key_id == key_id and r.priority == priority and r.status in ACTIVE
+        ),
+        default=-1,
+    )
+    queued = [
+        r.turn
+        for r in state.jobs.values()
+        if r.priority == priority and r.status == Status.QUEUED.value
+    ]
+    current = min(queued) - 1 if queued else -1
+    return max(latest, current) + 1
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
