@@ -51,7 +51,9 @@ from vidgen.store.tables import jobs  # noqa: E402
 from vidgen.wiring import Runtime  # noqa: E402
 
 SLOTS_PER_WORKER = 4
-MODEL = "runway/gen4_turbo"
+# A model that takes a prompt alone (Runway's models need a first image since 2026-12), routed
+# to the no-op engine: the queue's cost, not an image capture's, is what is measured.
+MODEL = "ltx-2.3-distilled"
 
 
 def start_workers(count: int, env: dict[str, str], logs: Path) -> list[subprocess.Popen[bytes]]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vidgen.core.models import Generation, GenerationError, Status
+from vidgen.core.models import Generation, GenerationError, Kind, Status
 
 CREATED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 QUEUED = Generation(
@@ -33,6 +33,7 @@ QUEUED = Generation(
     error=None,
     video=None,
     dialect="aimlapi",
+    kind=Kind.IMAGE_TO_VIDEO,
     has_first_image=True,
     has_last_image=False,
 )

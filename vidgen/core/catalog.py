@@ -24,7 +24,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
+from typing import Literal
 
+from vidgen.core.models import Kind
 from vidgen.errors import InvalidRequest
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "GEN4_SIZES",
     "Catalog",
     "ModelSpec",
+    "OptionSpec",
+    "Retirement",
 ]
 
 #: Runway-class frame sizes (API-NOTES §1 and §3).
@@ -49,6 +53,29 @@ GEN3A_SIZES = {"16:9": (1280, 768), "9:16": (768, 1280)}
 
 #: The aspect-ratio window in which a ratio may be detected from the image (aimlapi's rule).
 DETECTABLE_RATIO_RANGE = (0.5, 2.0)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One of a model's own request fields (``audio``, ``negative_prompt``, ``resolution``…):
+    its type, the values or range it takes, and its default."""
+
+    type: Literal["bool", "int", "number", "string"]
+    values: tuple[str | int | float, ...] = ()  # empty: any value of the type
+    minimum: float | None = None
+    maximum: float | None = None
+    default: str | int | float | bool | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """A provider stopped serving the model on ``on``: requests routed to ``engine`` are
+    refused with a 400 that says so, unless the operator names a substitute."""
+
+    on: str  # ISO date
+    engine: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +105,16 @@ class ModelSpec:
     #: only these names, and shows vidgen's id for a model it has no name for (``name_in``).
     dialect_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
+    #: What the model does (``Kind``): image to video unless said otherwise.
+    kinds: frozenset[Kind] = frozenset({Kind.IMAGE_TO_VIDEO})
+    #: Reference images a request may carry (``GenerationRequest.references``).
+    max_references: int = 0
+    #: The model's own fields, by canonical name (``GenerationRequest.options``).
+    options: Mapping[str, OptionSpec] = field(default_factory=lambda: MappingProxyType({}))
+    #: The engines that can serve the model; the first is the default route.
+    engines: tuple[str, ...] = ("preview",)
+    #: Set when a provider retired the model (see ``Retirement``).
+    retired: Retirement | None = None
 
     def __post_init__(self) -> None:
         unpriced = [d for d in self.durations if d not in self.credits]

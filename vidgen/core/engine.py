@@ -32,11 +32,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vidgen.core.catalog import ModelSpec
-from vidgen.core.models import CapturedImage, GenerationRequest, VideoInfo
+from vidgen.core.models import (
+    CapturedImage,
+    CapturedMedia,
+    CapturedVideo,
+    Generation,
+    GenerationRequest,
+    Kind,
+    VideoInfo,
+)
 from vidgen.errors import FieldError, JobCancelled
 from vidgen.settings import Settings
 
-__all__ = ["Engine", "EngineContext", "EngineJob", "EngineResult"]
+__all__ = ["Engine", "EngineContext", "EngineJob", "EngineResult", "engine_job"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,67 @@ class EngineJob:
     last_image: CapturedImage | None
     attempt: int = 1
     state: Mapping[str, Any] = field(default_factory=dict)  # what save_state() stored earlier
+    kind: Kind = Kind.IMAGE_TO_VIDEO
+    references: tuple[CapturedImage, ...] = ()
+    keyframes: tuple[tuple[CapturedImage, float | None, float | None], ...] = ()
+    video: CapturedVideo | None = None  # video to video, upscale, frame rate
+    character: CapturedMedia | None = None  # character performance: an image or a video
+    performance: CapturedVideo | None = None  # character performance: what drives it
+    options: Mapping[str, Any] = field(default_factory=dict)  # the model's own fields
+
+
+def _image(item: CapturedMedia | None) -> CapturedImage | None:
+    return item if isinstance(item, CapturedImage) else None
+
+
+def _video(item: CapturedMedia | None) -> CapturedVideo | None:
+    return item if isinstance(item, CapturedVideo) else None
+
+
+def engine_job(
+    generation: Generation,
+    inputs: Mapping[str, CapturedMedia],
+    *,
+    attempt: int,
+    state: Mapping[str, Any],
+) -> EngineJob:
+    """A stored job as its engine gets it: the generation's resolved fields, and its inputs
+    sorted out of their positions (``core.jobs.INPUT_POSITIONS``)."""
+    references = tuple(
+        image
+        for _, item in sorted(
+            ((int(pos[3:]), item) for pos, item in inputs.items() if pos.startswith("ref")),
+        )
+        if (image := _image(item)) is not None
+    )
+    keyframes = tuple(
+        (image, mark.seconds, mark.at)
+        for index, mark in enumerate(generation.facts.keyframes)
+        if (image := _image(inputs.get(f"key{index}"))) is not None
+    )
+    return EngineJob(
+        id=generation.id,
+        model=generation.model,
+        prompt=generation.prompt,
+        aspect_ratio=generation.aspect_ratio,
+        width=generation.width,
+        height=generation.height,
+        fps=generation.fps,
+        duration=generation.duration,
+        frame_count=generation.frames,
+        seed=generation.seed,
+        first_image=_image(inputs.get("first")),
+        last_image=_image(inputs.get("last")),
+        attempt=attempt,
+        state=dict(state),
+        kind=generation.kind,
+        references=references,
+        keyframes=keyframes,
+        video=_video(inputs.get("video")),
+        character=inputs.get("character"),
+        performance=_video(inputs.get("performance")),
+        options=dict(generation.facts.options),
+    )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ to deliver, which events), the webhook dispatcher (the base URL for links) and t
 Version history (``v``):
 
 1. 2026-12: ``request_id``, ``base_url``, ``sources``, ``images``, ``webhook``. Rows written
-   before versions existed are rewritten to it by migration 0008.
+   before versions existed are rewritten to it by migration 0008. Later the same month it
+   gained ``videos``, ``keyframes`` and ``options``, all optional (absent: none), so every v1
+   row still reads as it did.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FACTS_VERSION", "ImageFacts", "JobFacts", "Position", "WebhookSubscription"]
+__all__ = [
+    "FACTS_VERSION",
+    "ImageFacts",
+    "JobFacts",
+    "KeyframeFacts",
+    "Position",
+    "VideoFacts",
+    "WebhookSubscription",
+]
 
 FACTS_VERSION: Literal[1] = 1
 #: Which frame an input image conditions.
@@ -47,6 +57,25 @@ class WebhookSubscription(_Frozen):
         return event in self.events
 
 
+class KeyframeFacts(_Frozen):
+    """Where a keyframe image (stored at ``key<n>``) sits in the input video."""
+
+    seconds: float | None = None
+    at: float | None = None
+
+
+class VideoFacts(_Frozen):
+    """An input video as it was probed at submit (its bytes are in ``job_inputs``)."""
+
+    media_type: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration: float
+    sha256: str
+
+
 class JobFacts(_Frozen):
     v: Literal[1] = FACTS_VERSION
     #: The request that created the job, so that the worker's log lines join the API's.
@@ -56,8 +85,18 @@ class JobFacts(_Frozen):
     base_url: str | None = None
     #: Where each image came from, for echoing back ("data URI" rather than its bytes).
     sources: dict[Position, str] = Field(default_factory=dict)
-    images: dict[Position, ImageFacts] = Field(default_factory=dict)
+    #: Input images by position: ``first``, ``last``, ``ref0``…, ``key0``…, ``character``.
+    images: dict[str, ImageFacts] = Field(default_factory=dict)
     webhook: WebhookSubscription | None = None
+    #: Input videos by position: ``video``, ``character``, ``performance``.
+    videos: dict[str, VideoFacts] = Field(default_factory=dict)
+    keyframes: tuple[KeyframeFacts, ...] = ()
+    #: The model's own fields as the request set them (canonical names, checked).
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def has_inputs(self) -> bool:
+        return bool(self.images or self.videos)
 
     def wants(self, event: str) -> bool:
         """Whether the job's webhook subscribed to ``event``."""

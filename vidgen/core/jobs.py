@@ -5,15 +5,17 @@ these types; the SQL store and the in-memory one both implement it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from vidgen.core.facts import JobFacts
-from vidgen.core.models import CapturedImage, Generation
+from vidgen.core.facts import ImageFacts, JobFacts, VideoFacts
+from vidgen.core.models import CapturedImage, CapturedMedia, CapturedVideo, Generation, Kind
 
 __all__ = [
+    "INPUT_POSITIONS",
     "ClaimedJob",
     "Ending",
     "Heartbeat",
@@ -23,7 +25,23 @@ __all__ = [
     "NewJob",
     "ReapResult",
     "UnknownCursor",
+    "keyframe_position",
+    "reference_position",
 ]
+
+
+def reference_position(index: int) -> str:
+    return f"ref{index}"
+
+
+def keyframe_position(index: int) -> str:
+    return f"key{index}"
+
+
+#: Where each input of a job is kept (``job_inputs.position``): the first and last frame,
+#: reference images ``ref0``…, keyframes ``key0``…, the input ``video``, the ``character``
+#: (an image or a video) and the ``performance`` that drives it.
+INPUT_POSITIONS = ("first", "last", "video", "character", "performance")
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,42 @@ class NewJob:
     last_image: CapturedImage | None
     priority: int = 0
     facts: JobFacts = field(default_factory=JobFacts)
+    kind: Kind = Kind.IMAGE_TO_VIDEO
+    #: Inputs beyond the first and last frame, by position (``INPUT_POSITIONS``).
+    other_inputs: Mapping[str, CapturedMedia] = field(default_factory=dict)
+
+    def stored_facts(self) -> JobFacts:
+        """The job's facts as stored: what the request said, and the facts of the inputs
+        stored with it (so the two always agree, whatever store keeps them)."""
+        images: dict[str, ImageFacts] = {}
+        videos: dict[str, VideoFacts] = {}
+        for position, item in self.inputs.items():
+            if isinstance(item, CapturedVideo):
+                videos[position] = VideoFacts(
+                    media_type=item.media_type,
+                    width=item.width,
+                    height=item.height,
+                    fps=item.fps,
+                    frame_count=item.frame_count,
+                    duration=item.duration,
+                    sha256=item.sha256,
+                )
+            else:
+                images[position] = ImageFacts(
+                    media_type=item.media_type,
+                    width=item.width,
+                    height=item.height,
+                    sha256=item.sha256,
+                )
+        return self.facts.model_copy(update={"images": images, "videos": videos})
+
+    @property
+    def inputs(self) -> dict[str, CapturedMedia]:
+        """Every input by position, the first and last frame included."""
+        frames = {"first": self.first_image, "last": self.last_image}
+        return {pos: item for pos, item in frames.items() if item is not None} | dict(
+            self.other_inputs
+        )
 
 
 @dataclass(frozen=True)
@@ -83,7 +137,7 @@ class ClaimedJob:
     lease_expires_at: datetime
     #: The job's input images when the claim already knows them ({} for a job that has
     #: none); None: read them with ``load_inputs``.
-    inputs: dict[str, CapturedImage] | None = None
+    inputs: dict[str, CapturedMedia] | None = None
 
 
 class Ending(StrEnum):

@@ -19,14 +19,32 @@ from vidgen.core.facts import JobFacts
 __all__ = [
     "FINAL_STATUSES",
     "CapturedImage",
+    "CapturedMedia",
+    "CapturedVideo",
     "Generation",
     "GenerationError",
     "GenerationRequest",
     "ImageRef",
+    "Keyframe",
+    "Kind",
+    "MediaRef",
     "Status",
     "VideoInfo",
     "VideoOutput",
 ]
+
+
+class Kind(StrEnum):
+    """What a request asks a model to do. A model states the kinds it takes (catalog), and a
+    request is of exactly one: the dialect's endpoint says which, or the inputs do (a first
+    image makes image to video, a prompt alone text to video)."""
+
+    TEXT_TO_VIDEO = "text_to_video"
+    IMAGE_TO_VIDEO = "image_to_video"  # a first frame, maybe a last one, maybe references
+    VIDEO_TO_VIDEO = "video_to_video"  # an input video restyled or edited (Runway's aleph2)
+    CHARACTER_PERFORMANCE = "character_performance"  # a character driven by a performance
+    UPSCALE = "upscale"  # an input video at a higher resolution
+    FRAME_RATE = "frame_rate"  # an input video at a higher frame rate
 
 
 class Status(StrEnum):
@@ -66,6 +84,20 @@ class ImageRef:
         return self.filename or "uploaded file"
 
 
+#: An input of any kind as the client gave it (the same three forms as an image).
+MediaRef = ImageRef
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """An image that a video-to-video edit should match at a moment of the input video: at
+    ``seconds`` from its start, or at ``at`` (0…1) of its length."""
+
+    image: ImageRef
+    seconds: float | None = None
+    at: float | None = None
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """What a client asked for, before validation. Field names here are the canonical ones
@@ -84,6 +116,22 @@ class GenerationRequest:
     idempotency_key: str | None = None
     fingerprint: str | None = None  # the dialect's digest of the request, for idempotency
     base_url: str | None = None  # the URL the request came in on (links in webhook payloads)
+    #: None: from the inputs (a first image: image to video; none: text to video).
+    kind: Kind | None = None
+    references: tuple[ImageRef, ...] = ()  # images the model should keep consistent with
+    video: MediaRef | None = None  # the input video of video to video, upscale, frame rate
+    character: MediaRef | None = None  # character performance: an image or a video of them
+    performance: MediaRef | None = None  # character performance: the video that drives them
+    keyframes: tuple[Keyframe, ...] = ()
+    #: The model's own fields (``audio``, ``negative_prompt``, ``resolution``…), canonical
+    #: names, checked against the model's ``options`` in the catalog.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved_kind(self) -> Kind:
+        if self.kind is not None:
+            return self.kind
+        return Kind.IMAGE_TO_VIDEO if self.first_image is not None else Kind.TEXT_TO_VIDEO
 
 
 @dataclass(frozen=True)
@@ -96,6 +144,24 @@ class CapturedImage:
     width: int
     height: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class CapturedVideo:
+    """An input video's bytes, fetched, probed and verified at submit time (``media.capture``),
+    and stored with the job like an image."""
+
+    data: bytes
+    media_type: str  # video/mp4, video/quicktime or video/webm
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration: float  # seconds
+    sha256: str
+
+
+CapturedMedia = CapturedImage | CapturedVideo
 
 
 @dataclass(frozen=True)
@@ -144,6 +210,7 @@ class Generation:
     error: GenerationError | None
     video: VideoOutput | None
     dialect: str
+    kind: Kind
     has_first_image: bool
     has_last_image: bool
     #: ``JobFacts`` as stored (``jobs.extras``); parsed on first use (``facts``), since most

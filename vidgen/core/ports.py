@@ -33,6 +33,7 @@ from vidgen.core.jobs import (
 from vidgen.core.keys import ApiKey
 from vidgen.core.models import (
     CapturedImage,
+    CapturedMedia,
     Generation,
     GenerationRequest,
     ImageRef,
@@ -158,7 +159,7 @@ class JobQueue(Protocol):
 
     async def save_engine_state(self, job_id: str, worker: str, state: dict[str, Any]) -> bool: ...
 
-    async def load_inputs(self, job_id: str) -> dict[str, CapturedImage]: ...
+    async def load_inputs(self, job_id: str) -> dict[str, CapturedMedia]: ...
 
     async def complete(
         self, job_id: str, worker: str, output: VideoOutput, *, announce: bool = True

@@ -159,6 +159,7 @@ class GenerationService:
             first_image=first,
             last_image=last,
             facts=facts,
+            kind=request.resolved_kind,
         )
         try:
             generation = await self.generations.create(new_job, idempotency=idempotency)

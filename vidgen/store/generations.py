@@ -13,7 +13,6 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from vidgen.core.facts import ImageFacts
 from vidgen.core.jobs import (
     IdempotencyClaim,
     IdempotencyRace,
@@ -21,7 +20,7 @@ from vidgen.core.jobs import (
     NewJob,
     UnknownCursor,
 )
-from vidgen.core.models import CapturedImage, Generation, Status
+from vidgen.core.models import CapturedMedia, CapturedVideo, Generation, Status
 from vidgen.store import queue_sql
 from vidgen.store.credits import BALANCE, CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
@@ -44,11 +43,7 @@ class GenerationStore:
         (and stores nothing) when the key's balance is below the price, and IdempotencyRace
         when a concurrent request took the same Idempotency-Key first."""
         now = utcnow()
-        images = {
-            pos: img
-            for pos, img in (("first", job.first_image), ("last", job.last_image))
-            if img is not None
-        }
+        inputs = job.inputs
 
         values = {
             "id": job.id,
@@ -58,6 +53,7 @@ class GenerationStore:
             "status": Status.QUEUED.value,
             "priority": job.priority,
             "dialect": job.dialect,
+            "kind": job.kind.value,
             "prompt": job.prompt,
             "aspect_ratio": job.aspect_ratio,
             "width": job.width,
@@ -67,10 +63,7 @@ class GenerationStore:
             "frames": job.frames,
             "seed": job.seed,
             "credits": job.credits,
-            # The images' facts come from the images stored with the job, so the two agree.
-            "extras": job.facts.model_copy(
-                update={"images": {pos: _image_facts(img) for pos, img in images.items()}}
-            ).to_json(),
+            "extras": job.stored_facts().to_json(),
             "progress": 0.0,
             "attempts": 0,
             "max_attempts": job.max_attempts,
@@ -88,21 +81,9 @@ class GenerationStore:
             facts_row = facts.one()
             take_credits(conn, job.key_id, job.credits, facts_row.balance)
             row = conn.execute(insert_job, {**values, "turn": queue_sql.turn_from(facts_row)}).one()
-            if images:
+            if inputs:
                 conn.execute(
-                    insert(job_inputs),
-                    [
-                        {
-                            "job_id": job.id,
-                            "position": pos,
-                            "media_type": img.media_type,
-                            "width": img.width,
-                            "height": img.height,
-                            "sha256": img.sha256,
-                            "data": img.data,
-                        }
-                        for pos, img in images.items()
-                    ],
+                    insert(job_inputs), [_input_row(job.id, p, i) for p, i in inputs.items()]
                 )
             # The ledger row references the job, so it goes in after it; all of it commits
             # together.
@@ -302,10 +283,22 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _image_facts(image: CapturedImage) -> ImageFacts:
-    return ImageFacts(
-        media_type=image.media_type, width=image.width, height=image.height, sha256=image.sha256
-    )
+def _input_row(job_id: str, position: str, item: CapturedMedia) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "job_id": job_id,
+        "position": position,
+        "media_type": item.media_type,
+        "width": item.width,
+        "height": item.height,
+        "sha256": item.sha256,
+        "data": item.data,
+        "fps": None,
+        "frame_count": None,
+        "duration": None,
+    }
+    if isinstance(item, CapturedVideo):
+        row |= {"fps": item.fps, "frame_count": item.frame_count, "duration": item.duration}
+    return row
 
 
 def _shown_as(status: Status) -> Any:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from vidgen.core.facts import JobFacts
 from vidgen.core.jobs import ClaimedJob, Ending, Heartbeat, ReapResult
-from vidgen.core.models import CapturedImage, Status, VideoOutput
+from vidgen.core.models import CapturedImage, CapturedMedia, CapturedVideo, Status, VideoOutput
 from vidgen.store import queue_sql
 from vidgen.store.credits import CANCELLED, finish_and_refund
 from vidgen.store.db import Database
@@ -83,7 +83,10 @@ class JobStore:
             return None
         # A job without input images (its stored facts list them) needs no read for them; one with
         # images has them read by the worker (``load_inputs``), which retries through outages.
-        inputs: dict[str, CapturedImage] | None = None if (row.extras or {}).get("images") else {}
+        stored = row.extras or {}
+        inputs: dict[str, CapturedMedia] | None = (
+            None if stored.get("images") or stored.get("videos") else {}
+        )
         return ClaimedJob(
             generation=row_to_generation(row),
             attempt=row.attempts,
@@ -129,7 +132,7 @@ class JobStore:
     async def save_engine_state(self, job_id: str, worker: str, state: dict[str, Any]) -> bool:
         return await self._update_owned(job_id, worker, engine_state=state, updated_at=utcnow())
 
-    async def load_inputs(self, job_id: str) -> dict[str, CapturedImage]:
+    async def load_inputs(self, job_id: str) -> dict[str, CapturedMedia]:
         return await self.db.read(lambda conn: _read_inputs(conn, job_id))
 
     async def complete(
@@ -285,10 +288,21 @@ def _cancel_if_requested(conn: Connection, job_id: str, worker: str) -> bool:
     return finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED)
 
 
-def _read_inputs(conn: Connection, job_id: str) -> dict[str, CapturedImage]:
+def _read_inputs(conn: Connection, job_id: str) -> dict[str, CapturedMedia]:
     return {
         r.position: CapturedImage(
             data=r.data, media_type=r.media_type, width=r.width, height=r.height, sha256=r.sha256
+        )
+        if r.fps is None
+        else CapturedVideo(
+            data=r.data,
+            media_type=r.media_type,
+            width=r.width,
+            height=r.height,
+            fps=r.fps,
+            frame_count=r.frame_count,
+            duration=r.duration,
+            sha256=r.sha256,
         )
         for r in conn.execute(queue_sql.INPUTS, {"job_id": job_id})
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from vidgen.core.models import Generation, GenerationError, Status, VideoOutput
+from vidgen.core.models import Generation, GenerationError, Kind, Status, VideoOutput
 from vidgen.store.tables import jobs
 
 __all__ = ["GENERATION_COLUMNS", "row_to_generation", "utcnow"]
@@ -17,7 +17,7 @@ GENERATION_COLUMNS = tuple(
     jobs.c[name]
     for name in (
         "id", "key_id", "model", "engine", "status", "waiting", "progress", "prompt",
-        "aspect_ratio", "width", "height", "duration", "fps", "frames", "seed", "credits", "dialect",
+        "aspect_ratio", "width", "height", "duration", "fps", "frames", "seed", "kind", "credits", "dialect",
         "extras", "error_name", "error_message", "output_key", "output_media_type",
         "output_bytes", "output_frames", "output_fps", "output_width", "output_height",
         "thumbnail_key", "created_at", "started_at", "finished_at",
@@ -73,6 +73,7 @@ def row_to_generation(row: Any) -> Generation:
         error=error,
         video=video,
         dialect=row.dialect,
+        kind=Kind(row.kind),
         has_first_image="first" in images,
         has_last_image="last" in images,
         stored_facts=facts,

@@ -121,6 +121,7 @@ jobs = Table(
     # alternate however deep one key's backlog is (see ``store.queue_sql``).
     Column("turn", BigInteger, nullable=False, default=0, server_default="0"),
     Column("dialect", String(20), nullable=False),
+    Column("kind", String(32), nullable=False),  # core.models.Kind
     Column("prompt", Text, nullable=False),
     Column("aspect_ratio", String(10), nullable=False),
     Column("width", Integer, nullable=False),
@@ -170,12 +171,17 @@ job_inputs = Table(
     "job_inputs",
     metadata,
     Column("job_id", String(36), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
-    Column("position", String(8), primary_key=True),  # first | last
+    # core.jobs.INPUT_POSITIONS: first | last | ref<n> | key<n> | video | character | performance
+    Column("position", String(16), primary_key=True),
     Column("media_type", String(50), nullable=False),
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # Videos only (images leave them NULL): what the probe at submit found.
+    Column("fps", Float, nullable=True),
+    Column("frame_count", Integer, nullable=True),
+    Column("duration", Float, nullable=True),
 )
 
 credit_ledger = Table(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vidgen.core.engine import Engine, EngineContext, EngineJob, EngineResult
+from vidgen.core.engine import Engine, EngineContext, EngineResult, engine_job
 from vidgen.core.jobs import ClaimedJob, Ending
 from vidgen.core.ports import JobQueue, WebhookOutbox
 from vidgen.core.storage import Storage, remove_outputs
@@ -142,22 +142,7 @@ class JobRun:
             raise RetryableEngineError(
                 "The job's input images could not be read.", name="InputsUnavailable"
             )
-        job = EngineJob(
-            id=gen.id,
-            model=gen.model,
-            prompt=gen.prompt,
-            aspect_ratio=gen.aspect_ratio,
-            width=gen.width,
-            height=gen.height,
-            fps=gen.fps,
-            duration=gen.duration,
-            frame_count=gen.frames,
-            seed=gen.seed,
-            first_image=inputs.get("first"),
-            last_image=inputs.get("last"),
-            attempt=claimed.attempt,
-            state=dict(claimed.engine_state),
-        )
+        job = engine_job(gen, inputs, attempt=self.claimed.attempt, state=self.claimed.engine_state)
         return await asyncio.wait_for(
             self.engine.generate(job, ctx), timeout=self.settings.job_timeout_seconds
         )

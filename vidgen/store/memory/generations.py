@@ -8,7 +8,6 @@ from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from vidgen.core.facts import ImageFacts
 from vidgen.core.jobs import (
     IdempotencyClaim,
     IdempotencyRace,
@@ -54,24 +53,7 @@ class MemoryGenerations:
                     raise IdempotencyRace()
             if balance is not None:
                 key.key = replace(key.key, credits=balance - job.credits)
-            images = {
-                pos: img
-                for pos, img in (("first", job.first_image), ("last", job.last_image))
-                if img is not None
-            }
-            facts = job.facts.model_copy(
-                update={
-                    "images": {
-                        pos: ImageFacts(
-                            media_type=img.media_type,
-                            width=img.width,
-                            height=img.height,
-                            sha256=img.sha256,
-                        )
-                        for pos, img in images.items()
-                    }
-                }
-            )
+            facts = job.stored_facts()
             row = JobRow(
                 id=job.id,
                 key_id=job.key_id,
@@ -81,6 +63,7 @@ class MemoryGenerations:
                 priority=job.priority,
                 turn=_turn(state, job.key_id, job.priority),
                 dialect=job.dialect,
+                kind=job.kind.value,
                 prompt=job.prompt,
                 aspect_ratio=job.aspect_ratio,
                 width=job.width,
@@ -95,7 +78,7 @@ class MemoryGenerations:
                 created_at=now,
                 updated_at=now,
                 seq=state.next_seq(),
-                inputs=images,
+                inputs=job.inputs,
             )
             state.jobs[row.id] = row
             state.ledger.append(LedgerEntry(job.key_id, job.id, -job.credits, "charge", now))

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from vidgen.core.jobs import ClaimedJob, Ending, Heartbeat, ReapResult
-from vidgen.core.models import CapturedImage, Status, VideoOutput
+from vidgen.core.models import CapturedMedia, Status, VideoOutput
 from vidgen.core.ports import Wakeup
 from vidgen.store.memory.state import ACTIVE, LOST, JobRow, State
 from vidgen.store.rows import row_to_generation
@@ -113,7 +113,7 @@ class MemoryJobQueue:
             row.updated_at = store.clock()
             return True
 
-    async def load_inputs(self, job_id: str) -> dict[str, CapturedImage]:
+    async def load_inputs(self, job_id: str) -> dict[str, CapturedMedia]:
         state = self._state
         async with state.lock:
             state.check_available()

@@ -17,7 +17,7 @@ from typing import Any
 from vidgen.core.events import FINAL_EVENTS
 from vidgen.core.facts import JobFacts
 from vidgen.core.keys import ApiKey
-from vidgen.core.models import CapturedImage, Status
+from vidgen.core.models import CapturedMedia, Status
 from vidgen.errors import ServiceUnavailable
 from vidgen.store.credits import CANCELLED
 from vidgen.store.webhooks import FINAL_EVENT_LIFETIME, PROGRESS_EVENT_LIFETIME
@@ -79,6 +79,7 @@ class JobRow:
     priority: int
     turn: int
     dialect: str
+    kind: str
     prompt: str
     aspect_ratio: str
     width: int
@@ -114,7 +115,7 @@ class JobRow:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     deleted_at: datetime | None = None
-    inputs: dict[str, CapturedImage] = field(default_factory=dict)
+    inputs: dict[str, CapturedMedia] = field(default_factory=dict)
 
     def owned_by(self, worker: str) -> bool:
         """The lease fence of every worker write (``store.jobs._owned``)."""
