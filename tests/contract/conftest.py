@@ -2,20 +2,18 @@
 SQLite in the test's directory, and PostgreSQL on loopback. A contract test sees only the ports
 and ``Backend``'s few helpers, so whatever it asserts holds for all three.
 
-Time: the memory store runs on a clock that stands still until a test moves it
-(``Backend.pass_time``); the SQL stores read the real clock, so there the same call sleeps.
-Tests use leases and delays of a fraction of a second and pass more than that: no test asserts
-how long anything took. Where a test checks that a lease or a delay still holds, it is half a
-second or more, longer than the few statements between setting it and checking it take on a
-loaded machine."""
+Time: every store runs on a clock that stands still until a test moves it
+(``Backend.pass_time``): the memory store's own, and the ``Database`` clock that the SQL stores
+read for every time they write or compare. So a lease, a retry delay or an Idempotency-Key
+lifetime holds until the test moves time past it, however loaded the machine is, and no test
+sleeps or asserts how long anything took."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,17 +101,28 @@ class Backend:
     pass_time: Callable[[float], Awaitable[None]]
 
 
+class TickingClock(ManualClock):
+    """A manual clock that also moves one microsecond each time it is read, so that rows a test
+    writes one after another have distinct times, in order, as real requests have (the SQL
+    stores order rows by time; the memory store keeps insertion order)."""
+
+    def __call__(self) -> datetime:
+        self.advance(1e-6)
+        return self.now
+
+
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def backend(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    clock = TickingClock()
+
+    async def advance(seconds: float) -> None:
+        clock.advance(seconds)
+
     if request.param == "memory":
-        clock = ManualClock()
         store = MemoryStore(clock=clock)
 
         async def memory_ledger(job_id: str) -> list[tuple[str, int]]:
             return sorted((e.reason, e.delta) for e in store.ledger(job_id))
-
-        async def advance(seconds: float) -> None:
-            clock.advance(seconds)
 
         yield Backend(
             "memory",
@@ -127,10 +136,10 @@ async def backend(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
         )
         return
     if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'q.db'}")
+        db = Database(f"sqlite:///{tmp_path / 'q.db'}", clock=clock)
         await db.migrate()
     else:
-        db = Database(request.getfixturevalue("pg_url"))
+        db = Database(request.getfixturevalue("pg_url"), clock=clock)
 
     async def sql_ledger(job_id: str) -> list[tuple[str, int]]:
         query = select(credit_ledger.c.reason, credit_ledger.c.delta).where(
@@ -147,7 +156,7 @@ async def backend(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
         KeyStore(db),
         WebhookStore(db),
         sql_ledger,
-        lambda: datetime.now(UTC),
-        asyncio.sleep,
+        clock,
+        advance,
     )
     await db.dispose()

@@ -18,7 +18,6 @@ from vidgen.core.facts import JobFacts
 from vidgen.core.models import Status
 from vidgen.errors import InsufficientCredits
 from vidgen.store import queue_sql
-from vidgen.store.rows import utcnow
 from vidgen.store.tables import api_keys, credit_ledger
 from vidgen.store.webhooks import enqueue_event
 
@@ -28,11 +27,11 @@ CANCELLED = ("Cancelled", "The generation was cancelled.")
 
 
 def finish_and_refund(
-    conn: Connection, condition: Any, status: Status, name: str, message: str
+    conn: Connection, condition: Any, status: Status, name: str, message: str, *, now: datetime
 ) -> bool:
     """End the jobs matching ``condition`` (at most one) and refund them, in the caller's
-    transaction. The status change is the guard: a job ends, and is refunded, once."""
-    now = utcnow()
+    transaction (at ``now``, the store's clock). The status change is the guard: a job ends,
+    and is refunded, once."""
     row = conn.execute(queue_sql.end(condition, status, name, message, now)).first()
     if row is None:
         return False

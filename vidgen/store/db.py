@@ -29,6 +29,7 @@ import time
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -185,11 +186,18 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).resolve()
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class Database:
     """One database, reached through ``write(fn)`` and ``read(fn)``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
         self.url = url
+        #: The stores' clock: every time they write or compare (leases, delays, Idempotency-Key
+        #: lifetimes) is read here, so that a test can stand it still and move it.
+        self.now: Callable[[], datetime] = clock or _utcnow
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._async: AsyncEngine | None = None

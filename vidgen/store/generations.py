@@ -25,7 +25,7 @@ from vidgen.store import queue_sql
 from vidgen.store.credits import BALANCE, CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
 from vidgen.store.notify import Wakeup
-from vidgen.store.rows import GENERATION_COLUMNS, row_to_generation, utcnow
+from vidgen.store.rows import GENERATION_COLUMNS, row_to_generation
 from vidgen.store.tables import credit_ledger, idempotency_keys, job_inputs, jobs
 
 __all__ = ["GenerationStore"]
@@ -42,7 +42,7 @@ class GenerationStore:
         """Store the job and charge its price in one transaction. Raises InsufficientCredits
         (and stores nothing) when the key's balance is below the price, and IdempotencyRace
         when a concurrent request took the same Idempotency-Key first."""
-        now = utcnow()
+        now = self.db.now()
         inputs = job.inputs
 
         values = {
@@ -115,7 +115,7 @@ class GenerationStore:
         query = select(idempotency_keys.c.job_id, idempotency_keys.c.fingerprint).where(
             idempotency_keys.c.key_id == key_id,
             idempotency_keys.c.idempotency_key == idempotency_key,
-            idempotency_keys.c.expires_at > utcnow(),
+            idempotency_keys.c.expires_at > self.db.now(),
         )
 
         def read(conn: Connection) -> IdempotentMatch | None:
@@ -233,8 +233,9 @@ class GenerationStore:
 
         def cancel(conn: Connection) -> None:
             queued = and_(mine, jobs.c.status == Status.QUEUED.value)
-            if not finish_and_refund(conn, queued, Status.CANCELLED, *CANCELLED):
-                conn.execute(queue_sql.flag_cancel(mine, utcnow()))
+            now = self.db.now()
+            if not finish_and_refund(conn, queued, Status.CANCELLED, *CANCELLED, now=now):
+                conn.execute(queue_sql.flag_cancel(mine, now))
 
         await self.db.write(cancel)
         return await self.get(job_id, key_id=key_id)
@@ -248,8 +249,8 @@ class GenerationStore:
 
         def run(conn: Connection) -> Generation | None:
             queued = and_(mine, jobs.c.status == Status.QUEUED.value)
-            finish_and_refund(conn, queued, Status.CANCELLED, *CANCELLED)
-            now = utcnow()
+            now = self.db.now()
+            finish_and_refund(conn, queued, Status.CANCELLED, *CANCELLED, now=now)
             # One statement, so that what it returns is the row as it decided: on PostgreSQL
             # a completion committing meanwhile is waited for and seen, never missed between
             # a read and this write.

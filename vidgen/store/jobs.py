@@ -33,7 +33,7 @@ from vidgen.store import queue_sql
 from vidgen.store.credits import CANCELLED, finish_and_refund
 from vidgen.store.db import Database
 from vidgen.store.notify import Wakeup, announce_job
-from vidgen.store.rows import row_to_generation, utcnow
+from vidgen.store.rows import row_to_generation
 from vidgen.store.webhooks import enqueue_event
 
 __all__ = ["JobStore"]
@@ -56,7 +56,7 @@ class JobStore:
     ) -> ClaimedJob | None:
         """Claim the next queued job in one statement: highest priority, then the lowest turn
         (keys take turns, see ``store.queue_sql``), then the oldest."""
-        now = utcnow()
+        now = self.db.now()
         expires = now + timedelta(seconds=lease_seconds)
         claim = queue_sql.claim(models is not None, engines is not None)
         params = {
@@ -113,7 +113,7 @@ class JobStore:
         waiting: bool = False,
     ) -> Heartbeat:
         """Renew the lease and record progress (which only moves forward)."""
-        now = utcnow()
+        now = self.db.now()
         params = {
             "job_id": job_id,
             "worker": worker,
@@ -130,7 +130,9 @@ class JobStore:
         return Heartbeat(owned=True, cancel_requested=bool(row.cancel_requested))
 
     async def save_engine_state(self, job_id: str, worker: str, state: dict[str, Any]) -> bool:
-        return await self._update_owned(job_id, worker, engine_state=state, updated_at=utcnow())
+        return await self._update_owned(
+            job_id, worker, engine_state=state, updated_at=self.db.now()
+        )
 
     async def load_inputs(self, job_id: str) -> dict[str, CapturedMedia]:
         return await self.db.read(lambda conn: _read_inputs(conn, job_id))
@@ -145,7 +147,7 @@ class JobStore:
         longer this worker's. ``announce=False``: the caller knows that the job has no webhook
         for completion (it holds the job's facts), so the ending is one statement, run as
         such."""
-        now = utcnow()
+        now = self.db.now()
         params = {
             "job_id": job_id,
             "worker": worker,
@@ -184,18 +186,21 @@ class JobStore:
         """End the job in error and refund it; a job whose cancel was asked for ends cancelled
         instead (also refunded: what the client asked for is what it reads). ``worker=None``
         fails it regardless of lease."""
+        now = self.db.now()
         if worker is None:
             condition = queue_sql.active(job_id)
             failed = await self.db.write(
-                lambda conn: finish_and_refund(conn, condition, Status.FAILED, name, message)
+                lambda conn: finish_and_refund(
+                    conn, condition, Status.FAILED, name, message, now=now
+                )
             )
             return Ending.FAILED if failed else Ending.LOST
 
         def run(conn: Connection) -> Ending:
-            if _cancel_if_requested(conn, job_id, worker):
+            if _cancel_if_requested(conn, job_id, worker, now):
                 return Ending.CANCELLED
             owned = queue_sql.owned(job_id, worker)
-            if finish_and_refund(conn, owned, Status.FAILED, name, message):
+            if finish_and_refund(conn, owned, Status.FAILED, name, message, now=now):
                 return Ending.FAILED
             return Ending.LOST
 
@@ -204,25 +209,29 @@ class JobStore:
     async def finish_cancelled(self, job_id: str, worker: str) -> bool:
         """The engine stopped because the job was cancelled: end it cancelled, refunded."""
         condition = queue_sql.owned(job_id, worker)
+        now = self.db.now()
         return await self.db.write(
-            lambda conn: finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED)
+            lambda conn: finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED, now=now)
         )
 
     async def _end_if_cancel_requested(self, job_id: str, worker: str) -> Ending | None:
-        cancelled = await self.db.write(lambda conn: _cancel_if_requested(conn, job_id, worker))
+        now = self.db.now()
+        cancelled = await self.db.write(
+            lambda conn: _cancel_if_requested(conn, job_id, worker, now)
+        )
         return Ending.CANCELLED if cancelled else None
 
     async def retry_later(self, job_id: str, worker: str, *, delay_seconds: float) -> Ending:
         """Hand the job back to the queue after a transient failure (not before ``delay``),
         or end it cancelled when a cancel was asked for meanwhile (``Ending.CANCELLED``). The
         failure itself is logged by the worker; the job shows no error while it waits."""
-        now = utcnow()
+        now = self.db.now()
         retry = queue_sql.retry(job_id, worker, now + timedelta(seconds=delay_seconds), now)
 
         def run(conn: Connection) -> Ending:
             if conn.execute(retry).rowcount == 1:
                 return Ending.RETRIED
-            if _cancel_if_requested(conn, job_id, worker):
+            if _cancel_if_requested(conn, job_id, worker, now):
                 return Ending.CANCELLED
             return Ending.LOST
 
@@ -230,7 +239,7 @@ class JobStore:
 
     async def release(self, job_id: str, worker: str) -> bool:
         """Give a job back untouched (graceful shutdown): the attempt does not count."""
-        statement = queue_sql.release(job_id, worker, utcnow())
+        statement = queue_sql.release(job_id, worker, self.db.now())
 
         def run(conn: Connection) -> bool:
             model = conn.execute(statement).scalar_one_or_none()
@@ -248,7 +257,7 @@ class JobStore:
         have used up their attempts, or end them cancelled when a cancel was pending. Any
         process may run this at any time: rows are taken with SKIP LOCKED, so reapers in
         several workers share the work instead of waiting on (or deadlocking over) each other."""
-        now = utcnow()
+        now = self.db.now()
         expired = queue_sql.expired_lease(now)
         due = queue_sql.due_for_reaping(expired, batch)
 
@@ -263,7 +272,7 @@ class JobStore:
                         if row.cancel_requested
                         else (Status.FAILED, *_LOST)
                     )
-                    if finish_and_refund(conn, this, status, name, message):
+                    if finish_and_refund(conn, this, status, name, message, now=now):
                         ended.append(row.id)
                     continue
                 back = conn.execute(queue_sql.requeue(this, now))
@@ -282,10 +291,10 @@ class JobStore:
         return await self.db.read(lambda conn: {model: int(n) for model, n in conn.execute(query)})
 
 
-def _cancel_if_requested(conn: Connection, job_id: str, worker: str) -> bool:
+def _cancel_if_requested(conn: Connection, job_id: str, worker: str, now: datetime) -> bool:
     """End this worker's job cancelled, refunded, if a cancel was asked for."""
     condition = queue_sql.cancel_requested(job_id, worker)
-    return finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED)
+    return finish_and_refund(conn, condition, Status.CANCELLED, *CANCELLED, now=now)
 
 
 def _read_inputs(conn: Connection, job_id: str) -> dict[str, CapturedMedia]:
@@ -318,7 +327,7 @@ def _keep_within_key_limit(conn: Connection, *, job: Any, worker: str, now: date
     if running <= job.key_limit:
         return True
     started_at = None if job.started_at == now else job.started_at
-    conn.execute(queue_sql.give_back(job.id, worker, started_at=started_at, now=utcnow()))
+    conn.execute(queue_sql.give_back(job.id, worker, started_at=started_at, now=now))
     return False
 
 

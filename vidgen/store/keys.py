@@ -10,7 +10,7 @@ import hashlib
 import secrets
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
@@ -42,10 +42,10 @@ def _insert_key(
     max_concurrency: int | None,
     source: str,
     *,
+    now: datetime,
     priority: int = 0,
 ) -> ApiKey:
     """Store a key (only its hash) and, for a limited key, the grant in the credit ledger."""
-    now = datetime.now(UTC)
     key_id = uuid.uuid4().hex
     conn.execute(
         insert(api_keys).values(
@@ -110,7 +110,14 @@ class KeyStore:
         secret = secret or new_secret()
         key = await self.db.write(
             lambda conn: _insert_key(
-                conn, secret, name, credits, max_concurrency, source, priority=priority
+                conn,
+                secret,
+                name,
+                credits,
+                max_concurrency,
+                source,
+                now=self.db.now(),
+                priority=priority,
             )
         )
         return key, secret
@@ -147,7 +154,7 @@ class KeyStore:
 
     def _create_first(self, conn: Connection, name: str, source: str) -> tuple[ApiKey, str]:
         secret = new_secret()
-        return _insert_key(conn, secret, name, None, None, source), secret
+        return _insert_key(conn, secret, name, None, None, source, now=self.db.now()), secret
 
     async def authenticate(self, secret: str) -> ApiKey | None:
         """The active key with this secret, or None. Answers are cached for a moment."""
@@ -234,14 +241,14 @@ class KeyStore:
         statement = (
             update(api_keys)
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+            .values(revoked_at=self.db.now())
         )
         self._auth_cache.clear()
         return await self.db.write(lambda conn: conn.execute(statement).rowcount == 1)
 
     async def grant(self, key_id: str, amount: int) -> int | None:
         """Add credits to a limited key; returns the new balance (None: the key is unlimited)."""
-        now = datetime.now(UTC)
+        now = self.db.now()
 
         def grant(conn: Connection) -> int | None:
             balance = conn.execute(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from vidgen.core.models import Generation, GenerationError, Kind, Status, VideoOutput
 from vidgen.store.tables import jobs
 
-__all__ = ["GENERATION_COLUMNS", "row_to_generation", "utcnow"]
+__all__ = ["GENERATION_COLUMNS", "row_to_generation"]
 
 #: What ``row_to_generation`` reads: a client's view of a job, without the queue's bookkeeping
 #: (leases, attempts, the engine's resume state). Reads that build a ``Generation`` select only
@@ -23,10 +22,6 @@ GENERATION_COLUMNS = tuple(
         "thumbnail_key", "created_at", "started_at", "finished_at",
     )
 )  # fmt: skip
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def row_to_generation(row: Any) -> Generation:

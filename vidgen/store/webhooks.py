@@ -14,7 +14,7 @@ least once; receivers deduplicate on the event id, which stays the same across r
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
@@ -30,10 +30,6 @@ __all__ = ["FINAL_EVENT_LIFETIME", "PROGRESS_EVENT_LIFETIME", "WebhookStore", "e
 #: How long a final event is retried before it is given up; progress events live briefly.
 FINAL_EVENT_LIFETIME = timedelta(hours=24)
 PROGRESS_EVENT_LIFETIME = timedelta(minutes=2)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _to_event(row: Any) -> WebhookEvent:
@@ -58,15 +54,14 @@ def enqueue_event(
     key_id: str,
     facts: JobFacts,
     event: str,
+    now: datetime,
     data: dict[str, Any] | None = None,
-    now: datetime | None = None,
 ) -> str | None:
     """Add an event to the outbox if the job subscribed to it, in the caller's transaction.
     Returns the event id, or None when the job has no webhook for this event."""
     hook = facts.webhook
     if hook is None or not hook.wants(event):
         return None
-    now = now or utcnow()
     final = event in FINAL_EVENTS
     event_id = str(uuid.uuid4())
     conn.execute(
@@ -97,15 +92,16 @@ class WebhookStore:
     async def enqueue(
         self, job_id: str, key_id: str, facts: JobFacts, event: str, data: dict[str, Any]
     ) -> str | None:
+        now = self.db.now()
         return await self.db.write(
             lambda conn: enqueue_event(
-                conn, job_id=job_id, key_id=key_id, facts=facts, event=event, data=data
+                conn, job_id=job_id, key_id=key_id, facts=facts, event=event, data=data, now=now
             )
         )
 
     async def claim_due(self, *, limit: int, lease_seconds: float) -> list[WebhookEvent]:
         """Take up to ``limit`` events that are due, oldest first, for ``lease_seconds``."""
-        now = utcnow()
+        now = self.db.now()
         due = (
             select(webhook_events.c.id)
             .where(
@@ -130,7 +126,9 @@ class WebhookStore:
         return await self.db.write(run)
 
     async def delivered(self, event_id: str, status: int) -> None:
-        await self._settle(event_id, delivered_at=utcnow(), last_status=status, lease_until=None)
+        await self._settle(
+            event_id, delivered_at=self.db.now(), last_status=status, lease_until=None
+        )
 
     async def retry_later(
         self, event_id: str, *, delay_seconds: float, status: int | None, error: str
@@ -138,7 +136,7 @@ class WebhookStore:
         await self._settle(
             event_id,
             attempts=webhook_events.c.attempts + 1,
-            next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
+            next_attempt_at=self.db.now() + timedelta(seconds=delay_seconds),
             last_status=status,
             last_error=error[:1000],
             lease_until=None,
@@ -148,7 +146,7 @@ class WebhookStore:
         await self._settle(
             event_id,
             attempts=webhook_events.c.attempts + 1,
-            gave_up_at=utcnow(),
+            gave_up_at=self.db.now(),
             last_status=status,
             last_error=error[:1000],
             lease_until=None,
