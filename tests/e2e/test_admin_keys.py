@@ -8,17 +8,26 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import runwayml
 from sqlalchemy import select
 
-from tests.conftest import LiveServer, data_uri, free_port, make_image, shared_server
+from tests.conftest import (
+    LiveServer,
+    data_uri,
+    free_port,
+    make_image,
+    shared_server,
+    wait_for_status,
+)
 from vidgen.store.db import Database
 from vidgen.store.tables import credit_ledger
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 ADMIN = "vg_admin_routes_" + "a" * 32
 CLIENT = "vg_admin_client_" + "c" * 32
@@ -230,3 +239,50 @@ def test_a_spent_monthly_limit_refuses_creates_in_every_dialects_shape(
         client.patch(f"/v1/admin/keys/{made['id']}", json={"monthly_credit_limit": 16})
     with server.client(secret) as client:
         assert aimlapi_create(client).status_code == 200
+
+
+def test_usage_over_http_matches_the_ledger_and_runways_organization_reads_it(
+    server: LiveServer,
+) -> None:
+    made = new_key(server, credits=100, monthly_credit_limit=500)
+    with server.client(made["key"]) as client:
+        ids = [aimlapi_create(client).json()["id"] for _ in range(2)]
+        client.delete("/v2/video/generations", params={"generation_id": ids[1]})
+        finals = [wait_for_status(client, gen_id) for gen_id in ids]
+        by_model = client.get("/v1/usage", params={"group_by": "model"})
+        by_day = client.get("/v1/usage", params={"start": "2026-01-01", "group_by": "day"})
+        other = client.get("/v1/usage", params={"key_id": KEY_ID})
+    assert by_model.status_code == 200, by_model.text
+    usage = by_model.json()
+    assert usage["key_id"] == made["id"]
+    cancelled = sum(1 for f in finals if f["status"] == "error")
+    entries = ledger(server, made["id"])
+    totals = usage["totals"]
+    assert (totals["jobs"], totals["completed"], totals["cancelled"]) == (
+        2,
+        2 - cancelled,
+        cancelled,
+    )
+    assert totals["credits_charged"] == -sum(d for r, d, _ in entries if r == "charge") == 16
+    assert totals["credits_refunded"] == sum(d for r, d, _ in entries if r == "refund")
+    assert totals["seconds_of_video"] == 5.0 * (2 - cancelled)
+    assert [g["group"] for g in usage["groups"]] == ["runway/gen4_turbo"]
+    assert by_day.json()["totals"] == totals
+    assert other.status_code == 400 and "key_id" in other.json()["message"]
+
+    with admin(server) as client:
+        every = client.get("/v1/usage", params={"group_by": "key"}).json()
+    assert every["key_id"] is None
+    assert {g["group"]: g["jobs"] for g in every["groups"]}[made["id"]] == 2
+
+    runway = runwayml.RunwayML(
+        api_key=made["key"], base_url=server.base_url, _strict_response_validation=True
+    )
+    organization = runway.organization.retrieve()
+    assert organization.tier.max_monthly_credit_spend == 500
+    assert organization.usage.models["gen4_turbo"].daily_generations == 2
+    # Runway's default window ends before today: name one that holds it.
+    today = datetime.now(UTC).date()
+    report = runway.organization.retrieve_usage(start_date=today - timedelta(days=1))
+    spent = sum(c.amount for day in report.results for c in day.used_credits)
+    assert spent == totals["credits_net"]
