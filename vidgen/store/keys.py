@@ -94,9 +94,10 @@ def _to_key(row: Any) -> ApiKey:
 
 #: How long an authentication answer is reused. Polls authenticate thousands of times a second;
 #: the price is that a key revoked from another process keeps working for up to this long. The
-#: promise is 2 s (README, "Keys over HTTP"); 1 s leaves room for a slow read. The process that
-#: revokes or changes a key forgets its answers at once.
-AUTH_CACHE_SECONDS = 1.0
+#: promise is 2 s (README, "Keys over HTTP"), and 2 s keeps it: an answer's lifetime is counted
+#: from before its read began, so a key read as active before a revoke is forgotten less than
+#: 2 s after it. The process that revokes or changes a key forgets its answers at once.
+AUTH_CACHE_SECONDS = 2.0
 #: Serialises "create the first key" across processes on PostgreSQL (any constant works).
 _FIRST_KEY_LOCK = 0x7669646B
 _BY_HASH = select(api_keys).where(api_keys.c.key_hash == bindparam("key_hash"))
