@@ -5,7 +5,7 @@ splits them, a client key sees only its own, an admin key everyone's."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -136,3 +136,21 @@ async def test_a_window_defaults_to_the_30_days_before_now_and_a_naive_time_is_u
     assert (report.start, report.end) == (START - timedelta(days=30), START)
     naive = await usage.report(key, start=datetime(2026, 1, 1), end=None, group_by="day", now=START)
     assert naive.start == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        (None, datetime(1, 1, 5), "end"),  # 30 days before it is before year 1
+        (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), START, "start"),
+        (None, datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))), "end"),
+    ],
+)
+async def test_a_window_at_the_edge_of_the_calendar_is_a_400_not_a_crash(
+    start: datetime | None, end: datetime, field: str
+) -> None:
+    store = MemoryStore()
+    key, _ = await store.keys.create("k")
+    with pytest.raises(InvalidRequest) as refused:
+        await UsageService(store.generations).report(key, start=start, end=end, group_by="day")
+    assert [e.field for e in refused.value.errors] == [field]

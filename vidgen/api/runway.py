@@ -351,7 +351,12 @@ async def organization_usage(
     _check_version(version)
     query = query or UsageQuery()
     start = query.startDate or datetime.now(UTC).date() - timedelta(days=USAGE_DAYS_DEFAULT)
-    before = query.beforeDate or start + timedelta(days=USAGE_DAYS_DEFAULT)
+    try:
+        before = query.beforeDate or start + timedelta(days=USAGE_DAYS_DEFAULT)
+    except OverflowError:  # a startDate in the calendar's last 30 days
+        raise InvalidRequest.single(
+            "startDate", "leaves no room for the default beforeDate; give beforeDate"
+        ) from None
     if before <= start:
         raise InvalidRequest.single("beforeDate", "must be after startDate")
     if before - start > timedelta(days=USAGE_DAYS_MAX):

@@ -186,8 +186,14 @@ def usage_window(
 ) -> tuple[datetime, datetime]:
     """The window a query names: ``end`` defaults to now, ``start`` to 30 days before it; a
     time without a zone is UTC."""
-    end = _utc(end) if end is not None else now
-    start = _utc(start) if start is not None else end - DEFAULT_WINDOW
+    end = _utc(end, "end") if end is not None else now
+    if start is not None:
+        start = _utc(start, "start")
+    else:
+        try:
+            start = end - DEFAULT_WINDOW
+        except OverflowError:
+            raise _out_of_range("end") from None
     errors: list[FieldError] = []
     if end <= start:
         errors.append(FieldError("end", "must be after start"))
@@ -198,5 +204,15 @@ def usage_window(
     return start, end
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _utc(value: datetime, field: str) -> datetime:
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is in year 0 in UTC
+        raise _out_of_range(field) from None
+
+
+def _out_of_range(field: str) -> InvalidRequest:
+    return InvalidRequest(
+        [FieldError(field, "is too close to the ends of the calendar (years 1 to 9999, UTC)")],
+        "Query validation error!",
+    )
