@@ -13,9 +13,8 @@ Every repository method raises ``errors.ServiceUnavailable`` when its backend ca
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Awaitable, Callable, Collection
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from vidgen.core.catalog import ModelSpec
@@ -97,12 +96,6 @@ class GenerationRepository(Protocol):
         """A page and whether more follow; ``UnknownCursor`` when ``after`` names none of the
         key's generations."""
         ...
-
-    async def counts_since(self, key_id: str, since: datetime) -> Counter[str]: ...
-
-    async def credits_by_day(
-        self, key_id: str, start: date, before: date
-    ) -> dict[date, Counter[str]]: ...
 
     async def running_count(self, key_id: str) -> int: ...
 

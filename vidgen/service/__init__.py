@@ -2,7 +2,7 @@
 core. It uses the ports (``vidgen.core.ports``) and never an adapter; ``vidgen.wiring`` builds
 it from the adapters that the settings choose.
 
-    service.generations   submit, get, list, cancel, delete, a key's usage
+    service.generations   submit, get, list, cancel, delete
     service.links         download links, and the files they open
     service.access        API keys: who is calling
     service.admin         API keys managed over HTTP, by admin keys

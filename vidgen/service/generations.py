@@ -1,4 +1,4 @@
-"""Generations for clients: submit, get, list, cancel, delete, and a key's usage.
+"""Generations for clients: submit, get, list, cancel and delete.
 
 ``submit`` validates a canonical request against the model's catalog entry (and what its engine
 can honour), captures the input images (fetched safely, verified, their bytes kept with the job),
@@ -13,10 +13,9 @@ import asyncio
 import logging
 import secrets
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from vidgen.core.catalog import Catalog
 from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
@@ -280,16 +279,6 @@ class GenerationService:
             )
         except UnknownCursor:
             raise _unknown_cursor(after) from None
-
-    async def recent_counts(self, key: ApiKey, *, now: datetime) -> Counter[str]:
-        """Generations the key created per model in the 24 hours before ``now``."""
-        return await self.generations.counts_since(key.id, now - timedelta(days=1))
-
-    async def credits_by_day(
-        self, key: ApiKey, start: date, before: date
-    ) -> dict[date, Counter[str]]:
-        """Net credits spent per UTC day (``start`` ≤ day < ``before``) and model id."""
-        return await self.generations.credits_by_day(key.id, start, before)
 
     async def is_throttled(self, key: ApiKey, generation: Generation) -> bool:
         """A queued generation waits because its key runs as many jobs as it may at once."""

@@ -4,9 +4,8 @@ same rows is ``store.jobs``."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
@@ -184,43 +183,6 @@ class GenerationStore:
 
         return await self.db.read(read)
 
-    async def counts_since(self, key_id: str, since: datetime) -> Counter[str]:
-        """How many generations the key created per model since ``since``, whatever became of
-        them (deleted ones included: they were made)."""
-        query = (
-            select(jobs.c.model, func.count())
-            .where(jobs.c.key_id == key_id, jobs.c.created_at >= since)
-            .group_by(jobs.c.model)
-        )
-        return await self.db.read(
-            lambda conn: Counter({model: int(n) for model, n in conn.execute(query)})
-        )
-
-    async def credits_by_day(
-        self, key_id: str, start: date, before: date
-    ) -> dict[date, Counter[str]]:
-        """Net credits the key spent per UTC day and model, from the ledger: charges less
-        refunds, each on the day it was written (so a day can be negative)."""
-        query = (
-            select(credit_ledger.c.created_at, jobs.c.model, credit_ledger.c.delta)
-            .join(jobs, jobs.c.id == credit_ledger.c.job_id)
-            .where(
-                credit_ledger.c.key_id == key_id,
-                credit_ledger.c.created_at >= _midnight(start),
-                credit_ledger.c.created_at < _midnight(before),
-            )
-        )
-
-        def read(conn: Connection) -> dict[date, Counter[str]]:
-            # Summed here, not with GROUP BY: the day of a timestamp is spelled differently in
-            # each database (and PostgreSQL's depends on the session's time zone).
-            days: dict[date, Counter[str]] = {}
-            for created_at, model, delta in conn.execute(query):
-                days.setdefault(created_at.date(), Counter())[model] -= delta
-            return days
-
-        return await self.db.read(read)
-
     async def spent_since(self, key_id: str, since: datetime) -> int:
         """Net credits the key spent since ``since``: its charges less its refunds."""
         query = select(func.coalesce(func.sum(credit_ledger.c.delta), 0)).where(
@@ -350,10 +312,6 @@ def _seconds(status: str, frames: int | None, fps: float | None) -> float:
     if status != Status.COMPLETED.value or not frames or not fps:
         return 0.0
     return frames / fps
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _input_row(job_id: str, position: str, item: CapturedMedia) -> dict[str, Any]:

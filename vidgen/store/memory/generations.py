@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 from vidgen.core.jobs import (
     IdempotencyClaim,
@@ -145,29 +144,6 @@ class MemoryGenerations:
             ]
             return [row_to_generation(r) for r in shown[:limit]], len(shown) > limit
 
-    async def counts_since(self, key_id: str, since: datetime) -> Counter[str]:
-        state = self._state
-        async with state.lock:
-            state.check_available()
-            return Counter(
-                r.model for r in state.jobs.values() if r.key_id == key_id and r.created_at >= since
-            )
-
-    async def credits_by_day(
-        self, key_id: str, start: date, before: date
-    ) -> dict[date, Counter[str]]:
-        state = self._state
-        low, high = _midnight(start), _midnight(before)
-        async with state.lock:
-            state.check_available()
-            days: dict[date, Counter[str]] = {}
-            for entry in state.ledger:
-                job = state.jobs.get(entry.job_id) if entry.job_id is not None else None
-                if entry.key_id != key_id or job is None or not low <= entry.created_at < high:
-                    continue
-                days.setdefault(entry.created_at.date(), Counter())[job.model] -= entry.delta
-            return days
-
     async def spent_since(self, key_id: str, since: datetime) -> int:
         state = self._state
         async with state.lock:
@@ -265,7 +241,3 @@ def _turn(state: State, key_id: str, priority: int) -> int:
     ]
     current = min(queued) - 1 if queued else -1
     return max(latest, current) + 1
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
