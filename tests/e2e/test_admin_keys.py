@@ -106,11 +106,13 @@ def test_limits_change_and_null_clears_one(server: LiveServer) -> None:
             f"/v1/admin/keys/{made['id']}", json={"monthly_credit_limit": None, "priority": 5}
         )
         bad = client.patch(f"/v1/admin/keys/{made['id']}", json={"max_concurrency": 0})
+        no_priority = client.patch(f"/v1/admin/keys/{made['id']}", json={"priority": None})
         unknown = client.patch(f"/v1/admin/keys/{KEY_ID}", json={"priority": 1})
     assert changed.status_code == 200, changed.text
     assert (changed.json()["monthly_credit_limit"], changed.json()["priority"]) == (None, 5)
     assert changed.json()["rate_limit_per_minute"] == 9
     assert bad.status_code == 400 and "max_concurrency" in bad.text
+    assert no_priority.status_code == 400 and "priority" in no_priority.json()["message"]
     assert unknown.status_code == 404
 
 
