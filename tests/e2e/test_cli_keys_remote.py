@@ -62,6 +62,9 @@ def test_keys_against_a_server_create_list_set_credit_and_revoke(server: LiveSer
         server.base_url,
     )  # fmt: skip
     assert changed.output.endswith("priority 4, concurrency 2.\n"), changed.output
+    remote, local = both(server, "keys", "set", "remote-made", "--monthly-credit-limit", "90")
+    assert remote.output == local.output
+    assert remote.output.endswith("monthly credit limit: 90.\n")
     credited = vidgen("keys", "credit", secret[:10], "12", "--base-url", server.base_url)
     assert credited.output.endswith("(remote-made) now has 42 credits.\n"), credited.output
     unlimited = vidgen("keys", "credit", "env-1", "5", "--base-url", server.base_url)

@@ -225,6 +225,18 @@ async def _find_one(store: KeyBackend, ident: str) -> ApiKey:
     return matches[0]
 
 
+def _limit_or_none(option: str, value: str) -> int | None:
+    """``none`` clears a limit; otherwise a whole number ≥ 0 (ASCII digits: ``isdigit`` alone
+    would pass "²")."""
+    text = value.strip()
+    if text.lower() == "none":
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        err.print(f"[red]error:[/] {option} takes a whole number ≥ 0, or none (not {value!r})")
+        raise typer.Exit(2)
+    return int(text)
+
+
 @app.command("set")
 def set_limits(
     ident: Annotated[str, typer.Argument(help="The key's whole id, its name or its prefix.")],
@@ -233,18 +245,43 @@ def set_limits(
         int | None,
         typer.Option("--max-concurrency", min=0, help="Jobs this key may run at once; 0: any."),
     ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit-per-minute",
+            metavar="N|none",
+            help="Creates per minute for this key (0: no limit); none: the server's.",
+        ),
+    ] = None,
+    monthly_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--monthly-credit-limit",
+            metavar="N|none",
+            help="Net credits it may spend per calendar month (UTC); none: no cap.",
+        ),
+    ] = None,
     base_url: ServerUrl = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Change a key's priority or concurrency limit (new jobs get the new priority)."""
-    if priority is None and max_concurrency is None:
-        err.print("[red]error:[/] nothing to change: give --priority and/or --max-concurrency")
+    """Change a key's priority, concurrency, rate or monthly credit limit (new jobs get the new
+    priority)."""
+    given = (priority, max_concurrency, rate_limit, monthly_limit)
+    if all(value is None for value in given):
+        err.print(
+            "[red]error:[/] nothing to change: give --priority, --max-concurrency, "
+            "--rate-limit-per-minute or --monthly-credit-limit"
+        )
         raise typer.Exit(2)
     changes: dict[str, int | None] = {}
     if priority is not None:
         changes["priority"] = priority
     if max_concurrency is not None:
         changes["max_concurrency"] = max_concurrency or None
+    if rate_limit is not None:
+        changes["rate_limit_per_minute"] = _limit_or_none("--rate-limit-per-minute", rate_limit)
+    if monthly_limit is not None:
+        changes["monthly_credit_limit"] = _limit_or_none("--monthly-credit-limit", monthly_limit)
 
     async def action(store: KeyBackend) -> ApiKey:
         key = await _find_one(store, ident)
@@ -253,6 +290,12 @@ def set_limits(
     key = _with_keys(base_url, data_dir, action)
     limit = "any" if key.max_concurrency is None else str(key.max_concurrency)
     typer.echo(f"Key {key.id} ({key.name}): priority {key.priority}, concurrency {limit}.")
+    if rate_limit is not None or monthly_limit is not None:
+        rate = (
+            "the server's" if key.rate_limit_per_minute is None else f"{key.rate_limit_per_minute}"
+        )
+        monthly = "none" if key.monthly_credit_limit is None else f"{key.monthly_credit_limit}"
+        typer.echo(f"Rate limit per minute: {rate}; monthly credit limit: {monthly}.")
 
 
 @app.command("revoke")
