@@ -8,6 +8,8 @@ error shape. Nothing below ``api/`` knows about status codes except through ``ht
     │   ├── InvalidRequest           400  one or more FieldErrors (field + reason)
     │   ├── Unauthorized             401  missing, unknown or revoked key
     │   ├── InsufficientCredits      403  (apiframe renders 402) balance below the price
+    │   ├── Forbidden                403  the key may not do this (an admin route)
+    │   │   └── MonthlyLimitReached  403  the key's monthly credit limit is spent
     │   ├── NotFound                 404  unknown id, or another key's generation
     │   ├── RequestTimeout           408  a body slower than VIDGEN_MIN_BODY_BYTES_PER_SECOND
     │   ├── Conflict                 409  e.g. an Idempotency-Key reused with another body
@@ -27,11 +29,13 @@ __all__ = [
     "Conflict",
     "EngineError",
     "FieldError",
+    "Forbidden",
     "ImageSourceError",
     "InsufficientCredits",
     "InvalidRequest",
     "JobCancelled",
     "LinkRefused",
+    "MonthlyLimitReached",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
@@ -104,6 +108,24 @@ class InsufficientCredits(RequestError):
         )
         self.required = required
         self.available = available
+
+
+class Forbidden(RequestError):
+    http_status = 403
+    code = "forbidden"
+
+
+class MonthlyLimitReached(Forbidden):
+    code = "monthly_limit_reached"
+
+    def __init__(self, limit: int, spent: int, price: int) -> None:
+        super().__init__(
+            f"Monthly credit limit reached: this key may spend {limit} credits per calendar "
+            f"month (UTC), has spent {spent}, and this generation costs {price}."
+        )
+        self.limit = limit
+        self.spent = spent
+        self.price = price
 
 
 class NotFound(RequestError):

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         description="Comma-separated bootstrap API keys (unlimited credits), for containers and "
         "tests.",
     )
+    admin_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated bootstrap admin keys (unlimited credits; may manage keys "
+        "over HTTP and see every key's usage).",
+    )
     routes: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         description="Which engine serves which model: `model=engine,model=engine`. Models not "
@@ -290,7 +295,7 @@ class Settings(BaseSettings):
         "`console` when stderr is a terminal, else `json`.",
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _parse_keys(cls, value: object) -> object:
         return _split_csv(value) if isinstance(value, str) else value

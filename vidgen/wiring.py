@@ -25,7 +25,7 @@ from vidgen.core.keys import ApiKey
 from vidgen.core.storage import Storage, remove_outputs
 from vidgen.media.capture import ImageCapture
 from vidgen.media.fetch import FetchError, SafeFetcher
-from vidgen.service import Access, GenerationService, Links, Service
+from vidgen.service import Access, Admin, GenerationService, Links, Service, UsageService
 from vidgen.settings import Settings
 from vidgen.storage.links import LinkSigner
 from vidgen.store.db import Database
@@ -110,6 +110,8 @@ class Runtime:
                 settings.link_ttl_seconds,
             ),
             access=Access(keys, functools.partial(webhook_secret, server_secret)),
+            admin=Admin(keys, functools.partial(webhook_secret, server_secret)),
+            usage=UsageService(generations),
             catalog=catalog,
             settings=settings,
             queue=jobs,
@@ -130,6 +132,8 @@ class Runtime:
         )
         for index, secret in enumerate(settings.api_keys, start=1):
             await runtime.keys.ensure(secret, name=f"env-{index}", source="env")
+        for index, secret in enumerate(settings.admin_keys, start=1):
+            await runtime.keys.ensure(secret, name=f"env-admin-{index}", source="env", role="admin")
         return runtime
 
     def worker(

@@ -97,6 +97,8 @@ class Backend:
     webhooks: WebhookOutbox
     #: One job's credit ledger, as sorted (reason, delta) pairs.
     ledger: Callable[[str], Awaitable[list[tuple[str, int]]]]
+    #: One key's entries without a job (grants, adjustments): (reason, delta, note) in order.
+    key_ledger: Callable[[str], Awaitable[list[tuple[str, int, str | None]]]]
     now: Callable[[], datetime]
     pass_time: Callable[[float], Awaitable[None]]
 
@@ -124,6 +126,13 @@ async def backend(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
         async def memory_ledger(job_id: str) -> list[tuple[str, int]]:
             return sorted((e.reason, e.delta) for e in store.ledger(job_id))
 
+        async def memory_key_ledger(key_id: str) -> list[tuple[str, int, str | None]]:
+            return [
+                (e.reason, e.delta, e.note)
+                for e in store.ledger()
+                if e.key_id == key_id and e.job_id is None
+            ]
+
         yield Backend(
             "memory",
             store.generations,
@@ -131,6 +140,7 @@ async def backend(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
             store.keys,
             store.webhooks,
             memory_ledger,
+            memory_key_ledger,
             clock,
             advance,
         )
@@ -148,6 +158,15 @@ async def backend(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
         rows = await db.read(lambda conn: conn.execute(query).all())
         return sorted((r.reason, r.delta) for r in rows)
 
+    async def sql_key_ledger(key_id: str) -> list[tuple[str, int, str | None]]:
+        query = (
+            select(credit_ledger.c.reason, credit_ledger.c.delta, credit_ledger.c.note)
+            .where(credit_ledger.c.key_id == key_id, credit_ledger.c.job_id.is_(None))
+            .order_by(credit_ledger.c.id)
+        )
+        rows = await db.read(lambda conn: conn.execute(query).all())
+        return [(r.reason, r.delta, r.note) for r in rows]
+
     wakeup = Wakeup()
     yield Backend(
         request.param,
@@ -156,6 +175,7 @@ async def backend(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
         KeyStore(db),
         WebhookStore(db),
         sql_ledger,
+        sql_key_ledger,
         clock,
         advance,
     )

@@ -168,26 +168,29 @@ async def test_credits_are_granted_and_an_unlimited_key_is_never_refused(
     assert (await backend.keys.get(rich.id)).credits is None
 
 
-async def test_usage_counts_every_creation_and_credits_are_net_of_refunds(
+async def test_usage_records_count_every_creation_and_credits_net_of_refunds(
     backend: Backend,
 ) -> None:
     key, _ = await backend.keys.create("a", credits=100)
-    since = backend.now() - timedelta(seconds=1)
+    start = backend.now() - timedelta(seconds=1)
     await backend.generations.create(new_job(key.id, model="gen3a_turbo", credits=10))
     cancelled = await backend.generations.create(new_job(key.id, credits=8))
     deleted = await backend.generations.create(new_job(key.id, credits=8))
     await backend.generations.request_cancel(cancelled.id, key.id)
     await backend.generations.delete(deleted.id, key.id)
-    counts = await backend.generations.counts_since(key.id, since)
-    assert counts == Counter({"runway/gen4_turbo": 2, "gen3a_turbo": 1})
-    assert await backend.generations.counts_since(key.id, backend.now() + timedelta(1)) == {}
-    # A window of days around now, so that a test run across midnight reads the same.
-    today = backend.now().date()
-    days = await backend.generations.credits_by_day(
-        key.id, today - timedelta(days=1), today + timedelta(days=2)
+    end = backend.now() + timedelta(seconds=1)
+    records = await backend.generations.usage_records(key.id, start, end)
+    # Deleted ones included: they were made.
+    assert Counter(j.model for j in records.jobs) == Counter(
+        {"runway/gen4_turbo": 2, "gen3a_turbo": 1}
     )
-    assert sum(days.values(), Counter()) == Counter({"gen3a_turbo": 10, "runway/gen4_turbo": 0})
-    assert await backend.generations.credits_by_day(key.id, today + timedelta(2), today) == {}
+    net: Counter[str] = Counter()
+    for entry in records.ledger:
+        net[entry.model] -= entry.delta
+    assert net == Counter({"gen3a_turbo": 10, "runway/gen4_turbo": 0})
+    assert await backend.generations.spent_since(key.id, start) == 10
+    later = await backend.generations.usage_records(key.id, end, end + timedelta(days=1))
+    assert (later.jobs, later.ledger) == ([], [])
 
 
 async def test_running_count_counts_the_keys_claimed_jobs(backend: Backend) -> None:

@@ -148,6 +148,8 @@ def test_usage_is_net_credits_per_day_and_model(idle_server: LiveServer, key: st
         ({"startDate": "2026-03-01", "beforeDate": "2026-03-01"}, "after startDate"),
         ({"startDate": "2026-01-01", "beforeDate": "2026-06-01"}, "90 days"),
         ({"startDate": "March"}, "date"),
+        # 30 days after it is past the calendar's end: a 400, not a crash.
+        ({"startDate": "9999-12-20"}, "give beforeDate"),
     ],
 )
 def test_usage_dates_are_checked_naming_the_field(

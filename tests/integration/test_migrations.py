@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from vidgen.store.db import Database, alembic_config
 from vidgen.store.generations import GenerationStore
 from vidgen.store.keys import KeyStore
-from vidgen.store.tables import jobs, metadata
+from vidgen.store.tables import api_keys, jobs, metadata
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -81,12 +81,17 @@ async def test_jobs_stored_before_job_facts_read_as_version_1(
     }
     try:
         await db.write(lambda conn: command.upgrade(alembic_config(conn), "0007"))
-        keys = KeyStore(db)
-        key, _ = await keys.create("old")
         now = datetime.now(UTC)
+        # The key as revision 0007 stored it (today's KeyStore writes columns it lacks).
+        key_row = {
+            "id": uuid.uuid4().hex, "name": "old", "key_hash": "0" * 64, "key_prefix": "vg_old",
+            "credits": None, "max_concurrency": None, "priority": 0, "source": "cli",
+            "created_at": now,
+        }  # fmt: skip
+        await db.write(lambda conn: conn.execute(insert(api_keys).values(**key_row)))
         job_id = str(uuid.uuid4())
         row = {
-            "id": job_id, "key_id": key.id, "model": "runway/gen4_turbo", "engine": "preview",
+            "id": job_id, "key_id": key_row["id"], "model": "runway/gen4_turbo", "engine": "preview",
             "status": "queued", "priority": 0, "dialect": "apiframe", "prompt": "p",
             "aspect_ratio": "16:9", "width": 1280, "height": 720, "duration": 5, "fps": 24,
             "frames": 120, "seed": 1, "credits": 8, "extras": old_extras, "progress": 0.0,
@@ -105,3 +110,22 @@ async def test_jobs_stored_before_job_facts_read_as_version_1(
     assert facts.images["first"].width == 4
     assert facts.webhook is not None and facts.wants("failed") and not facts.wants("started")
     assert generation.has_first_image
+
+
+async def test_keys_stored_before_roles_are_client_keys_without_limits(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        await db.write(lambda conn: command.upgrade(alembic_config(conn), "0009"))
+        key_row = {
+            "id": uuid.uuid4().hex, "name": "old", "key_hash": "1" * 64, "key_prefix": "vg_old",
+            "credits": 5, "max_concurrency": 2, "priority": 1, "source": "cli",
+            "created_at": datetime.now(UTC),
+        }  # fmt: skip
+        await db.write(lambda conn: conn.execute(insert(api_keys).values(**key_row)))
+        await db.migrate()
+        key = await KeyStore(db).get(str(key_row["id"]))
+    finally:
+        await db.dispose()
+    assert key is not None
+    assert (key.role, key.credits, key.max_concurrency, key.priority) == ("client", 5, 2, 1)
+    assert (key.rate_limit_per_minute, key.monthly_credit_limit) == (None, None)

@@ -127,12 +127,30 @@ def test_keys_list_json_has_every_field(user_home: Path) -> None:
         "credits",
         "priority",
         "max_concurrency",
+        "role",
+        "rate_limit_per_minute",
+        "monthly_credit_limit",
         "source",
         "active",
         "created_at",
         "revoked_at",
     }
     assert keys["batch"]["active"] is True and keys["batch"]["prefix"].startswith("vg_")
+    assert keys["batch"]["role"] == "client"
+
+
+def test_keys_create_admin_makes_an_admin_key_with_its_limits(user_home: Path) -> None:
+    make_database(user_home, [])
+    made = vidgen(
+        "keys", "create", "--name", "ops", "--admin", "--rate-limit-per-minute", "7",
+        "--monthly-credit-limit", "900",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert made.output.startswith("Created admin key ")
+    listed = json.loads(vidgen("keys", "list", "--json").output)
+    assert [(k["role"], k["rate_limit_per_minute"], k["monthly_credit_limit"]) for k in listed] == [
+        ("admin", 7, 900)
+    ]
 
 
 def test_keys_take_a_whole_id_a_name_or_the_prefix_as_listed_never_part_of_an_id(
@@ -146,3 +164,20 @@ def test_keys_take_a_whole_id_a_name_or_the_prefix_as_listed_never_part_of_an_id
     partial = vidgen("keys", "credit", key["id"][:8], "1")
     assert partial.exit_code == 1
     assert "no key matches" in partial.output and "whole id" in partial.output
+
+
+def test_keys_set_changes_and_clears_the_rate_and_monthly_limits(user_home: Path) -> None:
+    make_database(user_home, ["studio"])
+    limited = vidgen(
+        "keys", "set", "studio", "--rate-limit-per-minute", "0", "--monthly-credit-limit", "300"
+    )
+    assert limited.exit_code == 0, limited.output
+    assert limited.output.endswith("Rate limit per minute: 0; monthly credit limit: 300.\n")
+    cleared = vidgen("keys", "set", "studio", "--monthly-credit-limit", "none")
+    assert cleared.output.endswith("Rate limit per minute: 0; monthly credit limit: none.\n")
+    listed = json.loads(vidgen("keys", "list", "--json").output)[0]
+    assert (listed["rate_limit_per_minute"], listed["monthly_credit_limit"]) == (0, None)
+    for bad in ("-1", "²", "lots"):
+        refused = vidgen("keys", "set", "studio", "--rate-limit-per-minute", bad)
+        assert refused.exit_code == 2, refused.output
+        assert "--rate-limit-per-minute takes a whole number" in refused.output

@@ -358,16 +358,3 @@ async def test_a_queued_generation_of_a_key_at_its_limit_is_throttled(world: Wor
     assert await world.service.is_throttled(key, second)
     running = await world.service.get(key, first.id)
     assert not await world.service.is_throttled(key, running)
-
-
-async def test_usage_counts_what_was_made_and_credits_net_of_refunds(world: World) -> None:
-    key = await world.key(credits=100)
-    kept = (await world.service.submit(key, request(duration=10))).generation
-    cancelled = (await world.service.submit(key, request())).generation
-    await world.service.cancel(key, cancelled.id)
-    now = world.clock()
-    assert await world.service.recent_counts(key, now=now) == {GEN4: 2}
-    assert await world.service.recent_counts(key, now=now + timedelta(days=2)) == {}
-    today = now.date()
-    days = await world.service.credits_by_day(key, today, today + timedelta(days=1))
-    assert days == {today: {GEN4: kept.credits}}

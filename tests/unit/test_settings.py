@@ -48,9 +48,11 @@ def test_keys_and_routes_are_read_from_comma_separated_variables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("VIDGEN_API_KEYS", " k1, k2 ,,")
+    monkeypatch.setenv("VIDGEN_ADMIN_KEYS", "a1 ,a2")
     monkeypatch.setenv("VIDGEN_ROUTES", "runway/gen4_turbo=runway, gen3a_turbo=aimlapi")
     settings = Settings()
     assert settings.api_keys == ["k1", "k2"]
+    assert settings.admin_keys == ["a1", "a2"]
     assert settings.routes == {"runway/gen4_turbo": "runway", "gen3a_turbo": "aimlapi"}
 
 

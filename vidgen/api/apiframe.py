@@ -199,6 +199,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Validation failed: `details` maps each field to its messages."},
     401: {"description": "Missing or invalid API key."},
     402: {"description": "Insufficient credits."},
+    403: {"description": "The key's monthly credit limit is reached."},
     404: {"description": "No such job for this key."},
     409: {"description": "Idempotency-Key reused with another request."},
     413: {"description": "Body too large."},

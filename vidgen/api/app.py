@@ -25,7 +25,19 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
-from vidgen.api import account, aimlapi, apiframe, docs, files, openai, ops, playground, runway
+from vidgen.api import (
+    account,
+    admin,
+    aimlapi,
+    apiframe,
+    docs,
+    files,
+    openai,
+    ops,
+    playground,
+    runway,
+    usage,
+)
 from vidgen.api.deps import document_key_header
 from vidgen.api.dialect import Dialect, FastPath, fast_path_of
 from vidgen.errors import PayloadTooLarge, RequestTimeout
@@ -48,8 +60,9 @@ log = logging.getLogger("vidgen.http")
 
 DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT, apiframe.DIALECT, runway.DIALECT, openai.DIALECT)
 DEFAULT_DIALECT = aimlapi.DIALECT
-#: vidgen's own routes under Runway's /v1 (the model list, the key's account): the default shape.
-OWN_PATHS = ("/v1/models", "/v1/account")
+#: vidgen's own routes under Runway's /v1 (the model list, the key's account and usage, key
+#: management): the default shape.
+OWN_PATHS = ("/v1/models", "/v1/account", "/v1/admin", "/v1/usage")
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -370,7 +383,8 @@ def create_app(
         redoc_url=None,
         openapi_tags=[{"name": d.tag, "description": f"The {d.name} dialect."} for d in DIALECTS]
         + [
-            {"name": "account", "description": "The calling key: balance, webhook secret."},
+            {"name": "account", "description": "The calling key: balance, webhook secret, usage."},
+            {"name": "admin", "description": "Key management, for admin keys."},
             {"name": "files", "description": "Signed downloads."},
             {"name": "operations", "description": "Health, readiness, metrics, models."},
         ],
@@ -379,6 +393,8 @@ def create_app(
     routers = [
         *(module.router for module in (aimlapi, apiframe, runway, openai)),
         account.router,
+        usage.router,
+        admin.router,
         files.router,
         ops.router,
         docs.router,

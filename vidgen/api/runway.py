@@ -270,6 +270,10 @@ class UsageReport(BaseModel):
     results: list[UsageDay]
 
 
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def _check_version(version: str | None) -> None:
     if version is None:
         raise InvalidRequest.single(
@@ -302,12 +306,18 @@ async def organization(
 ) -> Organization:
     _check_version(version)
     current = await service.access.current(key)
-    counts = await service.generations.recent_counts(current, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    # Runway's usage of an organization is its own, whatever the key's role.
+    day = await service.usage.window(current, now - timedelta(days=1), now, key_id=current.id)
+    counts = day.jobs_by_model()
     models = service.catalog.named_in(DIALECT.name)
+    limit = current.monthly_credit_limit
     return Organization(
         creditBalance=UNLIMITED_CREDITS if current.credits is None else current.credits,
         tier=Tier(
-            maxMonthlyCreditSpend=UNLIMITED_CREDITS,
+            maxMonthlyCreditSpend=UNLIMITED_CREDITS
+            if limit is None
+            else min(limit, UNLIMITED_CREDITS),
             models={
                 name: TierModel(
                     maxConcurrentGenerations=current.max_concurrency, maxDailyGenerations=None
@@ -328,7 +338,8 @@ async def organization(
     response_model=UsageReport,
     responses=ERRORS,
     summary="Credits spent per day and model",
-    description="From the key's credit ledger: each day's charges less its refunds, per model. "
+    description="From the key's credit ledger, as `GET /v1/usage` sums it: each day's charges "
+    "less its refunds, per model. "
     "Only Runway's models are listed (Runway's SDK knows no other names).",
 )
 async def organization_usage(
@@ -340,14 +351,20 @@ async def organization_usage(
     _check_version(version)
     query = query or UsageQuery()
     start = query.startDate or datetime.now(UTC).date() - timedelta(days=USAGE_DAYS_DEFAULT)
-    before = query.beforeDate or start + timedelta(days=USAGE_DAYS_DEFAULT)
+    try:
+        before = query.beforeDate or start + timedelta(days=USAGE_DAYS_DEFAULT)
+    except OverflowError:  # a startDate in the calendar's last 30 days
+        raise InvalidRequest.single(
+            "startDate", "leaves no room for the default beforeDate; give beforeDate"
+        ) from None
     if before <= start:
         raise InvalidRequest.single("beforeDate", "must be after startDate")
     if before - start > timedelta(days=USAGE_DAYS_MAX):
         raise InvalidRequest.single(
             "beforeDate", f"must be at most {USAGE_DAYS_MAX} days after startDate"
         )
-    days = await service.generations.credits_by_day(key, start, before)
+    window = await service.usage.window(key, _midnight(start), _midnight(before), key_id=key.id)
+    days = window.net_by_day_and_model()
     names = {spec.id: name for name, spec in service.catalog.named_in(DIALECT.name).items()}
     results = [
         UsageDay(

@@ -1,10 +1,13 @@
-"""``vidgen keys``: create, list, revoke and top up API keys."""
+"""``vidgen keys``: create, list, change, revoke and top up API keys, in the local database or,
+with ``--base-url`` and ``VIDGEN_ADMIN_KEY``, on a server through its admin routes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -13,18 +16,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vidgen.cli.key_backends import ADMIN_KEY_ENV, KeyBackend, LocalKeys, RemoteKeys
 from vidgen.cli.options import DataDir, load_settings, require_database
-from vidgen.webhooks.signing import webhook_secret
 
 if TYPE_CHECKING:
     from vidgen.core.keys import ApiKey
     from vidgen.settings import Settings
-    from vidgen.store.keys import KeyStore
 
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Manage API keys (only a hash of each key is stored).",
+    help="Manage API keys (only a hash of each key is stored), in the local database or on a "
+    "server (--base-url, with an admin key in VIDGEN_ADMIN_KEY).",
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: see main.py
 )
@@ -37,9 +40,39 @@ Priority = typer.Option(
     help="Queue priority: higher-priority keys' jobs are claimed first; keys of equal priority "
     "take turns.",
 )
+ServerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help=f"Manage the keys of the vidgen server at this URL, with the admin key in "
+        f"{ADMIN_KEY_ENV}, instead of the local database.",
+        show_default=False,
+    ),
+]
 
 
-async def _with_keys(settings: Settings, action: Callable[[KeyStore], Awaitable[T]]) -> T:
+def _with_keys(
+    base_url: str | None, data_dir: Path | None, action: Callable[[KeyBackend], Awaitable[T]]
+) -> T:
+    if base_url is not None:
+        admin_key = os.environ.get(ADMIN_KEY_ENV, "").strip()
+        if not admin_key:
+            err.print(f"[red]error:[/] --base-url needs an admin key in {ADMIN_KEY_ENV}")
+            raise typer.Exit(2)
+        return asyncio.run(_remote(base_url, admin_key, action))
+    settings = load_settings(data_dir=data_dir)
+    return asyncio.run(_local(settings, action))
+
+
+async def _remote(base_url: str, admin_key: str, action: Callable[[KeyBackend], Awaitable[T]]) -> T:
+    remote = RemoteKeys(base_url, admin_key)
+    try:
+        return await action(remote)
+    finally:
+        await remote.aclose()
+
+
+async def _local(settings: Settings, action: Callable[[KeyBackend], Awaitable[T]]) -> T:
     # Imported here so that commands which never open the database start fast.
     from vidgen.store.db import Database
     from vidgen.store.keys import KeyStore
@@ -48,7 +81,7 @@ async def _with_keys(settings: Settings, action: Callable[[KeyStore], Awaitable[
     db = Database(settings.resolved_database_url)
     try:
         await db.migrate()
-        return await action(KeyStore(db))
+        return await action(LocalKeys(KeyStore(db), settings.link_secret()))
     finally:
         await db.dispose()
 
@@ -63,22 +96,48 @@ def create(
         int | None, typer.Option("--max-concurrency", min=1, help="Jobs this key may run at once.")
     ] = None,
     priority: Annotated[int, Priority] = 0,
+    admin: Annotated[
+        bool,
+        typer.Option("--admin", help="An admin key: it manages keys over HTTP (/v1/admin/keys)."),
+    ] = False,
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--rate-limit-per-minute",
+            min=0,
+            help="Creates per minute for this key, instead of VIDGEN_RATE_LIMIT_PER_MINUTE.",
+        ),
+    ] = None,
+    monthly_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--monthly-credit-limit", min=0, help="Net credits it may spend per calendar month."
+        ),
+    ] = None,
+    base_url: ServerUrl = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create a key. Its secret is shown once; the last line of stdout is the key alone."""
-    settings = load_settings(data_dir=data_dir)
 
-    async def action(store: KeyStore) -> tuple[ApiKey, str]:
-        return await store.create(
-            name, credits=credits, max_concurrency=max_concurrency, priority=priority
+    async def action(keys: KeyBackend) -> tuple[ApiKey, str, str]:
+        return await keys.create(
+            name,
+            credits=credits,
+            max_concurrency=max_concurrency,
+            priority=priority,
+            role="admin" if admin else "client",
+            rate_limit_per_minute=rate_limit,
+            monthly_credit_limit=monthly_limit,
         )
 
-    key, secret = asyncio.run(_with_keys(settings, action))
+    key, secret, hook_secret = _with_keys(base_url, data_dir, action)
     balance = "unlimited" if key.credits is None else str(key.credits)
+    kind = "admin key" if key.is_admin else "key"
     typer.echo(
-        f"Created key {key.id} ({key.name}), credits: {balance}. Store it now; it is not shown again."
+        f"Created {kind} {key.id} ({key.name}), credits: {balance}. Store it now; it is not "
+        "shown again."
     )
-    typer.echo(f"Webhook signing secret: {webhook_secret(settings.link_secret(), key.id)}")
+    typer.echo(f"Webhook signing secret: {hook_secret}")
     typer.echo(secret)
 
 
@@ -90,6 +149,9 @@ def _key_json(key: ApiKey) -> dict[str, object]:
         "credits": key.credits,
         "priority": key.priority,
         "max_concurrency": key.max_concurrency,
+        "role": key.role,
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+        "monthly_credit_limit": key.monthly_credit_limit,
         "source": key.source,
         "active": key.active,
         "created_at": key.created_at.isoformat(),
@@ -127,15 +189,15 @@ def list_keys(
     as_json: Annotated[
         bool, typer.Option("--json", help="Every field of every key, as JSON on stdout.")
     ] = False,
+    base_url: ServerUrl = None,
     data_dir: DataDir = None,
 ) -> None:
     """List keys (never their secrets): name, key prefix, credits, limits, status."""
-    settings = load_settings(data_dir=data_dir)
 
-    async def action(store: KeyStore) -> list[ApiKey]:
+    async def action(store: KeyBackend) -> list[ApiKey]:
         return await store.all()
 
-    keys = asyncio.run(_with_keys(settings, action))
+    keys = _with_keys(base_url, data_dir, action)
     if as_json:
         typer.echo(json.dumps([_key_json(key) for key in keys], indent=2))
     elif not keys:
@@ -144,7 +206,7 @@ def list_keys(
         Console(highlight=False).print(_keys_table(keys))
 
 
-async def _find_one(store: KeyStore, ident: str) -> ApiKey:
+async def _find_one(store: KeyBackend, ident: str) -> ApiKey:
     """The one key ``ident`` names: its whole id, its name, or its prefix as ``keys list``
     shows it (with or without the "…"). Ids are never abbreviated, as in every command."""
     matches = await store.find(ident.removesuffix("…"))
@@ -163,6 +225,18 @@ async def _find_one(store: KeyStore, ident: str) -> ApiKey:
     return matches[0]
 
 
+def _limit_or_none(option: str, value: str) -> int | None:
+    """``none`` clears a limit; otherwise a whole number ≥ 0 (ASCII digits: ``isdigit`` alone
+    would pass "²")."""
+    text = value.strip()
+    if text.lower() == "none":
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        err.print(f"[red]error:[/] {option} takes a whole number ≥ 0, or none (not {value!r})")
+        raise typer.Exit(2)
+    return int(text)
+
+
 @app.command("set")
 def set_limits(
     ident: Annotated[str, typer.Argument(help="The key's whole id, its name or its prefix.")],
@@ -171,44 +245,79 @@ def set_limits(
         int | None,
         typer.Option("--max-concurrency", min=0, help="Jobs this key may run at once; 0: any."),
     ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit-per-minute",
+            metavar="N|none",
+            help="Creates per minute for this key (0: no limit); none: the server's.",
+        ),
+    ] = None,
+    monthly_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--monthly-credit-limit",
+            metavar="N|none",
+            help="Net credits it may spend per calendar month (UTC); none: no cap.",
+        ),
+    ] = None,
+    base_url: ServerUrl = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Change a key's priority or concurrency limit (new jobs get the new priority)."""
-    if priority is None and max_concurrency is None:
-        err.print("[red]error:[/] nothing to change: give --priority and/or --max-concurrency")
-        raise typer.Exit(2)
-    settings = load_settings(data_dir=data_dir)
-
-    async def action(store: KeyStore) -> ApiKey | None:
-        key = await _find_one(store, ident)
-        return await store.configure(
-            key.id,
-            priority=priority,
-            max_concurrency=max_concurrency or None,
-            unlimited_concurrency=max_concurrency == 0,
+    """Change a key's priority, concurrency, rate or monthly credit limit (new jobs get the new
+    priority)."""
+    given = (priority, max_concurrency, rate_limit, monthly_limit)
+    if all(value is None for value in given):
+        err.print(
+            "[red]error:[/] nothing to change: give --priority, --max-concurrency, "
+            "--rate-limit-per-minute or --monthly-credit-limit"
         )
+        raise typer.Exit(2)
+    changes: dict[str, int | None] = {}
+    if priority is not None:
+        changes["priority"] = priority
+    if max_concurrency is not None:
+        changes["max_concurrency"] = max_concurrency or None
+    if rate_limit is not None:
+        changes["rate_limit_per_minute"] = _limit_or_none("--rate-limit-per-minute", rate_limit)
+    if monthly_limit is not None:
+        changes["monthly_credit_limit"] = _limit_or_none("--monthly-credit-limit", monthly_limit)
 
-    key = asyncio.run(_with_keys(settings, action))
-    assert key is not None  # found just above, and keys are never deleted
+    async def action(store: KeyBackend) -> ApiKey:
+        key = await _find_one(store, ident)
+        return await store.configure(key.id, changes)
+
+    key = _with_keys(base_url, data_dir, action)
     limit = "any" if key.max_concurrency is None else str(key.max_concurrency)
     typer.echo(f"Key {key.id} ({key.name}): priority {key.priority}, concurrency {limit}.")
+    if rate_limit is not None or monthly_limit is not None:
+        rate = (
+            "the server's" if key.rate_limit_per_minute is None else f"{key.rate_limit_per_minute}"
+        )
+        monthly = "none" if key.monthly_credit_limit is None else f"{key.monthly_credit_limit}"
+        typer.echo(f"Rate limit per minute: {rate}; monthly credit limit: {monthly}.")
 
 
 @app.command("revoke")
 def revoke(
     ident: Annotated[str, typer.Argument(help="The key's whole id, its name or its prefix.")],
+    base_url: ServerUrl = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Revoke a key: it stops working at once. Its generations are kept."""
-    settings = load_settings(data_dir=data_dir)
+    """Revoke a key: it stops working at once (within 2 s on every server process). Its
+    generations are kept."""
 
-    async def action(store: KeyStore) -> tuple[ApiKey, bool]:
+    async def action(store: KeyBackend) -> ApiKey:
         key = await _find_one(store, ident)
-        return key, await store.revoke(key.id)
+        if key.active:
+            await store.revoke(key.id)
+        return key
 
-    key, changed = asyncio.run(_with_keys(settings, action))
+    key = _with_keys(base_url, data_dir, action)
     typer.echo(
-        f"Revoked key {key.id} ({key.name})." if changed else f"Key {key.id} was already revoked."
+        f"Revoked key {key.id} ({key.name})."
+        if key.active
+        else f"Key {key.id} was already revoked."
     )
 
 
@@ -216,16 +325,16 @@ def revoke(
 def credit(
     ident: Annotated[str, typer.Argument(help="The key's whole id, its name or its prefix.")],
     amount: Annotated[int, typer.Argument(min=1, help="Credits to add.")],
+    base_url: ServerUrl = None,
     data_dir: DataDir = None,
 ) -> None:
     """Add credits to a key that has a balance."""
-    settings = load_settings(data_dir=data_dir)
 
-    async def action(store: KeyStore) -> tuple[ApiKey, int | None]:
+    async def action(store: KeyBackend) -> tuple[ApiKey, int | None]:
         key = await _find_one(store, ident)
-        return key, await store.grant(key.id, amount)
+        return key, await store.credit(key.id, amount)
 
-    key, balance = asyncio.run(_with_keys(settings, action))
+    key, balance = _with_keys(base_url, data_dir, action)
     if balance is None:
         typer.echo(f"Key {key.id} has unlimited credits; nothing to add.")
     else:

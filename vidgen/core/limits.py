@@ -19,6 +19,7 @@ __all__ = ["RateLimiter"]
 class _Bucket:
     tokens: float
     updated: float
+    per_minute: int
 
 
 class RateLimiter:
@@ -26,19 +27,27 @@ class RateLimiter:
         self.per_minute = per_minute
         self._buckets: dict[str, _Bucket] = {}
 
-    def check(self, key_id: str, *, now: float | None = None) -> None:
-        """Take one token for ``key_id``, or raise RateLimited with the wait until the next."""
-        if self.per_minute <= 0:
+    def check(
+        self, key_id: str, *, per_minute: int | None = None, now: float | None = None
+    ) -> None:
+        """Take one token for ``key_id``, or raise RateLimited with the wait until the next.
+        ``per_minute`` is the key's own limit, which overrides the global one (0: none)."""
+        limit = self.per_minute if per_minute is None else per_minute
+        if limit <= 0:
             return
         now = time.monotonic() if now is None else now
-        rate = self.per_minute / 60.0
-        bucket = self._buckets.setdefault(key_id, _Bucket(float(self.per_minute), now))
-        bucket.tokens = min(float(self.per_minute), bucket.tokens + (now - bucket.updated) * rate)
+        rate = limit / 60.0
+        bucket = self._buckets.get(key_id)
+        if bucket is None or bucket.per_minute != limit:
+            # A new limit starts a full bucket: an operator who raises a key's limit expects
+            # it to apply now, not after the old bucket refills.
+            bucket = self._buckets[key_id] = _Bucket(float(limit), now, limit)
+        bucket.tokens = min(float(limit), bucket.tokens + (now - bucket.updated) * rate)
         bucket.updated = now
         if bucket.tokens < 1.0:
             wait = (1.0 - bucket.tokens) / rate
             raise RateLimited(
-                f"Too many requests: at most {self.per_minute} generations per minute per key. "
+                f"Too many requests: at most {limit} generations per minute for this key. "
                 f"Retry in {wait:.1f} s.",
                 retry_after=wait,
             )

@@ -13,9 +13,8 @@ Every repository method raises ``errors.ServiceUnavailable`` when its backend ca
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Awaitable, Callable, Collection
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from vidgen.core.catalog import ModelSpec
@@ -30,7 +29,7 @@ from vidgen.core.jobs import (
     NewJob,
     ReapResult,
 )
-from vidgen.core.keys import ApiKey
+from vidgen.core.keys import ApiKey, CreditResult, KeyStatus, Role
 from vidgen.core.models import (
     CapturedImage,
     CapturedMedia,
@@ -40,6 +39,7 @@ from vidgen.core.models import (
     Status,
     VideoOutput,
 )
+from vidgen.core.usage import UsageRecords
 from vidgen.errors import FieldError
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "EngineRules",
     "GenerationRepository",
     "JobQueue",
+    "KeyAdmin",
     "KeyRepository",
     "LinkSigner",
     "Ping",
@@ -96,13 +97,18 @@ class GenerationRepository(Protocol):
         key's generations."""
         ...
 
-    async def counts_since(self, key_id: str, since: datetime) -> Counter[str]: ...
-
-    async def credits_by_day(
-        self, key_id: str, start: date, before: date
-    ) -> dict[date, Counter[str]]: ...
-
     async def running_count(self, key_id: str) -> int: ...
+
+    async def spent_since(self, key_id: str, since: datetime) -> int:
+        """Net credits the key spent since ``since``: its charges less its refunds."""
+        ...
+
+    async def usage_records(
+        self, key_id: str | None, start: datetime, end: datetime
+    ) -> UsageRecords:
+        """The charges and refunds written, and the jobs created, in ``start`` ≤ t < ``end``,
+        of one key or (None) of every key; deleted jobs included (they were made)."""
+        ...
 
     async def request_cancel(self, job_id: str, key_id: str) -> Generation | None:
         """Queued: cancelled and refunded at once. Running: flagged, and then it never
@@ -188,6 +194,42 @@ class KeyRepository(Protocol):
         ...
 
     async def get(self, key_id: str) -> ApiKey | None: ...
+
+
+class KeyAdmin(KeyRepository, Protocol):
+    """API keys as an operator manages them over HTTP (``service.admin``)."""
+
+    async def create(
+        self,
+        name: str,
+        *,
+        credits: int | None = None,
+        source: str = "cli",
+        secret: str | None = None,
+        max_concurrency: int | None = None,
+        priority: int = 0,
+        role: Role = "client",
+        rate_limit_per_minute: int | None = None,
+        monthly_credit_limit: int | None = None,
+    ) -> tuple[ApiKey, str]:
+        """A new key and its secret (never retrievable again); a limited key's credits are
+        granted in the ledger."""
+        ...
+
+    async def overview(self, month_start: datetime) -> list[KeyStatus]:
+        """Every key, oldest first, with its last use and its spending since ``month_start``."""
+        ...
+
+    async def update_limits(self, key_id: str, changes: dict[str, int | None]) -> ApiKey | None:
+        """Set the named ``core.keys.LIMIT_FIELDS`` (None clears a limit); None: no such key."""
+        ...
+
+    async def adjust_credits(self, key_id: str, amount: int, note: str) -> CreditResult:
+        """Add ``amount`` (negative takes away) to a limited key's balance, never below zero,
+        with ``note`` in the ledger."""
+        ...
+
+    async def revoke(self, key_id: str) -> bool: ...
 
 
 class WebhookOutbox(Protocol):

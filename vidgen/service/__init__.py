@@ -2,9 +2,11 @@
 core. It uses the ports (``vidgen.core.ports``) and never an adapter; ``vidgen.wiring`` builds
 it from the adapters that the settings choose.
 
-    service.generations   submit, get, list, cancel, delete, a key's usage
+    service.generations   submit, get, list, cancel, delete
     service.links         download links, and the files they open
     service.access        API keys: who is calling
+    service.admin         API keys managed over HTTP, by admin keys
+    service.usage         usage summed from the credit ledger and the jobs
     service.catalog       the models, their rules and prices, and the routing in force
 """
 
@@ -15,11 +17,23 @@ from dataclasses import dataclass
 from vidgen.core.catalog import Catalog
 from vidgen.core.ports import JobQueue, Ping
 from vidgen.service.access import Access
+from vidgen.service.admin import Admin, NewKey
 from vidgen.service.generations import GenerationService, Submission
 from vidgen.service.links import Download, Links
+from vidgen.service.usage import UsageService
 from vidgen.settings import Settings
 
-__all__ = ["Access", "Download", "GenerationService", "Links", "Service", "Submission"]
+__all__ = [
+    "Access",
+    "Admin",
+    "Download",
+    "GenerationService",
+    "Links",
+    "NewKey",
+    "Service",
+    "Submission",
+    "UsageService",
+]
 
 
 @dataclass
@@ -27,6 +41,8 @@ class Service:
     generations: GenerationService
     links: Links
     access: Access
+    admin: Admin
+    usage: UsageService
     catalog: Catalog
     settings: Settings
     queue: JobQueue

@@ -1,4 +1,4 @@
-"""Generations for clients: submit, get, list, cancel, delete, and a key's usage.
+"""Generations for clients: submit, get, list, cancel and delete.
 
 ``submit`` validates a canonical request against the model's catalog entry (and what its engine
 can honour), captures the input images (fetched safely, verified, their bytes kept with the job),
@@ -13,10 +13,9 @@ import asyncio
 import logging
 import secrets
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime
 
 from vidgen.core.catalog import Catalog
 from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
@@ -45,13 +44,14 @@ from vidgen.errors import (
     ImageSourceError,
     InsufficientCredits,
     InvalidRequest,
+    MonthlyLimitReached,
     NotFound,
 )
 from vidgen.logs import generation_id_var, request_id_var
 from vidgen.metrics import JOBS_SUBMITTED
 from vidgen.settings import Settings
 
-__all__ = ["GenerationService", "RemoveOutputs", "Submission"]
+__all__ = ["GenerationService", "RemoveOutputs", "Submission", "month_start"]
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class GenerationService:
             match = await self.generations.find_idempotent(key.id, idempotency.key)
             if match is not None:
                 return await self._replay(key, match, idempotency)
-        self.limiter.check(key.id)
+        self.limiter.check(key.id, per_minute=key.rate_limit_per_minute)
         spec = self.catalog.get(request.model)
         engine_name = self.catalog.engine_for(spec.id)
         errors = validate_request(spec, request) + await self._webhook_errors(request)
@@ -117,6 +117,7 @@ class GenerationService:
         if key.credits is not None and key.credits < price:
             # Fail fast before fetching images; the authoritative check is in the transaction.
             raise InsufficientCredits(required=price, available=key.credits)
+        await self._check_monthly_limit(key, price)
 
         first, last = await self._capture_all(request)
         if request.aspect_ratio is not None:
@@ -176,6 +177,18 @@ class GenerationService:
             extra={"model": spec.id, "engine": engine_name, "credits": price, "key_id": key.id},
         )
         return Submission(generation)
+
+    async def _check_monthly_limit(self, key: ApiKey, price: int) -> None:
+        """A key with a monthly credit limit may not start a generation that would take its
+        net spending this UTC calendar month past it. Checked before the create's transaction,
+        not in it: creates racing each other can pass together, which only a key's own
+        concurrent requests can do (the balance, not this limit, is what guards money)."""
+        limit = key.monthly_credit_limit
+        if limit is None:
+            return
+        spent = await self.generations.spent_since(key.id, month_start(datetime.now(UTC)))
+        if spent + price > limit:
+            raise MonthlyLimitReached(limit=limit, spent=spent, price=price)
 
     async def _replay(
         self, key: ApiKey, match: IdempotentMatch, claim: IdempotencyClaim
@@ -267,16 +280,6 @@ class GenerationService:
         except UnknownCursor:
             raise _unknown_cursor(after) from None
 
-    async def recent_counts(self, key: ApiKey, *, now: datetime) -> Counter[str]:
-        """Generations the key created per model in the 24 hours before ``now``."""
-        return await self.generations.counts_since(key.id, now - timedelta(days=1))
-
-    async def credits_by_day(
-        self, key: ApiKey, start: date, before: date
-    ) -> dict[date, Counter[str]]:
-        """Net credits spent per UTC day (``start`` ≤ day < ``before``) and model id."""
-        return await self.generations.credits_by_day(key.id, start, before)
-
     async def is_throttled(self, key: ApiKey, generation: Generation) -> bool:
         """A queued generation waits because its key runs as many jobs as it may at once."""
         if generation.status is not Status.QUEUED or key.max_concurrency is None:
@@ -314,6 +317,11 @@ class GenerationService:
         if generation.status.is_final:
             await self.remove_outputs(generation.id)
         return generation
+
+
+def month_start(now: datetime) -> datetime:
+    """Midnight UTC on the first day of ``now``'s month: where a monthly limit starts again."""
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def _unknown_cursor(after: str | None) -> InvalidRequest:

@@ -4,9 +4,8 @@ same rows is ``store.jobs``."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
@@ -21,6 +20,7 @@ from vidgen.core.jobs import (
     UnknownCursor,
 )
 from vidgen.core.models import CapturedMedia, CapturedVideo, Generation, Status
+from vidgen.core.usage import JobFact, LedgerFact, UsageRecords
 from vidgen.store import queue_sql
 from vidgen.store.credits import BALANCE, CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
@@ -183,40 +183,67 @@ class GenerationStore:
 
         return await self.db.read(read)
 
-    async def counts_since(self, key_id: str, since: datetime) -> Counter[str]:
-        """How many generations the key created per model since ``since``, whatever became of
-        them (deleted ones included: they were made)."""
-        query = (
-            select(jobs.c.model, func.count())
-            .where(jobs.c.key_id == key_id, jobs.c.created_at >= since)
-            .group_by(jobs.c.model)
+    async def spent_since(self, key_id: str, since: datetime) -> int:
+        """Net credits the key spent since ``since``: its charges less its refunds."""
+        query = select(func.coalesce(func.sum(credit_ledger.c.delta), 0)).where(
+            credit_ledger.c.key_id == key_id,
+            credit_ledger.c.job_id.is_not(None),
+            credit_ledger.c.created_at >= since,
         )
-        return await self.db.read(
-            lambda conn: Counter({model: int(n) for model, n in conn.execute(query)})
-        )
+        return await self.db.read(lambda conn: -int(conn.execute(query).scalar_one()))
 
-    async def credits_by_day(
-        self, key_id: str, start: date, before: date
-    ) -> dict[date, Counter[str]]:
-        """Net credits the key spent per UTC day and model, from the ledger: charges less
-        refunds, each on the day it was written (so a day can be negative)."""
-        query = (
-            select(credit_ledger.c.created_at, jobs.c.model, credit_ledger.c.delta)
-            .join(jobs, jobs.c.id == credit_ledger.c.job_id)
-            .where(
-                credit_ledger.c.key_id == key_id,
-                credit_ledger.c.created_at >= _midnight(start),
-                credit_ledger.c.created_at < _midnight(before),
+    async def usage_records(
+        self, key_id: str | None, start: datetime, end: datetime
+    ) -> UsageRecords:
+        """The charges and refunds written, and the jobs created, in [start, end)."""
+        ledger_query = (
+            select(
+                credit_ledger.c.key_id,
+                credit_ledger.c.job_id,
+                jobs.c.model,
+                credit_ledger.c.delta,
+                credit_ledger.c.reason,
+                credit_ledger.c.created_at,
             )
+            .join(jobs, jobs.c.id == credit_ledger.c.job_id)
+            .where(credit_ledger.c.created_at >= start, credit_ledger.c.created_at < end)
+            .order_by(credit_ledger.c.id)
         )
+        job_query = (
+            select(
+                jobs.c.key_id,
+                jobs.c.id,
+                jobs.c.model,
+                jobs.c.status,
+                jobs.c.error_name,
+                jobs.c.output_frames,
+                jobs.c.output_fps,
+                jobs.c.created_at,
+                jobs.c.finished_at,
+            )
+            .where(jobs.c.created_at >= start, jobs.c.created_at < end)
+            .order_by(jobs.c.created_at, jobs.c.id)
+        )
+        if key_id is not None:
+            ledger_query = ledger_query.where(credit_ledger.c.key_id == key_id)
+            job_query = job_query.where(jobs.c.key_id == key_id)
 
-        def read(conn: Connection) -> dict[date, Counter[str]]:
-            # Summed here, not with GROUP BY: the day of a timestamp is spelled differently in
-            # each database (and PostgreSQL's depends on the session's time zone).
-            days: dict[date, Counter[str]] = {}
-            for created_at, model, delta in conn.execute(query):
-                days.setdefault(created_at.date(), Counter())[model] -= delta
-            return days
+        def read(conn: Connection) -> UsageRecords:
+            ledger = [LedgerFact(*row) for row in conn.execute(ledger_query)]
+            facts = [
+                JobFact(
+                    key_id=row.key_id,
+                    job_id=row.id,
+                    model=row.model,
+                    status=row.status,
+                    error_name=row.error_name,
+                    seconds=_seconds(row.status, row.output_frames, row.output_fps),
+                    created_at=row.created_at,
+                    finished_at=row.finished_at,
+                )
+                for row in conn.execute(job_query)
+            ]
+            return UsageRecords(ledger, facts)
 
         return await self.db.read(read)
 
@@ -280,8 +307,11 @@ _GET = _GET_ANY.where(jobs.c.deleted_at.is_(None))
 _GET_OWNED = _GET.where(jobs.c.key_id == bindparam("key_id"))
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+def _seconds(status: str, frames: int | None, fps: float | None) -> float:
+    """Seconds of video a job made: its output's, once completed."""
+    if status != Status.COMPLETED.value or not frames or not fps:
+        return 0.0
+    return frames / fps
 
 
 def _input_row(job_id: str, position: str, item: CapturedMedia) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from vidgen.core.keys import ApiKey
+from vidgen.core.keys import LIMIT_FIELDS, ApiKey, CreditResult, KeyStatus, Role
 from vidgen.store.db import Database
-from vidgen.store.tables import api_keys, credit_ledger
+from vidgen.store.tables import api_keys, credit_ledger, jobs
 
 __all__ = ["SECRET_PREFIX", "KeyStore", "hash_secret", "new_secret"]
 
@@ -44,6 +44,9 @@ def _insert_key(
     *,
     now: datetime,
     priority: int = 0,
+    role: Role = "client",
+    rate_limit_per_minute: int | None = None,
+    monthly_credit_limit: int | None = None,
 ) -> ApiKey:
     """Store a key (only its hash) and, for a limited key, the grant in the credit ledger."""
     key_id = uuid.uuid4().hex
@@ -56,6 +59,9 @@ def _insert_key(
             credits=credits,
             max_concurrency=max_concurrency,
             priority=priority,
+            role=role,
+            rate_limit_per_minute=rate_limit_per_minute,
+            monthly_credit_limit=monthly_credit_limit,
             source=source,
             created_at=now,
         )
@@ -77,6 +83,9 @@ def _to_key(row: Any) -> ApiKey:
         credits=row.credits,
         max_concurrency=row.max_concurrency,
         priority=row.priority,
+        role=row.role,
+        rate_limit_per_minute=row.rate_limit_per_minute,
+        monthly_credit_limit=row.monthly_credit_limit,
         source=row.source,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
@@ -84,7 +93,10 @@ def _to_key(row: Any) -> ApiKey:
 
 
 #: How long an authentication answer is reused. Polls authenticate thousands of times a second;
-#: the price is that a key revoked from another process keeps working for up to this long.
+#: the price is that a key revoked from another process keeps working for up to this long. The
+#: promise is 2 s (README, "Keys over HTTP"), and 2 s keeps it: an answer's lifetime is counted
+#: from before its read began, so a key read as active before a revoke is forgotten less than
+#: 2 s after it. The process that revokes or changes a key forgets its answers at once.
 AUTH_CACHE_SECONDS = 2.0
 #: Serialises "create the first key" across processes on PostgreSQL (any constant works).
 _FIRST_KEY_LOCK = 0x7669646B
@@ -105,6 +117,9 @@ class KeyStore:
         secret: str | None = None,
         max_concurrency: int | None = None,
         priority: int = 0,
+        role: Role = "client",
+        rate_limit_per_minute: int | None = None,
+        monthly_credit_limit: int | None = None,
     ) -> tuple[ApiKey, str]:
         """Create a key; returns it with its secret, which is never retrievable again."""
         secret = secret or new_secret()
@@ -118,18 +133,31 @@ class KeyStore:
                 source,
                 now=self.db.now(),
                 priority=priority,
+                role=role,
+                rate_limit_per_minute=rate_limit_per_minute,
+                monthly_credit_limit=monthly_credit_limit,
             )
         )
         return key, secret
 
-    async def ensure(self, secret: str, *, name: str, source: str) -> ApiKey:
-        """Make sure a bootstrap key exists (unlimited credits). Idempotent; a key that was
-        revoked stays revoked."""
+    async def ensure(self, secret: str, *, name: str, source: str, role: Role = "client") -> ApiKey:
+        """Make sure a bootstrap key exists (unlimited credits) with this role. Idempotent; a
+        key that was revoked stays revoked."""
         existing = await self._one(api_keys.c.key_hash == hash_secret(secret))
         if existing is not None:
+            if existing.role != role:
+                # The environment says what a bootstrap key is: moving a secret from
+                # VIDGEN_API_KEYS to VIDGEN_ADMIN_KEYS (or back) changes its role.
+                await self.db.write(
+                    lambda conn: conn.execute(
+                        update(api_keys).where(api_keys.c.id == existing.id).values(role=role)
+                    )
+                )
+                self._auth_cache.clear()
+                return await self.get(existing.id) or existing
             return existing
         try:
-            key, _ = await self.create(name, source=source, secret=secret)
+            key, _ = await self.create(name, source=source, secret=secret, role=role)
         except IntegrityError:
             # Another process (API or worker) starting at the same moment stored it first.
             again = await self._one(api_keys.c.key_hash == hash_secret(secret))
@@ -227,15 +255,84 @@ class KeyStore:
             values["max_concurrency"] = None
         elif max_concurrency is not None:
             values["max_concurrency"] = max_concurrency
+        return await self.update_limits(key_id, values)
+
+    async def update_limits(self, key_id: str, changes: dict[str, int | None]) -> ApiKey | None:
+        """Set the named limits (``core.keys.LIMIT_FIELDS``; None clears one, but a priority
+        is never None); None if there is no such key."""
+        unknown = set(changes) - set(LIMIT_FIELDS)
+        if unknown:
+            raise ValueError(f"not a key limit: {sorted(unknown)}")
 
         def configure(conn: Connection) -> ApiKey | None:
-            if values:
-                conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
+            if changes:
+                conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**changes))
             row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
             return _to_key(row) if row else None
 
         self._auth_cache.clear()
         return await self.db.write(configure)
+
+    async def overview(self, month_start: datetime) -> list[KeyStatus]:
+        """Every key, oldest first, with its latest generation and its net spending since
+        ``month_start``."""
+        last_used = (
+            select(jobs.c.key_id, func.max(jobs.c.created_at).label("last"))
+            .group_by(jobs.c.key_id)
+            .subquery()
+        )
+        spent = (
+            select(credit_ledger.c.key_id, func.sum(credit_ledger.c.delta).label("delta"))
+            .where(credit_ledger.c.job_id.is_not(None), credit_ledger.c.created_at >= month_start)
+            .group_by(credit_ledger.c.key_id)
+            .subquery()
+        )
+        query = (
+            select(api_keys, last_used.c.last, spent.c.delta)
+            .outerjoin(last_used, last_used.c.key_id == api_keys.c.id)
+            .outerjoin(spent, spent.c.key_id == api_keys.c.id)
+            .order_by(api_keys.c.created_at, api_keys.c.id)
+        )
+
+        def read(conn: Connection) -> list[KeyStatus]:
+            return [
+                KeyStatus(_to_key(row), row.last, -int(row.delta or 0))
+                for row in conn.execute(query)
+            ]
+
+        return await self.db.read(read)
+
+    async def adjust_credits(self, key_id: str, amount: int, note: str) -> CreditResult:
+        """Add ``amount`` to a limited key (negative takes away), never below zero: the update
+        is its own guard, as a charge's is (``store.credits.take_credits``)."""
+        now = self.db.now()
+
+        def adjust(conn: Connection) -> CreditResult:
+            balance = conn.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.id == key_id,
+                    api_keys.c.credits.is_not(None),
+                    api_keys.c.credits + amount >= 0,
+                )
+                .values(credits=api_keys.c.credits + amount)
+                .returning(api_keys.c.credits)
+            ).scalar_one_or_none()
+            if balance is not None:
+                conn.execute(
+                    insert(credit_ledger).values(
+                        key_id=key_id, delta=amount, reason="adjustment", note=note, created_at=now
+                    )
+                )
+                return CreditResult("applied", int(balance))
+            row = conn.execute(select(api_keys.c.credits).where(api_keys.c.id == key_id)).first()
+            if row is None:
+                return CreditResult("unknown_key")
+            if row.credits is None:
+                return CreditResult("unlimited")
+            return CreditResult("below_zero", int(row.credits))
+
+        return await self.db.write(adjust)
 
     async def revoke(self, key_id: str) -> bool:
         statement = (

@@ -103,7 +103,10 @@ api_keys = Table(
     Column("max_concurrency", Integer, nullable=True),  # NULL: no per-key limit
     # Copied onto each of the key's jobs: claims take higher priorities first (jobs.priority).
     Column("priority", Integer, nullable=False, server_default="0"),
-    Column("source", String(16), nullable=False),  # cli | env | auto
+    Column("source", String(16), nullable=False),  # cli | env | auto | api
+    Column("role", String(8), nullable=False, server_default="client"),  # admin | client
+    Column("rate_limit_per_minute", Integer, nullable=True),  # NULL: the server's
+    Column("monthly_credit_limit", BigInteger, nullable=True),  # NULL: no monthly cap
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
 )
@@ -191,7 +194,8 @@ credit_ledger = Table(
     Column("key_id", String(32), ForeignKey("api_keys.id"), nullable=False),
     Column("job_id", String(36), ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True),
     Column("delta", BigInteger, nullable=False),
-    Column("reason", String(16), nullable=False),  # charge | refund | grant
+    Column("reason", String(16), nullable=False),  # charge | refund | grant | adjustment
+    Column("note", Text, nullable=True),  # an operator's reason for an adjustment
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("job_id", "reason", name="uq_credit_ledger_job_reason"),
     Index("ix_credit_ledger_key", "key_id", "created_at"),

@@ -44,6 +44,33 @@ export class Api {
     return this.request("GET", "/v1/account");
   }
 
+  /** Usage over a window, grouped by "day", "model" or "key": {totals, groups: [...]}. */
+  usage({ groupBy = "day", start = null, end = null } = {}) {
+    return this.request("GET", "/v1/usage", { params: { group_by: groupBy, start, end } });
+  }
+
+  /** Every key, with its balance, limits and last use (admin keys only). */
+  async adminKeys() {
+    const body = await this.request("GET", "/v1/admin/keys");
+    return body.data;
+  }
+
+  /** A new key: {id, key (the secret, shown once), webhook_secret, …}. */
+  createKey(body) {
+    return this.request("POST", "/v1/admin/keys", { body });
+  }
+
+  /** Add (or, negative, take away) credits with a reason: {id, credits}. */
+  creditKey(id, amount, reason) {
+    return this.request("POST", `/v1/admin/keys/${encodeURIComponent(id)}/credits`, {
+      body: { amount, reason },
+    });
+  }
+
+  revokeKey(id) {
+    return this.request("DELETE", `/v1/admin/keys/${encodeURIComponent(id)}`);
+  }
+
   /** One generation, in the aimlapi poll shape. */
   get(id) {
     return this.request("GET", "/v2/video/generations", { params: { generation_id: id } });

@@ -1,6 +1,8 @@
 // The playground page: key, form, the generation being watched, and the key's history.
 // Everything goes to this page's own origin (see Api); nothing is loaded from elsewhere.
 
+import { AccountView } from "./account.js";
+import { AdminView } from "./admin.js";
 import { Api, ApiError } from "./api.js";
 import { HistoryView } from "./history.js";
 import { formatBytes, nearestRatio, parseSize } from "./images.js";
@@ -167,8 +169,10 @@ async function useKey({ quiet = false } = {}) {
     $("key-forget").hidden = false;
     showMessage($("key-status"), "✓ Key accepted and saved in this browser.");
     refreshBalance();
+    accountView.load();
   } else {
     showMessage($("balance"), "");
+    accountView.reset();
     showMessage($("key-status"), ""); // the reason is shown at the key, or by the history
   }
 }
@@ -194,6 +198,7 @@ function forgetKey() {
   showMessage($("key-status"), "Forgotten: this browser no longer keeps a key.");
   showMessage($("balance"), "");
   historyView.reset();
+  accountView.reset();
   keyInput.focus();
 }
 
@@ -627,7 +632,10 @@ const result = new ResultCard({
     return sizes.map((m) => m.aspect_ratios[ratio]).find((size) => size !== undefined);
   },
   onError: (error) => showApiError(error),
-  onEnded: refreshBalance, // a failure or a cancel refunds
+  onEnded: () => {
+    refreshBalance(); // a failure or a cancel refunds
+    accountView.load();
+  },
   onReuseSeed: (seed) => {
     $("seed").value = seed;
     $("seed-clear").hidden = false;
@@ -636,6 +644,9 @@ const result = new ResultCard({
     announce(`Seed ${seed} will be used for the next video.`);
   },
 });
+
+const adminView = new AdminView({ api });
+const accountView = new AccountView({ api, onAdmin: (account) => adminView.show(account) });
 
 $("create").addEventListener("submit", submit);
 bindKey();

@@ -25,7 +25,7 @@ atomic, as a transaction is. ``store.available = False`` makes every call raise
 
 from __future__ import annotations
 
-from vidgen.core.ports import GenerationRepository, JobQueue, KeyRepository, WebhookOutbox
+from vidgen.core.ports import GenerationRepository, JobQueue, KeyAdmin, WebhookOutbox
 from vidgen.store.memory.generations import MemoryGenerations
 from vidgen.store.memory.keys import MemoryKeys
 from vidgen.store.memory.outbox import MemoryOutbox
@@ -47,8 +47,8 @@ __all__ = [
 
 class MemoryStore:
     """One store's state behind its four ports: ``generations`` (``GenerationRepository``),
-    ``jobs`` (``JobQueue``, with an in-process ``Wakeup``), ``keys`` (``KeyRepository``, plus
-    create and grant) and ``webhooks`` (``WebhookOutbox``)."""
+    ``jobs`` (``JobQueue``, with an in-process ``Wakeup``), ``keys`` (``KeyAdmin``, plus grant
+    and configure) and ``webhooks`` (``WebhookOutbox``)."""
 
     def __init__(self, *, clock: Clock | None = None, wakeup: Wakeup | None = None) -> None:
         self._state = State(clock or system_clock)
@@ -78,6 +78,6 @@ class MemoryStore:
 
 def _implements_the_ports(
     store: MemoryStore,
-) -> tuple[GenerationRepository, JobQueue, KeyRepository, WebhookOutbox]:
+) -> tuple[GenerationRepository, JobQueue, KeyAdmin, WebhookOutbox]:
     """Never called: mypy checks here that each part implements its port."""
     return store.generations, store.jobs, store.keys, store.webhooks

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 from vidgen.core.jobs import (
     IdempotencyClaim,
@@ -17,6 +16,7 @@ from vidgen.core.jobs import (
 )
 from vidgen.core.models import Generation, Status
 from vidgen.core.ports import Wakeup
+from vidgen.core.usage import JobFact, LedgerFact, UsageRecords
 from vidgen.errors import InsufficientCredits
 from vidgen.store.memory.state import ACTIVE, Idempotency, JobRow, LedgerEntry, State
 from vidgen.store.rows import row_to_generation
@@ -144,28 +144,48 @@ class MemoryGenerations:
             ]
             return [row_to_generation(r) for r in shown[:limit]], len(shown) > limit
 
-    async def counts_since(self, key_id: str, since: datetime) -> Counter[str]:
+    async def spent_since(self, key_id: str, since: datetime) -> int:
         state = self._state
         async with state.lock:
             state.check_available()
-            return Counter(
-                r.model for r in state.jobs.values() if r.key_id == key_id and r.created_at >= since
+            return -sum(
+                e.delta
+                for e in state.ledger
+                if e.key_id == key_id and e.job_id is not None and e.created_at >= since
             )
 
-    async def credits_by_day(
-        self, key_id: str, start: date, before: date
-    ) -> dict[date, Counter[str]]:
+    async def usage_records(
+        self, key_id: str | None, start: datetime, end: datetime
+    ) -> UsageRecords:
         state = self._state
-        low, high = _midnight(start), _midnight(before)
         async with state.lock:
             state.check_available()
-            days: dict[date, Counter[str]] = {}
-            for entry in state.ledger:
-                job = state.jobs.get(entry.job_id) if entry.job_id is not None else None
-                if entry.key_id != key_id or job is None or not low <= entry.created_at < high:
-                    continue
-                days.setdefault(entry.created_at.date(), Counter())[job.model] -= entry.delta
-            return days
+            ledger = [
+                LedgerFact(e.key_id, e.job_id, job.model, e.delta, e.reason, e.created_at)
+                for e in state.ledger
+                if e.job_id is not None
+                and (job := state.jobs.get(e.job_id)) is not None
+                and (key_id is None or e.key_id == key_id)
+                and start <= e.created_at < end
+            ]
+            rows = sorted(state.jobs.values(), key=lambda r: (r.created_at, r.id))
+            facts = [
+                JobFact(
+                    key_id=r.key_id,
+                    job_id=r.id,
+                    model=r.model,
+                    status=r.status,
+                    error_name=r.error_name,
+                    seconds=r.output_frames / r.output_fps
+                    if r.status == Status.COMPLETED.value and r.output_frames and r.output_fps
+                    else 0.0,
+                    created_at=r.created_at,
+                    finished_at=r.finished_at,
+                )
+                for r in rows
+                if (key_id is None or r.key_id == key_id) and start <= r.created_at < end
+            ]
+            return UsageRecords(ledger, facts)
 
     async def running_count(self, key_id: str) -> int:
         state = self._state
@@ -221,7 +241,3 @@ def _turn(state: State, key_id: str, priority: int) -> int:
     ]
     current = min(queued) - 1 if queued else -1
     return max(latest, current) + 1
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -1,13 +1,14 @@
-"""API keys in memory: ``KeyRepository``, plus the management that tests need (create, grant,
-configure, revoke), as ``store.keys.KeyStore`` does them. Authentication answers are not cached
-(the SQL store caches them for ``AUTH_CACHE_SECONDS``): there is no round trip to save."""
+"""API keys in memory: ``KeyAdmin`` (which includes ``KeyRepository``), plus the grant and
+configure that the CLI uses, as ``store.keys.KeyStore`` does them. Authentication answers are not
+cached (the SQL store caches them for ``AUTH_CACHE_SECONDS``): there is no round trip to save."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
-from vidgen.core.keys import ApiKey
+from vidgen.core.keys import LIMIT_FIELDS, ApiKey, CreditResult, KeyStatus, Role
 from vidgen.store.keys import hash_secret, new_secret
 from vidgen.store.memory.state import KeyRow, LedgerEntry, State
 
@@ -27,6 +28,9 @@ class MemoryKeys:
         secret: str | None = None,
         max_concurrency: int | None = None,
         priority: int = 0,
+        role: Role = "client",
+        rate_limit_per_minute: int | None = None,
+        monthly_credit_limit: int | None = None,
     ) -> tuple[ApiKey, str]:
         """A key and its secret; a limited key's credits are granted in the ledger."""
         state = self._state
@@ -44,6 +48,9 @@ class MemoryKeys:
                 credits=credits,
                 max_concurrency=max_concurrency,
                 priority=priority,
+                role=role,
+                rate_limit_per_minute=rate_limit_per_minute,
+                monthly_credit_limit=monthly_credit_limit,
                 source=source,
                 created_at=now,
                 revoked_at=None,
@@ -82,6 +89,23 @@ class MemoryKeys:
             state.ledger.append(LedgerEntry(key_id, None, amount, "grant", state.clock()))
             return row.key.credits
 
+    async def adjust_credits(self, key_id: str, amount: int, note: str) -> CreditResult:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            row = state.keys.get(key_id)
+            if row is None:
+                return CreditResult("unknown_key")
+            if row.key.credits is None:
+                return CreditResult("unlimited")
+            if row.key.credits + amount < 0:
+                return CreditResult("below_zero", row.key.credits)
+            row.key = replace(row.key, credits=row.key.credits + amount)
+            state.ledger.append(
+                LedgerEntry(key_id, None, amount, "adjustment", state.clock(), note=note)
+            )
+            return CreditResult("applied", row.key.credits)
+
     async def configure(
         self,
         key_id: str,
@@ -91,19 +115,44 @@ class MemoryKeys:
         unlimited_concurrency: bool = False,
     ) -> ApiKey | None:
         """Change a key's priority or concurrency limit (jobs already queued keep theirs)."""
+        changes: dict[str, int | None] = {}
+        if priority is not None:
+            changes["priority"] = priority
+        if unlimited_concurrency:
+            changes["max_concurrency"] = None
+        elif max_concurrency is not None:
+            changes["max_concurrency"] = max_concurrency
+        return await self.update_limits(key_id, changes)
+
+    async def update_limits(self, key_id: str, changes: dict[str, int | None]) -> ApiKey | None:
+        unknown = set(changes) - set(LIMIT_FIELDS)
+        if unknown:
+            raise ValueError(f"not a key limit: {sorted(unknown)}")
         state = self._state
         async with state.lock:
             state.check_available()
             row = state.keys.get(key_id)
             if row is None:
                 return None
-            if priority is not None:
-                row.key = replace(row.key, priority=priority)
-            if unlimited_concurrency:
-                row.key = replace(row.key, max_concurrency=None)
-            elif max_concurrency is not None:
-                row.key = replace(row.key, max_concurrency=max_concurrency)
+            row.key = replace(row.key, **changes)  # type: ignore[arg-type]
             return row.key
+
+    async def overview(self, month_start: datetime) -> list[KeyStatus]:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            statuses = []
+            for row in sorted(state.keys.values(), key=lambda r: (r.key.created_at, r.key.id)):
+                mine = [j.created_at for j in state.jobs.values() if j.key_id == row.key.id]
+                spent = -sum(
+                    e.delta
+                    for e in state.ledger
+                    if e.key_id == row.key.id
+                    and e.job_id is not None
+                    and e.created_at >= month_start
+                )
+                statuses.append(KeyStatus(row.key, max(mine, default=None), spent))
+            return statuses
 
     async def revoke(self, key_id: str) -> bool:
         state = self._state

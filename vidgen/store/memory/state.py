@@ -135,8 +135,9 @@ class LedgerEntry:
     key_id: str
     job_id: str | None
     delta: int
-    reason: str  # charge | refund | grant
+    reason: str  # charge | refund | grant | adjustment
     created_at: datetime
+    note: str | None = None  # an operator's reason for an adjustment
 
 
 @dataclass
