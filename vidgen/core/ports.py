@@ -28,6 +28,7 @@ from vidgen.core.jobs import (
     IdempotencyClaim,
     IdempotentMatch,
     NewJob,
+    QueuePlace,
     ReapResult,
 )
 from vidgen.core.keys import ApiKey
@@ -104,6 +105,11 @@ class GenerationRepository(Protocol):
 
     async def running_count(self, key_id: str) -> int: ...
 
+    async def queue_place(self, job_id: str) -> QueuePlace | None:
+        """Where a queued job stands in claim order, with its model's measured run time;
+        None when the job is not queued."""
+        ...
+
     async def request_cancel(self, job_id: str, key_id: str) -> Generation | None:
         """Queued: cancelled and refunded at once. Running: flagged, and then it never
         completes (see ``JobQueue.complete``). Finished: unchanged."""
@@ -176,6 +182,11 @@ class JobQueue(Protocol):
     async def release(self, job_id: str, worker: str) -> bool: ...
 
     async def requeue_expired(self, *, batch: int = 100) -> ReapResult: ...
+
+    async def end_overdue(self, *, batch: int = 100) -> list[str]:
+        """End the jobs still queued or running past their deadline (Cancel-After) cancelled,
+        refunded, with the error ``DeadlineExceeded``; returns their ids."""
+        ...
 
     async def queue_depth(self) -> dict[str, int]: ...
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from vidgen.core.catalog import Catalog
+from vidgen.core.deadlines import CANCEL_AFTER, parse_cancel_after
 from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
 from vidgen.core.facts import JobFacts, Position, WebhookSubscription
 from vidgen.core.jobs import (
@@ -106,6 +107,12 @@ class GenerationService:
         spec = self.catalog.get(request.model)
         engine_name = self.catalog.engine_for(spec.id)
         errors = validate_request(spec, request) + await self._webhook_errors(request)
+        cancel_after = None
+        if request.cancel_after is not None:
+            try:
+                cancel_after = parse_cancel_after(request.cancel_after)
+            except ValueError as exc:
+                errors.append(FieldError(CANCEL_AFTER, str(exc)))
         engine = self.engines.get(engine_name)
         if engine is not None:
             errors += engine.validate(spec, request)
@@ -160,6 +167,7 @@ class GenerationService:
             last_image=last,
             facts=facts,
             kind=request.resolved_kind,
+            cancel_after=cancel_after,
         )
         try:
             generation = await self.generations.create(new_job, idempotency=idempotency)
