@@ -25,7 +25,18 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
-from vidgen.api import account, aimlapi, apiframe, docs, files, openai, ops, playground, runway
+from vidgen.api import (
+    account,
+    aimlapi,
+    apiframe,
+    docs,
+    events,
+    files,
+    openai,
+    ops,
+    playground,
+    runway,
+)
 from vidgen.api.deps import document_key_header
 from vidgen.api.dialect import Dialect, FastPath, fast_path_of
 from vidgen.errors import PayloadTooLarge, RequestTimeout
@@ -49,7 +60,7 @@ log = logging.getLogger("vidgen.http")
 DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT, apiframe.DIALECT, runway.DIALECT, openai.DIALECT)
 DEFAULT_DIALECT = aimlapi.DIALECT
 #: vidgen's own routes under Runway's /v1 (the model list, the key's account): the default shape.
-OWN_PATHS = ("/v1/models", "/v1/account")
+OWN_PATHS = ("/v1/models", "/v1/account", "/v1/generations")
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -371,6 +382,7 @@ def create_app(
         openapi_tags=[{"name": d.tag, "description": f"The {d.name} dialect."} for d in DIALECTS]
         + [
             {"name": "account", "description": "The calling key: balance, webhook secret."},
+            {"name": "events", "description": "A generation's progress, live (SSE)."},
             {"name": "files", "description": "Signed downloads."},
             {"name": "operations", "description": "Health, readiness, metrics, models."},
         ],
@@ -379,6 +391,7 @@ def create_app(
     routers = [
         *(module.router for module in (aimlapi, apiframe, runway, openai)),
         account.router,
+        events.router,
         files.router,
         ops.router,
         docs.router,

@@ -3,6 +3,7 @@ core. It uses the ports (``vidgen.core.ports``) and never an adapter; ``vidgen.w
 it from the adapters that the settings choose.
 
     service.generations   submit, get, list, cancel, delete, a key's usage
+    service.live          queue places and ETAs, Prefer: wait, the event stream
     service.links         download links, and the files they open
     service.access        API keys: who is calling
     service.catalog       the models, their rules and prices, and the routing in force
@@ -17,14 +18,26 @@ from vidgen.core.ports import JobQueue, Ping
 from vidgen.service.access import Access
 from vidgen.service.generations import GenerationService, Submission
 from vidgen.service.links import Download, Links
+from vidgen.service.live import Live, LiveEvent, QueueEstimate
 from vidgen.settings import Settings
 
-__all__ = ["Access", "Download", "GenerationService", "Links", "Service", "Submission"]
+__all__ = [
+    "Access",
+    "Download",
+    "GenerationService",
+    "Links",
+    "Live",
+    "LiveEvent",
+    "QueueEstimate",
+    "Service",
+    "Submission",
+]
 
 
 @dataclass
 class Service:
     generations: GenerationService
+    live: Live
     links: Links
     access: Access
     catalog: Catalog
