@@ -14,7 +14,7 @@ import httpx
 import pytest
 from httpx_sse import ServerSentEvent, connect_sse
 
-from tests.conftest import OTHER_KEY, LiveServer, data_uri, make_image
+from tests.conftest import OTHER_KEY, LiveServer, data_uri, make_image, wait_for_status
 
 pytestmark = pytest.mark.slow
 GEN4 = "runway/gen4_turbo"
@@ -126,3 +126,29 @@ def test_another_keys_generation_has_no_event_stream(server: LiveServer) -> None
         assert response.status_code == 404
         assert other.get("/v1/generations/not-an-id/events").status_code == 404
     assert httpx.get(f"{server.base_url}/v1/generations/{gen_id}/events").status_code == 401
+
+
+def test_a_queued_aimlapi_generation_shows_its_place_and_an_eta_under_meta_queue(
+    server: LiveServer,
+) -> None:
+    with server.client() as client:
+
+        def poll(gen_id: str) -> dict[str, Any]:
+            response = client.get("/v2/video/generations", params={"generation_id": gen_id})
+            return dict(response.json())
+
+        first = create(client)
+        waiting = create(client)
+        assert poll(waiting)["meta"]["queue"]["position"] in (1, 2)
+        assert poll(waiting)["meta"]["queue"]["eta_seconds"] is None  # nothing measured yet
+        follow(client, waiting)
+        assert poll(first)["status"] == poll(waiting)["status"] == "completed"
+        assert poll(waiting)["meta"]["queue"] is None
+        busy = create(client, duration=10)
+        wait_for_status(client, busy, final=("generating",))  # it holds the one slot
+        behind = [create(client) for _ in range(2)]
+        places = [poll(gen_id)["meta"]["queue"] for gen_id in behind]
+        assert [p["position"] for p in places] == [1, 2]
+        # Measured now: a later place never reads sooner.
+        assert all(isinstance(p["eta_seconds"], int) for p in places)
+        assert places[0]["eta_seconds"] <= places[1]["eta_seconds"]

@@ -168,6 +168,15 @@ class Usage(BaseModel):
     )
 
 
+class QueuePlace(BaseModel):
+    position: int = Field(..., ge=1, description="1: the next generation a worker takes.")
+    eta_seconds: int | None = Field(
+        ...,
+        description="Estimated seconds until it is done, from the model's measured run times; "
+        "null until one has completed.",
+    )
+
+
 class Meta(BaseModel):
     usage: Usage | None
     engine: str = Field(..., description="The engine that serves this model, e.g. `preview`.")
@@ -180,6 +189,9 @@ class Meta(BaseModel):
     )
     created_at: datetime
     completed_at: datetime | None = None
+    queue: QueuePlace | None = Field(
+        None, description="vidgen extension: where a queued generation stands; null otherwise."
+    )
 
 
 class GenerationStatus(BaseModel):
@@ -199,6 +211,7 @@ async def render_generation(
     thumbnail = await service.links.file_url(generation, base_url, thumbnail=True)
     duration = generation.video.duration if generation.video else None
     charged, failure = generation.credits_charged, generation.failure
+    queue = await service.live.queue(generation)
     # Validated as one nested document: one pass of pydantic-core, where building each
     # nested model on its own validates four times (every poll answer is rendered here).
     return GenerationStatus.model_validate(
@@ -218,6 +231,7 @@ async def render_generation(
                 "thumbnail_url": thumbnail[0] if thumbnail else None,
                 "created_at": generation.created_at,
                 "completed_at": generation.finished_at if generation.status.is_final else None,
+                "queue": queue.to_json() if queue else None,
             },
         }
     )
