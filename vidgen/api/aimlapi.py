@@ -25,6 +25,7 @@ from vidgen.api.dialect import (
     fast_path,
     request_fingerprint,
 )
+from vidgen.api.preferences import CreateOptions, CreatePreferences
 from vidgen.core.keys import ApiKey
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
@@ -291,13 +292,21 @@ async def _create(
     key: ApiKey,
     service: Service,
     idempotency_key: str | None,
-) -> Created:
+    options: CreatePreferences,
+) -> GenerationStatus | Created:
     submission = await service.generations.submit(
-        key, body.to_request(base_url=public_base_url(request), idempotency_key=idempotency_key)
+        key,
+        options.apply(
+            body.to_request(base_url=public_base_url(request), idempotency_key=idempotency_key)
+        ),
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return Created(id=submission.generation.id, status=STATUS_WORDS[submission.generation.status])
+    generation = await options.hold(service, key, submission.generation, response)
+    if options.waited:
+        # Held with Prefer: wait, the answer is the poll's: the video is there once it ended.
+        return await render_generation(request, service, generation)
+    return Created(id=generation.id, status=STATUS_WORDS[generation.status])
 
 
 async def _poll(
@@ -339,7 +348,7 @@ async def poll_fast(request: Request) -> Response | None:
 
 @router.post(
     "/v2/video/generations",
-    response_model=Created,
+    response_model=GenerationStatus | Created,
     responses=ERROR_RESPONSES,
     summary="Create a video generation",
 )
@@ -349,9 +358,10 @@ async def create_generation(
     body: CreateGeneration,
     key: CurrentKey,
     service: ServiceDep,
+    options: CreateOptions,
     idempotency_key: IdempotencyKey = None,
-) -> Created:
-    return await _create(request, response, body, key, service, idempotency_key)
+) -> GenerationStatus | Created:
+    return await _create(request, response, body, key, service, idempotency_key, options)
 
 
 @router.get(
@@ -406,7 +416,7 @@ async def cancel_generation(
 
 @router.post(
     "/v2/generate/video/runway/generation",
-    response_model=Created,
+    response_model=GenerationStatus | Created,
     responses=ERROR_RESPONSES,
     summary="Create a video generation (legacy route)",
 )
@@ -416,9 +426,10 @@ async def create_generation_legacy(
     body: CreateGeneration,
     key: CurrentKey,
     service: ServiceDep,
+    options: CreateOptions,
     idempotency_key: IdempotencyKey = None,
-) -> Created:
-    return await _create(request, response, body, key, service, idempotency_key)
+) -> GenerationStatus | Created:
+    return await _create(request, response, body, key, service, idempotency_key, options)
 
 
 @router.get(
