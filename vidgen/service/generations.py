@@ -49,7 +49,7 @@ from vidgen.errors import (
     NotFound,
 )
 from vidgen.logs import generation_id_var, request_id_var
-from vidgen.metrics import JOBS_SUBMITTED
+from vidgen.metrics import CREDITS_CHARGED, JOBS_SUBMITTED
 from vidgen.settings import Settings
 
 __all__ = ["GenerationService", "RemoveOutputs", "Submission"]
@@ -178,6 +178,7 @@ class GenerationService:
                 raise
             return await self._replay(key, match, idempotency)
         JOBS_SUBMITTED.labels(spec.id, request.dialect).inc()
+        CREDITS_CHARGED.labels(spec.id, request.dialect).inc(price)
         generation_id_var.set(job_id)
         log.info(
             "generation queued",
