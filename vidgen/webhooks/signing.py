@@ -28,8 +28,6 @@ import hashlib
 import hmac
 from datetime import UTC, datetime
 
-from standardwebhooks import Webhook
-
 __all__ = ["SIGNATURE_HEADER", "sign", "signature_headers", "verify", "webhook_secret"]
 
 SIGNATURE_HEADER = "x-webhook-signature"
@@ -50,6 +48,10 @@ def verify(secret: str, body: bytes, signature: str | None) -> bool:
 
 def signature_headers(secret: str, event_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     """Both forms of signature for one delivery, with the headers each one signs."""
+    # Imported here: `vidgen.cli.keys` imports this module for ``webhook_secret``, and the
+    # client commands load it in an SDK-only install, which has no standardwebhooks.
+    from standardwebhooks import Webhook
+
     at = datetime.fromtimestamp(timestamp, UTC)
     return {
         "x-webhook-id": event_id,
