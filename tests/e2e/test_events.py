@@ -8,13 +8,22 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from httpx_sse import ServerSentEvent, connect_sse
 
-from tests.conftest import OTHER_KEY, LiveServer, data_uri, make_image, wait_for_status
+from tests.conftest import (
+    OTHER_KEY,
+    TEST_KEY,
+    LiveServer,
+    data_uri,
+    make_image,
+    wait_for_status,
+)
+from tests.e2e.fleet import Fleet, fleet_env
 
 pytestmark = pytest.mark.slow
 GEN4 = "runway/gen4_turbo"
@@ -152,3 +161,33 @@ def test_a_queued_aimlapi_generation_shows_its_place_and_an_eta_under_meta_queue
         # Measured now: a later place never reads sooner.
         assert all(isinstance(p["eta_seconds"], int) for p in places)
         assert places[0]["eta_seconds"] <= places[1]["eta_seconds"]
+
+
+def test_the_stream_and_prefer_wait_follow_a_job_that_another_process_runs(
+    tmp_path: Path,
+) -> None:
+    # An API process with no worker, and a worker process, sharing one SQLite database: every
+    # change the stream reports was written by the other process.
+    fleet = Fleet(env=fleet_env(tmp_path / "shared"), root=tmp_path)
+    api = fleet.add_api()
+    worker = fleet.add_worker()
+    try:
+        api.start()
+        api.wait_ready()  # it creates the database the worker opens
+        worker.start()
+        worker.wait_ready()
+        with httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {TEST_KEY}"}, timeout=90
+        ) as client:
+            gen_id = create(client)
+            events, closed = follow(client, gen_id)
+            assert closed and events[-1].event == "completed"
+            assert "generating" in [json.loads(e.data)["status"] for e in events]
+            waited = client.post(
+                "/v2/video/generations",
+                json={"model": GEN4, "image_url": data_uri(make_image())},
+                headers={"Prefer": "wait=60"},
+            )
+            assert waited.json()["status"] == "completed", waited.text
+    finally:
+        fleet.stop_all()
