@@ -296,6 +296,11 @@ class JobStore:
         and active, so a job that ended meanwhile is left as it ended."""
         now = self.db.now()
         condition = queue_sql.overdue(now)
+        # Every process asks once a second, and almost always nothing is due: a read first, so
+        # that the answer "none" takes no write lock (SQLite's one writer, PostgreSQL's rows).
+        probe = queue_sql.due_for_deadline(condition, 1, lock=False)
+        if await self.db.read(lambda conn: conn.execute(probe).first()) is None:
+            return []
         due = queue_sql.due_for_deadline(condition, batch)
 
         def run(conn: Connection) -> list[str]:

@@ -478,15 +478,11 @@ def overdue(now: datetime) -> Any:
     return and_(jobs.c.status.in_(_ACTIVE), jobs.c.deadline_at <= now)
 
 
-def due_for_deadline(condition: Any, batch: int) -> Any:
-    """Up to ``batch`` overdue jobs, the earliest deadline first; SKIP LOCKED, as the reaper's."""
-    return (
-        select(jobs.c.id)
-        .where(condition)
-        .order_by(jobs.c.deadline_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
+def due_for_deadline(condition: Any, batch: int, *, lock: bool = True) -> Any:
+    """Up to ``batch`` overdue jobs, the earliest deadline first; SKIP LOCKED, as the reaper's
+    (``lock=False``: only to see whether there are any)."""
+    query = select(jobs.c.id).where(condition).order_by(jobs.c.deadline_at).limit(batch)
+    return query.with_for_update(skip_locked=True) if lock else query
 
 
 def ahead_of(priority: int, turn: int, created_at: datetime) -> Any:
