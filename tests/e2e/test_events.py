@@ -74,7 +74,8 @@ def test_a_queued_job_streams_its_place_its_progress_and_its_end_then_the_stream
     server: LiveServer,
 ) -> None:
     with server.client() as client:
-        create(client, duration=10)  # runs in the one slot
+        busy = create(client, duration=10)
+        wait_for_status(client, busy, final=("generating",))  # it holds the one slot
         create(client)  # waits first in line
         gen_id = create(client)
         events, closed = follow(client, gen_id)
@@ -99,9 +100,11 @@ def test_a_queued_job_streams_its_place_its_progress_and_its_end_then_the_stream
 
 def test_a_reconnection_with_last_event_id_resumes_without_repeats(server: LiveServer) -> None:
     with server.client() as client:
+        busy = create(client, duration=10)
+        wait_for_status(client, busy, final=("generating",))  # so the next one starts queued
         gen_id = create(client, duration=10)
-        first, closed = follow(client, gen_id, stop_after=2)
-        assert not closed
+        first, closed = follow(client, gen_id, stop_after=1)
+        assert not closed and json.loads(first[0].data)["status"] == "queued"
         rest, closed = follow(client, gen_id, last_event_id=first[-1].id)
         assert closed and rest[-1].event == "completed"
         ids = [e.id for e in first + rest]
