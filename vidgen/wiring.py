@@ -105,7 +105,7 @@ class Runtime:
         )
         service = Service(
             generations=generation_service,
-            live=Live(generation_service, generations, poll_interval=settings.live_poll_interval),
+            live=Live(generations, poll_interval=settings.live_poll_interval),
             links=Links(
                 storage,
                 LinkSigner(server_secret, settings.link_ttl_seconds),

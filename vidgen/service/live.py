@@ -26,7 +26,7 @@ from vidgen.core.jobs import QueuePlace
 from vidgen.core.keys import ApiKey
 from vidgen.core.models import Generation, Status
 from vidgen.core.ports import GenerationRepository
-from vidgen.service.generations import GenerationService
+from vidgen.errors import ServiceUnavailable
 
 __all__ = ["Live", "LiveEvent", "QueueEstimate", "estimate"]
 
@@ -82,14 +82,7 @@ def _parse_event_id(value: str | None) -> tuple[int, tuple[str, int, int]] | Non
 
 
 class Live:
-    def __init__(
-        self,
-        generations: GenerationService,
-        repository: GenerationRepository,
-        *,
-        poll_interval: float,
-    ) -> None:
-        self.generations = generations
+    def __init__(self, repository: GenerationRepository, *, poll_interval: float) -> None:
         self.repository = repository
         self.poll_interval = poll_interval
 
@@ -108,7 +101,13 @@ class Live:
             if left <= 0:
                 break
             await asyncio.sleep(min(self.poll_interval, left))
-            generation = await self.generations.get(key, generation.id)
+            try:
+                latest = await self.repository.get(generation.id, key_id=key.id)
+            except ServiceUnavailable:
+                continue  # a database outage: the wait goes on; the answer is the last seen
+            if latest is None:  # deleted meanwhile: answered as it was last seen
+                break
+            generation = latest
         return generation
 
     async def follow(
@@ -119,8 +118,14 @@ class Live:
         resumed = _parse_event_id(last_event_id)
         count, seen = resumed if resumed is not None else (0, None)
         current: Generation | None = generation
+        last_queue: QueueEstimate | None = None
         while current is not None:
-            queue = await self.queue(current)
+            try:
+                queue = await self.queue(current)
+            except ServiceUnavailable:
+                # The place is unknown for now: as last sent (the status still goes out).
+                queue = last_queue if current.status is Status.QUEUED else None
+            last_queue = queue
             state = _state(current, queue)
             if state != seen:
                 count += 1
@@ -132,8 +137,18 @@ class Live:
                 seen = state
             if current.status.is_final:
                 return
+            current = await self._next(current, key)
+
+    async def _next(self, current: Generation, key: ApiKey) -> Generation | None:
+        """The generation read again after a poll interval; through a database outage, read
+        again until it answers (the stream sends keep-alives meanwhile), as a client's poll
+        would be retried."""
+        while True:
             await asyncio.sleep(self.poll_interval)
-            current = await self.repository.get(current.id, key_id=key.id)
+            try:
+                return await self.repository.get(current.id, key_id=key.id)
+            except ServiceUnavailable:
+                continue
 
 
 def _event_type(generation: Generation, seen: tuple[str, int, int] | None) -> str:
