@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "CREDITS_CHARGED",
     "HTTP_LATENCY",
     "JOBS_RUNNING",
     "JOBS_SUBMITTED",
@@ -22,6 +23,11 @@ HTTP_LATENCY = Histogram(
 )
 QUEUE_DEPTH = Gauge("vidgen_queue_depth", "Queued jobs per model.", ["model"])
 JOBS_SUBMITTED = Counter("vidgen_jobs_submitted_total", "Jobs accepted.", ["model", "dialect"])
+# Charged when a job is stored (its price). Refunds are not counted here: they are written by
+# whichever process ends a job (a client's cancel, a worker, the reaper), in the ledger.
+CREDITS_CHARGED = Counter(
+    "vidgen_credits_charged_total", "Credits charged for accepted jobs.", ["model", "dialect"]
+)
 JOB_OUTCOMES = Counter(
     "vidgen_job_outcomes_total",
     "Finished attempts by outcome (completed, failed, cancelled, retried, lost).",

@@ -191,6 +191,15 @@ class Settings(BaseSettings):
         1.0, gt=0, description="Seconds an idle worker waits between polls."
     )
     job_timeout_seconds: float = Field(900.0, gt=0, description="Longest one attempt may run.")
+    live_poll_interval: float = Field(
+        0.25,
+        gt=0,
+        description="Seconds between two reads of a generation by an event stream or a "
+        "`Prefer: wait` create (they read the database, so they see every process's workers).",
+    )
+    events_keepalive_seconds: float = Field(
+        15.0, gt=0, description="Seconds between keep-alive comments on an idle event stream."
+    )
     rate_limit_per_minute: int = Field(
         120, ge=0, description="Creates per key per minute (0: unlimited)."
     )

@@ -25,7 +25,7 @@ from vidgen.core.keys import ApiKey
 from vidgen.core.storage import Storage, remove_outputs
 from vidgen.media.capture import ImageCapture
 from vidgen.media.fetch import FetchError, SafeFetcher
-from vidgen.service import Access, Admin, GenerationService, Links, Service, UsageService
+from vidgen.service import Access, Admin, GenerationService, Links, Live, Service, UsageService
 from vidgen.settings import Settings
 from vidgen.storage.links import LinkSigner
 from vidgen.store.db import Database
@@ -94,16 +94,18 @@ class Runtime:
             return None
 
         server_secret = settings.link_secret()
+        generation_service = GenerationService(
+            generations=generations,
+            catalog=catalog,
+            engines=engines,
+            capture_image=ImageCapture(fetcher, settings),
+            check_webhook_url=check_webhook_url,
+            remove_outputs=functools.partial(remove_outputs, storage),
+            settings=settings,
+        )
         service = Service(
-            generations=GenerationService(
-                generations=generations,
-                catalog=catalog,
-                engines=engines,
-                capture_image=ImageCapture(fetcher, settings),
-                check_webhook_url=check_webhook_url,
-                remove_outputs=functools.partial(remove_outputs, storage),
-                settings=settings,
-            ),
+            generations=generation_service,
+            live=Live(generations, poll_interval=settings.live_poll_interval),
             links=Links(
                 storage,
                 LinkSigner(server_secret, settings.link_ttl_seconds),

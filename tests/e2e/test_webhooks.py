@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import LiveServer, data_uri, make_image, wait_for_status
 from vidgen.webhooks.signing import verify
@@ -111,6 +112,76 @@ def test_final_events_survive_failures_and_a_crash_and_arrive_signed_once_each(
         assert verify(secret, raw, headers["x-webhook-signature"])
         assert headers["x-webhook-id"] == body["id"]
         assert not verify("whsec_wrong", raw, headers["x-webhook-signature"])
+
+
+def test_deliveries_verify_with_the_standardwebhooks_library_for_the_events_each_create_chose(
+    live_server: LiveServer, receiver: Receiver
+) -> None:
+    with live_server.client() as client:
+        secret = client.get("/v1/account").json()["webhook_secret"]
+        aiml = client.post(
+            "/v2/video/generations",
+            json={
+                "model": GEN4,
+                "image_url": data_uri(make_image()),
+                "webhook_url": receiver.url,
+                "webhook_events": ["started", "completed"],
+            },
+        ).json()["id"]
+        frame = client.post(
+            "/v2/videos/generate",
+            json={
+                "model": "runway-gen4-turbo",
+                "runwayParams": {"image": data_uri(make_image())},
+                "webhookUrl": receiver.url,
+                "webhookEvents": ["completed"],
+            },
+        ).json()["jobId"]
+        for gen_id in (aiml, frame):
+            wait_for_status(client, gen_id)
+    receiver.wait_for(3)
+    with receiver.lock:
+        raw_calls = [(h, b) for h, b, status in receiver.calls if status == 200]
+    hook = Webhook(secret)
+    seen: dict[str, list[str]] = {}
+    for headers, raw in raw_calls:
+        body = hook.verify(raw, headers)  # raises unless the signature is right
+        assert headers["webhook-id"] == body["id"] == headers["x-webhook-id"]
+        assert verify(secret, raw, headers["x-webhook-signature"])  # the older form, kept
+        seen.setdefault(body["generation"]["id"], []).append(body["type"])
+        with pytest.raises(WebhookVerificationError):
+            hook.verify(raw.replace(b"generation", b"Generation", 1), headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook("whsec_" + "ab" * 32).verify(raw, headers)
+    assert sorted(seen[aiml]) == ["generation.completed", "generation.started"]
+    assert seen[frame] == ["generation.completed"]
+
+
+def test_an_unknown_event_name_is_refused_naming_the_field_of_each_dialect(
+    live_server: LiveServer, receiver: Receiver
+) -> None:
+    with live_server.client() as client:
+        aiml = client.post(
+            "/v2/video/generations",
+            json={
+                "model": GEN4,
+                "image_url": data_uri(make_image()),
+                "webhook_url": receiver.url,
+                "webhook_events": ["finished"],
+            },
+        )
+        frame = client.post(
+            "/v2/videos/generate",
+            json={
+                "model": "runway-gen4-turbo",
+                "runwayParams": {"image": data_uri(make_image())},
+                "webhookUrl": receiver.url,
+                "webhookEvents": ["finished"],
+            },
+        )
+    assert aiml.status_code == 400 and "webhook_events" in aiml.text, aiml.text
+    assert frame.status_code == 400, frame.text
+    assert "webhookEvents" in frame.json()["details"], frame.text
 
 
 def generate_to_the_end(

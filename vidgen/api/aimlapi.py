@@ -25,6 +25,7 @@ from vidgen.api.dialect import (
     fast_path,
     request_fingerprint,
 )
+from vidgen.api.preferences import CreateOptions, CreatePreferences
 from vidgen.core.keys import ApiKey
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
@@ -168,6 +169,15 @@ class Usage(BaseModel):
     )
 
 
+class QueuePlace(BaseModel):
+    position: int = Field(..., ge=1, description="1: the next generation a worker takes.")
+    eta_seconds: int | None = Field(
+        ...,
+        description="Estimated seconds until it is done, from the model's measured run times; "
+        "null until one has completed.",
+    )
+
+
 class Meta(BaseModel):
     usage: Usage | None
     engine: str = Field(..., description="The engine that serves this model, e.g. `preview`.")
@@ -180,6 +190,9 @@ class Meta(BaseModel):
     )
     created_at: datetime
     completed_at: datetime | None = None
+    queue: QueuePlace | None = Field(
+        None, description="vidgen extension: where a queued generation stands; null otherwise."
+    )
 
 
 class GenerationStatus(BaseModel):
@@ -199,6 +212,7 @@ async def render_generation(
     thumbnail = await service.links.file_url(generation, base_url, thumbnail=True)
     duration = generation.video.duration if generation.video else None
     charged, failure = generation.credits_charged, generation.failure
+    queue = await service.live.queue(generation)
     # Validated as one nested document: one pass of pydantic-core, where building each
     # nested model on its own validates four times (every poll answer is rendered here).
     return GenerationStatus.model_validate(
@@ -218,6 +232,7 @@ async def render_generation(
                 "thumbnail_url": thumbnail[0] if thumbnail else None,
                 "created_at": generation.created_at,
                 "completed_at": generation.finished_at if generation.status.is_final else None,
+                "queue": queue.to_json() if queue else None,
             },
         }
     )
@@ -277,13 +292,21 @@ async def _create(
     key: ApiKey,
     service: Service,
     idempotency_key: str | None,
-) -> Created:
+    options: CreatePreferences,
+) -> GenerationStatus | Created:
     submission = await service.generations.submit(
-        key, body.to_request(base_url=public_base_url(request), idempotency_key=idempotency_key)
+        key,
+        options.apply(
+            body.to_request(base_url=public_base_url(request), idempotency_key=idempotency_key)
+        ),
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return Created(id=submission.generation.id, status=STATUS_WORDS[submission.generation.status])
+    generation = await options.hold(service, key, submission.generation, response)
+    if options.waited:
+        # Held with Prefer: wait, the answer is the poll's: the video is there once it ended.
+        return await render_generation(request, service, generation)
+    return Created(id=generation.id, status=STATUS_WORDS[generation.status])
 
 
 async def _poll(
@@ -325,7 +348,7 @@ async def poll_fast(request: Request) -> Response | None:
 
 @router.post(
     "/v2/video/generations",
-    response_model=Created,
+    response_model=GenerationStatus | Created,
     responses=ERROR_RESPONSES,
     summary="Create a video generation",
 )
@@ -335,9 +358,10 @@ async def create_generation(
     body: CreateGeneration,
     key: CurrentKey,
     service: ServiceDep,
+    options: CreateOptions,
     idempotency_key: IdempotencyKey = None,
-) -> Created:
-    return await _create(request, response, body, key, service, idempotency_key)
+) -> GenerationStatus | Created:
+    return await _create(request, response, body, key, service, idempotency_key, options)
 
 
 @router.get(
@@ -392,7 +416,7 @@ async def cancel_generation(
 
 @router.post(
     "/v2/generate/video/runway/generation",
-    response_model=Created,
+    response_model=GenerationStatus | Created,
     responses=ERROR_RESPONSES,
     summary="Create a video generation (legacy route)",
 )
@@ -402,9 +426,10 @@ async def create_generation_legacy(
     body: CreateGeneration,
     key: CurrentKey,
     service: ServiceDep,
+    options: CreateOptions,
     idempotency_key: IdempotencyKey = None,
-) -> Created:
-    return await _create(request, response, body, key, service, idempotency_key)
+) -> GenerationStatus | Created:
+    return await _create(request, response, body, key, service, idempotency_key, options)
 
 
 @router.get(

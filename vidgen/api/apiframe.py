@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
+from vidgen.api.preferences import CreateOptions
 from vidgen.core.catalog import Catalog
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import InsufficientCredits, VidgenError
@@ -211,7 +212,7 @@ JobId = Annotated[str, Path(max_length=100)]
 @router.post(
     "/v2/videos/generate",
     status_code=202,
-    response_model=JobAccepted,
+    response_model=Job | JobAccepted,
     responses=ERRORS,
     summary="Generate a video from an image and a prompt",
 )
@@ -221,16 +222,21 @@ async def generate(
     body: GenerateVideo,
     key: CurrentKey,
     service: ServiceDep,
+    options: CreateOptions,
     idempotency_key: IdempotencyKey = None,
-) -> JobAccepted:
+) -> Job | JobAccepted:
     submission = await service.generations.submit(
-        key, _to_request(body, service.catalog, public_base_url(request), idempotency_key)
+        key,
+        options.apply(
+            _to_request(body, service.catalog, public_base_url(request), idempotency_key)
+        ),
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return JobAccepted(
-        jobId=submission.generation.id, status=STATUS_WORDS[submission.generation.status]
-    )
+    generation = await options.hold(service, key, submission.generation, response)
+    if options.waited:
+        return await render_job(request, service, generation)  # the job, as a read shows it
+    return JobAccepted(jobId=generation.id, status=STATUS_WORDS[generation.status])
 
 
 @router.get("/v2/jobs/{job_id}", response_model=Job, responses=ERRORS, summary="Get a job")

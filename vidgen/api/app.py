@@ -31,6 +31,7 @@ from vidgen.api import (
     aimlapi,
     apiframe,
     docs,
+    events,
     files,
     openai,
     ops,
@@ -61,8 +62,8 @@ log = logging.getLogger("vidgen.http")
 DIALECTS: tuple[Dialect, ...] = (aimlapi.DIALECT, apiframe.DIALECT, runway.DIALECT, openai.DIALECT)
 DEFAULT_DIALECT = aimlapi.DIALECT
 #: vidgen's own routes under Runway's /v1 (the model list, the key's account and usage, key
-#: management): the default shape.
-OWN_PATHS = ("/v1/models", "/v1/account", "/v1/admin", "/v1/usage")
+#: management, a generation's event stream): the default shape.
+OWN_PATHS = ("/v1/models", "/v1/account", "/v1/admin", "/v1/usage", "/v1/generations")
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -385,6 +386,7 @@ def create_app(
         + [
             {"name": "account", "description": "The calling key: balance, webhook secret, usage."},
             {"name": "admin", "description": "Key management, for admin keys."},
+            {"name": "events", "description": "A generation's progress, live (SSE)."},
             {"name": "files", "description": "Signed downloads."},
             {"name": "operations", "description": "Health, readiness, metrics, models."},
         ],
@@ -395,6 +397,7 @@ def create_app(
         account.router,
         usage.router,
         admin.router,
+        events.router,
         files.router,
         ops.router,
         docs.router,

@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint
 from vidgen.api.files import send_object
+from vidgen.api.preferences import CreateOptions
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, NotFound, VidgenError
@@ -350,18 +351,22 @@ async def create_video(
     response: Response,
     key: CurrentKey,
     service: ServiceDep,
+    options: CreateOptions,
     idempotency_key: IdempotencyKey = None,
 ) -> Video:
     body, image, fingerprint = await _parse_create(request)
     submission = await service.generations.submit(
         key,
-        _to_request(
-            service.catalog, body, image, fingerprint, public_base_url(request), idempotency_key
+        options.apply(
+            _to_request(
+                service.catalog, body, image, fingerprint, public_base_url(request), idempotency_key
+            )
         ),
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return await render_video(request, service, submission.generation)
+    generation = await options.hold(service, key, submission.generation, response)
+    return await render_video(request, service, generation)
 
 
 @router.get(

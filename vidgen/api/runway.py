@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
+from vidgen.api.preferences import CreateOptions
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
@@ -384,7 +385,7 @@ async def organization_usage(
 
 @router.post(
     "/v1/image_to_video",
-    response_model=TaskCreated,
+    response_model=Task | TaskCreated,
     responses=ERRORS,
     summary="Start an image-to-video task",
 )
@@ -394,16 +395,24 @@ async def image_to_video(
     body: ImageToVideo,
     key: CurrentKey,
     service: ServiceDep,
+    options: CreateOptions,
     version: RunwayVersion = None,
     idempotency_key: IdempotencyKey = None,
-) -> TaskCreated:
+) -> Task | TaskCreated:
     _check_version(version)
     submission = await service.generations.submit(
-        key, _to_request(body, service.catalog, public_base_url(request), idempotency_key)
+        key,
+        options.apply(
+            _to_request(body, service.catalog, public_base_url(request), idempotency_key)
+        ),
     )
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    generation = submission.generation
+    generation = await options.hold(service, key, submission.generation, response)
+    if options.waited:
+        # The task as GET /v1/tasks/{id} shows it: its status and, once it ended, its output.
+        throttled = await service.generations.is_throttled(key, generation)
+        return await render_task(request, service, generation, throttled=throttled)
     return TaskCreated(id=generation.id, estimatedCost=Cost(credits=generation.credits))
 
 

@@ -189,8 +189,10 @@ def generate(
         view = LiveView(created.id)
         try:
             with view:
+                # The server's event stream where it has one (every change as it happens),
+                # else the polls below.
                 done = client.generations.wait(
-                    created, timeout=timeout or None, on_progress=view.update
+                    created, timeout=timeout or None, on_progress=view.update, follow=True
                 )
         except KeyboardInterrupt:  # the live view has stopped: the prompt has the terminal
             _interrupted(client, created.id, as_json=as_json)

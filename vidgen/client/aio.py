@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from httpx_sse import aconnect_sse
 
 from vidgen.client.config import (
     DEFAULT_MODEL,
@@ -23,12 +24,13 @@ from vidgen.client.config import (
 from vidgen.client.images import ImageInput
 from vidgen.client.protocol import (
     Api,
+    Listen,
     Plan,
     ProgressCallback,
     Report,
     Send,
     Sleep,
-    Stream,
+    Step,
     generation_id_of,
 )
 from vidgen.client.types import Generation, GenerationPage, Model
@@ -117,9 +119,11 @@ class AsyncClient:
         finally:
             plan.close()
 
-    async def _perform(self, step: Send | Sleep | Report | Stream) -> Any:
+    async def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
             return await self._http.send(step.request)
+        if isinstance(step, Listen):
+            return await self._listen(step)
         if isinstance(step, Sleep):
             await self._api.clock.sleep_async(step.seconds)
         elif isinstance(step, Report):
@@ -135,6 +139,28 @@ class AsyncClient:
                     await asyncio.to_thread(step.sink.write, chunk)
             finally:
                 await response.aclose()
+        return None
+
+    async def _listen(self, step: Listen) -> Generation | None:
+        timeout = httpx.Timeout(self._http.timeout.connect, read=step.read_timeout)
+        request = step.request
+        async with aconnect_sse(
+            self._http, request.method, str(request.url), headers=request.headers, timeout=timeout
+        ) as source:
+            if source.response.status_code != 200:
+                return None
+            async for event in source.aiter_sse():
+                if not event.data:  # a keep-alive comment
+                    continue
+                changed = step.on_event(event.json())
+                if changed is None:
+                    continue
+                if step.on_progress is not None:
+                    result = step.on_progress(changed)
+                    if inspect.isawaitable(result):
+                        await result
+                if changed.is_final:
+                    return changed
         return None
 
 
@@ -192,15 +218,17 @@ class AsyncGenerations:
         # Not asyncio.timeout: on running out, wait raises Timeout carrying the last status.
         timeout: float | None = DEFAULT_WAIT,  # noqa: ASYNC109
         on_progress: ProgressCallback | None = None,
+        follow: bool = False,
     ) -> Generation:
-        """Poll until final and return the completed generation; see ``Generations.wait``.
+        """Poll (or with ``follow``, follow the event stream) until final and return the
+        completed generation; see ``Generations.wait``.
 
         Example::
 
             done = await client.generations.wait(created, on_progress=print)
         """
         plan = self._client._api.wait(
-            generation_id_of(generation), timeout=timeout, on_progress=on_progress
+            generation_id_of(generation), timeout=timeout, on_progress=on_progress, follow=follow
         )
         return await self._client._run(plan)
 

@@ -10,6 +10,7 @@ and polling rules therefore exist once, and tests can drive them with a fake clo
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Generator
@@ -43,6 +44,7 @@ from vidgen.client.types import Generation, GenerationPage, Model, parse_models
 
 __all__ = [
     "Api",
+    "Listen",
     "Plan",
     "ProgressCallback",
     "Report",
@@ -95,9 +97,46 @@ class Stream:
     sink: PartialFile
 
 
-Step: TypeAlias = Send | Sleep | Report | Stream
+#: Seconds a followed event stream may stay silent before it is given up for polling: the
+#: server sends a keep-alive comment every 15 s, so silence this long means a dead connection.
+LISTEN_READ_TIMEOUT = 45.0
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Open ``request``'s Server-Sent Events stream (vidgen's ``/v1/generations/{id}/events``)
+    and hand each event's data to ``on_event``, which returns the generation when it changed;
+    the runner reports it to ``on_progress`` (awaiting it on ``AsyncClient``), and stops at a
+    final one, which it answers with; None when the stream is not there (any status but 200)
+    or ended without one. Transport errors are raised into the plan, which then polls."""
+
+    request: httpx.Request
+    on_event: Callable[[dict[str, Any]], Generation | None]
+    on_progress: ProgressCallback | None
+    read_timeout: float
+
+
+Step: TypeAlias = Send | Sleep | Report | Stream | Listen
 #: A plan yields steps, is sent each step's outcome (or has its error thrown in), returns T.
 Plan: TypeAlias = Generator[Step, Any, T]
+
+
+def _event_generation(data: dict[str, Any]) -> Generation | None:
+    """A generation as an event of vidgen's stream shows it (statuses as a poll reads them:
+    ``failed`` and ``cancelled`` are ``error``)."""
+    status = data.get("status")
+    if not isinstance(data.get("id"), str) or not isinstance(status, str):
+        return None
+    word = "error" if status in ("failed", "cancelled") else status
+    progress = data.get("progress")
+    return Generation.parse(
+        {
+            "id": data["id"],
+            "status": word,
+            "error": data.get("error"),
+            "meta": {"progress": progress} if isinstance(progress, int | float) else {},
+        }
+    )
 
 
 def generation_id_of(generation: Generation | str) -> str:
@@ -283,6 +322,7 @@ class Api:
         *,
         timeout: float | None,
         on_progress: ProgressCallback | None,
+        follow: bool = False,
     ) -> Plan[Generation]:
         """Poll until the generation is final: return it when completed, raise
         ``GenerationFailed`` when it ended in error, ``Timeout`` when ``timeout`` runs out.
@@ -290,13 +330,45 @@ class Api:
         Transient failures (the statuses in ``RETRYABLE_STATUSES``, connection errors) do not end
         the wait: it backs off (or honours ``Retry-After``) and polls the same id again, until the
         deadline. Other errors (401, 404…) are raised at once.
+
+        ``follow``: first follow the server's event stream, where it has one (vidgen's
+        ``/v1/generations/{id}/events``), reporting each change as it happens; the polls below
+        then only read the final state (with its video link) or take over when the stream is
+        not there or breaks.
         """
         start = self.clock.monotonic()
         deadline = None if timeout is None else start + timeout
+        last: Generation | None = None
+        if follow and self.idempotent_creates:  # the public gateways have no event stream
+            reported: list[Generation] = []
+
+            def on_event(data: dict[str, Any]) -> Generation | None:
+                generation = _event_generation(data)
+                if generation is None:
+                    return None
+                if reported and (reported[-1].status, reported[-1].progress) == (
+                    generation.status,
+                    generation.progress,
+                ):
+                    return None
+                reported.append(generation)
+                return generation
+
+            read_timeout = LISTEN_READ_TIMEOUT
+            if deadline is not None:
+                read_timeout = max(0.1, min(read_timeout, deadline - start))
+            events = self.request(
+                "GET",
+                f"/v1/generations/{generation_id}/events",
+                extra_headers={"Accept": "text/event-stream"},
+            )
+            # A broken stream (or one that is not SSE, or not JSON): the polls below take over.
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                yield Listen(events, on_event, on_progress, read_timeout)
+            last = reported[-1] if reported else None
         request = self.request("GET", GENERATIONS_PATH, params={"generation_id": generation_id})
         interval = self.poll.initial
         failures = 0
-        last: Generation | None = None
         while True:
             hinted: float | None = None
             try:

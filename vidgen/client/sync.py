@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from httpx_sse import connect_sse
 
 from vidgen.client.config import (
     DEFAULT_MODEL,
@@ -21,12 +22,13 @@ from vidgen.client.config import (
 from vidgen.client.images import ImageInput
 from vidgen.client.protocol import (
     Api,
+    Listen,
     Plan,
     ProgressCallback,
     Report,
     Send,
     Sleep,
-    Stream,
+    Step,
     generation_id_of,
 )
 from vidgen.client.types import Generation, GenerationPage, Model
@@ -124,9 +126,11 @@ class Client:
         finally:
             plan.close()
 
-    def _perform(self, step: Send | Sleep | Report | Stream) -> Any:
+    def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
             return self._http.send(step.request)
+        if isinstance(step, Listen):
+            return self._listen(step)
         if isinstance(step, Sleep):
             self._api.clock.sleep(step.seconds)
         elif isinstance(step, Report):
@@ -139,6 +143,26 @@ class Client:
                     step.sink.write(chunk)
             finally:
                 response.close()
+        return None
+
+    def _listen(self, step: Listen) -> Generation | None:
+        timeout = httpx.Timeout(self._http.timeout.connect, read=step.read_timeout)
+        request = step.request
+        with connect_sse(
+            self._http, request.method, str(request.url), headers=request.headers, timeout=timeout
+        ) as source:
+            if source.response.status_code != 200:
+                return None
+            for event in source.iter_sse():
+                if not event.data:  # a keep-alive comment
+                    continue
+                changed = step.on_event(event.json())
+                if changed is None:
+                    continue
+                if step.on_progress is not None:
+                    step.on_progress(changed)
+                if changed.is_final:
+                    return changed
         return None
 
 
@@ -215,8 +239,13 @@ class Generations:
         *,
         timeout: float | None = DEFAULT_WAIT,
         on_progress: ProgressCallback | None = None,
+        follow: bool = False,
     ) -> Generation:
         """Poll until the generation is final and return it, completed.
+
+        ``follow=True`` follows the server's event stream instead where it has one (vidgen's
+        ``GET /v1/generations/{id}/events``): every change is reported as it happens, with no
+        polling, and the wait falls back to polling when the stream is not there or breaks.
 
         Polls every 0.5 s at first, growing to every 5 s (``PollPolicy``), and longer when the
         server asks with ``Retry-After``. Transient failures (429, 5xx, connection errors) are
@@ -234,7 +263,7 @@ class Generations:
         and ``Timeout`` if ``timeout`` runs out (the generation itself goes on).
         """
         plan = self._client._api.wait(
-            generation_id_of(generation), timeout=timeout, on_progress=on_progress
+            generation_id_of(generation), timeout=timeout, on_progress=on_progress, follow=follow
         )
         return self._client._run(plan)
 

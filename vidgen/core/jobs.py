@@ -5,7 +5,7 @@ these types; the SQL store and the in-memory one both implement it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,6 +16,7 @@ from vidgen.core.models import CapturedImage, CapturedMedia, CapturedVideo, Gene
 
 __all__ = [
     "INPUT_POSITIONS",
+    "RECENT_RUNS",
     "ClaimedJob",
     "Ending",
     "Heartbeat",
@@ -23,11 +24,19 @@ __all__ = [
     "IdempotencyRace",
     "IdempotentMatch",
     "NewJob",
+    "QueuePlace",
     "ReapResult",
     "UnknownCursor",
     "keyframe_position",
+    "mean_seconds",
     "reference_position",
 ]
+
+
+def mean_seconds(durations: Iterable[timedelta]) -> float | None:
+    """The mean of some run durations in seconds; None for none."""
+    seconds = [d.total_seconds() for d in durations]
+    return sum(seconds) / len(seconds) if seconds else None
 
 
 def reference_position(index: int) -> str:
@@ -70,6 +79,9 @@ class NewJob:
     kind: Kind = Kind.IMAGE_TO_VIDEO
     #: Inputs beyond the first and last frame, by position (``INPUT_POSITIONS``).
     other_inputs: Mapping[str, CapturedMedia] = field(default_factory=dict)
+    #: Cancel-After: the store sets the deadline this long after it stores the job (on its
+    #: own clock); not ended by then, the job ends cancelled, refunded (``DeadlineExceeded``).
+    cancel_after: timedelta | None = None
 
     def stored_facts(self) -> JobFacts:
         """The job's facts as stored: what the request said, and the facts of the inputs
@@ -154,6 +166,23 @@ class Ending(StrEnum):
 class Heartbeat:
     owned: bool  # False: the lease was lost (expired and taken over, or the job ended)
     cancel_requested: bool
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a queued job stands, and what its estimate is measured from."""
+
+    #: 1: the next job a worker claims (claim order: priority, turn, age).
+    position: int
+    #: Mean seconds from start to completion of the model's latest completed jobs (at most
+    #: ``RECENT_RUNS``); None while none has completed.
+    mean_run_seconds: float | None
+    #: Jobs running now, of every model: how many run side by side.
+    running: int
+
+
+#: How many of a model's latest completions its queue estimates are measured from.
+RECENT_RUNS = 20
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,8 @@ class GenerationRequest:
     webhook_url: str | None = None
     webhook_events: tuple[str, ...] | None = None  # None: the final events
     idempotency_key: str | None = None
+    #: The ``Cancel-After`` header as sent (``core.deadlines``); None: no deadline.
+    cancel_after: str | None = None
     fingerprint: str | None = None  # the dialect's digest of the request, for idempotency
     base_url: str | None = None  # the URL the request came in on (links in webhook payloads)
     #: None: from the inputs (a first image: image to video; none: text to video).

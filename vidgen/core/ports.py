@@ -27,6 +27,7 @@ from vidgen.core.jobs import (
     IdempotencyClaim,
     IdempotentMatch,
     NewJob,
+    QueuePlace,
     ReapResult,
 )
 from vidgen.core.keys import ApiKey, CreditResult, KeyStatus, Role
@@ -108,6 +109,10 @@ class GenerationRepository(Protocol):
     ) -> UsageRecords:
         """The charges and refunds written, and the jobs created, in ``start`` ≤ t < ``end``,
         of one key or (None) of every key; deleted jobs included (they were made)."""
+
+    async def queue_place(self, job_id: str) -> QueuePlace | None:
+        """Where a queued job stands in claim order, with its model's measured run time;
+        None when the job is not queued."""
         ...
 
     async def request_cancel(self, job_id: str, key_id: str) -> Generation | None:
@@ -182,6 +187,11 @@ class JobQueue(Protocol):
     async def release(self, job_id: str, worker: str) -> bool: ...
 
     async def requeue_expired(self, *, batch: int = 100) -> ReapResult: ...
+
+    async def end_overdue(self, *, batch: int = 100) -> list[str]:
+        """End the jobs still queued or running past their deadline (Cancel-After) cancelled,
+        refunded, with the error ``DeadlineExceeded``; returns their ids."""
+        ...
 
     async def queue_depth(self) -> dict[str, int]: ...
 

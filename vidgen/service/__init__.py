@@ -3,6 +3,7 @@ core. It uses the ports (``vidgen.core.ports``) and never an adapter; ``vidgen.w
 it from the adapters that the settings choose.
 
     service.generations   submit, get, list, cancel, delete
+    service.live          queue places and ETAs, Prefer: wait, the event stream
     service.links         download links, and the files they open
     service.access        API keys: who is calling
     service.admin         API keys managed over HTTP, by admin keys
@@ -20,6 +21,7 @@ from vidgen.service.access import Access
 from vidgen.service.admin import Admin, NewKey
 from vidgen.service.generations import GenerationService, Submission
 from vidgen.service.links import Download, Links
+from vidgen.service.live import Live, LiveEvent, QueueEstimate
 from vidgen.service.usage import UsageService
 from vidgen.settings import Settings
 
@@ -29,7 +31,10 @@ __all__ = [
     "Download",
     "GenerationService",
     "Links",
+    "Live",
+    "LiveEvent",
     "NewKey",
+    "QueueEstimate",
     "Service",
     "Submission",
     "UsageService",
@@ -39,6 +44,7 @@ __all__ = [
 @dataclass
 class Service:
     generations: GenerationService
+    live: Live
     links: Links
     access: Access
     admin: Admin

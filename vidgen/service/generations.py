@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from vidgen.core.catalog import Catalog
+from vidgen.core.deadlines import CANCEL_AFTER, parse_cancel_after
 from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
 from vidgen.core.facts import JobFacts, Position, WebhookSubscription
 from vidgen.core.jobs import (
@@ -48,7 +49,7 @@ from vidgen.errors import (
     NotFound,
 )
 from vidgen.logs import generation_id_var, request_id_var
-from vidgen.metrics import JOBS_SUBMITTED
+from vidgen.metrics import CREDITS_CHARGED, JOBS_SUBMITTED
 from vidgen.settings import Settings
 
 __all__ = ["GenerationService", "RemoveOutputs", "Submission", "month_start"]
@@ -106,6 +107,12 @@ class GenerationService:
         spec = self.catalog.get(request.model)
         engine_name = self.catalog.engine_for(spec.id)
         errors = validate_request(spec, request) + await self._webhook_errors(request)
+        cancel_after = None
+        if request.cancel_after is not None:
+            try:
+                cancel_after = parse_cancel_after(request.cancel_after)
+            except ValueError as exc:
+                errors.append(FieldError(CANCEL_AFTER, str(exc)))
         engine = self.engines.get(engine_name)
         if engine is not None:
             errors += engine.validate(spec, request)
@@ -161,6 +168,7 @@ class GenerationService:
             last_image=last,
             facts=facts,
             kind=request.resolved_kind,
+            cancel_after=cancel_after,
         )
         try:
             generation = await self.generations.create(new_job, idempotency=idempotency)
@@ -171,6 +179,7 @@ class GenerationService:
                 raise
             return await self._replay(key, match, idempotency)
         JOBS_SUBMITTED.labels(spec.id, request.dialect).inc()
+        CREDITS_CHARGED.labels(spec.id, request.dialect).inc(price)
         generation_id_var.set(job_id)
         log.info(
             "generation queued",

@@ -13,11 +13,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from vidgen.core.jobs import (
+    RECENT_RUNS,
     IdempotencyClaim,
     IdempotencyRace,
     IdempotentMatch,
     NewJob,
+    QueuePlace,
     UnknownCursor,
+    mean_seconds,
 )
 from vidgen.core.models import CapturedMedia, CapturedVideo, Generation, Status
 from vidgen.core.usage import JobFact, LedgerFact, UsageRecords
@@ -70,6 +73,7 @@ class GenerationStore:
             "cancel_requested": False,
             "created_at": now,
             "updated_at": now,
+            "deadline_at": now + job.cancel_after if job.cancel_after is not None else None,
         }
         insert_job = (
             queue_sql.INSERT_JOB_NOTIFY if self.db.dialect == "postgresql" else queue_sql.INSERT_JOB
@@ -252,6 +256,26 @@ class GenerationStore:
             jobs.c.key_id == key_id, jobs.c.status == Status.GENERATING.value
         )
         return await self.db.read(lambda conn: int(conn.execute(query).scalar_one()), point=True)
+
+    async def queue_place(self, job_id: str) -> QueuePlace | None:
+        def read(conn: Connection) -> QueuePlace | None:
+            job = conn.execute(
+                select(jobs.c.model, jobs.c.priority, jobs.c.turn, jobs.c.created_at).where(
+                    jobs.c.id == job_id, jobs.c.status == Status.QUEUED.value
+                )
+            ).first()
+            if job is None:
+                return None
+            ahead = conn.execute(queue_sql.ahead_of(job.priority, job.turn, job.created_at))
+            runs = conn.execute(queue_sql.recent_runs(job.model, RECENT_RUNS)).all()
+            running = conn.execute(queue_sql.RUNNING).scalar_one()
+            return QueuePlace(
+                position=int(ahead.scalar_one()) + 1,
+                mean_run_seconds=mean_seconds((r.finished_at - r.started_at) for r in runs),
+                running=int(running),
+            )
+
+        return await self.db.read(read)
 
     async def request_cancel(self, job_id: str, key_id: str) -> Generation | None:
         """Cancel: a queued job ends cancelled (refunded) at once; a running one is flagged and

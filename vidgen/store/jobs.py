@@ -24,8 +24,10 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_
 from sqlalchemy.engine import Connection
 
+from vidgen.core.deadlines import DEADLINE_EXCEEDED
 from vidgen.core.facts import JobFacts
 from vidgen.core.jobs import ClaimedJob, Ending, Heartbeat, ReapResult
 from vidgen.core.models import CapturedImage, CapturedMedia, CapturedVideo, Status, VideoOutput
@@ -34,6 +36,7 @@ from vidgen.store.credits import CANCELLED, finish_and_refund
 from vidgen.store.db import Database
 from vidgen.store.notify import Wakeup, announce_job
 from vidgen.store.rows import row_to_generation
+from vidgen.store.tables import jobs
 from vidgen.store.webhooks import enqueue_event
 
 __all__ = ["JobStore"]
@@ -285,6 +288,30 @@ class JobStore:
         for _ in result.requeued:
             self.wakeup.job_ready()
         return result
+
+    async def end_overdue(self, *, batch: int = 100) -> list[str]:
+        """End jobs past their Cancel-After deadline cancelled, refunded (``DeadlineExceeded``),
+        whether queued or running: a running one's worker finds its lease gone at its next
+        heartbeat and stops the engine. Each ending is guarded on the job still being overdue
+        and active, so a job that ended meanwhile is left as it ended."""
+        now = self.db.now()
+        condition = queue_sql.overdue(now)
+        # Every process asks once a second, and almost always nothing is due: a read first, so
+        # that the answer "none" takes no write lock (SQLite's one writer, PostgreSQL's rows).
+        probe = queue_sql.due_for_deadline(condition, 1, lock=False)
+        if await self.db.read(lambda conn: conn.execute(probe).first()) is None:
+            return []
+        due = queue_sql.due_for_deadline(condition, batch)
+
+        def run(conn: Connection) -> list[str]:
+            ended = []
+            for job_id in conn.execute(due).scalars().all():
+                this = and_(jobs.c.id == job_id, condition)
+                if finish_and_refund(conn, this, Status.CANCELLED, *DEADLINE_EXCEEDED, now=now):
+                    ended.append(job_id)
+            return ended
+
+        return await self.db.write(run)
 
     async def queue_depth(self) -> dict[str, int]:
         query = queue_sql.QUEUE_DEPTH

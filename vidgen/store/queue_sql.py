@@ -55,11 +55,14 @@ __all__ = [
     "INSERT_JOB_NOTIFY",
     "OWNED",
     "QUEUE_DEPTH",
+    "RUNNING",
     "TURN_PROBES",
     "active",
+    "ahead_of",
     "announcement",
     "cancel_requested",
     "claim",
+    "due_for_deadline",
     "due_for_reaping",
     "end",
     "expired_job",
@@ -68,7 +71,9 @@ __all__ = [
     "give_back",
     "job_announcement",
     "lock_key",
+    "overdue",
     "owned",
+    "recent_runs",
     "release",
     "requeue",
     "retry",
@@ -467,6 +472,54 @@ def requeue(this: Any, now: datetime) -> Any:
         )
     )
 
+
+def overdue(now: datetime) -> Any:
+    """Jobs still queued or running past their Cancel-After deadline."""
+    return and_(jobs.c.status.in_(_ACTIVE), jobs.c.deadline_at <= now)
+
+
+def due_for_deadline(condition: Any, batch: int, *, lock: bool = True) -> Any:
+    """Up to ``batch`` overdue jobs, the earliest deadline first; SKIP LOCKED, as the reaper's
+    (``lock=False``: only to see whether there are any)."""
+    query = select(jobs.c.id).where(condition).order_by(jobs.c.deadline_at).limit(batch)
+    return query.with_for_update(skip_locked=True) if lock else query
+
+
+def ahead_of(priority: int, turn: int, created_at: datetime) -> Any:
+    """How many queued jobs come before one at (``priority``, ``turn``, ``created_at``) in
+    claim order: a count over a range of ``ix_jobs_claim``."""
+    return select(func.count()).where(
+        jobs.c.status == Status.QUEUED.value,
+        or_(
+            jobs.c.priority > priority,
+            and_(
+                jobs.c.priority == priority,
+                or_(
+                    jobs.c.turn < turn,
+                    and_(jobs.c.turn == turn, jobs.c.created_at < created_at),
+                ),
+            ),
+        ),
+    )
+
+
+def recent_runs(model: str, limit: int) -> Any:
+    """The model's latest completed jobs' start and end (``ix_jobs_model_finished``)."""
+    return (
+        select(jobs.c.started_at, jobs.c.finished_at)
+        .where(
+            jobs.c.model == model,
+            jobs.c.status == Status.COMPLETED.value,
+            jobs.c.started_at.is_not(None),
+            jobs.c.finished_at.is_not(None),
+        )
+        .order_by(jobs.c.finished_at.desc())
+        .limit(limit)
+    )
+
+
+#: Jobs running now, of every model.
+RUNNING = select(func.count()).where(jobs.c.status == Status.GENERATING.value)
 
 #: Queued jobs per model (``/metrics``, ``/ready``).
 QUEUE_DEPTH = (

@@ -161,10 +161,15 @@ jobs = Table(
     Column("finished_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("deleted_at", UTCDateTime, nullable=True),  # deleted by its key: gone from every read
+    # Cancel-After: not ended by then, the reaper ends it cancelled (DeadlineExceeded), refunded.
+    Column("deadline_at", UTCDateTime, nullable=True),
     Index("ix_jobs_key_created", "key_id", "created_at"),
     # A key's latest turn (``store.queue_sql.TURN_PROBES``) and its running jobs (per-key concurrency).
     Index("ix_jobs_key_turn", "key_id", "status", "priority", "turn"),
     Index("ix_jobs_lease", "status", "lease_expires_at"),
+    Index("ix_jobs_deadline", "status", "deadline_at"),
+    # A model's latest completions: the durations its queue estimates are measured from.
+    Index("ix_jobs_model_finished", "model", "status", "finished_at"),
 )
 
 #: The claim order, so that a claim reads the first unlocked entry instead of sorting the queue.

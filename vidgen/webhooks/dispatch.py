@@ -15,7 +15,8 @@ The payload is vidgen's own event format, the same for every API dialect::
      "created_at": "…", "generation": {"id", "status", "model", "progress", "video": {…}, …}}
 
 Headers: ``x-webhook-id``, ``x-webhook-event``, ``x-webhook-timestamp`` and
-``x-webhook-signature: sha256=<hex>`` (see ``webhooks.signing``).
+``x-webhook-signature: sha256=<hex>``, and the Standard Webhooks ``webhook-id``,
+``webhook-timestamp`` and ``webhook-signature: v1,<base64>`` (see ``webhooks.signing``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from vidgen.core.models import Generation
 from vidgen.core.ports import GenerationRepository, WebhookOutbox
 from vidgen.errors import ServiceUnavailable
 from vidgen.media.fetch import FetchError, SafeFetcher
-from vidgen.webhooks.signing import SIGNATURE_HEADER, sign
+from vidgen.webhooks.signing import signature_headers
 
 __all__ = ["FileUrl", "WebhookDispatcher", "backoff", "render_payload"]
 
@@ -159,10 +160,8 @@ class WebhookDispatcher:
         headers = {
             "content-type": "application/json",
             "user-agent": "vidgen-webhooks",
-            "x-webhook-id": event.id,
             "x-webhook-event": event.type,
-            "x-webhook-timestamp": str(int(time.time())),
-            SIGNATURE_HEADER: sign(self.secret_for(event.key_id), body),
+            **signature_headers(self.secret_for(event.key_id), event.id, int(time.time()), body),
         }
         status: int | None = None
         try:

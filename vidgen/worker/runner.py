@@ -206,24 +206,37 @@ class Worker:
         return outcome
 
 
+#: How often the reaper ends jobs past their Cancel-After deadline: a deadline is kept to
+#: about this much (the query is one probe of ``ix_jobs_deadline``).
+DEADLINE_CHECK_SECONDS = 1.0
+
+
 async def reap_expired_leases(
     store: JobQueue, storage: Storage, lease_seconds: float, stop: asyncio.Event
 ) -> None:
-    """Requeue (or end) jobs whose lease expired, every half lease, until ``stop`` is set.
-    Every vidgen process runs this, API-only ones included, so a job whose worker died reads
+    """Requeue (or end) jobs whose lease expired, every half lease, and end jobs past their
+    Cancel-After deadline, every ``DEADLINE_CHECK_SECONDS``, until ``stop`` is set. Every
+    vidgen process runs this, API-only ones included, so a job whose worker died reads
     ``queued`` again within a lease and a half even while no worker is alive. A job that ends
-    here (out of attempts, or cancelled) never completes, so any output its worker stored
-    before dying is removed."""
+    here (out of attempts, cancelled, or overdue) never completes, so any output its worker
+    stored is removed."""
     interval = max(0.5, lease_seconds / 2)
+    next_reap = 0.0
     while not stop.is_set():
         try:
-            result = await store.requeue_expired()
-            if result.requeued or result.failed:
-                log.warning(
-                    "expired leases reaped",
-                    extra={"requeued": result.requeued, "failed": result.failed},
-                )
-            for job_id in result.failed:
+            ended = await store.end_overdue()
+            if ended:
+                log.warning("deadlines exceeded", extra={"cancelled": ended})
+            if time.monotonic() >= next_reap:
+                next_reap = time.monotonic() + interval
+                result = await store.requeue_expired()
+                if result.requeued or result.failed:
+                    log.warning(
+                        "expired leases reaped",
+                        extra={"requeued": result.requeued, "failed": result.failed},
+                    )
+                ended += result.failed
+            for job_id in ended:
                 await remove_outputs(storage, job_id)
         except Exception as exc:
             log.warning(
@@ -232,4 +245,4 @@ async def reap_expired_leases(
                 extra={"error": repr(exc)},
             )
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+            await asyncio.wait_for(stop.wait(), min(interval, DEADLINE_CHECK_SECONDS))

@@ -376,3 +376,14 @@ def test_the_progress_bar_shows_each_progress_value_the_server_reports(
     intermediate = watched - {"0", "100"}
     assert len(intermediate) >= 5, watched
     assert len(intermediate - shown) <= 1, (sorted(intermediate, key=int), sorted(shown, key=int))
+
+
+def test_generate_follows_the_servers_event_stream(
+    working_server: LiveServer, frame: Path, tmp_path: Path
+) -> None:
+    result = vidgen(working_server, "generate", str(frame), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (saved,) = tmp_path.glob("*.mp4")
+    gen_id = saved.stem
+    assert f"{gen_id}: completed" in result.stderr  # the view saw the end (from the stream)
+    assert f"/v1/generations/{gen_id}/events" in working_server.output()

@@ -1,6 +1,10 @@
 // The aimlapi routes of this server, as the playground uses them. Every failure becomes an
 // ApiError that says which field (if any) is at fault, so the page can show it there.
 
+import { createParser } from "./eventsource-parser.js";
+
+const FINAL_EVENTS = new Set(["completed", "failed", "cancelled"]);
+
 /** An answer other than 2xx, or no answer at all (status 0). */
 export class ApiError extends Error {
   /**
@@ -74,6 +78,41 @@ export class Api {
   /** One generation, in the aimlapi poll shape. */
   get(id) {
     return this.request("GET", "/v2/video/generations", { params: { generation_id: id } });
+  }
+
+  /**
+   * Follow a generation's event stream (GET /v1/generations/{id}/events), calling onEvent with
+   * each event's data, until its final event. Resolves true once the final event came, false
+   * when there is no stream or it broke: the caller polls then. Read with fetch(), not
+   * EventSource, which cannot send the Authorization header.
+   */
+  async follow(id, onEvent, signal) {
+    const key = this.getKey();
+    if (!key || /[^\x21-\x7e]/.test(key)) return false;
+    let ended = false;
+    try {
+      const response = await fetch(new URL(`/v1/generations/${encodeURIComponent(id)}/events`, window.location.origin), {
+        headers: { Accept: "text/event-stream", Authorization: `Bearer ${key}` },
+        credentials: "omit",
+        cache: "no-store",
+        signal,
+      });
+      if (!response.ok || !response.body) return false;
+      const parser = createParser({
+        onEvent: (event) => {
+          onEvent(JSON.parse(event.data));
+          if (FINAL_EVENTS.has(event.event)) ended = true;
+        },
+      });
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return ended;
+        parser.feed(value);
+      }
+    } catch {
+      return ended; // aborted, dropped, or not the stream it should be
+    }
   }
 
   /** A page of this key's generations, newest first: {data, has_more, next_cursor}. */

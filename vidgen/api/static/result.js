@@ -17,6 +17,44 @@ const STATUS_TEXT = {
 
 const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
 
+/**
+ * When to read a generation again: at each event of its stream while the server streams it,
+ * else every POLL_MS (no stream, or it broke).
+ */
+class Changes {
+  constructor(api, id) {
+    this.id = id;
+    this.controller = new AbortController();
+    this.streaming = true;
+    this.pending = false; // an event came while nobody waited: the next wait returns at once
+    this.waiters = [];
+    api
+      .follow(id, () => this.wake(), this.controller.signal)
+      .then(() => {
+        this.streaming = false;
+        this.wake();
+      });
+  }
+
+  wake() {
+    if (this.waiters.length === 0) this.pending = true;
+    for (const resolve of this.waiters.splice(0)) resolve();
+  }
+
+  next() {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    if (!this.streaming) return sleep(POLL_MS);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  close() {
+    if (this.streaming) this.controller.abort();
+  }
+}
+
 export class ResultCard {
   /**
    * @param {{api: import("./api.js").Api, history: import("./history.js").HistoryView,
@@ -33,6 +71,7 @@ export class ResultCard {
     this.lastStatus = null;
     this.seed = null;
     this.elapsedTimer = null;
+    this.changes = null; // what tells the watch loop to read the generation again
     $("cancel-current").addEventListener("click", () => this.current && this.cancel(this.current));
     $("reuse-seed").addEventListener("click", () => {
       if (this.seed !== null) this.hooks.onReuseSeed(this.seed);
@@ -53,6 +92,17 @@ export class ResultCard {
     if (switching) this.resetStage(id);
     if (focus) $("result-title").focus();
 
+    // One stream per generation shown: the same one again keeps its stream; another one's is
+    // dropped (an open stream holds one of the browser's few connections to the server). A
+    // generation's own stream ends by itself after its final event.
+    if (this.changes?.id !== id) {
+      this.changes?.close();
+      this.changes = new Changes(this.hooks.api, id);
+    }
+    await this.follow(id, ticket, this.changes);
+  }
+
+  async follow(id, ticket, changes) {
     let failures = 0;
     for (;;) {
       let generation;
@@ -84,7 +134,7 @@ export class ResultCard {
         this.hooks.onEnded();
         return;
       }
-      await sleep(POLL_MS);
+      await changes.next();
       if (ticket !== this.ticket) return;
     }
   }

@@ -8,11 +8,14 @@ from dataclasses import replace
 from datetime import datetime
 
 from vidgen.core.jobs import (
+    RECENT_RUNS,
     IdempotencyClaim,
     IdempotencyRace,
     IdempotentMatch,
     NewJob,
+    QueuePlace,
     UnknownCursor,
+    mean_seconds,
 )
 from vidgen.core.models import Generation, Status
 from vidgen.core.ports import Wakeup
@@ -77,6 +80,7 @@ class MemoryGenerations:
                 max_attempts=job.max_attempts,
                 created_at=now,
                 updated_at=now,
+                deadline_at=now + job.cancel_after if job.cancel_after is not None else None,
                 seq=state.next_seq(),
                 inputs=job.inputs,
             )
@@ -192,6 +196,41 @@ class MemoryGenerations:
         async with state.lock:
             state.check_available()
             return state.running(key_id)
+
+    async def queue_place(self, job_id: str) -> QueuePlace | None:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            job = state.jobs.get(job_id)
+            if job is None or job.status != Status.QUEUED.value:
+                return None
+
+            def order(r: JobRow) -> tuple[int, int, datetime, int]:
+                return (-r.priority, r.turn, r.created_at, r.seq)
+
+            rows = state.jobs.values()
+            ahead = sum(1 for r in rows if r.status == job.status and order(r) < order(job))
+            done = sorted(
+                (
+                    r
+                    for r in rows
+                    if r.model == job.model
+                    and r.status == Status.COMPLETED.value
+                    and r.started_at is not None
+                    and r.finished_at is not None
+                ),
+                key=lambda r: (r.finished_at, r.seq),
+                reverse=True,
+            )[:RECENT_RUNS]
+            return QueuePlace(
+                position=ahead + 1,
+                mean_run_seconds=mean_seconds(
+                    r.finished_at - r.started_at
+                    for r in done
+                    if r.finished_at is not None and r.started_at is not None
+                ),
+                running=sum(1 for r in rows if r.status == Status.GENERATING.value),
+            )
 
     async def request_cancel(self, job_id: str, key_id: str) -> Generation | None:
         state = self._state

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
+from vidgen.core.deadlines import DEADLINE_EXCEEDED
 from vidgen.core.jobs import ClaimedJob, Ending, Heartbeat, ReapResult
 from vidgen.core.models import CapturedMedia, Status, VideoOutput
 from vidgen.core.ports import Wakeup
@@ -239,6 +240,23 @@ class MemoryJobQueue:
         for _ in requeued:
             self._wakeup.job_ready()
         return ReapResult(requeued=requeued, failed=ended)
+
+    async def end_overdue(self, *, batch: int = 100) -> list[str]:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            now = state.clock()
+            overdue = sorted(
+                (
+                    r
+                    for r in state.jobs.values()
+                    if r.status in ACTIVE and r.deadline_at is not None and r.deadline_at <= now
+                ),
+                key=lambda r: (r.deadline_at, r.seq),
+            )[:batch]
+            for row in overdue:
+                state.finish_and_refund(row, Status.CANCELLED, *DEADLINE_EXCEEDED)
+            return [row.id for row in overdue]
 
     async def queue_depth(self) -> dict[str, int]:
         state = self._state

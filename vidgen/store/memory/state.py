@@ -115,6 +115,7 @@ class JobRow:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     deleted_at: datetime | None = None
+    deadline_at: datetime | None = None
     inputs: dict[str, CapturedMedia] = field(default_factory=dict)
 
     def owned_by(self, worker: str) -> bool:

@@ -1,7 +1,7 @@
 """Key roles and per-key limits: api_keys.role, rate_limit_per_minute, monthly_credit_limit;
 credit_ledger.note
 
-Revision ID: 0010_key_roles
+Revision ID: 0010
 Revises: 0009
 
 Every key stored before roles existed is a client key.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_key_roles"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
