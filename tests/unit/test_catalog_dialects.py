@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vidgen.core.catalog import DEFAULT_MODELS, Catalog, ModelSpec
-from vidgen.core.open_models import OPEN_WEIGHT_MODELS
+from vidgen.core.catalog import DEFAULT_MODELS, OPEN_WEIGHT_MODELS, Catalog, ModelSpec
 from vidgen.errors import InvalidRequest
 
 CATALOG = Catalog.build()
