@@ -25,6 +25,7 @@ from pathlib import Path
 
 from vidgen.core.catalog_files import CatalogFileError, builtin_models, load_files, merge
 from vidgen.core.model_spec import ModelSpec, OptionSpec, Retirement
+from vidgen.core.models import Kind
 from vidgen.errors import InvalidRequest
 
 __all__ = [
@@ -126,11 +127,18 @@ class Catalog:
         return spec.name_in(dialect) if spec is not None else model_id
 
     def default_for(self, *, has_image: bool) -> ModelSpec:
-        """The model a request that names none gets: the first one that can serve it (one
-        that takes a prompt alone when there is no image)."""
+        """The model a request that names none gets: the first one that can serve it (an
+        image-to-video model for an image, a text-to-video one for a prompt alone)."""
         for spec in self.models.values():
-            if has_image or not spec.requires_image:
+            if has_image and Kind.IMAGE_TO_VIDEO in spec.kinds:
                 return spec
+            if not has_image and not spec.requires_image and Kind.TEXT_TO_VIDEO in spec.kinds:
+                return spec
+        if has_image:
+            raise InvalidRequest.single(
+                "model",
+                f"is required: no model here makes a video from an image ({', '.join(self.models)})",
+            )
         raise InvalidRequest.single(
             "first_image",
             "is required: every model here needs a first image "

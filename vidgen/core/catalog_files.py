@@ -34,6 +34,7 @@ The shape of a file (every key but ``id``, ``title``, ``sizes``, ``default_ratio
     max_references = 0
     max_prompt_chars = 1000
     price = { per_second = "8/5", fixed = { 5 = 8, 10 = 15 } }   # credits, exact fractions
+    # estimate = true in `price`: no published price behind the figure
     engines = ["preview", "runway"]        # the first is the default route
     listed = "always"                      # or "when_routed"
     retired = { on = "2026-06-10", engine = "runway", note = "…" }
@@ -94,6 +95,8 @@ class _Price(_Strict):
     per_second: str | None = None
     #: Seconds → credits, where a published price list names the price of a duration.
     fixed: dict[int, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    #: No published price behind the figure (see ``ModelSpec.price_estimate``).
+    estimate: bool = False
 
     @field_validator("per_second")
     @classmethod
@@ -207,7 +210,7 @@ def _spec(
         )
     if entry.retired is not None and entry.retired.engine not in entry.engines:
         raise ValueError(f"retired.engine: {entry.retired.engine!r} is not among engines")
-    checked = entry.prices_checked or checked
+    checked = None if entry.price.estimate else entry.prices_checked or checked
     return ModelSpec(
         id=entry.id,
         title=entry.title,
@@ -251,6 +254,7 @@ def _spec(
         ratio_names=entry.ratio_names,
         listed=entry.listed,
         prices_checked=None if checked is None else checked.isoformat(),
+        price_estimate=entry.price.estimate,
     )
 
 

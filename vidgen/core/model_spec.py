@@ -102,6 +102,8 @@ class ModelSpec:
     #: The day the prices were last checked against the provider's published list (ISO date);
     #: None where no published price exists (self-hosted models, estimates).
     prices_checked: str | None = None
+    #: True where no published price is behind the figure (a model's class, to be checked).
+    price_estimate: bool = False
 
     def __post_init__(self) -> None:
         unpriced = [d for d in self.durations if d not in self.credits]
