@@ -1,10 +1,20 @@
 """The model catalog: data, not code paths.
 
-Each public model id states what it accepts (ratios and the frame size of each, durations, whether
-it needs a first image and can take a last one), its frame rate, its price, and the engine that
-serves it unless ``VIDGEN_ROUTES`` says otherwise. The service validates every request against
-its entry, so no engine or dialect repeats these rules: a model takes the same durations, and
-needs an image or not, in every dialect.
+Every model is an entry of a TOML file: vidgen's own in ``vidgen/core/catalog_data/`` (one file
+per provider family: Runway's API, AI/ML API's own entries, the open-weight models), and the
+operator's in the files ``VIDGEN_CATALOG_FILES`` names, whose entries add models or replace
+built-in ones by id. ``catalog_files`` reads and checks them with pydantic when this module is
+first imported (a mistake names the file, the model and the field) into ``ModelSpec``s
+(``model_spec``): a model that an existing engine can serve is one entry, with no code.
+
+Each entry states what the model accepts (the kinds of request, ratios and the frame size of
+each, durations, whether it needs a first image and can take a last one, reference images, its
+own fields), its frame rate and frame rule, its price, the engines that can serve it (the first
+is its route unless ``VIDGEN_ROUTES`` says otherwise) and, for a retired model, where and when
+it was retired. The service validates every request against its entry, so no engine or dialect
+repeats these rules: a model takes the same durations, and needs an image or not, in every
+dialect. ``GET /v1/models``, ``vidgen models``, the playground and the README's tables
+(``catalog_tables``) all read it.
 
 A dialect only translates, and asks the catalog what its words mean: the name it gives a model
 (``dialect_names``: Runway's ``gen4_turbo``, apiframe's ``runway-gen4-turbo``), the aspect ratio
