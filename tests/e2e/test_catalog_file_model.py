@@ -44,7 +44,12 @@ def test_a_model_from_a_catalog_file_alone_is_listed_and_served(
     with server.client() as client:
         models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
         assert models["acme/loop-2"]["engine"] == "preview"
-        assert "runway/gen4_turbo" in models  # the built-in entries stay
+        assert models["acme/loop-2"]["kinds"] == ["image_to_video"]
+        assert models["acme/loop-2"]["credits"] == {"2": 5, "3": 7}
+        # The built-in entries stay, with what the catalog says of each.
+        assert models["runway/aleph2"]["kinds"] == ["video_to_video"]
+        assert models["gen3a_turbo"]["retired"]["engine"] == "runway"
+        assert models["runway/gen4.5"]["prices_checked"] == "2026-12-04"
 
         created = client.post(
             "/v2/video/generations",
