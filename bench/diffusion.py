@@ -73,7 +73,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/diffusion.py`
 
 from bench.diffusion_probe import Phases, Probe, matmul_peak, transformer_flops
-from vidgen.core.open_models import OPEN_WEIGHT_MODELS
+from vidgen.core.catalog import OPEN_WEIGHT_MODELS
 from vidgen.engines.diffusion import decode, families
 from vidgen.engines.diffusion.architectures import build_pipeline
 from vidgen.engines.diffusion.models import Recipe, recipe_for

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from vidgen.core.catalog import DEFAULT_MODELS, Catalog, ModelSpec
+from vidgen.core.catalog import DEFAULT_MODELS, Catalog, CatalogFileError, ModelSpec
 from vidgen.core.engine import Engine
 from vidgen.engines.registry import UnknownEngine, build_engines, engine_class
 from vidgen.settings import Settings
@@ -51,9 +51,13 @@ def check_configuration(
     raise ConfigurationError saying what to set."""
     try:
         # VIDGEN_ROUTES comes last, so it wins over a default (even when it names an alias).
-        catalog = Catalog.build(routes=default_routes(settings) | settings.routes)
+        catalog = Catalog.build(
+            routes=default_routes(settings) | settings.routes, files=settings.catalog_files
+        )
     except ConfigurationError:
         raise
+    except CatalogFileError as exc:
+        raise ConfigurationError(f"VIDGEN_CATALOG_FILES: {exc}") from exc
     except Exception as exc:
         raise ConfigurationError(f"VIDGEN_ROUTES: {exc}") from exc
     served = list(catalog) if models is None else served_models(catalog, models)

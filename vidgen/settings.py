@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         description="Which engine serves which model: `model=engine,model=engine`. Models not "
         "named use their catalog default (`preview`).",
     )
+    catalog_files: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated paths of the operator's own catalog files (TOML, the shape "
+        "of `vidgen/core/catalog_data/*.toml`): their entries add models, or replace built-in "
+        "ones of the same id. Checked at start-up.",
+    )
 
     fetch_allow_http: bool = Field(
         False, description="Allow plain `http://` image URLs (off: https only)."
@@ -304,7 +310,7 @@ class Settings(BaseSettings):
         "`console` when stderr is a terminal, else `json`.",
     )
 
-    @field_validator("api_keys", "admin_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", "catalog_files", mode="before")
     @classmethod
     def _parse_keys(cls, value: object) -> object:
         return _split_csv(value) if isinstance(value, str) else value

@@ -135,6 +135,10 @@ def test_seconds_that_are_not_ascii_digits_are_a_400_naming_the_models_durations
 
 def test_without_a_model_a_create_gets_the_catalogs_choice() -> None:
     assert openai_create().model == "runway/gen4_turbo"
+    # A prompt alone: the first model that makes a video from text.
+    assert openai_create(image=None).model == "runway/gen4.5"
+    seeds = Catalog.build([CATALOG.get("runway/gen4_turbo"), CATALOG.get("gen3a_turbo")])
+    body = openai.CreateVideo.model_validate({"prompt": "a slow zoom"})
     with pytest.raises(InvalidRequest) as info:
-        openai_create(image=None)
+        openai._to_request(seeds, body, None, "fingerprint", BASE_URL, None)
     assert set(fields_of(info)) == {"first_image"}

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from vidgen.configuration import ConfigurationError, check_configuration
-from vidgen.core.catalog import DEFAULT_MODELS, Catalog
+from vidgen.core.catalog import DEFAULT_MODELS, OPEN_WEIGHT_MODELS, Catalog
 from vidgen.core.models import GenerationRequest, ImageRef
-from vidgen.core.open_models import OPEN_WEIGHT_MODELS
 from vidgen.core.validation import validate_request
 from vidgen.engines.diffusion.engine import DiffusersEngine
 from vidgen.engines.diffusion.models import RECIPES

@@ -14,11 +14,17 @@ from vidgen.engines.runway import RunwayEngine
 KEY = "key_" + "a" * 128
 
 
+SEEDS = ("runway/gen4_turbo", "gen3a_turbo")
+
+
 def routing(tmp_path: Path, **overrides: object) -> dict[str, str]:
+    """The routes of the seeds' two models; every other model of the catalog stays on preview
+    (the runway engine serves only those two, and no route here names another)."""
     catalog, engines = check_configuration(make_settings(tmp_path, **overrides))
     routes = {spec.id: catalog.engine_for(spec.id) for spec in catalog}
     assert set(engines) == set(routes.values())
-    return routes
+    assert {routes[m] for m in routes if m not in SEEDS} == {"preview"}
+    return {m: routes[m] for m in SEEDS}
 
 
 def test_without_a_runway_key_every_model_is_served_by_preview(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from vidgen.core.catalog import Catalog
-from vidgen.core.models import CapturedImage, GenerationRequest, ImageRef
+from vidgen.core.models import CapturedImage, GenerationRequest, ImageRef, Kind
 from vidgen.core.validation import detect_ratio, validate_request
 from vidgen.errors import InvalidRequest
 
@@ -105,12 +105,18 @@ def test_tail_image_without_first_is_refused() -> None:
 
 def test_a_request_without_a_model_gets_the_first_that_can_serve_it() -> None:
     assert CATALOG.default_for(has_image=True).id == "runway/gen4_turbo"
+    assert CATALOG.default_for(has_image=False).id == "runway/gen4.5"
+    seeds = Catalog.build([CATALOG.get("runway/gen4_turbo"), CATALOG.get("gen3a_turbo")])
     with pytest.raises(InvalidRequest) as info:
-        CATALOG.default_for(has_image=False)
+        seeds.default_for(has_image=False)
     error = info.value.errors[0]
     assert error.field == "first_image"
     assert "runway/gen4_turbo" in error.reason and "gen3a_turbo" in error.reason
-    text = dataclasses.replace(CATALOG.get("gen3a_turbo"), requires_image=False)
+    text = dataclasses.replace(
+        CATALOG.get("gen3a_turbo"),
+        requires_image=False,
+        kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO}),
+    )
     mixed = Catalog.build([CATALOG.get("runway/gen4_turbo"), text])
     assert mixed.default_for(has_image=False).id == "gen3a_turbo"
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from vidgen.api.deps import ServiceDep
 from vidgen.api.dialect import ServiceRoute
+from vidgen.core.models import Kind
 from vidgen.errors import Unauthorized
 from vidgen.metrics import QUEUE_DEPTH
 
@@ -84,6 +85,12 @@ async def metrics(request: Request, service: ServiceDep) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+class RetiredInfo(BaseModel):
+    on: str
+    engine: str
+    note: str
+
+
 class ModelInfo(BaseModel):
     id: str
     object: str = "model"
@@ -103,6 +110,22 @@ class ModelInfo(BaseModel):
     requires_image: bool
     accepts_last_image: bool
     max_prompt_chars: int
+    kinds: list[str] = Field(
+        ...,
+        description="What the model does: text_to_video, image_to_video, video_to_video, "
+        "character_performance, upscale, frame_rate.",
+    )
+    max_references: int = Field(..., description="Reference images a request may carry.")
+    engines: list[str] = Field(..., description="The engines that can serve the model.")
+    retired: RetiredInfo | None = Field(
+        None, description="Set where a provider retired the model: which engine, since when."
+    )
+    price_estimate: bool = Field(
+        ..., description="True where no published price is behind the credits (an estimate)."
+    )
+    prices_checked: str | None = Field(
+        None, description="The day the prices were checked against the provider's list."
+    )
 
 
 class ModelList(BaseModel):
@@ -131,6 +154,16 @@ async def list_models(service: ServiceDep) -> ModelList:
                 requires_image=spec.requires_image,
                 accepts_last_image=spec.accepts_last_image,
                 max_prompt_chars=spec.max_prompt_chars,
+                kinds=[kind.value for kind in Kind if kind in spec.kinds],
+                max_references=spec.max_references,
+                engines=list(spec.engines),
+                retired=None
+                if spec.retired is None
+                else RetiredInfo(
+                    on=spec.retired.on, engine=spec.retired.engine, note=spec.retired.note
+                ),
+                price_estimate=spec.price_estimate,
+                prices_checked=spec.prices_checked,
             )
             for spec in service.catalog
         ]

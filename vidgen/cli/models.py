@@ -3,6 +3,8 @@ an open-weight model's weights onto this machine (``weights.py``)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -41,6 +43,34 @@ def _row(model: Model) -> list[str]:
     return [name, escape(model.engine or ""), "\n".join(ratios), durations, credits]
 
 
+Markdown = Annotated[
+    bool,
+    typer.Option(
+        "--markdown",
+        help="Print this installation's catalog (vidgen's entries and VIDGEN_CATALOG_FILES) as "
+        "the README's Markdown tables, without asking a server. Needs the server extra.",
+    ),
+]
+
+
+def markdown() -> None:
+    """The catalog as the README's tables: read here, not from a server, so that the README is
+    written from the catalog files themselves."""
+    # Imported here: the rest of this command is the client's, which runs without the server
+    # extra (pydantic, the catalog's loader).
+    from vidgen.core.catalog import BUILTIN_MODELS
+    from vidgen.core.catalog_files import CatalogFileError, load_files, merge
+    from vidgen.core.catalog_tables import END_MARKER, START_MARKER, markdown_tables
+    from vidgen.settings import Settings
+
+    try:
+        specs = merge(BUILTIN_MODELS, load_files(Settings().catalog_files))
+    except CatalogFileError as exc:
+        typer.echo(f"VIDGEN_CATALOG_FILES: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("\n".join([START_MARKER, markdown_tables(specs), END_MARKER]))
+
+
 def models(
     as_json: JsonOutput = False,
     base_url: BaseUrl = None,
@@ -70,12 +100,16 @@ app = typer.Typer(
 def models_group(
     ctx: typer.Context,
     as_json: JsonOutput = False,
+    as_markdown: Markdown = False,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
 ) -> None:
     """List the server's models: ratios (output size; * = default), durations, credits.
+    `vidgen models --markdown` prints this installation's catalog as Markdown tables.
     `vidgen models pull ID` downloads an open-weight model for the diffusers engine."""
-    if ctx.invoked_subcommand is None:
+    if ctx.invoked_subcommand is None and as_markdown:
+        markdown()
+    elif ctx.invoked_subcommand is None:
         models(as_json=as_json, base_url=base_url, api_key=api_key)
 
 

@@ -1,10 +1,20 @@
 """The model catalog: data, not code paths.
 
-Each public model id states what it accepts (ratios and the frame size of each, durations, whether
-it needs a first image and can take a last one), its frame rate, its price, and the engine that
-serves it unless ``VIDGEN_ROUTES`` says otherwise. The service validates every request against
-its entry, so no engine or dialect repeats these rules: a model takes the same durations, and
-needs an image or not, in every dialect.
+Every model is an entry of a TOML file: vidgen's own in ``vidgen/core/catalog_data/`` (one file
+per provider family: Runway's API, AI/ML API's own entries, the open-weight models), and the
+operator's in the files ``VIDGEN_CATALOG_FILES`` names, whose entries add models or replace
+built-in ones by id. ``catalog_files`` reads and checks them with pydantic when this module is
+first imported (a mistake names the file, the model and the field) into ``ModelSpec``s
+(``model_spec``): a model that an existing engine can serve is one entry, with no code.
+
+Each entry states what the model accepts (the kinds of request, ratios and the frame size of
+each, durations, whether it needs a first image and can take a last one, reference images, its
+own fields), its frame rate and frame rule, its price, the engines that can serve it (the first
+is its route unless ``VIDGEN_ROUTES`` says otherwise) and, for a retired model, where and when
+it was retired. The service validates every request against its entry, so no engine or dialect
+repeats these rules: a model takes the same durations, and needs an image or not, in every
+dialect. ``GET /v1/models``, ``vidgen models``, the playground and the README's tables
+(``catalog_tables``) all read it.
 
 A dialect only translates, and asks the catalog what its words mean: the name it gives a model
 (``dialect_names``: Runway's ``gen4_turbo``, apiframe's ``runway-gen4-turbo``), the aspect ratio
@@ -19,195 +29,44 @@ accepts (2 s → 4, 7 s → 12, 9 s → 15).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
-from types import MappingProxyType
-from typing import Literal
+from pathlib import Path
 
+from vidgen.core.catalog_files import CatalogFileError, builtin_models, load_files, merge
+from vidgen.core.model_spec import ModelSpec, OptionSpec, Retirement
 from vidgen.core.models import Kind
 from vidgen.errors import InvalidRequest
 
 __all__ = [
+    "BUILTIN_MODELS",
     "DEFAULT_MODELS",
     "DETECTABLE_RATIO_RANGE",
     "GEN3A_SIZES",
     "GEN4_SIZES",
+    "OPEN_WEIGHT_MODELS",
     "Catalog",
+    "CatalogFileError",
     "ModelSpec",
     "OptionSpec",
     "Retirement",
 ]
 
-#: Runway-class frame sizes (API-NOTES §1 and §3).
-GEN4_SIZES = {
-    "16:9": (1280, 720),
-    "9:16": (720, 1280),
-    "4:3": (1104, 832),
-    "3:4": (832, 1104),
-    "1:1": (960, 960),
-    "21:9": (1584, 672),
-}
-GEN3A_SIZES = {"16:9": (1280, 768), "9:16": (768, 1280)}
-
 #: The aspect-ratio window in which a ratio may be detected from the image (aimlapi's rule).
 DETECTABLE_RATIO_RANGE = (0.5, 2.0)
 
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """One of a model's own request fields (``audio``, ``negative_prompt``, ``resolution``…):
-    its type, the values or range it takes, and its default."""
-
-    type: Literal["bool", "int", "number", "string"]
-    values: tuple[str | int | float, ...] = ()  # empty: any value of the type
-    minimum: float | None = None
-    maximum: float | None = None
-    default: str | int | float | bool | None = None
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Retirement:
-    """A provider stopped serving the model on ``on``: requests routed to ``engine`` are
-    refused with a 400 that says so, unless the operator names a substitute."""
-
-    on: str  # ISO date
-    engine: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    id: str
-    title: str
-    frame_sizes: Mapping[str, tuple[int, int]]
-    default_ratio: str
-    durations: tuple[int, ...]
-    default_duration: int
-    #: Prices a published price list fixes (seconds → credits); they win over the per-second rate.
-    credits: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
-    # The price of every other duration, rounded up to whole credits. Exact (a Fraction, never a
-    # float: 1.6 × 5 in floats is 8.000000000000002, which rounds up to 9).
-    credits_per_second: Fraction | None = None
-    fps: int = 24
-    # Models whose VAE compresses time (Wan, LTX) take k × frame_step + 1 frames, not any count.
-    frame_step: int = 1
-    requires_image: bool = True
-    accepts_last_image: bool = True
-    max_prompt_chars: int = 1000
-    default_engine: str = "preview"
-    #: Other names for the model where models go by vidgen's ids (aimlapi, OpenAI, the SDK).
-    aliases: tuple[str, ...] = ()
-    #: The model's name in each dialect that names models its own way (dialect → name): Runway's
-    #: API calls gen4_turbo ``gen4_turbo``, apiframe ``runway-gen4-turbo``. Such a dialect takes
-    #: only these names, and shows vidgen's id for a model it has no name for (``name_in``).
-    dialect_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    description: str = ""
-    #: What the model does (``Kind``): image to video unless said otherwise.
-    kinds: frozenset[Kind] = frozenset({Kind.IMAGE_TO_VIDEO})
-    #: Reference images a request may carry (``GenerationRequest.references``).
-    max_references: int = 0
-    #: The model's own fields, by canonical name (``GenerationRequest.options``).
-    options: Mapping[str, OptionSpec] = field(default_factory=lambda: MappingProxyType({}))
-    #: The engines that can serve the model; the first is the default route.
-    engines: tuple[str, ...] = ("preview",)
-    #: Set when a provider retired the model (see ``Retirement``).
-    retired: Retirement | None = None
-
-    def __post_init__(self) -> None:
-        unpriced = [d for d in self.durations if d not in self.credits]
-        if unpriced and self.credits_per_second is None:
-            raise ValueError(f"{self.id}: no price for {unpriced} s (set credits_per_second)")
-
-    @property
-    def ratios(self) -> tuple[str, ...]:
-        return tuple(self.frame_sizes)
-
-    def frame_size(self, ratio: str) -> tuple[int, int]:
-        """The frame size (width, height) of an aspect ratio: how a dialect that speaks in
-        pixels (Runway's ``ratio``, OpenAI's ``size``) renders it."""
-        return self.frame_sizes[ratio]
-
-    def ratio_for_size(self, width: int, height: int) -> str | None:
-        """The aspect ratio whose frame size is exactly ``width``×``height``; None when the
-        model renders no such size (nothing is scaled to fit)."""
-        for ratio, size in self.frame_sizes.items():
-            if size == (width, height):
-                return ratio
-        return None
-
-    def ratio_for_default_size(self, width: int, height: int) -> str:
-        """A dialect's default frame size (OpenAI's 720×1280) as one of this model's ratios:
-        that size's ratio where the model renders it, else the model's default ratio. The
-        client never asked for that size, so a model without it is not a reason to refuse."""
-        return self.ratio_for_size(width, height) or self.default_ratio
-
-    def name_in(self, dialect: str) -> str:
-        """What ``dialect`` calls this model: its own name, or vidgen's id where it has none."""
-        return self.dialect_names.get(dialect, self.id)
-
-    def frame_count(self, duration: int) -> int:
-        if self.frame_step > 1:
-            # The nearest valid count: 5 s at 16 fps is 81 frames for Wan (4k+1), not 80.
-            return round((duration * self.fps - 1) / self.frame_step) * self.frame_step + 1
-        return duration * self.fps
-
-    def price(self, duration: int) -> int:
-        fixed = self.credits.get(duration)
-        if fixed is not None or self.credits_per_second is None:
-            return self.credits[duration]
-        return math.ceil(self.credits_per_second * duration)
-
-    @property
-    def prices(self) -> dict[int, int]:
-        """Every accepted duration → its price."""
-        return {d: self.price(d) for d in self.durations}
-
-    def describe_durations(self) -> str:
-        """``5 or 10`` or ``from 2 to 10`` (every whole second between), for messages and docs."""
-        *head, last = self.durations
-        if len(head) > 1 and self.durations == tuple(range(head[0], last + 1)):
-            return f"from {head[0]} to {last}"
-        return f"{', '.join(map(str, head))} or {last}" if head else str(last)
-
-
-DEFAULT_MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec(
-        id="runway/gen4_turbo",
-        title="Runway Gen-4 Turbo",
-        frame_sizes=MappingProxyType(GEN4_SIZES),
-        default_ratio="16:9",
-        # Runway's current rule for gen4_turbo (any whole second from 2 to 10); aimlapi's and
-        # apiframe's docs still list 5 and 10 only, which this includes.
-        durations=tuple(range(2, 11)),
-        default_duration=5,
-        credits_per_second=Fraction(8, 5),
-        credits=MappingProxyType({5: 8, 10: 15}),
-        aliases=("gen4_turbo",),
-        dialect_names=MappingProxyType({"runway": "gen4_turbo", "apiframe": "runway-gen4-turbo"}),
-        # Image to video only, as Runway and aimlapi serve it: Runway's gen4_turbo has no
-        # text-to-video, so a prompt alone is refused in every dialect.
-        requires_image=True,
-        description="Image to video, 720p class, six aspect ratios, 2 to 10 s.",
-    ),
-    ModelSpec(
-        id="gen3a_turbo",
-        title="Runway Gen-3 Alpha Turbo",
-        frame_sizes=MappingProxyType(GEN3A_SIZES),
-        default_ratio="16:9",
-        durations=(5, 10),
-        default_duration=5,
-        credits_per_second=Fraction(8, 5),
-        credits=MappingProxyType({5: 8, 10: 15}),
-        aliases=("runway/gen3a_turbo",),
-        # apiframe has no name for it (its jobs read by vidgen's id there).
-        dialect_names=MappingProxyType({"runway": "gen3a_turbo"}),
-        requires_image=True,
-        description="Image to video, 1280×768 or 768×1280, 5 or 10 s.",
-    ),
+#: vidgen's own entries (``catalog_data/*.toml``), read and checked when vidgen starts.
+BUILTIN_MODELS: tuple[ModelSpec, ...] = tuple(builtin_models())
+#: The entries every server lists.
+DEFAULT_MODELS: tuple[ModelSpec, ...] = tuple(m for m in BUILTIN_MODELS if m.listed == "always")
+#: The open-weight models, listed only where ``VIDGEN_ROUTES`` names them.
+OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = tuple(
+    m for m in BUILTIN_MODELS if m.listed == "when_routed"
 )
+_BY_ID = {m.id: m for m in BUILTIN_MODELS}
+#: Runway-class frame sizes (API-NOTES §1 and §3), and Gen-3 Alpha Turbo's.
+GEN4_SIZES: Mapping[str, tuple[int, int]] = _BY_ID["runway/gen4_turbo"].frame_sizes
+GEN3A_SIZES: Mapping[str, tuple[int, int]] = _BY_ID["gen3a_turbo"].frame_sizes
 
 
 @dataclass
@@ -219,16 +78,22 @@ class Catalog:
 
     @classmethod
     def build(
-        cls, models: Iterable[ModelSpec] | None = None, routes: Mapping[str, str] | None = None
+        cls,
+        models: Iterable[ModelSpec] | None = None,
+        routes: Mapping[str, str] | None = None,
+        files: Sequence[str | Path] = (),
     ) -> Catalog:
+        """The catalog in force: ``models`` as given, or vidgen's own entries with the
+        operator's ``files`` (``VIDGEN_CATALOG_FILES``) over them, an entry of a file replacing
+        a built-in one of the same id. A ``when_routed`` entry (an open-weight model) is listed
+        only where ``routes`` names it (to ``diffusers``, or to ``preview`` to emulate it)."""
         if models is None:
-            # Imported here: open_models builds its entries from ModelSpec above.
-            from vidgen.core.open_models import OPEN_WEIGHT_MODELS
-
-            # An open-weight model is listed where an operator routes it (to `diffusers`, or to
-            # `preview` to emulate it), not on every server.
             named = set(routes or {})
-            models = (*DEFAULT_MODELS, *(m for m in OPEN_WEIGHT_MODELS if m.id in named))
+            models = [
+                m
+                for m in merge(BUILTIN_MODELS, load_files(files))
+                if m.listed == "always" or m.id in named
+            ]
         catalog = cls({m.id: m for m in models})
         for model_id, engine in (routes or {}).items():
             catalog.routes[catalog.get(model_id).id] = engine
@@ -272,11 +137,18 @@ class Catalog:
         return spec.name_in(dialect) if spec is not None else model_id
 
     def default_for(self, *, has_image: bool) -> ModelSpec:
-        """The model a request that names none gets: the first one that can serve it (one
-        that takes a prompt alone when there is no image)."""
+        """The model a request that names none gets: the first one that can serve it (an
+        image-to-video model for an image, a text-to-video one for a prompt alone)."""
         for spec in self.models.values():
-            if has_image or not spec.requires_image:
+            if has_image and Kind.IMAGE_TO_VIDEO in spec.kinds:
                 return spec
+            if not has_image and not spec.requires_image and Kind.TEXT_TO_VIDEO in spec.kinds:
+                return spec
+        if has_image:
+            raise InvalidRequest.single(
+                "model",
+                f"is required: no model here makes a video from an image ({', '.join(self.models)})",
+            )
         raise InvalidRequest.single(
             "first_image",
             "is required: every model here needs a first image "

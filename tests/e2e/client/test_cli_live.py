@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import ImageServer, LiveServer, free_port, make_image
 from tests.e2e.client.conftest import CLI_KEY, client_env
 from vidgen.client import Client, Generation
+from vidgen.core.catalog import Catalog
 
 pytestmark = pytest.mark.slow
 
@@ -324,7 +325,7 @@ def test_status_list_cancel_and_models_as_text_and_json(idle_server: LiveServer)
     assert "16:9 1280x720 *" in models.stdout
     assert "\n* the default ratio: used when a request gives no aspect_ratio" in models.stdout
     listed_models = json.loads(vidgen(idle_server, "models", "--json").stdout)["data"]
-    assert {m["id"] for m in listed_models} == {"runway/gen4_turbo", "gen3a_turbo"}
+    assert [m["id"] for m in listed_models] == [spec.id for spec in Catalog.build()]
 
 
 def drain(fd: int, seen: bytearray, wait: float) -> None:

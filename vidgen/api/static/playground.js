@@ -388,7 +388,10 @@ function updatePrice() {
 
 async function loadModels() {
   try {
-    state.models = await api.models();
+    // The page sends a prompt and images: models of other kinds only (video to video,
+    // performance, upscale) are left out.
+    const served = ["text_to_video", "image_to_video"];
+    state.models = (await api.models()).filter((m) => !m.kinds || m.kinds.some((k) => served.includes(k)));
   } catch (error) {
     const box = $("model-options");
     box.replaceChildren();

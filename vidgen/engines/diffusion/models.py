@@ -1,6 +1,6 @@
 """How the diffusers engine runs each open-weight model: one recipe per catalog id.
 
-The catalog entry (``vidgen/core/open_models.py``) says what a model produces; the recipe says
+The catalog entry (``vidgen/core/catalog_data/open_weight.toml``) says what a model produces; the recipe says
 where its weights come from and how to call its pipeline: the pipeline class, steps, guidance,
 the negative prompt, and the family's quirks. Pure data: importing this module imports no
 torch, so the registry, the CLI and start-up checks work without the ``gpu`` extra.
@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from vidgen.core.catalog import ModelSpec
-from vidgen.core.open_models import OPEN_WEIGHT_MODELS
+from vidgen.core.catalog import OPEN_WEIGHT_MODELS, ModelSpec
 
 __all__ = ["RECIPES", "Recipe", "recipe_for", "spec_for"]
 

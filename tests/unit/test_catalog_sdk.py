@@ -1,0 +1,161 @@
+"""The catalog's Runway entries against the installed ``runwayml`` SDK, Runway's published
+contract: every model of every video endpoint's create params has an entry with that Runway
+name, that takes the endpoint's kind, with the SDK's ratios (as Runway spells them) and, where
+the SDK fixes them, its durations. An SDK upgrade that adds a model or changes a rule fails here,
+naming what changed."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import typing
+from dataclasses import dataclass
+from types import ModuleType
+
+import pytest
+from runwayml.types import (
+    character_performance_create_params,
+    image_to_video_create_params,
+    text_to_video_create_params,
+    video_to_video_create_params,
+    video_upscale_create_params,
+)
+
+from vidgen.core.catalog import BUILTIN_MODELS, Catalog
+from vidgen.core.models import Kind
+
+CATALOG = Catalog.build(BUILTIN_MODELS)
+RUNWAY = CATALOG.named_in("runway")
+
+#: Runway's ratios that the model picks itself from its input; the catalog offers none of them
+#: (runway.toml says why).
+CHOSEN_BY_THE_MODEL = {"adaptive", "auto_480p", "auto_720p", "auto_1080p"}
+#: Runway's ``duration: "auto"``, likewise.
+AUTO_DURATION = "auto"
+
+#: Each endpoint's params, and the kind it asks for (video_upscale: per model).
+ENDPOINTS: dict[str, tuple[ModuleType, type | object, Kind | None]] = {
+    "image_to_video": (
+        image_to_video_create_params,
+        image_to_video_create_params.ImageToVideoCreateParams,
+        Kind.IMAGE_TO_VIDEO,
+    ),
+    "text_to_video": (
+        text_to_video_create_params,
+        text_to_video_create_params.TextToVideoCreateParams,
+        Kind.TEXT_TO_VIDEO,
+    ),
+    "video_to_video": (
+        video_to_video_create_params,
+        video_to_video_create_params.VideoToVideoCreateParams,
+        Kind.VIDEO_TO_VIDEO,
+    ),
+    "character_performance": (
+        character_performance_create_params,
+        character_performance_create_params.CharacterPerformanceCreateParams,
+        Kind.CHARACTER_PERFORMANCE,
+    ),
+    "video_upscale": (
+        video_upscale_create_params,
+        video_upscale_create_params.VideoUpscaleCreateParams,
+        None,
+    ),
+}
+UPSCALE_KINDS = {"enhance_frame_rate": Kind.FRAME_RATE}
+
+
+@dataclass(frozen=True)
+class SdkModel:
+    endpoint: str
+    kind: Kind
+    name: str
+    ratios: frozenset[str] | None  # None: the endpoint takes no ratio for this model
+    durations: frozenset[int] | None  # None: the SDK fixes none
+
+
+def literals(hint: object) -> list[object]:
+    """The values of the Literal inside ``hint`` (through Required, Annotated, Union)."""
+    if typing.get_origin(hint) is typing.Literal:
+        return list(typing.get_args(hint))
+    return [v for arg in typing.get_args(hint) for v in literals(arg)]
+
+
+def stated_range(module: ModuleType, params: type) -> frozenset[int] | None:
+    """A duration typed as any integer whose docstring states its range ("an integer from 2
+    to 10", "between 3 and 10 seconds"): that range."""
+    tree = ast.parse(inspect.getsource(module))
+    (cls,) = (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == params.__name__)
+    for field, doc in zip(cls.body, cls.body[1:], strict=False):
+        if (
+            isinstance(field, ast.AnnAssign)
+            and isinstance(field.target, ast.Name)
+            and field.target.id == "duration"
+            and isinstance(doc, ast.Expr)
+            and isinstance(doc.value, ast.Constant)
+        ):
+            found = re.search(
+                r"(?:from|between)\s+(\d+)\s+(?:to|and)\s+(\d+)", str(doc.value.value)
+            )
+            if found:
+                return frozenset(range(int(found[1]), int(found[2]) + 1))
+    return None
+
+
+def sdk_models() -> list[SdkModel]:
+    found = []
+    for endpoint, (module, union, kind) in ENDPOINTS.items():
+        members = typing.get_args(union) or (union,)
+        for params in members:
+            hints = typing.get_type_hints(params, include_extras=True)
+            (name,) = literals(hints["model"])
+            ratios = literals(hints["ratio"]) if "ratio" in hints else []
+            durations = [d for d in literals(hints.get("duration")) if d != AUTO_DURATION]
+            found.append(
+                SdkModel(
+                    endpoint=endpoint,
+                    kind=kind or UPSCALE_KINDS.get(str(name), Kind.UPSCALE),
+                    name=str(name),
+                    ratios=frozenset(map(str, ratios)) - CHOSEN_BY_THE_MODEL
+                    if "ratio" in hints and hints["ratio"] is not str
+                    else None,
+                    durations=frozenset(map(int, durations))  # type: ignore[call-overload]
+                    if durations
+                    else stated_range(module, params),
+                )
+            )
+    return found
+
+
+SDK = sdk_models()
+
+
+def test_the_sdk_lists_the_video_models_this_test_expects() -> None:
+    # A guard on the parsing above: the endpoints' models as runwayml 5.24 lists them.
+    names = {m.name for m in SDK}
+    assert {"gen4.5", "gen4_turbo", "veo3.1", "aleph2", "act_two", "enhance_frame_rate"} <= names
+    assert len(names) >= 25
+
+
+@pytest.mark.parametrize("sdk", SDK, ids=lambda m: f"{m.endpoint}:{m.name}")
+def test_every_sdk_model_has_an_entry_that_matches_it(sdk: SdkModel) -> None:
+    spec = RUNWAY.get(sdk.name)
+    assert spec is not None, f"runwayml lists {sdk.name!r} ({sdk.endpoint}); the catalog has none"
+    assert sdk.kind in spec.kinds, f"{spec.id} does not take {sdk.kind} ({sdk.endpoint})"
+    if sdk.ratios is not None:
+        ours = {spec.ratio_name(r) for r in spec.ratios_for(sdk.kind)}
+        assert ours == sdk.ratios, f"{spec.id} {sdk.endpoint} ratios"
+    if sdk.durations is not None:
+        assert set(spec.durations) == sdk.durations, f"{spec.id} {sdk.endpoint} durations"
+
+
+def test_every_runway_name_in_the_catalog_is_in_the_sdk_or_retired() -> None:
+    sdk_names = {m.name for m in SDK}
+    for name, spec in RUNWAY.items():
+        retired = spec.retired is not None and spec.retired.engine == "runway"
+        assert (name in sdk_names) != retired, name
+
+
+def test_runway_routed_models_state_runway_among_their_engines() -> None:
+    for spec in RUNWAY.values():
+        assert spec.engines[0] == "preview" and "runway" in spec.engines, spec.id
