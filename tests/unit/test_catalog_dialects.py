@@ -52,9 +52,18 @@ def test_without_a_dialect_a_model_is_found_by_its_id_or_an_alias() -> None:
 @pytest.mark.parametrize(
     ("dialect", "valid"),
     [
-        ("runway", "valid models: gen4_turbo, gen3a_turbo"),
+        (
+            "runway",
+            "valid models: gen4_turbo, gen3a_turbo, gen4.5, veo3.1, aleph2, act_two, "
+            "magnific_video_upscaler_creative, enhance_frame_rate",
+        ),
         ("apiframe", "valid models: runway-gen4-turbo"),
-        (None, "valid models: gen3a_turbo, runway/gen4_turbo"),
+        (
+            None,
+            "valid models: enhance_frame_rate, gen3a_turbo, google/veo3.1, "
+            "magnific_video_upscaler_creative, runway/act_two, runway/aleph2, runway/gen4.5, "
+            "runway/gen4_turbo",
+        ),
     ],
 )
 def test_an_unknown_model_lists_the_names_the_client_may_use(
@@ -85,7 +94,11 @@ def test_a_dialect_lists_only_the_models_it_has_names_for_in_catalog_order() -> 
     wan = OPEN_WEIGHT_MODELS[0]
     routed = Catalog.build(routes={wan.id: "preview"})
     assert routed.find(wan.id) is wan
-    assert list(routed.named_in("runway").items()) == [("gen4_turbo", GEN4), ("gen3a_turbo", GEN3A)]
+    assert list(routed.named_in("runway").items())[:2] == [
+        ("gen4_turbo", GEN4),
+        ("gen3a_turbo", GEN3A),
+    ]
+    assert wan.id not in {spec.id for spec in routed.named_in("runway").values()}
     assert routed.named_in("apiframe") == {"runway-gen4-turbo": GEN4}
     assert routed.named_in("aimlapi") == {}
 

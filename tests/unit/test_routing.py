@@ -12,13 +12,28 @@ from vidgen.core.catalog import GEN3A_SIZES, ModelSpec
 from vidgen.engines.runway import RunwayEngine
 
 KEY = "key_" + "a" * 128
+#: The models the seeds describe; the rest of the catalog is checked on its own below.
+SEED_MODELS = ("runway/gen4_turbo", "gen3a_turbo")
 
 
-def routing(tmp_path: Path, **overrides: object) -> dict[str, str]:
+def all_routes(tmp_path: Path, **overrides: object) -> dict[str, str]:
     catalog, engines = check_configuration(make_settings(tmp_path, **overrides))
     routes = {spec.id: catalog.engine_for(spec.id) for spec in catalog}
     assert set(engines) == set(routes.values())
     return routes
+
+
+def routing(tmp_path: Path, **overrides: object) -> dict[str, str]:
+    routes = all_routes(tmp_path, **overrides)
+    return {model: engine for model, engine in routes.items() if model in SEED_MODELS}
+
+
+def test_models_the_runway_engine_cannot_serve_yet_stay_on_preview_with_a_runway_key(
+    tmp_path: Path,
+) -> None:
+    routes = all_routes(tmp_path, runwayml_api_secret=KEY)
+    assert routes["runway/act_two"] == routes["runway/aleph2"] == "preview"
+    assert {engine for model, engine in routes.items() if model not in SEED_MODELS} == {"preview"}
 
 
 def test_without_a_runway_key_every_model_is_served_by_preview(tmp_path: Path) -> None:

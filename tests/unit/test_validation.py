@@ -105,8 +105,12 @@ def test_tail_image_without_first_is_refused() -> None:
 
 def test_a_request_without_a_model_gets_the_first_that_can_serve_it() -> None:
     assert CATALOG.default_for(has_image=True).id == "runway/gen4_turbo"
+    # A prompt alone: the first model that does text to video (not an upscaler, which
+    # needs no image either).
+    assert CATALOG.default_for(has_image=False).id == "runway/gen4.5"
+    image_only = Catalog.build([CATALOG.get("runway/gen4_turbo"), CATALOG.get("gen3a_turbo")])
     with pytest.raises(InvalidRequest) as info:
-        CATALOG.default_for(has_image=False)
+        image_only.default_for(has_image=False)
     error = info.value.errors[0]
     assert error.field == "first_image"
     assert "runway/gen4_turbo" in error.reason and "gen3a_turbo" in error.reason

@@ -144,6 +144,12 @@ class ModelSpec:
         client never asked for that size, so a model without it is not a reason to refuse."""
         return self.ratio_for_size(width, height) or self.default_ratio
 
+    def takes(self, kind: Kind) -> bool:
+        """Whether the model does ``kind``. Entries that state image to video only (the
+        default) still take a prompt alone where they do not require an image:
+        ``requires_image`` said so before kinds existed."""
+        return kind in self.kinds or (kind is Kind.TEXT_TO_VIDEO and not self.requires_image)
+
     def name_in(self, dialect: str) -> str:
         """What ``dialect`` calls this model: its own name, or vidgen's id where it has none."""
         return self.dialect_names.get(dialect, self.id)
@@ -207,6 +213,129 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         requires_image=True,
         description="Image to video, 1280×768 or 768×1280, 5 or 10 s.",
     ),
+    # ---- Request kinds (issue 14, helper h-kinds): Runway's newer models, one per kind, for
+    # the Runway dialect's endpoints. Routed to preview; the runway engine does not serve them
+    # yet. Rules from the runwayml 5.24 SDK's TypedDicts; prices (credits per output second)
+    # from Runway's docs as FIELD-2026.md gives them (2026-12), except aleph2 and the two
+    # upscalers, which it does not list: theirs are vidgen's placeholders (see the README).
+    ModelSpec(
+        id="runway/gen4.5",
+        title="Runway Gen-4.5",
+        frame_sizes=MappingProxyType(GEN4_SIZES),
+        default_ratio="16:9",
+        durations=tuple(range(2, 11)),
+        default_duration=5,
+        credits_per_second=Fraction(12),
+        requires_image=False,
+        accepts_last_image=False,  # its promptImage takes position "first" only
+        dialect_names=MappingProxyType({"runway": "gen4.5"}),
+        kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO}),
+        description="Text or image to video, 720p class, 2 to 10 s.",
+    ),
+    ModelSpec(
+        id="google/veo3.1",
+        title="Google Veo 3.1 (through Runway)",
+        # Runway also takes 1920:1080 and 1080:1920; one size per ratio here, the 720p ones.
+        frame_sizes=MappingProxyType({"16:9": (1280, 720), "9:16": (720, 1280)}),
+        default_ratio="16:9",
+        durations=(4, 6, 8),
+        default_duration=8,
+        credits_per_second=Fraction(20),
+        requires_image=False,
+        accepts_last_image=True,
+        dialect_names=MappingProxyType({"runway": "veo3.1"}),
+        kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO}),
+        options=MappingProxyType(
+            {
+                "audio": OptionSpec("bool", default=False, description="Generate sound."),
+                "negative_prompt": OptionSpec("string", description="What should not appear."),
+            }
+        ),
+        description="Text or image to video with a first and/or last frame, 4, 6 or 8 s.",
+    ),
+    ModelSpec(
+        id="runway/aleph2",
+        title="Runway Aleph 2",
+        frame_sizes=MappingProxyType(GEN4_SIZES),
+        default_ratio="16:9",
+        durations=tuple(range(1, 11)),
+        default_duration=5,
+        credits_per_second=Fraction(15),
+        requires_image=False,
+        accepts_last_image=False,
+        dialect_names=MappingProxyType({"runway": "aleph2"}),
+        kinds=frozenset({Kind.VIDEO_TO_VIDEO}),
+        max_references=1,
+        description="Video to video: restyles or edits an input video of up to 10 s.",
+    ),
+    ModelSpec(
+        id="runway/act_two",
+        title="Runway Act-Two",
+        frame_sizes=MappingProxyType(GEN4_SIZES),
+        default_ratio="16:9",
+        # The performance must be 3 to 30 s (the SDK's words); the output is as long.
+        durations=tuple(range(3, 31)),
+        default_duration=5,
+        credits_per_second=Fraction(5),
+        requires_image=False,
+        accepts_last_image=False,
+        dialect_names=MappingProxyType({"runway": "act_two"}),
+        kinds=frozenset({Kind.CHARACTER_PERFORMANCE}),
+        options=MappingProxyType(
+            {
+                "body_control": OptionSpec("bool", default=True),
+                "expression_intensity": OptionSpec("int", minimum=1, maximum=5, default=3),
+            }
+        ),
+        description="Character performance: a character image or video driven by a performance.",
+    ),
+    ModelSpec(
+        id="magnific_video_upscaler_creative",
+        title="Magnific Video Upscaler Creative (through Runway)",
+        frame_sizes=MappingProxyType(GEN4_SIZES),  # unused: the output follows the input
+        default_ratio="16:9",
+        durations=tuple(range(1, 31)),
+        default_duration=5,
+        credits_per_second=Fraction(10),
+        requires_image=False,
+        accepts_last_image=False,
+        dialect_names=MappingProxyType({"runway": "magnific_video_upscaler_creative"}),
+        kinds=frozenset({Kind.UPSCALE}),
+        options=MappingProxyType(
+            {
+                "resolution": OptionSpec("string", values=("720p", "1k", "2k", "4k"), default="2k"),
+                "creativity": OptionSpec("int", minimum=0, maximum=100),
+                "flavor": OptionSpec("string", values=("vivid", "natural")),
+                "fps_boost": OptionSpec("bool", default=False),
+                "sharpen": OptionSpec("int", minimum=0, maximum=100),
+                "smart_grain": OptionSpec("int", minimum=0, maximum=100),
+            }
+        ),
+        description="Upscale: an input video of up to 30 s at 720p to 4k.",
+    ),
+    ModelSpec(
+        id="enhance_frame_rate",
+        title="Frame-rate enhancement (through Runway)",
+        frame_sizes=MappingProxyType(GEN4_SIZES),  # unused: the output follows the input
+        default_ratio="16:9",
+        durations=tuple(range(1, 31)),
+        default_duration=5,
+        credits_per_second=Fraction(2),
+        requires_image=False,
+        accepts_last_image=False,
+        dialect_names=MappingProxyType({"runway": "enhance_frame_rate"}),
+        kinds=frozenset({Kind.FRAME_RATE}),
+        options=MappingProxyType(
+            {
+                "target_framerate": OptionSpec(
+                    "string",
+                    values=("24", "25", "30", "48", "50", "60", "120", "23_98", "29_97", "59_94"),
+                )
+            }
+        ),
+        description="Frame rate: an input video of up to 30 s with interpolated frames.",
+    ),
+    # ---- end of the request-kinds block
 )
 
 
@@ -274,8 +403,9 @@ class Catalog:
     def default_for(self, *, has_image: bool) -> ModelSpec:
         """The model a request that names none gets: the first one that can serve it (one
         that takes a prompt alone when there is no image)."""
+        wanted = Kind.IMAGE_TO_VIDEO if has_image else Kind.TEXT_TO_VIDEO
         for spec in self.models.values():
-            if has_image or not spec.requires_image:
+            if spec.takes(wanted):
                 return spec
         raise InvalidRequest.single(
             "first_image",
