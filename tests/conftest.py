@@ -54,7 +54,12 @@ def make_image(width: int = 640, height: int = 360, fmt: str = "PNG", seed: int 
 
 
 def make_video(
-    width: int = 64, height: int = 36, frames: int = 24, fps: int = 24, fmt: str = "mp4"
+    width: int = 64,
+    height: int = 36,
+    frames: int = 24,
+    fps: int = 24,
+    fmt: str = "mp4",
+    moving: bool = True,
 ) -> bytes:
     """A small H.264 video (VP9 in WebM) made with PyAV, not with vidgen's writer: a bright
     square that crosses the frame left to right, on a gradient, so motion is visible."""
@@ -66,7 +71,7 @@ def make_video(
         side = max(2, height // 3)
         for index in range(frames):
             rgb = base.copy()
-            x = round((width - side) * index / max(1, frames - 1))
+            x = round((width - side) * index / max(1, frames - 1)) if moving else 0
             rgb[height // 3 : height // 3 + side, x : x + side] = 255
             for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 container.mux(packet)

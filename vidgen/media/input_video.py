@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from collections.abc import Iterable, Iterator
+from typing import TypeAlias
 
 import av
 import numpy as np
 from av.error import FFmpegError
-from av.video.frame import VideoFrame
 
 from vidgen.core.models import CapturedVideo
 from vidgen.media.video import U8Array, frame_to_image
 
-__all__ = ["VideoRejected", "frames_at", "inspect_video", "looks_like_image"]
+__all__ = ["Blend", "VideoRejected", "frames_at", "inspect_video", "looks_like_image"]
+
+#: Two neighbouring frames and the weight of the second: where a position falls between them.
+Blend: TypeAlias = tuple["U8Array", "U8Array", float]
 
 
 class VideoRejected(Exception):
@@ -112,27 +116,31 @@ def inspect_video(
     )
 
 
-def frames_at(video: CapturedVideo, indices: Iterable[int]) -> Iterator[U8Array]:
-    """The RGB frames (H×W×3 uint8) of ``video`` at the given frame indices, which must not
-    decrease; an index past the end gives the last frame. One pass of sequential decoding, and
-    only the current frame is held, so a long input costs no memory."""
+def frames_at(video: CapturedVideo, positions: Iterable[float]) -> Iterator[Blend]:
+    """The frames of ``video`` around each position (in input frames: 2.25 is a quarter of the
+    way from frame 2 to frame 3), as ``(before, after, weight of after)``; positions must not
+    decrease, and one past the end gives the last frame. One pass of sequential decoding that
+    holds two frames, so a long input costs no memory. Frames are RGB (H×W×3 uint8), read with
+    the matrix and range they are tagged with (``frame_to_image``)."""
     with av.open(io.BytesIO(video.data), mode="r") as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         decoded = container.decode(stream)
-        position = -1
-        last: VideoFrame | None = None
-        current: U8Array | None = None
-        for index in indices:
-            while position < index:
+        window: list[U8Array] = []  # the last two frames decoded; the last is frame ``index``
+        index = -1
+        exhausted = False
+        for position in positions:
+            before = max(0, math.floor(position))
+            while index < before + 1 and not exhausted:
                 frame = next(decoded, None)
                 if frame is None:
+                    exhausted = True
                     break
-                position += 1
-                last, current = frame, None
-            if last is None:
+                index += 1
+                window = [*window[-1:], np.asarray(frame_to_image(frame))]
+            if not window:
                 raise ValueError("the input video holds no frame")
-            if current is None:
-                # The tagged matrix and range, as every frame vidgen reads (``frame_to_image``).
-                current = np.asarray(frame_to_image(last))
-            yield current
+            if index <= before:  # at or past the end: the last frame stands
+                yield window[-1], window[-1], 0.0
+            else:
+                yield window[0], window[-1], position - before
