@@ -89,12 +89,21 @@ def test_the_sdk_reads_an_unlimited_keys_organization(server: LiveServer, key: s
     before = client.organization.retrieve()
     assert before.credit_balance == 2**31 - 1  # no limit: the largest 32-bit integer
     assert before.tier.max_monthly_credit_spend == 2**31 - 1
-    assert set(before.tier.models) == {"gen4_turbo", "gen3a_turbo"}
-    assert before.tier.models["gen4_turbo"].max_concurrent_generations is None
-    assert {m: u.daily_generations for m, u in before.usage.models.items()} == {
-        "gen4_turbo": 0,
-        "gen3a_turbo": 0,
+    runway_names = {
+        "gen4_turbo",
+        "gen3a_turbo",
+        "gen4.5",
+        "veo3.1",
+        "aleph2",
+        "act_two",
+        "magnific_video_upscaler_creative",
+        "enhance_frame_rate",
     }
+    assert set(before.tier.models) == runway_names
+    assert before.tier.models["gen4_turbo"].max_concurrent_generations is None
+    assert {m: u.daily_generations for m, u in before.usage.models.items()} == dict.fromkeys(
+        runway_names, 0
+    )
     client.image_to_video.create(model="gen4_turbo", prompt_image=IMAGE, ratio="1280:720")
     client.image_to_video.create(model="gen4_turbo", prompt_image=IMAGE, ratio="720:1280")
     after = client.organization.retrieve()
@@ -198,7 +207,8 @@ def test_an_unknown_model_is_reported_as_unknown_not_as_a_missing_ratio(
     server: LiveServer, key: str
 ) -> None:
     headers = {**VERSION, "Authorization": f"Bearer {key}"}
-    for body in ({"model": "gen9"}, {"model": "gen4.5", "promptImage": IMAGE}):
+    # gen4_aleph: retired by Runway on 2026-06-10, and not a model here.
+    for body in ({"model": "gen9"}, {"model": "gen4_aleph", "promptImage": IMAGE}):
         answer = httpx.post(f"{server.base_url}/v1/image_to_video", json=body, headers=headers)
         assert answer.status_code == 400
         issues = answer.json()["issues"]

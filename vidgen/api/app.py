@@ -25,7 +25,18 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgen import __version__
-from vidgen.api import account, aimlapi, apiframe, docs, files, openai, ops, playground, runway
+from vidgen.api import (
+    account,
+    aimlapi,
+    apiframe,
+    docs,
+    files,
+    openai,
+    ops,
+    playground,
+    runway,
+    runway_create,
+)
 from vidgen.api.deps import document_key_header
 from vidgen.api.dialect import Dialect, FastPath, fast_path_of
 from vidgen.errors import PayloadTooLarge, RequestTimeout
@@ -377,7 +388,7 @@ def create_app(
     )
     app.state.settings = settings
     routers = [
-        *(module.router for module in (aimlapi, apiframe, runway, openai)),
+        *(module.router for module in (aimlapi, apiframe, runway, runway_create, openai)),
         account.router,
         files.router,
         ops.router,
