@@ -135,6 +135,5 @@ def test_seconds_that_are_not_ascii_digits_are_a_400_naming_the_models_durations
 
 def test_without_a_model_a_create_gets_the_catalogs_choice() -> None:
     assert openai_create().model == "runway/gen4_turbo"
-    with pytest.raises(InvalidRequest) as info:
-        openai_create(image=None)
-    assert set(fields_of(info)) == {"first_image"}
+    # A prompt alone: the first model that takes one (gen4_turbo does not).
+    assert openai_create(image=None).model == "runway/gen4.5"

@@ -14,7 +14,13 @@ from vidgen.core.models import CapturedImage
 from vidgen.media.fetch import FetchError, format_size
 from vidgen.media.images import load_rgb
 
-__all__ = ["IMAGE_MEDIA_TYPES", "InvalidDataUri", "parse_data_uri", "to_data_uri"]
+__all__ = [
+    "IMAGE_MEDIA_TYPES",
+    "VIDEO_MEDIA_TYPES",
+    "InvalidDataUri",
+    "parse_data_uri",
+    "to_data_uri",
+]
 
 IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp")
 #: The containers an input video may come in (PyAV probes what is inside).
