@@ -237,6 +237,18 @@ BAD = {
     "keyframes on an upscale": (UPSCALE | {"keyframes": (Keyframe(IMAGE, at=0.5),)}, "keyframes"),
     "a keyframe with no time": (V2V | {"keyframes": (Keyframe(IMAGE),)}, "keyframes.0"),
     "a keyframe past the end": (V2V | {"keyframes": (Keyframe(IMAGE, at=1.5),)}, "keyframes.0.at"),
+    "a keyframe at no finite time": (
+        V2V | {"keyframes": (Keyframe(IMAGE, seconds=float("nan")),)},
+        "keyframes.0.seconds",
+    ),
+    "a NUL in an option's text": (
+        {"model": "google/veo3.1", "prompt": "p", "options": {"negative_prompt": "a\x00b"}},
+        "negative_prompt",
+    ),
+    "a video URL on a metadata address": (
+        V2V | {"video": ImageRef(url="http://169.254.169.254/latest/clip.mp4")},
+        "video",
+    ),
     "a video that is not one": (
         V2V
         | {"video": ImageRef(url=data_uri(b"\x00\x00\x00\x18ftypmp42" + b"x" * 200, "video/mp4"))},

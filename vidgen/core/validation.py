@@ -83,6 +83,7 @@ def text_errors(request: GenerationRequest) -> list[FieldError]:
         ("webhook_url", request.webhook_url),
         ("idempotency_key", request.idempotency_key),
         *(("webhook_events", event) for event in request.webhook_events or ()),
+        *((name, value) for name, value in request.options.items() if isinstance(value, str)),
     ]
     refs = [
         ("first_image", request.first_image),
@@ -187,8 +188,10 @@ def _keyframe_errors(spec: ModelSpec, request: GenerationRequest, kind: Kind) ->
             errors.append(FieldError(f"keyframes.{index}", "needs either seconds or at"))
         elif mark.at is not None and not 0.0 <= mark.at <= 1.0:
             errors.append(FieldError(f"keyframes.{index}.at", "must be between 0 and 1"))
-        elif mark.seconds is not None and mark.seconds < 0:
-            errors.append(FieldError(f"keyframes.{index}.seconds", "must not be negative"))
+        elif mark.seconds is not None and not 0 <= mark.seconds < math.inf:
+            errors.append(
+                FieldError(f"keyframes.{index}.seconds", "must be a finite, positive number")
+            )
     return errors
 
 
@@ -198,6 +201,8 @@ def _option_problem(name: str, option: OptionSpec, value: Any) -> str | None:
         return f"must be a {option.type} (got {type(value).__name__})"
     if option.values and value not in option.values:
         return f"must be one of {', '.join(map(str, option.values))} (got {value!r})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
     if isinstance(value, int | float):
         if option.minimum is not None and value < option.minimum:
             return f"must be at least {option.minimum:g} (got {value})"
