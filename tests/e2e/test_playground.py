@@ -245,8 +245,9 @@ def test_the_page_and_all_its_assets_load_without_a_single_console_error(
     tab = open_tab(server)
     page = tab.page
     expect(page).to_have_title("vidgen playground")
-    # The models came from /v1/models: both cards, and the default model's six ratios.
-    expect(page.locator(".model-card")).to_have_count(2)
+    # The models came from /v1/models: the four that make a video from a prompt or images (not
+    # the video-to-video, performance and upscale ones), and the default model's six ratios.
+    expect(page.locator(".model-card")).to_have_count(4)
     expect(page.locator("#ratio-options input")).to_have_count(6)
     expect(page.locator("#submit-price")).to_have_text("8 credits")
     page.get_by_text("10 s", exact=True).click()

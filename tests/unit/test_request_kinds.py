@@ -211,6 +211,19 @@ BAD = {
         "model",
     ),
     "video to video without a video": (V2V | {"video": None}, "video"),
+    "a prompt alone to a video-to-video model, kind named": (
+        {"model": "runway/aleph2", "prompt": "p", "kind": Kind.TEXT_TO_VIDEO},
+        "model",
+    ),
+    # A dialect with one create route names no kind: the model's only kind is the request's.
+    "a prompt alone to a video-to-video model, no kind named": (
+        {"model": "runway/aleph2", "prompt": "p"},
+        "video",
+    ),
+    "an image alone to an upscaler": (
+        {"model": "magnific_video_upscaler_creative", "first_image": IMAGE},
+        "video",
+    ),
     "a character performance without its performance": (CP | {"performance": None}, "performance"),
     "a character performance without its character": (CP | {"character": None}, "character"),
     "too many references": (V2V | {"references": (IMAGE, IMAGE)}, "references"),

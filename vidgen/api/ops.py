@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from vidgen.api.deps import ServiceDep
 from vidgen.api.dialect import ServiceRoute
+from vidgen.core.models import Kind
 from vidgen.errors import Unauthorized
 from vidgen.metrics import QUEUE_DEPTH
 
@@ -103,6 +104,11 @@ class ModelInfo(BaseModel):
     requires_image: bool
     accepts_last_image: bool
     max_prompt_chars: int
+    kinds: list[str] = Field(
+        ...,
+        description="What the model does: text_to_video, image_to_video, video_to_video, "
+        "character_performance, upscale, frame_rate.",
+    )
 
 
 class ModelList(BaseModel):
@@ -131,6 +137,7 @@ async def list_models(service: ServiceDep) -> ModelList:
                 requires_image=spec.requires_image,
                 accepts_last_image=spec.accepts_last_image,
                 max_prompt_chars=spec.max_prompt_chars,
+                kinds=sorted(kind.value for kind in Kind if spec.takes(kind)),
             )
             for spec in service.catalog
         ]

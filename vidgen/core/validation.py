@@ -113,7 +113,8 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
     """The request's inputs against its kind and the model: the kind is one the model does,
     every input the kind needs is there, and none it does not take is."""
     kind = request.resolved_kind
-    if not spec.takes(kind) and not (request.kind is None and kind in IMAGE_KINDS):
+    inferred_missing_image = request.kind is None and kind in IMAGE_KINDS and spec.requires_image
+    if not spec.takes(kind) and not inferred_missing_image:
         # An inferred text to video on an image model is a missing image (reported below).
         done = ", ".join(sorted(_words(k) for k in spec.kinds))
         return [FieldError("model", f"{spec.id} does not do {_words(kind)}; it does {done}")]

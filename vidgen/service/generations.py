@@ -15,7 +15,7 @@ import secrets
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from vidgen.core.catalog import Catalog
@@ -127,6 +127,9 @@ class GenerationService:
                 return await self._replay(key, match, idempotency)
         self.limiter.check(key.id)
         spec = self.catalog.get(request.model)
+        if request.kind is None and spec.only_kind is not None:
+            # A dialect that names no kind (aimlapi's one create route): the model's only one.
+            request = replace(request, kind=spec.only_kind)
         engine_name = self.catalog.engine_for(spec.id)
         errors = validate_request(spec, request) + await self._webhook_errors(request)
         engine = self.engines.get(engine_name)

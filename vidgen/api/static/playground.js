@@ -383,7 +383,11 @@ function updatePrice() {
 
 async function loadModels() {
   try {
-    state.models = await api.models();
+    // The page makes videos from a prompt and images: models of other kinds (video to video,
+    // character performance, upscale) are for the API.
+    const drawable = (model) =>
+      model.kinds.includes("text_to_video") || model.kinds.includes("image_to_video");
+    state.models = (await api.models()).filter(drawable);
   } catch (error) {
     const box = $("model-options");
     box.replaceChildren();
