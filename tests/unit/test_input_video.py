@@ -54,3 +54,9 @@ def test_frames_are_read_at_any_position_and_blended_between_neighbours() -> Non
     assert np.array_equal(again[0], before) and again[2] == 0.25
     # The last frame, and past the end the last frame still.
     assert last[2] == 0.0 and np.array_equal(past[0], last[0]) and past[2] == 0.0
+
+
+def test_a_frame_rate_no_video_needs_is_refused() -> None:
+    # Every input frame is rendered by an upscale: a claimed rate is a cost, so it is capped.
+    with pytest.raises(VideoRejected, match="the highest rate taken is 240"):
+        inspect_video(make_video(32, 18, frames=30, fps=300), **LIMITS)

@@ -22,10 +22,22 @@ from av.error import FFmpegError
 from vidgen.core.models import CapturedVideo
 from vidgen.media.video import U8Array, frame_to_image
 
-__all__ = ["Blend", "VideoRejected", "frames_at", "inspect_video", "looks_like_image"]
+__all__ = [
+    "MAX_INPUT_FPS",
+    "Blend",
+    "VideoRejected",
+    "frames_at",
+    "inspect_video",
+    "looks_like_image",
+]
 
 #: Two neighbouring frames and the weight of the second: where a position falls between them.
 Blend: TypeAlias = tuple["U8Array", "U8Array", float]
+
+
+#: The highest input frame rate taken. A file may claim any rate; an upscale or frame-rate job
+#: renders every input frame, so a claimed 100 000 fps over 30 s would be 3 million frames.
+MAX_INPUT_FPS = 240
 
 
 class VideoRejected(Exception):
@@ -100,6 +112,10 @@ def inspect_video(
         raise VideoRejected(f"is not a decodable video ({type(exc).__name__})") from exc
     if fps <= 0 or frame_count <= 0:
         raise VideoRejected("has no frame rate or no frames")
+    if fps > MAX_INPUT_FPS or frame_count > MAX_INPUT_FPS * max_seconds:
+        raise VideoRejected(
+            f"has {frame_count} frames at {fps:g} fps; the highest rate taken is {MAX_INPUT_FPS}"
+        )
     if duration <= 0:
         duration = frame_count / fps
     if duration > max_seconds:
