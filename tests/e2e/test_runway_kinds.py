@@ -73,6 +73,8 @@ def test_veo3_1_goes_from_a_first_frame_to_a_last_one(
         prompt_text="the light changes",
         ratio="1280:720",
         duration=4,
+        audio=False,
+        negative_prompt="fog",
     )
     assert task.estimated_cost.credits == 4 * 20
     assert finished(client, task, tmp_path) == (1280, 720, 96, 24.0)
@@ -177,6 +179,16 @@ BAD: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             "reference": {"type": "video", "uri": CLIP},
         },
         ["reference"],
+    ),
+    "an image model's option on gen4_turbo": (
+        "/v1/image_to_video",
+        {"model": "gen4_turbo", "promptImage": IMAGE, "ratio": "1280:720", "audio": True},
+        ["audio"],
+    ),
+    "a NUL in the video's URL": (
+        "/v1/video_to_video",
+        {"model": "aleph2", "videoUri": "https://e.example/\x00.mp4"},
+        ["videoUri"],
     ),
     "a model that does not do the endpoint's kind": (
         "/v1/text_to_video",

@@ -128,6 +128,8 @@ class ImageToVideo(BaseModel):
     contentModeration: dict[str, Any] | None = Field(
         None, description="Accepted for compatibility; vidgen does no moderation of its own."
     )
+    audio: bool | None = Field(None, description="veo3.1: generate sound.")
+    negativePrompt: str | None = Field(None, description="veo3.1: what should not appear.")
 
 
 class Cost(BaseModel):
@@ -198,6 +200,12 @@ def _to_request(
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
         base_url=base_url,
+        # The model's own fields, checked against it by the service (gen4_turbo has none).
+        options={
+            name: value
+            for name, value in (("audio", body.audio), ("negative_prompt", body.negativePrompt))
+            if value is not None
+        },
     )
 
 
