@@ -12,6 +12,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import make_image, make_video
 from tests.unit.test_preview_engine import RecordingContext
@@ -92,6 +93,26 @@ async def test_video_to_video_regrades_and_moves_the_inputs_frames_the_same_per_
     assert not np.array_equal(first[0], other[0])  # another grade, another move
     # The input's motion shows through: the square crosses the frame left to right.
     assert square_x(first[0]) < spec.width / 3 < 2 * spec.width / 3 < square_x(first[-1])
+
+
+async def test_a_keyframe_shows_through_at_its_moment_and_nowhere_else(
+    engine: PreviewEngine, tmp_path: Path
+) -> None:
+    red = Image.new("RGB", (64, 36), (255, 0, 0))
+    buffer = io.BytesIO()
+    red.save(buffer, "PNG")
+    keyframe = inspect_image(buffer.getvalue(), max_pixels=10**6)
+    plain = await render(engine, tmp_path, job(Kind.VIDEO_TO_VIDEO))
+    # At half of the 2 s input: output frame 24 of 48.
+    marked = await render(
+        engine, tmp_path, job(Kind.VIDEO_TO_VIDEO, keyframes=((keyframe, None, 0.5),))
+    )
+    # Far from its moment, the same frames (within the codec's noise: later frames are coded
+    # from earlier ones).
+    for index in (0, 47):
+        assert np.abs(plain[index].astype(np.int16) - marked[index]).mean() < 3
+    redness = [float(f[..., 0].mean() - f[..., 1].mean()) for f in (plain[24], marked[24])]
+    assert redness[1] > redness[0] + 40
 
 
 async def test_an_upscale_is_the_input_resampled_frame_for_frame(

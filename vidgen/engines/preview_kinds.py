@@ -3,9 +3,9 @@ upscale and frame rate, each at the size, frame rate and frame count the job was
 (``core.output_plan``), deterministic per seed.
 
 - Video to video: each output frame is the input frame at the same moment, filled and cropped to
-  the output size, given a colour grade the seed picks (a tone curve per channel), and moved by
-  the camera move the prompt or seed picks (``preview_motion``), as image to video moves a
-  picture.
+  the output size, blended with any keyframe image near its moment (half a second either side),
+  given a colour grade the seed picks (a tone curve per channel), and moved by the camera move
+  the prompt or seed picks (``preview_motion``), as image to video moves a picture.
 - Character performance: the character (an image, or a video's frames) filled to the output
   size, shifted by the motion of the performance video: how far its brightness centroid moved
   since its first frame, on a 32×32 thumbnail, so it costs next to nothing beside the decoding. It has
@@ -46,6 +46,10 @@ INPUT_VIDEO_KINDS: Final = frozenset(
 #: the frame, at most a quarter of it.
 _PERFORMANCE_REACH: Final = 2.0
 _THUMB: Final = 32
+#: A keyframe shows through most at its moment (this share of the frame) and fades out over
+#: this many seconds on either side.
+_KEYFRAME_WEIGHT: Final = 0.7
+_KEYFRAME_REACH: Final = 0.5
 
 
 def render_input_video_kind(
@@ -147,9 +151,26 @@ def _video_to_video(job: EngineJob, video: CapturedVideo) -> Iterator[U8Array]:
     lut = _grade(job.seed)
     plan = plan_motion(job.prompt, job.seed, has_tail=False)
     last = max(1, job.frame_count - 1)
+    keyframes = _keyframes(job, video)
     for index, (before, _, _) in enumerate(frames_at(video, _positions(job, video))):
-        graded = _u8(cv2.LUT(_fill(before, job.width, job.height), lut))
-        yield _moved(graded, plan.first.at(index / last))
+        frame = _fill(before, job.width, job.height)
+        seconds = index / job.fps
+        for image, at in keyframes:
+            weight = _KEYFRAME_WEIGHT * max(0.0, 1.0 - abs(seconds - at) / _KEYFRAME_REACH)
+            if weight > 0:
+                frame = _u8(cv2.addWeighted(frame, 1 - weight, image, weight, 0))
+        yield _moved(_u8(cv2.LUT(frame, lut)), plan.first.at(index / last))
+
+
+def _keyframes(job: EngineJob, video: CapturedVideo) -> list[tuple[U8Array, float]]:
+    """Each keyframe image, filled to the output size, and its moment in seconds."""
+    length = video.frame_count / video.fps
+    found = []
+    for image, seconds, at in job.keyframes:
+        moment = seconds if seconds is not None else (at or 0.0) * length
+        picture = load_rgb(image, at_least=(job.width, job.height))
+        found.append((np.asarray(fit_image_to_frame(picture, job.width, job.height)), moment))
+    return found
 
 
 def _centroid(rgb: U8Array) -> tuple[float, float]:
