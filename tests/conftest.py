@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import av
 import httpx
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -49,6 +51,33 @@ def make_image(width: int = 640, height: int = 360, fmt: str = "PNG", seed: int 
     buf = io.BytesIO()
     img.save(buf, format=fmt)
     return buf.getvalue()
+
+
+def make_video(
+    width: int = 64,
+    height: int = 36,
+    frames: int = 24,
+    fps: int = 24,
+    fmt: str = "mp4",
+    moving: bool = True,
+) -> bytes:
+    """A small H.264 video (VP9 in WebM) made with PyAV, not with vidgen's writer: a bright
+    square that crosses the frame left to right, on a gradient, so motion is visible."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=fmt) as container:
+        stream = container.add_stream("libx264" if fmt == "mp4" else "libvpx-vp9", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        base = np.asarray(Image.open(io.BytesIO(make_image(width, height))).convert("RGB"))
+        side = max(2, height // 3)
+        for index in range(frames):
+            rgb = base.copy()
+            x = round((width - side) * index / max(1, frames - 1)) if moving else 0
+            rgb[height // 3 : height // 3 + side, x : x + side] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
 
 
 def data_uri(data: bytes, media_type: str = "image/png") -> str:

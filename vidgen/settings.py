@@ -147,6 +147,19 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         40_000_000, gt=0, description="Cap on width × height of an image."
     )
+    max_video_bytes: int = Field(
+        64 * MiB,
+        gt=0,
+        description="Cap for an input video (by URL, data URI or upload); a data URI is also "
+        "bounded by the body cap.",
+    )
+    max_video_seconds: float = Field(
+        30.0, gt=0, description="Longest input video accepted, in seconds."
+    )
+    max_video_width: int = Field(3840, gt=0, description="Widest input video accepted, in pixels.")
+    max_video_height: int = Field(
+        3840, gt=0, description="Tallest input video accepted, in pixels."
+    )
     max_body_bytes: int = Field(16 * MiB, gt=0, description="Largest request body accepted (413).")
     header_timeout_seconds: float = Field(
         10.0,

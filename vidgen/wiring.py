@@ -23,7 +23,7 @@ from vidgen.core.catalog import Catalog
 from vidgen.core.engine import Engine
 from vidgen.core.keys import ApiKey
 from vidgen.core.storage import Storage, remove_outputs
-from vidgen.media.capture import ImageCapture
+from vidgen.media.capture import VideoCapture
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.service import Access, Admin, GenerationService, Links, Live, Service, UsageService
 from vidgen.settings import Settings
@@ -94,11 +94,14 @@ class Runtime:
             return None
 
         server_secret = settings.link_secret()
+        videos = VideoCapture(fetcher, settings)
         generation_service = GenerationService(
             generations=generations,
             catalog=catalog,
             engines=engines,
-            capture_image=ImageCapture(fetcher, settings),
+            capture_image=videos.images,
+            capture_video=videos,
+            capture_media=videos.media,
             check_webhook_url=check_webhook_url,
             remove_outputs=functools.partial(remove_outputs, storage),
             settings=settings,

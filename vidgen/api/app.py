@@ -37,6 +37,7 @@ from vidgen.api import (
     ops,
     playground,
     runway,
+    runway_create,
     usage,
 )
 from vidgen.api.deps import document_key_header
@@ -393,7 +394,7 @@ def create_app(
     )
     app.state.settings = settings
     routers = [
-        *(module.router for module in (aimlapi, apiframe, runway, openai)),
+        *(module.router for module in (aimlapi, apiframe, runway, runway_create, openai)),
         account.router,
         usage.router,
         admin.router,

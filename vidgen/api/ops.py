@@ -154,7 +154,7 @@ async def list_models(service: ServiceDep) -> ModelList:
                 requires_image=spec.requires_image,
                 accepts_last_image=spec.accepts_last_image,
                 max_prompt_chars=spec.max_prompt_chars,
-                kinds=[kind.value for kind in Kind if kind in spec.kinds],
+                kinds=[kind.value for kind in Kind if spec.takes(kind)],
                 max_references=spec.max_references,
                 engines=list(spec.engines),
                 retired=None

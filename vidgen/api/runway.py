@@ -20,22 +20,33 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
 from vidgen.api.preferences import CreateOptions
 from vidgen.core.catalog import Catalog, ModelSpec
-from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
+from vidgen.core.models import Generation, GenerationRequest, ImageRef, Kind, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.service import Service
 
-__all__ = ["DIALECT", "router"]
+__all__ = [
+    "DIALECT",
+    "ERRORS",
+    "Cost",
+    "RunwayVersion",
+    "TaskCreated",
+    "aspect_ratio_for",
+    "check_version",
+    "router",
+]
 
 RUNWAY_VERSION = "2024-11-06"
 #: ``ratio`` as Runway writes it, ``WIDTH:HEIGHT`` in pixels, each as a size is written: ASCII
 #: digits without a leading zero (`` 1280:720`` and ``01280:720`` name no size), and at most 5
 #: of them, since ``int`` refuses (raises on) a string of thousands of digits.
 _PIXELS = re.compile(r"([1-9][0-9]{0,4}):([1-9][0-9]{0,4})")
+_SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 #: ``creditBalance`` (and ``maxMonthlyCreditSpend``) of a key without a limit: Runway's schema
 #: has an integer there, never null, and 0 would read as "out of credits". The largest 32-bit
 #: integer fits every client's integer type.
@@ -56,7 +67,17 @@ class RunwayDialect(Dialect):
         "prompt": "promptText",
         "aspect_ratio": "ratio",
         "idempotency_key": "Idempotency-Key",
+        "video": "videoUri",
+        "performance": "reference",
     }
+
+    def wire_name(self, field: str) -> str:
+        """Runway spells every field in lower camel case: a model's options (canonical
+        ``expression_intensity``) are ``expressionIntensity`` here."""
+        name = super().wire_name(field)
+        return ".".join(
+            to_camel(part) if _SNAKE.fullmatch(part) else part for part in name.split(".")
+        )
 
     def render_error(self, request: Request, error: VidgenError) -> JSONResponse:
         body: dict[str, Any] = {"error": error.message}
@@ -89,7 +110,11 @@ class ImageToVideo(BaseModel):
         json_schema_extra={"required": ["model", "promptImage", "ratio"]},
     )
 
-    model: str = Field(..., description="`gen4_turbo` or `gen3a_turbo`.", examples=["gen4_turbo"])
+    model: str = Field(
+        ...,
+        description="`gen4_turbo`, `gen3a_turbo`, `gen4.5` or `veo3.1`.",
+        examples=["gen4_turbo"],
+    )
     promptImage: str | list[PromptImage] | None = Field(
         None, description="The first frame (URL or data URI), or frames with positions."
     )
@@ -104,6 +129,8 @@ class ImageToVideo(BaseModel):
     contentModeration: dict[str, Any] | None = Field(
         None, description="Accepted for compatibility; vidgen does no moderation of its own."
     )
+    audio: bool | None = Field(None, description="veo3.1: generate sound.")
+    negativePrompt: str | None = Field(None, description="veo3.1: what should not appear.")
 
 
 class Cost(BaseModel):
@@ -142,7 +169,7 @@ def _images(body: ImageToVideo) -> tuple[ImageRef | None, ImageRef | None]:
     return by_position.get("first"), by_position.get("last")
 
 
-def _aspect_ratio(spec: ModelSpec, ratio: str | None) -> str:
+def aspect_ratio_for(spec: ModelSpec, ratio: str | None) -> str:
     """Runway's ``ratio`` (a frame size in pixels) as the model's aspect ratio."""
     if ratio is None:
         raise InvalidRequest.single("ratio", "is required")
@@ -166,13 +193,20 @@ def _to_request(
         prompt=body.promptText or "",
         first_image=first,
         last_image=last,
-        aspect_ratio=_aspect_ratio(spec, body.ratio),
+        kind=Kind.IMAGE_TO_VIDEO,
+        aspect_ratio=aspect_ratio_for(spec, body.ratio),
         duration=body.duration,
         seed=body.seed,
         dialect=DIALECT.name,
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
         base_url=base_url,
+        # The model's own fields, checked against it by the service (gen4_turbo has none).
+        options={
+            name: value
+            for name, value in (("audio", body.audio), ("negative_prompt", body.negativePrompt))
+            if value is not None
+        },
     )
 
 
@@ -275,7 +309,7 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _check_version(version: str | None) -> None:
+def check_version(version: str | None) -> None:
     if version is None:
         raise InvalidRequest.single(
             "X-Runway-Version", f"header is required (use {RUNWAY_VERSION!r})"
@@ -305,7 +339,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def organization(
     key: CurrentKey, service: ServiceDep, version: RunwayVersion = None
 ) -> Organization:
-    _check_version(version)
+    check_version(version)
     current = await service.access.current(key)
     now = datetime.now(UTC)
     # Runway's usage of an organization is its own, whatever the key's role.
@@ -349,7 +383,7 @@ async def organization_usage(
     query: UsageQuery | None = None,
     version: RunwayVersion = None,
 ) -> UsageReport:
-    _check_version(version)
+    check_version(version)
     query = query or UsageQuery()
     start = query.startDate or datetime.now(UTC).date() - timedelta(days=USAGE_DAYS_DEFAULT)
     try:
@@ -399,7 +433,7 @@ async def image_to_video(
     version: RunwayVersion = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Task | TaskCreated:
-    _check_version(version)
+    check_version(version)
     submission = await service.generations.submit(
         key,
         options.apply(
@@ -424,7 +458,7 @@ async def get_task(
     service: ServiceDep,
     version: RunwayVersion = None,
 ) -> Task:
-    _check_version(version)
+    check_version(version)
     generation = await service.generations.get(key, task_id)
     throttled = await service.generations.is_throttled(key, generation)
     return await render_task(request, service, generation, throttled=throttled)
@@ -440,6 +474,6 @@ async def get_task(
 async def delete_task(
     task_id: TaskId, key: CurrentKey, service: ServiceDep, version: RunwayVersion = None
 ) -> Response:
-    _check_version(version)
+    check_version(version)
     await service.generations.delete(key, task_id)
     return Response(status_code=204)

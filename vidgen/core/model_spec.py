@@ -145,6 +145,22 @@ class ModelSpec:
         client never asked for that size, so a model without it is not a reason to refuse."""
         return self.ratio_for_size(width, height) or self.default_ratio
 
+    def takes(self, kind: Kind) -> bool:
+        """Whether the model does ``kind``. Entries that state image to video only (the
+        default) still take a prompt alone where they do not require an image:
+        ``requires_image`` said so before kinds existed."""
+        legacy = self.kinds == {Kind.IMAGE_TO_VIDEO} and not self.requires_image
+        return kind in self.kinds or (kind is Kind.TEXT_TO_VIDEO and legacy)
+
+    @property
+    def only_kind(self) -> Kind | None:
+        """The kind a request for this model is, whatever its inputs say, when the model does
+        one thing other than text or image to video (aleph2: video to video)."""
+        if len(self.kinds) == 1 and not self.takes(Kind.TEXT_TO_VIDEO):
+            (kind,) = self.kinds
+            return kind if kind is not Kind.IMAGE_TO_VIDEO else None
+        return None
+
     def name_in(self, dialect: str) -> str:
         """What ``dialect`` calls this model: its own name, or vidgen's id where it has none."""
         return self.dialect_names.get(dialect, self.id)

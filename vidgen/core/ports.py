@@ -34,9 +34,11 @@ from vidgen.core.keys import ApiKey, CreditResult, KeyStatus, Role
 from vidgen.core.models import (
     CapturedImage,
     CapturedMedia,
+    CapturedVideo,
     Generation,
     GenerationRequest,
     ImageRef,
+    MediaRef,
     Status,
     VideoOutput,
 )
@@ -45,6 +47,8 @@ from vidgen.errors import FieldError
 
 __all__ = [
     "CaptureImage",
+    "CaptureMedia",
+    "CaptureVideo",
     "CheckUrl",
     "EngineRules",
     "GenerationRepository",
@@ -59,6 +63,10 @@ __all__ = [
 
 #: Fetch and verify one input image at submit time; raises ``errors.ImageSourceError``.
 CaptureImage = Callable[[ImageRef], Awaitable[CapturedImage]]
+#: Fetch, probe and verify one input video at submit time; raises ``errors.ImageSourceError``.
+CaptureVideo = Callable[[MediaRef], Awaitable[CapturedVideo]]
+#: The same for an input that may be an image or a video (told apart by its bytes).
+CaptureMedia = Callable[[MediaRef], Awaitable[CapturedMedia]]
 #: Check a webhook URL against the fetch policy without calling it; a reason, or None.
 CheckUrl = Callable[[str], Awaitable[str | None]]
 #: Whether a backend answers (raises ``errors.ServiceUnavailable`` when it does not).

@@ -6,7 +6,9 @@ and a smooth camera move animates it: zoom in or out, pan, tilt or push in, as t
 or else as the seed picks (see ``preview_motion``). With a tail image the camera leaves the first
 image and arrives on the tail image while one dissolves into the other, and the last frame is
 the tail image. Without any image (text to video) it animates a landscape painted from the
-prompt (see ``preview_scene``). The same job always gives the same frames.
+prompt (see ``preview_scene``). Kinds with an input video (video to video, character
+performance, upscale, frame rate) are rendered by ``preview_kinds``. The same job always gives
+the same frames.
 
 Why it is fast (a 5 s 720p clip takes about a second on a 2-core VM; ``bench/RESULTS.md``):
 
@@ -31,6 +33,7 @@ import numpy as np
 
 from vidgen.core.models import CapturedImage
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
+from vidgen.engines.preview_kinds import INPUT_VIDEO_KINDS, render_input_video_kind
 from vidgen.engines.preview_motion import IDENTITY, Camera, MotionPlan, plan_motion
 from vidgen.engines.preview_scene import render_scene
 from vidgen.errors import EngineError, JobCancelled
@@ -123,6 +126,11 @@ def render_preview(
     width, height, count = job.width, job.height, job.frame_count
     if count < 1:
         raise EngineError(f"a video needs at least one frame, got {count}")
+    if job.kind in INPUT_VIDEO_KINDS:
+        render_input_video_kind(
+            job, path, report=report, stop_requested=stop_requested, encoder=encoder
+        )
+        return
     if job.first_image is not None:
         first = fitted_planes(job.first_image, width, height, "first image")
     else:

@@ -1,18 +1,22 @@
-"""Capture an input image at submit time: fetch it safely (or decode its data URI), then verify
-it. The job keeps the bytes, so a URL that changes or disappears later cannot change the job."""
+"""Capture an input image or video at submit time: fetch it safely (or decode its data URI), then
+verify it. The job keeps the bytes, so a URL that changes or disappears later cannot change the
+job. Videos go through the same fetcher (the same SSRF rules) as images, under their own caps."""
 
 from __future__ import annotations
 
 import asyncio
 
-from vidgen.core.models import CapturedImage, ImageRef
+from vidgen.core.models import CapturedImage, CapturedMedia, CapturedVideo, ImageRef, MediaRef
 from vidgen.errors import ImageSourceError
-from vidgen.media.data_uri import parse_data_uri
+from vidgen.media.data_uri import IMAGE_MEDIA_TYPES, VIDEO_MEDIA_TYPES, parse_data_uri
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.media.images import ImageRejected, inspect_image
+from vidgen.media.input_video import VideoRejected, inspect_video, looks_like_image
 from vidgen.settings import Settings
 
-__all__ = ["ImageCapture", "fetch_image_source"]
+__all__ = ["ImageCapture", "VideoCapture", "fetch_image_source"]
+
+_VIDEO_ACCEPT = "video/mp4,video/quicktime,video/webm;q=0.9,*/*;q=0.1"
 
 
 class ImageCapture:
@@ -57,3 +61,59 @@ async def fetch_image_source(
     accept = "image/png,image/jpeg,image/webp;q=0.9,*/*;q=0.1"
     body = await fetcher.get_bytes(ref, max_bytes=max_url_bytes, subject="image", accept=accept)
     return body.content
+
+
+class VideoCapture:
+    """Captures an input video (``__call__``), or an input that may be an image or a video
+    (``media``: a character of a character performance), told apart by its bytes."""
+
+    def __init__(self, fetcher: SafeFetcher, settings: Settings) -> None:
+        self.fetcher = fetcher
+        self.images = ImageCapture(fetcher, settings)
+        self.max_bytes = settings.max_video_bytes
+        self.max_seconds = settings.max_video_seconds
+        self.max_width = settings.max_video_width
+        self.max_height = settings.max_video_height
+
+    async def __call__(self, ref: MediaRef) -> CapturedVideo:
+        return await self._verify(await self._fetch(ref, VIDEO_MEDIA_TYPES, "video"))
+
+    async def media(self, ref: MediaRef) -> CapturedMedia:
+        data = await self._fetch(ref, (*IMAGE_MEDIA_TYPES, *VIDEO_MEDIA_TYPES), "image or video")
+        if looks_like_image(data):
+            return await self.images(ImageRef(data=data, filename=ref.filename))
+        return await self._verify(data)
+
+    async def _fetch(self, ref: MediaRef, media_types: tuple[str, ...], subject: str) -> bytes:
+        try:
+            if ref.data is not None:
+                data = ref.data
+            elif ref.url is None:
+                raise ImageSourceError(f"no {subject} given")
+            elif ref.url[:5].lower() == "data:":
+                data = parse_data_uri(
+                    ref.url, max_bytes=self.max_bytes, subject=subject, media_types=media_types
+                )[1]
+            else:
+                body = await self.fetcher.get_bytes(
+                    ref.url, max_bytes=self.max_bytes, subject=subject, accept=_VIDEO_ACCEPT
+                )
+                data = body.content
+        except FetchError as exc:
+            raise ImageSourceError(str(exc)) from exc
+        if len(data) > self.max_bytes:
+            raise ImageSourceError(f"the {subject} is larger than {self.max_bytes // 2**20} MB")
+        return data
+
+    async def _verify(self, data: bytes) -> CapturedVideo:
+        try:
+            # Probing decodes a frame: CPU work, kept off the event loop.
+            return await asyncio.to_thread(
+                inspect_video,
+                data,
+                max_seconds=self.max_seconds,
+                max_width=self.max_width,
+                max_height=self.max_height,
+            )
+        except VideoRejected as exc:
+            raise ImageSourceError(f"the video {exc}") from exc

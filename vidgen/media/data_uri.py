@@ -14,18 +14,33 @@ from vidgen.core.models import CapturedImage
 from vidgen.media.fetch import FetchError, format_size
 from vidgen.media.images import load_rgb
 
-__all__ = ["IMAGE_MEDIA_TYPES", "InvalidDataUri", "parse_data_uri", "to_data_uri"]
+__all__ = [
+    "IMAGE_MEDIA_TYPES",
+    "VIDEO_MEDIA_TYPES",
+    "InvalidDataUri",
+    "parse_data_uri",
+    "to_data_uri",
+]
 
 IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp")
+#: The containers an input video may come in (PyAV probes what is inside).
+VIDEO_MEDIA_TYPES = ("video/mp4", "video/quicktime", "video/webm")
 
 
 class InvalidDataUri(FetchError):
     """A ``data:`` URI that is malformed, holds no image, or decodes to too many bytes."""
 
 
-def parse_data_uri(uri: str, *, max_bytes: int, subject: str = "image") -> tuple[str, bytes]:
-    """``(media_type, data)`` from ``data:image/png;base64,...`` (png, jpeg or webp; base64 or
-    percent-encoded). Raises ``InvalidDataUri`` naming what is wrong.
+def parse_data_uri(
+    uri: str,
+    *,
+    max_bytes: int,
+    subject: str = "image",
+    media_types: tuple[str, ...] = IMAGE_MEDIA_TYPES,
+) -> tuple[str, bytes]:
+    """``(media_type, data)`` from ``data:image/png;base64,...`` (one of ``media_types``: png,
+    jpeg or webp unless told; base64 or percent-encoded). Raises ``InvalidDataUri`` naming what
+    is wrong.
 
     >>> parse_data_uri("data:image/png;base64,iVBORw==", max_bytes=100)
     ('image/png', b'\\x89PNG')
@@ -38,11 +53,11 @@ def parse_data_uri(uri: str, *, max_bytes: int, subject: str = "image") -> tuple
         raise InvalidDataUri("malformed", f"{label} is malformed: no ',' before the data")
     media_type, *params = (part.strip().lower() for part in header.split(";"))
     media_type = "image/jpeg" if media_type == "image/jpg" else media_type
-    if media_type not in IMAGE_MEDIA_TYPES:
+    if media_type not in media_types:
         shown = media_type or "none"
         raise InvalidDataUri(
             "media_type",
-            f"{label} has media type {shown[:60]}; only {', '.join(IMAGE_MEDIA_TYPES)} are accepted",
+            f"{label} has media type {shown[:60]}; only {', '.join(media_types)} are accepted",
         )
     too_large = InvalidDataUri("too_large", f"{label} is larger than {format_size(max_bytes)}")
     if "base64" in params:

@@ -55,6 +55,7 @@ __all__ = [
     "AudioTrack",
     "EncoderSettings",
     "Mp4Writer",
+    "U8Array",
     "VideoInfo",
     "Yuv420Planes",
     "frame_to_image",

@@ -1,8 +1,8 @@
 """Generations for clients: submit, get, list, cancel and delete.
 
 ``submit`` validates a canonical request against the model's catalog entry (and what its engine
-can honour), captures the input images (fetched safely, verified, their bytes kept with the job),
-prices it, and stores it as a queued job, with the charge in the same transaction. A 2xx is only
+can honour), captures the inputs (images and videos fetched safely, verified, probed, their bytes
+kept with the job), plans and prices its output (``core.output_plan``), and stores it as a queued job, with the charge in the same transaction. A 2xx is only
 ever sent after that commit. Reads and cancels are scoped to the key that owns the generation;
 for any other key the generation does not exist.
 """
@@ -14,27 +14,46 @@ import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from vidgen.core.catalog import Catalog
 from vidgen.core.deadlines import CANCEL_AFTER, parse_cancel_after
 from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
-from vidgen.core.facts import JobFacts, Position, WebhookSubscription
+from vidgen.core.facts import JobFacts, KeyframeFacts, Position, WebhookSubscription
 from vidgen.core.jobs import (
     IdempotencyClaim,
     IdempotencyRace,
     IdempotentMatch,
     NewJob,
     UnknownCursor,
+    keyframe_position,
+    reference_position,
 )
 from vidgen.core.keys import ApiKey
 from vidgen.core.limits import RateLimiter
-from vidgen.core.models import CapturedImage, Generation, GenerationRequest, ImageRef, Status
-from vidgen.core.ports import CaptureImage, CheckUrl, EngineRules, GenerationRepository
+from vidgen.core.models import (
+    CapturedImage,
+    CapturedMedia,
+    CapturedVideo,
+    Generation,
+    GenerationRequest,
+    ImageRef,
+    MediaRef,
+    Status,
+)
+from vidgen.core.output_plan import plan_output
+from vidgen.core.ports import (
+    CaptureImage,
+    CaptureMedia,
+    CaptureVideo,
+    CheckUrl,
+    EngineRules,
+    GenerationRepository,
+)
 from vidgen.core.validation import (
+    IMAGE_KINDS,
     SEED_MAX,
-    detect_ratio,
     is_generation_id,
     text_errors,
     validate_request,
@@ -78,11 +97,15 @@ class GenerationService:
         remove_outputs: RemoveOutputs,
         settings: Settings,
         limiter: RateLimiter | None = None,
+        capture_video: CaptureVideo | None = None,
+        capture_media: CaptureMedia | None = None,
     ) -> None:
         self.generations = generations
         self.catalog = catalog
         self.engines = engines
         self.capture_image = capture_image
+        self.capture_video = capture_video
+        self.capture_media = capture_media
         self.check_webhook_url = check_webhook_url
         self.remove_outputs = remove_outputs
         self.settings = settings
@@ -105,6 +128,9 @@ class GenerationService:
                 return await self._replay(key, match, idempotency)
         self.limiter.check(key.id, per_minute=key.rate_limit_per_minute)
         spec = self.catalog.get(request.model)
+        if request.kind is None and spec.only_kind is not None:
+            # A dialect that names no kind (aimlapi's one create route): the model's only one.
+            request = replace(request, kind=spec.only_kind)
         engine_name = self.catalog.engine_for(spec.id)
         errors = validate_request(spec, request) + await self._webhook_errors(request)
         cancel_after = None
@@ -119,21 +145,25 @@ class GenerationService:
         if errors:
             raise InvalidRequest(errors)
 
-        duration = request.duration or spec.default_duration
-        price = spec.price(duration)
-        if key.credits is not None and key.credits < price:
+        if request.resolved_kind in IMAGE_KINDS:
             # Fail fast before fetching images; the authoritative check is in the transaction.
-            raise InsufficientCredits(required=price, available=key.credits)
-        await self._check_monthly_limit(key, price)
+            # (An input video's price is known only once it is probed.)
+            price = spec.price(request.duration or spec.default_duration)
+            if key.credits is not None and key.credits < price:
+                raise InsufficientCredits(required=price, available=key.credits)
 
-        first, last = await self._capture_all(request)
-        if request.aspect_ratio is not None:
-            ratio = request.aspect_ratio
-        elif first is not None:
-            ratio = detect_ratio(spec, first)
-        else:
-            ratio = spec.default_ratio
-        width, height = spec.frame_size(ratio)
+        inputs = await self._capture_all(request)
+        first = _as_image(inputs.get("first"))
+        plan = plan_output(
+            spec,
+            request,
+            first=first,
+            video=_as_video(inputs.get("video")),
+            character=inputs.get("character"),
+            performance=_as_video(inputs.get("performance")),
+        )
+        price = plan.credits
+        await self._check_monthly_limit(key, price)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
 
         job_id = str(uuid.uuid4())
@@ -146,6 +176,10 @@ class GenerationService:
             )
             if request.webhook_url
             else None,
+            keyframes=tuple(
+                KeyframeFacts(seconds=mark.seconds, at=mark.at) for mark in request.keyframes
+            ),
+            options=dict(request.options),
         )
         new_job = NewJob(
             id=job_id,
@@ -155,19 +189,24 @@ class GenerationService:
             engine=engine_name,
             dialect=request.dialect,
             prompt=request.prompt,
-            aspect_ratio=ratio,
-            width=width,
-            height=height,
-            duration=duration,
-            fps=spec.fps,
-            frames=spec.frame_count(duration),
+            aspect_ratio=plan.aspect_ratio,
+            width=plan.width,
+            height=plan.height,
+            duration=plan.duration,
+            fps=plan.fps,
+            frames=plan.frames,
             seed=seed,
             credits=price,
             max_attempts=self.settings.max_attempts,
             first_image=first,
-            last_image=last,
+            last_image=_as_image(inputs.get("last")),
             facts=facts,
             kind=request.resolved_kind,
+            other_inputs={
+                position: item
+                for position, item in inputs.items()
+                if position not in ("first", "last")
+            },
             cancel_after=cancel_after,
         )
         try:
@@ -231,26 +270,45 @@ class GenerationService:
             errors.append(FieldError("webhook_events", "needs a webhook URL as well"))
         return errors
 
-    async def _capture_all(
-        self, request: GenerationRequest
-    ) -> tuple[CapturedImage | None, CapturedImage | None]:
-        refs = {"first_image": request.first_image, "last_image": request.last_image}
-        present = {field: ref for field, ref in refs.items() if ref is not None}
-        results = await asyncio.gather(
-            *(self.capture_image(ref) for ref in present.values()), return_exceptions=True
-        )
-        captured: dict[str, CapturedImage] = {}
+    async def _capture_all(self, request: GenerationRequest) -> dict[str, CapturedMedia]:
+        """Every input, captured at once, by its stored position (``core.jobs``). Each failure
+        is reported on the field the client sent it in (``references.2``, ``video``…)."""
+        wanted: list[tuple[str, str, Awaitable[CapturedMedia]]] = []
+
+        def image(position: str, field: str, ref: ImageRef | None) -> None:
+            if ref is not None:
+                wanted.append((position, field, self.capture_image(ref)))
+
+        def video(position: str, field: str, ref: MediaRef | None, any_media: bool) -> None:
+            if ref is None:
+                return
+            capture = self.capture_media if any_media else self.capture_video
+            if capture is None:  # pragma: no cover - the wiring gives both
+                raise InvalidRequest.single(field, "videos are not taken by this server")
+            wanted.append((position, field, capture(ref)))
+
+        image("first", "first_image", request.first_image)
+        image("last", "last_image", request.last_image)
+        for index, ref in enumerate(request.references):
+            image(reference_position(index), f"references.{index}", ref)
+        for index, mark in enumerate(request.keyframes):
+            image(keyframe_position(index), f"keyframes.{index}", mark.image)
+        video("video", "video", request.video, any_media=False)
+        video("character", "character", request.character, any_media=True)
+        video("performance", "performance", request.performance, any_media=False)
+        results = await asyncio.gather(*(w[2] for w in wanted), return_exceptions=True)
+        captured: dict[str, CapturedMedia] = {}
         errors: list[FieldError] = []
-        for field, result in zip(present, results, strict=True):
+        for (position, field, _), result in zip(wanted, results, strict=True):
             if isinstance(result, ImageSourceError):
                 errors.append(FieldError(field, result.reason))
             elif isinstance(result, BaseException):
                 raise result
             else:
-                captured[field] = result
+                captured[position] = result
         if errors:
             raise InvalidRequest(errors)
-        return captured.get("first_image"), captured.get("last_image")
+        return captured
 
     async def get(self, key: ApiKey, generation_id: str) -> Generation:
         generation = (
@@ -331,6 +389,14 @@ class GenerationService:
 def month_start(now: datetime) -> datetime:
     """Midnight UTC on the first day of ``now``'s month: where a monthly limit starts again."""
     return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _as_image(item: CapturedMedia | None) -> CapturedImage | None:
+    return item if isinstance(item, CapturedImage) else None
+
+
+def _as_video(item: CapturedMedia | None) -> CapturedVideo | None:
+    return item if isinstance(item, CapturedVideo) else None
 
 
 def _unknown_cursor(after: str | None) -> InvalidRequest:

@@ -388,10 +388,11 @@ function updatePrice() {
 
 async function loadModels() {
   try {
-    // The page sends a prompt and images: models of other kinds only (video to video,
-    // performance, upscale) are left out.
-    const served = ["text_to_video", "image_to_video"];
-    state.models = (await api.models()).filter((m) => !m.kinds || m.kinds.some((k) => served.includes(k)));
+    // The page makes videos from a prompt and images: models of other kinds (video to video,
+    // character performance, upscale) are for the API.
+    const drawable = (model) =>
+      model.kinds.includes("text_to_video") || model.kinds.includes("image_to_video");
+    state.models = (await api.models()).filter(drawable);
   } catch (error) {
     const box = $("model-options");
     box.replaceChildren();

@@ -1,0 +1,314 @@
+"""The Runway dialect's other create endpoints: ``/v1/text_to_video``, ``/v1/video_to_video``,
+``/v1/character_performance`` and ``/v1/video_upscale``, with the fields the ``runwayml`` SDK
+(5.24) sends, answered as ``/v1/image_to_video`` is (a task id and its cost; then
+``/v1/tasks/{id}``). Errors come in Runway's shape through the dialect's routes.
+
+Translate in, nothing more: the kind is the endpoint's (``video_upscale`` is an upscale, or a
+frame-rate enhancement for a model that does that); ``videoUri``, ``character.uri`` and
+``reference.uri`` are the input videos; a model's own fields (``audio``, ``bodyControl``,
+``targetFramerate``…) become the request's options under their snake_case names, and the
+service checks them against the model (an option the model lacks is a 400 naming it). Which
+fields a model takes, and what it makes of the inputs, is the catalog's business.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_snake
+
+from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
+from vidgen.api.dialect import IdempotencyKey, request_fingerprint
+from vidgen.api.runway import (
+    DIALECT,
+    ERRORS,
+    Cost,
+    RunwayVersion,
+    TaskCreated,
+    aspect_ratio_for,
+    check_version,
+)
+from vidgen.core.catalog import Catalog, ModelSpec
+from vidgen.core.models import GenerationRequest, ImageRef, Keyframe, Kind, MediaRef
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["runway"], route_class=DIALECT.route_class())
+
+_URI = Field(..., description="An https URL or a data URI.")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    seed: int | None = Field(None, ge=0, le=4_294_967_295)
+    contentModeration: dict[str, Any] | None = Field(
+        None, description="Accepted for compatibility; vidgen does no moderation of its own."
+    )
+
+    #: The body's fields that are the model's own options (checked by the service).
+    option_fields: ClassVar[tuple[str, ...]] = ()
+
+    def options(self) -> dict[str, Any]:
+        return {
+            to_snake(name): value
+            for name in self.option_fields
+            if (value := getattr(self, name)) is not None
+        }
+
+
+class TextToVideo(_Body):
+    promptText: str = Field(..., description="What the video shows.")
+    ratio: str = Field(..., description="Output size, e.g. `1280:720`.", examples=["1280:720"])
+    duration: int | None = None
+    audio: bool | None = Field(None, description="veo3.1: generate sound.")
+    negativePrompt: str | None = Field(None, description="veo3.1: what should not appear.")
+    option_fields: ClassVar[tuple[str, ...]] = ("audio", "negativePrompt")
+
+
+class ReferenceImage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["image"] = "image"
+    uri: str = _URI
+
+
+class EditRange(BaseModel):
+    startSeconds: int
+    endSeconds: int
+
+
+class KeyframeImage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    uri: str = _URI
+    seconds: float | None = Field(None, description="When, from the input video's start.")
+    at: float | None = Field(None, description="When, as a fraction (0…1) of its length.")
+    range: EditRange | None = Field(None, description="Accepted; the preview edits it all.")
+
+
+class VideoToVideo(_Body):
+    videoUri: str = _URI
+    promptText: str | None = None
+    ratio: str | None = Field(None, description="Output size; default: the input's shape.")
+    keyframes: list[KeyframeImage] = Field(default_factory=list, max_length=100)
+    references: list[ReferenceImage] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Reference images (as gen4_aleph took them), up to the model's limit.",
+    )
+
+
+class CharacterInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["image", "video"]
+    uri: str = _URI
+
+
+class PerformanceVideo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["video"]
+    uri: str = _URI
+
+
+class CharacterPerformance(_Body):
+    character: CharacterInput
+    reference: PerformanceVideo
+    ratio: str | None = Field(None, description="Output size; default: the character's shape.")
+    bodyControl: bool | None = None
+    expressionIntensity: int | None = None
+    option_fields: ClassVar[tuple[str, ...]] = ("bodyControl", "expressionIntensity")
+
+
+class VideoUpscale(_Body):
+    videoUri: str = _URI
+    resolution: str | None = None
+    creativity: int | None = None
+    flavor: str | None = None
+    fpsBoost: bool | None = None
+    sharpen: int | None = None
+    smartGrain: int | None = None
+    targetFramerate: str | None = None
+    option_fields: ClassVar[tuple[str, ...]] = (
+        "resolution",
+        "creativity",
+        "flavor",
+        "fpsBoost",
+        "sharpen",
+        "smartGrain",
+        "targetFramerate",
+    )
+
+
+def _request(
+    endpoint: str,
+    body: _Body,
+    spec: ModelSpec,
+    request: Request,
+    idempotency_key: str | None,
+    **fields: Any,
+) -> GenerationRequest:
+    payload = {"endpoint": endpoint, **body.model_dump(exclude_none=True)}
+    return GenerationRequest(
+        model=spec.id,
+        seed=body.seed,
+        dialect=DIALECT.name,
+        idempotency_key=idempotency_key,
+        fingerprint=request_fingerprint(DIALECT.name, payload),
+        base_url=public_base_url(request),
+        options=body.options(),
+        **fields,
+    )
+
+
+def _optional_ratio(spec: ModelSpec, ratio: str | None) -> str | None:
+    return None if ratio is None else aspect_ratio_for(spec, ratio)
+
+
+def _spec(catalog: Catalog, body: _Body) -> ModelSpec:
+    return catalog.get(body.model, dialect=DIALECT.name)
+
+
+async def _create(
+    service: ServiceDep,
+    key: CurrentKey,
+    response: Response,
+    canonical: GenerationRequest,
+) -> TaskCreated:
+    submission = await service.generations.submit(key, canonical)
+    if submission.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    generation = submission.generation
+    return TaskCreated(id=generation.id, estimatedCost=Cost(credits=generation.credits))
+
+
+@router.post(
+    "/v1/text_to_video",
+    response_model=TaskCreated,
+    responses=ERRORS,
+    summary="Start a text-to-video task",
+)
+async def text_to_video(
+    request: Request,
+    response: Response,
+    body: TextToVideo,
+    key: CurrentKey,
+    service: ServiceDep,
+    version: RunwayVersion = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskCreated:
+    check_version(version)
+    spec = _spec(service.catalog, body)
+    canonical = _request(
+        "text_to_video",
+        body,
+        spec,
+        request,
+        idempotency_key,
+        kind=Kind.TEXT_TO_VIDEO,
+        prompt=body.promptText,
+        aspect_ratio=aspect_ratio_for(spec, body.ratio),
+        duration=body.duration,
+    )
+    return await _create(service, key, response, canonical)
+
+
+@router.post(
+    "/v1/video_to_video",
+    response_model=TaskCreated,
+    responses=ERRORS,
+    summary="Start a video-to-video task",
+)
+async def video_to_video(
+    request: Request,
+    response: Response,
+    body: VideoToVideo,
+    key: CurrentKey,
+    service: ServiceDep,
+    version: RunwayVersion = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskCreated:
+    check_version(version)
+    spec = _spec(service.catalog, body)
+    canonical = _request(
+        "video_to_video",
+        body,
+        spec,
+        request,
+        idempotency_key,
+        kind=Kind.VIDEO_TO_VIDEO,
+        prompt=body.promptText or "",
+        video=MediaRef(url=body.videoUri),
+        aspect_ratio=_optional_ratio(spec, body.ratio),
+        references=tuple(ImageRef(url=ref.uri) for ref in body.references),
+        keyframes=tuple(
+            Keyframe(ImageRef(url=mark.uri), seconds=mark.seconds, at=mark.at)
+            for mark in body.keyframes
+        ),
+    )
+    return await _create(service, key, response, canonical)
+
+
+@router.post(
+    "/v1/character_performance",
+    response_model=TaskCreated,
+    responses=ERRORS,
+    summary="Start a character-performance task",
+)
+async def character_performance(
+    request: Request,
+    response: Response,
+    body: CharacterPerformance,
+    key: CurrentKey,
+    service: ServiceDep,
+    version: RunwayVersion = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskCreated:
+    check_version(version)
+    spec = _spec(service.catalog, body)
+    canonical = _request(
+        "character_performance",
+        body,
+        spec,
+        request,
+        idempotency_key,
+        kind=Kind.CHARACTER_PERFORMANCE,
+        # The character's ``type`` is not needed: an image and a video are told apart by
+        # their bytes when they are captured.
+        character=MediaRef(url=body.character.uri),
+        performance=MediaRef(url=body.reference.uri),
+        aspect_ratio=_optional_ratio(spec, body.ratio),
+    )
+    return await _create(service, key, response, canonical)
+
+
+@router.post(
+    "/v1/video_upscale",
+    response_model=TaskCreated,
+    responses=ERRORS,
+    summary="Start an upscale or frame-rate task",
+)
+async def video_upscale(
+    request: Request,
+    response: Response,
+    body: VideoUpscale,
+    key: CurrentKey,
+    service: ServiceDep,
+    version: RunwayVersion = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskCreated:
+    check_version(version)
+    spec = _spec(service.catalog, body)
+    # One endpoint for both: Runway's enhance_frame_rate is an "upscaler" of the frame rate.
+    kind = Kind.FRAME_RATE if Kind.FRAME_RATE in spec.kinds else Kind.UPSCALE
+    canonical = _request(
+        "video_upscale",
+        body,
+        spec,
+        request,
+        idempotency_key,
+        kind=kind,
+        video=MediaRef(url=body.videoUri),
+    )
+    return await _create(service, key, response, canonical)
