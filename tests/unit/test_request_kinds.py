@@ -105,7 +105,7 @@ async def test_a_first_and_last_frame_make_an_image_to_video_with_both_stored(
         options={"audio": False, "negative_prompt": "fog"},
     )
     assert gen.kind is Kind.IMAGE_TO_VIDEO and gen.has_first_image and gen.has_last_image
-    assert (gen.duration, gen.frames, gen.credits) == (8, 192, 8 * 20)
+    assert (gen.duration, gen.frames, gen.credits) == (8, 192, 8 * 40)
     assert gen.facts.options == {"audio": False, "negative_prompt": "fog"}
 
 
@@ -157,7 +157,7 @@ async def test_a_character_may_be_a_video(world: World) -> None:
 
 async def test_an_upscale_keeps_the_frames_at_the_resolutions_short_side(world: World) -> None:
     gen = await world.submit(
-        model="magnific_video_upscaler_creative",
+        model="magnific/video_upscaler_creative",
         video=CLIP,
         kind=Kind.UPSCALE,
         options={"resolution": "720p"},
@@ -165,7 +165,7 @@ async def test_an_upscale_keeps_the_frames_at_the_resolutions_short_side(world: 
     assert (gen.width, gen.height, gen.fps, gen.frames, gen.duration) == (1280, 720, 24, 48, 2)
     assert gen.credits == 2 * 10
     boosted = await world.submit(
-        model="magnific_video_upscaler_creative",
+        model="magnific/video_upscaler_creative",
         video=CLIP,
         kind=Kind.UPSCALE,
         options={"resolution": "720p", "fps_boost": True},
@@ -175,13 +175,13 @@ async def test_an_upscale_keeps_the_frames_at_the_resolutions_short_side(world: 
 
 async def test_a_frame_rate_enhancement_interpolates_to_the_target_rate(world: World) -> None:
     gen = await world.submit(
-        model="enhance_frame_rate",
+        model="runway/enhance_frame_rate",
         video=CLIP,
         kind=Kind.FRAME_RATE,
         options={"target_framerate": "60"},
     )
     assert (gen.width, gen.height, gen.fps, gen.frames, gen.duration) == (64, 36, 60, 120, 2)
-    doubled = await world.submit(model="enhance_frame_rate", video=CLIP, kind=Kind.FRAME_RATE)
+    doubled = await world.submit(model="runway/enhance_frame_rate", video=CLIP, kind=Kind.FRAME_RATE)
     assert (doubled.fps, doubled.frames) == (48, 96)
 
 
@@ -201,7 +201,7 @@ CP: dict[str, Any] = {
     "performance": PERFORMANCE,
 }
 UPSCALE: dict[str, Any] = {
-    "model": "magnific_video_upscaler_creative",
+    "model": "magnific/video_upscaler_creative",
     "kind": Kind.UPSCALE,
     "video": CLIP,
 }
@@ -221,7 +221,7 @@ BAD = {
         "video",
     ),
     "an image alone to an upscaler": (
-        {"model": "magnific_video_upscaler_creative", "first_image": IMAGE},
+        {"model": "magnific/video_upscaler_creative", "first_image": IMAGE},
         "video",
     ),
     "a character performance without its performance": (CP | {"performance": None}, "performance"),
