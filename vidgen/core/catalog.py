@@ -34,6 +34,7 @@ __all__ = [
     "DETECTABLE_RATIO_RANGE",
     "GEN3A_SIZES",
     "GEN4_SIZES",
+    "PROVIDER_MODELS",
     "Catalog",
     "ModelSpec",
     "OptionSpec",
@@ -210,6 +211,103 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
 )
 
 
+# -- models of the hosts (issue 15): fal, Replicate, the Gemini API ---------------------------
+# Listed only where routed (a key set, or VIDGEN_ROUTES), like the open-weight models. Each
+# takes a prompt alone or a first image (text or image to video). In the Runway dialect each
+# goes by its vidgen id: Runway's own name (veo3.1) would be one model at Runway but several
+# here. Prices are credits (US$0.01) per second at the host's list price in late 2026: Veo 3.1
+# with audio 40, Veo 3.1 Fast 15 (FIELD-2026); Kling 2.5 Turbo Pro 7; Wan 2.5 at 720p 10.
+_BOTH_KINDS = frozenset({Kind.IMAGE_TO_VIDEO, Kind.TEXT_TO_VIDEO})
+_VEO_SIZES = {"16:9": (1280, 720), "9:16": (720, 1280)}
+_KLING_SIZES = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)}
+
+
+def _hosted(
+    model_id: str,
+    title: str,
+    engine: str,
+    sizes: Mapping[str, tuple[int, int]],
+    durations: tuple[int, ...],
+    per_second: int,
+    description: str,
+) -> ModelSpec:
+    return ModelSpec(
+        id=model_id,
+        title=title,
+        frame_sizes=MappingProxyType(dict(sizes)),
+        default_ratio="16:9",
+        durations=durations,
+        default_duration=durations[0],
+        credits_per_second=Fraction(per_second),
+        requires_image=False,
+        accepts_last_image=False,
+        default_engine=engine,
+        engines=(engine,),
+        kinds=_BOTH_KINDS,
+        dialect_names=MappingProxyType({"runway": model_id}),
+        description=description,
+    )
+
+
+PROVIDER_MODELS: tuple[ModelSpec, ...] = (
+    _hosted(
+        "replicate/kling-v2.5-turbo-pro",
+        "Kling 2.5 Turbo Pro on Replicate",
+        "replicate",
+        _KLING_SIZES,
+        (5, 10),
+        7,
+        "Text or image to video, 1080p, 5 or 10 s (kwaivgi/kling-v2.5-turbo-pro).",
+    ),
+    _hosted(
+        "replicate/wan-2.5",
+        "Wan 2.5 on Replicate",
+        "replicate",
+        _VEO_SIZES,
+        (5, 10),
+        10,
+        "Text or image to video, 720p, 5 or 10 s (wan-video/wan-2.5-i2v, wan-2.5-t2v).",
+    ),
+    _hosted(
+        "fal/kling-v2.5-turbo-pro",
+        "Kling 2.5 Turbo Pro on fal",
+        "fal",
+        _KLING_SIZES,
+        (5, 10),
+        7,
+        "Text or image to video, 1080p, 5 or 10 s (fal-ai/kling-video/v2.5-turbo/pro).",
+    ),
+    _hosted(
+        "fal/veo3.1",
+        "Veo 3.1 on fal",
+        "fal",
+        _VEO_SIZES,
+        (4, 6, 8),
+        40,
+        "Text or image to video with audio, 720p, 4, 6 or 8 s (fal-ai/veo3.1).",
+    ),
+    _hosted(
+        "gemini/veo-3.1",
+        "Veo 3.1 on the Gemini API",
+        "gemini",
+        _VEO_SIZES,
+        (4, 6, 8),
+        40,
+        "Text or image to video with audio, 720p, 4, 6 or 8 s (veo-3.1-generate-preview).",
+    ),
+    _hosted(
+        "gemini/veo-3.1-fast",
+        "Veo 3.1 Fast on the Gemini API",
+        "gemini",
+        _VEO_SIZES,
+        (4, 6, 8),
+        15,
+        "Text or image to video with audio, 720p, 4, 6 or 8 s (veo-3.1-fast-generate-preview).",
+    ),
+)
+# -- end of the hosts' models ------------------------------------------------------------------
+
+
 @dataclass
 class Catalog:
     """Public model ids → specs, plus the routing to engines that is in force."""
@@ -228,7 +326,10 @@ class Catalog:
             # An open-weight model is listed where an operator routes it (to `diffusers`, or to
             # `preview` to emulate it), not on every server.
             named = set(routes or {})
-            models = (*DEFAULT_MODELS, *(m for m in OPEN_WEIGHT_MODELS if m.id in named))
+            models = (
+                *DEFAULT_MODELS,
+                *(m for m in (*PROVIDER_MODELS, *OPEN_WEIGHT_MODELS) if m.id in named),
+            )
         catalog = cls({m.id: m for m in models})
         for model_id, engine in (routes or {}).items():
             catalog.routes[catalog.get(model_id).id] = engine
