@@ -26,6 +26,7 @@ from tests.servers import PostgresCluster, S3Server, find_pg_bin_dir
 from vidgen.settings import Settings
 
 if TYPE_CHECKING:
+    from tests.fakes.fal_server import FakeFal
     from tests.fakes.replicate_server import FakeReplicate
     from tests.fakes.runway_server import FakeRunway
 
@@ -337,6 +338,22 @@ def fake_replicate(replicate_server: FakeReplicate) -> FakeReplicate:
     """The Replicate stand-in, with nothing left from another test."""
     replicate_server.reset()
     return replicate_server
+
+
+@pytest.fixture(scope="session")
+def fal_server() -> Iterator[FakeFal]:
+    from tests.fakes.fal_server import FakeFal
+
+    fake = FakeFal().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_fal(fal_server: FakeFal) -> FakeFal:
+    """The fal stand-in, with nothing left from another test."""
+    fal_server.reset()
+    return fal_server
 
 
 # -- PostgreSQL and S3 on loopback (the scale-out tests) ------------------------------------

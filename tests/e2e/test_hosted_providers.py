@@ -24,6 +24,7 @@ from tests.conftest import (
     make_image,
     wait_for_status,
 )
+from tests.fakes.fal_server import FAKE_FAL_KEY, FakeFal
 from tests.fakes.host import FakeHost
 from tests.fakes.replicate_server import FAKE_TOKEN, FakeReplicate
 
@@ -42,6 +43,7 @@ class Host:
     create_prefix: str  # the path of a create at the stand-in
     cancel: tuple[str, str] | None  # (method, path prefix) of its cancel; None: it has none
     variable: str  # the credential's variable
+    ratio: str = "1280:720"  # the model's 16:9 frame size, as the Runway dialect names it
 
 
 HOSTS = [
@@ -57,6 +59,17 @@ HOSTS = [
         create_prefix="/v1/models/",
         cancel=("POST", "/v1/predictions/"),
         variable="REPLICATE_API_TOKEN",
+    ),
+    Host(
+        engine="fal",
+        make=FakeFal,
+        env=lambda fake: {"FAL_KEY": FAKE_FAL_KEY, "VIDGEN_FAL_QUEUE_URL": fake.base_url},
+        model="fal/kling-v2.5-turbo-pro",
+        other_model="fal/veo3.1",
+        create_prefix="/fal-ai/",
+        cancel=("PUT", "/fal-ai/"),
+        variable="FAL_KEY",
+        ratio="1920:1080",
     ),
 ]
 
@@ -140,7 +153,7 @@ def test_the_same_image_request_through_aimlapi_and_runway_dialects_is_served_by
     )
     model: Any = host.model  # a vidgen id: the SDK's types know only Runway's own names
     task = runway.image_to_video.create(
-        model=model, prompt_image=image, ratio="1280:720", duration=5, prompt_text="a heron"
+        model=model, prompt_image=image, ratio=host.ratio, duration=5, prompt_text="a heron"
     )
     result = task.wait_for_task_output(timeout=60)
     assert result.status == "SUCCEEDED"
