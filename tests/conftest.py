@@ -27,6 +27,7 @@ from vidgen.settings import Settings
 
 if TYPE_CHECKING:
     from tests.fakes.fal_server import FakeFal
+    from tests.fakes.gemini_server import FakeGemini
     from tests.fakes.replicate_server import FakeReplicate
     from tests.fakes.runway_server import FakeRunway
 
@@ -354,6 +355,22 @@ def fake_fal(fal_server: FakeFal) -> FakeFal:
     """The fal stand-in, with nothing left from another test."""
     fal_server.reset()
     return fal_server
+
+
+@pytest.fixture(scope="session")
+def gemini_server() -> Iterator[FakeGemini]:
+    from tests.fakes.gemini_server import FakeGemini
+
+    fake = FakeGemini().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_gemini(gemini_server: FakeGemini) -> FakeGemini:
+    """The Gemini API stand-in, with nothing left from another test."""
+    gemini_server.reset()
+    return gemini_server
 
 
 # -- PostgreSQL and S3 on loopback (the scale-out tests) ------------------------------------

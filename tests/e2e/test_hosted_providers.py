@@ -25,6 +25,7 @@ from tests.conftest import (
     wait_for_status,
 )
 from tests.fakes.fal_server import FAKE_FAL_KEY, FakeFal
+from tests.fakes.gemini_server import FAKE_GEMINI_KEY, FakeGemini
 from tests.fakes.host import FakeHost
 from tests.fakes.replicate_server import FAKE_TOKEN, FakeReplicate
 
@@ -44,6 +45,7 @@ class Host:
     cancel: tuple[str, str] | None  # (method, path prefix) of its cancel; None: it has none
     variable: str  # the credential's variable
     ratio: str = "1280:720"  # the model's 16:9 frame size, as the Runway dialect names it
+    duration: int = 5  # one the model takes
 
 
 HOSTS = [
@@ -70,6 +72,20 @@ HOSTS = [
         cancel=("PUT", "/fal-ai/"),
         variable="FAL_KEY",
         ratio="1920:1080",
+    ),
+    Host(
+        engine="gemini",
+        make=FakeGemini,
+        env=lambda fake: {
+            "GEMINI_API_KEY": FAKE_GEMINI_KEY,
+            "VIDGEN_GEMINI_BASE_URL": fake.base_url,
+        },
+        model="gemini/veo-3.1",
+        other_model="gemini/veo-3.1-fast",
+        create_prefix="/v1beta/models/",
+        cancel=None,  # the Gemini API has no cancel for Veo
+        variable="GEMINI_API_KEY",
+        duration=8,
     ),
 ]
 
@@ -153,7 +169,11 @@ def test_the_same_image_request_through_aimlapi_and_runway_dialects_is_served_by
     )
     model: Any = host.model  # a vidgen id: the SDK's types know only Runway's own names
     task = runway.image_to_video.create(
-        model=model, prompt_image=image, ratio=host.ratio, duration=5, prompt_text="a heron"
+        model=model,
+        prompt_image=image,
+        ratio=host.ratio,
+        duration=host.duration,
+        prompt_text="a heron",
     )
     result = task.wait_for_task_output(timeout=60)
     assert result.status == "SUCCEEDED"

@@ -33,6 +33,7 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import ClassVar, Final, TypeVar
 
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
@@ -128,6 +129,18 @@ class UpstreamEngine(Engine):
         """The fetcher that downloads this provider's outputs: by default the SSRF-guarded one
         every user-influenced URL goes through."""
         return self.fetcher
+
+    async def download_output(self, url: str, path: Path, seconds: float) -> None:
+        """Copy the output at ``url`` into ``path``, raising ``FetchError`` when it cannot be
+        had: by default through ``output_fetcher``, for links anyone holding them may read."""
+        fetcher = await self.output_fetcher()
+        await fetcher.stream_to_file(
+            url,
+            path,
+            max_bytes=self.settings.max_output_bytes,
+            subject=f"{self.provider} output",
+            deadline=seconds,
+        )
 
     async def aclose(self) -> None:
         await self.close_client()
@@ -225,15 +238,8 @@ class UpstreamEngine(Engine):
                 f"{self.provider} reported success but gave no output URL.", name="BadOutput"
             )
         path = ctx.scratch_dir / "upstream-output.mp4"
-        fetcher = await self.output_fetcher()
-        await fetcher.stream_to_file(
-            status.output_url,
-            path,
-            max_bytes=self.settings.max_output_bytes,
-            subject=f"{self.provider} output",
-            # A big file on a slow link may need more than the fetcher's minute for images.
-            deadline=max(60.0, deadline - time.monotonic()),
-        )
+        # A big file on a slow link may need more than the fetcher's minute for images.
+        await self.download_output(status.output_url, path, max(60.0, deadline - time.monotonic()))
         try:
             info = await asyncio.to_thread(probe_video, path)
         except Exception as exc:
