@@ -96,6 +96,17 @@ def request_problem(body: object) -> str | None:
 class FakeGemini(FakeHost):
     api_key = FAKE_GEMINI_KEY
     name = "Gemini API"
+    #: Hand out video links on another origin (``localhost`` for ``127.0.0.1``): a client must
+    #: not send its key there.
+    foreign_outputs = False
+
+    def reset(self) -> None:
+        super().reset()
+        self.foreign_outputs = False
+
+    def output_url(self, job: FakeJob) -> str:
+        url = super().output_url(job)
+        return url.replace("127.0.0.1", "localhost", 1) if self.foreign_outputs else url
 
     def routes(self) -> list[Route]:
         return [

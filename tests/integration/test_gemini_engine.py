@@ -73,6 +73,18 @@ async def test_an_image_job_runs_an_operation_and_downloads_the_video_with_the_k
     assert download.headers["x-goog-api-key"] == FAKE_GEMINI_KEY  # the file wants the key
 
 
+async def test_the_key_is_never_sent_to_a_video_link_on_another_origin(
+    tmp_path: Path, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.foreign_outputs = True
+    with pytest.raises(EngineError) as caught:
+        await run(engine_for(tmp_path, fake_gemini), veo_job(), HandContext(tmp_path))
+    assert caught.value.name == "OutputUnavailable"
+    downloads = fake_gemini.seen("GET", "/outputs/")
+    assert downloads  # tried, through the SSRF-guarded fetcher, without the key
+    assert all("x-goog-api-key" not in r.headers for r in downloads)
+
+
 async def test_the_video_link_refuses_a_download_without_the_key(
     tmp_path: Path, fake_gemini: FakeGemini
 ) -> None:

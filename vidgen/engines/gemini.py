@@ -69,11 +69,14 @@ _CHUNK: Final = 1 << 20
 GEMINI_MODELS: Final[Mapping[str, HostedModel]] = MappingProxyType(
     {
         "gemini/veo-3.1": HostedModel(
-            image_to_video="veo-3.1-generate-preview", text_to_video="veo-3.1-generate-preview"
+            image_to_video="veo-3.1-generate-preview",
+            text_to_video="veo-3.1-generate-preview",
+            requires_prompt=False,
         ),
         "gemini/veo-3.1-fast": HostedModel(
             image_to_video="veo-3.1-fast-generate-preview",
             text_to_video="veo-3.1-fast-generate-preview",
+            requires_prompt=False,
         ),
     }
 )

@@ -6,7 +6,7 @@ A host sells one model as one or two endpoints: image to video and text to video
 one that takes an optional image (Veo on the Gemini API). ``HostedModel`` names both; a job with
 a first image goes to the first, a prompt alone to the second.
 
-The clients are an optional extra (``pip install 'vidgen[providers]'``): a server that routes no
+The clients are an optional extra (``pip install 'vidgen-api[providers]'``): a server that routes no
 model to a host starts without them, and one that does is told at start-up what to install.
 """
 
@@ -38,6 +38,9 @@ class HostedModel:
     text_to_video: str
     #: The durations the host's schema spells as strings ("5", "8s"), or None for integers.
     duration_format: str | None = None
+    #: Whether the host wants a prompt with an image too (Kling and Wan do; Veo on the Gemini
+    #: API does not), so that a request without one is refused at submit, not by the host.
+    requires_prompt: bool = True
 
 
 class HostedEngine(UpstreamEngine):
@@ -67,7 +70,7 @@ class HostedEngine(UpstreamEngine):
         if importlib.util.find_spec(self.client_module) is None:
             return (
                 f"the {self.client_package} package is not installed: "
-                "pip install 'vidgen[providers]'"
+                "pip install 'vidgen-api[providers]'"
             )
         return None
 
@@ -77,8 +80,11 @@ class HostedEngine(UpstreamEngine):
         return None
 
     def validate(self, spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:
-        if spec.id not in self.models:  # refused at start-up already
+        model = self.models.get(spec.id)
+        if model is None:  # refused at start-up already
             return [FieldError("model", f"{spec.id} cannot be served by {self.host.name}")]
+        if model.requires_prompt and not request.prompt.strip():
+            return [FieldError("prompt", f"is required by {spec.id}, also with an image")]
         return []
 
     def secret(self) -> str:
