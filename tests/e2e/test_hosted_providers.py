@@ -1,17 +1,20 @@
 """The host engines end to end (replicate, fal, gemini): a real ``vidgen serve`` with the host's
 key, in front of the host's stand-in (``tests/fakes/*_server.py``), driven only through vidgen's
 public API: the same image-to-video request through the aimlapi dialect and through the Runway
-dialect (the official ``runwayml`` SDK, strict), a prompt alone, a cancel, a SIGKILL."""
+dialect (the official ``runwayml`` SDK, strict), and through the OpenAI dialect (the ``openai``
+SDK), a prompt alone, a cancel, a SIGKILL."""
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
+import openai
 import pytest
 import runwayml
 
@@ -184,6 +187,26 @@ def test_the_same_image_request_through_aimlapi_and_runway_dialects_is_served_by
     first, second = fake.jobs.values()
     assert first.model == second.model  # the same endpoint at the host, from either dialect
     assert len(fake.seen("POST", host.create_prefix)) == 2
+
+
+def test_the_openai_dialect_reaches_the_host_too(
+    setup: tuple[Host, FakeHost, LiveServer],
+) -> None:
+    host, fake, server = setup
+    client = openai.OpenAI(api_key=TEST_KEY, base_url=f"{server.base_url}/v1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the SDK marks its videos API deprecated
+        video = client.videos.create_and_poll(
+            prompt="a heron",
+            model=host.model,
+            seconds=cast(Any, str(host.duration)),
+            size=cast(Any, host.ratio.replace(":", "x")),
+            input_reference=("first.png", make_image(640, 360), "image/png"),
+        )
+        assert video.status == "completed", video
+        content = client.videos.download_content(video.id).read()
+    assert content == fake.video_bytes()
+    assert fake.creations == 1 and fake.only_job().body
 
 
 def test_a_prompt_alone_makes_a_video_with_the_hosts_other_model(

@@ -67,6 +67,8 @@ async def test_an_image_job_walks_starting_processing_succeeded_and_copies_the_v
     [post] = fake_replicate.seen("POST", "/v1/models/")
     assert post.headers["authorization"] == f"Bearer {FAKE_TOKEN}"
     assert "prefer" not in post.headers  # the id must come back at once, to be saved
+    # A prediction left behind is cancelled by Replicate once the job's attempts are over.
+    assert post.headers["cancel-after"] == "2700s"  # 900 s × 3 attempts
 
 
 async def test_a_prompt_alone_goes_to_the_text_to_video_model_with_its_frame_size(

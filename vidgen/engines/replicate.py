@@ -13,7 +13,8 @@ The loop around them (record the id, resume, retry, copy the output) is
   (so not saved) until it returns: a worker killed meanwhile would leave a paid prediction no
   later attempt can find. The create returns at once; the job polls.
 - **No idempotency key**: Replicate documents none, so none is sent (see the README's crash
-  windows).
+  windows). ``Cancel-After`` (the job's time limit × its attempts) bounds what a prediction left
+  behind in such a window can cost.
 - **The client's own retries are off.** Its transport retries GETs on 429/503/504 up to ten
   times; vidgen retries in one place (``engines.policy``), inside the job's time limit, where a
   cancel can interrupt the wait. Its creates (POST) it never retries.
@@ -28,6 +29,7 @@ The loop around them (record the id, resume, retry, copy the output) is
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
@@ -102,8 +104,16 @@ class ReplicateEngine(HostedEngine):
         if self._client is None:
             from replicate.client import Client, RetryTransport
 
+            # Cancel-After bounds what a prediction nobody follows any more can cost (one left
+            # behind in a crash window, see the README): Replicate cancels it once every
+            # attempt the job may make has had its time. Sent on every call (the client has no
+            # per-call headers); only a create reads it.
+            lifetime = self.settings.job_timeout_seconds * self.settings.max_attempts
             client = Client(
-                api_token=self.secret(), base_url=self.settings.replicate_base_url, timeout=_TIMEOUT
+                api_token=self.secret(),
+                base_url=self.settings.replicate_base_url,
+                timeout=_TIMEOUT,
+                headers={"Cancel-After": f"{max(5, math.ceil(lifetime))}s"},
             )
             # The client wraps every transport in its RetryTransport; one attempt turns it
             # into a pass-through (see the module docstring).
