@@ -1,8 +1,8 @@
 """The host engines end to end (replicate, fal, gemini): a real ``vidgen serve`` with the host's
 key, in front of the host's stand-in (``tests/fakes/*_server.py``), driven only through vidgen's
 public API: the same image-to-video request through the aimlapi dialect and through the Runway
-dialect (the official ``runwayml`` SDK, strict), and through the OpenAI dialect (the ``openai``
-SDK), a prompt alone, a cancel, a SIGKILL."""
+dialect (the official ``runwayml`` SDK, strict), and through the OpenAI (the ``openai`` SDK) and
+apiframe dialects, a prompt alone, a cancel, a SIGKILL."""
 
 from __future__ import annotations
 
@@ -207,6 +207,33 @@ def test_the_openai_dialect_reaches_the_host_too(
         content = client.videos.download_content(video.id).read()
     assert content == fake.video_bytes()
     assert fake.creations == 1 and fake.only_job().body
+
+
+def test_the_apiframe_dialect_reaches_the_host_too(
+    setup: tuple[Host, FakeHost, LiveServer],
+) -> None:
+    host, fake, server = setup
+    with httpx.Client(
+        base_url=server.base_url, headers={"X-API-Key": TEST_KEY}, timeout=30
+    ) as client:
+        accepted = client.post(
+            "/v2/videos/generate",
+            json={
+                "model": host.model,
+                "prompt": "a heron",
+                "runwayParams": {"image": data_uri(make_image()), "duration": host.duration},
+            },
+        )
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["jobId"]
+        job = wait_until(
+            lambda: (j := client.get(f"/v2/jobs/{job_id}").json())["status"] == "COMPLETED" and j,
+            "the apiframe job",
+            timeout=60,
+        )
+    assert job["model"] == host.model
+    assert httpx.get(job["result"]["videoUrl"], timeout=30).content == fake.video_bytes()
+    assert fake.creations == 1
 
 
 def test_a_prompt_alone_makes_a_video_with_the_hosts_other_model(

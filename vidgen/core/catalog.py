@@ -213,9 +213,9 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
 
 # -- models of the hosts (issue 15): fal, Replicate, the Gemini API ---------------------------
 # Listed only where routed (a key set, or VIDGEN_ROUTES), like the open-weight models. Each
-# takes a prompt alone or a first image (text or image to video). In the Runway dialect each
-# goes by its vidgen id: Runway's own name (veo3.1) would be one model at Runway but several
-# here. Prices are credits (US$0.01) per second at the host's list price in late 2026: Veo 3.1
+# takes a prompt alone or a first image (text or image to video). In the Runway and apiframe
+# dialects each goes by its vidgen id: Runway's own name (veo3.1) would be one model at Runway
+# but several here. Prices are credits (US$0.01) per second at the host's list price in late 2026: Veo 3.1
 # with audio 40, Veo 3.1 Fast 15 (FIELD-2026); Kling 2.5 Turbo Pro 7; Wan 2.5 at 720p 10.
 _BOTH_KINDS = frozenset({Kind.IMAGE_TO_VIDEO, Kind.TEXT_TO_VIDEO})
 _VEO_SIZES = {"16:9": (1280, 720), "9:16": (720, 1280)}
@@ -244,7 +244,7 @@ def _hosted(
         default_engine=engine,
         engines=(engine,),
         kinds=_BOTH_KINDS,
-        dialect_names=MappingProxyType({"runway": model_id}),
+        dialect_names=MappingProxyType({"runway": model_id, "apiframe": model_id}),
         description=description,
     )
 
