@@ -133,6 +133,8 @@ class FalEngine(HostedEngine):
             raise TransientUpstreamError("fal answered a status poll with no object")
         self._pass_on_logs(task_id, answer.get("logs"))
         status = queue_status(answer)
+        if status.phase in (Phase.FAILED, Phase.CANCELLED):
+            self._logged.pop(task_id, None)
         if status.phase is not Phase.SUCCEEDED:
             return status
         result = await self._call("GET", f"/{task_id}", f"reading the result of {task_id}")
