@@ -28,6 +28,9 @@ from tests.servers import PostgresCluster, S3Server, find_pg_bin_dir
 from vidgen.settings import Settings
 
 if TYPE_CHECKING:
+    from tests.fakes.fal_server import FakeFal
+    from tests.fakes.gemini_server import FakeGemini
+    from tests.fakes.replicate_server import FakeReplicate
     from tests.fakes.runway_server import FakeRunway
 
 TEST_KEY = "vg_test_key_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -241,7 +244,11 @@ class LiveServer:
 
 def live_server_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     # Nothing from the developer's shell may route a test to a real provider.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDGEN_", "RUNWAYML_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VIDGEN_", "RUNWAYML_", "REPLICATE_", "FAL_", "GEMINI_"))
+    }
     env.update(
         {
             "VIDGEN_DATA_DIR": str(data_dir),
@@ -342,6 +349,57 @@ def fake_runway(fake_runway_server: FakeRunway) -> FakeRunway:
     """The fake Runway, with no tasks, requests or scripted faults left from another test."""
     fake_runway_server.reset()
     return fake_runway_server
+
+
+# -- stand-ins of the model hosts (tests/fakes/*_server.py) ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def replicate_server() -> Iterator[FakeReplicate]:
+    from tests.fakes.replicate_server import FakeReplicate
+
+    fake = FakeReplicate().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_replicate(replicate_server: FakeReplicate) -> FakeReplicate:
+    """The Replicate stand-in, with nothing left from another test."""
+    replicate_server.reset()
+    return replicate_server
+
+
+@pytest.fixture(scope="session")
+def fal_server() -> Iterator[FakeFal]:
+    from tests.fakes.fal_server import FakeFal
+
+    fake = FakeFal().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_fal(fal_server: FakeFal) -> FakeFal:
+    """The fal stand-in, with nothing left from another test."""
+    fal_server.reset()
+    return fal_server
+
+
+@pytest.fixture(scope="session")
+def gemini_server() -> Iterator[FakeGemini]:
+    from tests.fakes.gemini_server import FakeGemini
+
+    fake = FakeGemini().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_gemini(gemini_server: FakeGemini) -> FakeGemini:
+    """The Gemini API stand-in, with nothing left from another test."""
+    gemini_server.reset()
+    return gemini_server
 
 
 # -- PostgreSQL and S3 on loopback (the scale-out tests) ------------------------------------

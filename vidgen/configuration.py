@@ -9,29 +9,58 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from vidgen.core.catalog import DEFAULT_MODELS, Catalog, CatalogFileError, ModelSpec
+from vidgen.core.catalog import (
+    DEFAULT_MODELS,
+    PROVIDER_MODELS,
+    Catalog,
+    CatalogFileError,
+    ModelSpec,
+)
 from vidgen.core.engine import Engine
 from vidgen.engines.registry import UnknownEngine, build_engines, engine_class
 from vidgen.settings import Settings
 
-__all__ = ["ConfigurationError", "check_configuration", "default_routes", "served_models"]
+__all__ = [
+    "KEYED_ENGINES",
+    "ConfigurationError",
+    "check_configuration",
+    "default_routes",
+    "served_models",
+]
 
 
 class ConfigurationError(RuntimeError):
     """The settings cannot work; the message says what to change."""
 
 
+#: The engines that a provider key turns on: engine, its Settings field, its variable.
+KEYED_ENGINES: tuple[tuple[str, str, str], ...] = (
+    ("runway", "runwayml_api_secret", "RUNWAYML_API_SECRET"),
+    ("replicate", "replicate_api_token", "REPLICATE_API_TOKEN"),
+    ("fal", "fal_key", "FAL_KEY"),
+    ("gemini", "gemini_api_key", "GEMINI_API_KEY"),
+)
+
+
 def default_routes(settings: Settings) -> dict[str, str]:
-    """The routing before ``VIDGEN_ROUTES``: with ``RUNWAYML_API_SECRET`` set, every model the
-    ``runway`` engine can serve goes to Runway; the rest (and everything without a key) keeps
-    its catalog default, ``preview``."""
-    if settings.runwayml_api_secret is None:
-        return {}
-    try:
-        runway = engine_class("runway")(settings)
-    except UnknownEngine as exc:
-        raise ConfigurationError(f"RUNWAYML_API_SECRET is set, but {exc}") from exc
-    return {spec.id: "runway" for spec in DEFAULT_MODELS if runway.model_problem(spec) is None}
+    """The routing before ``VIDGEN_ROUTES``: with a provider's key set (``RUNWAYML_API_SECRET``,
+    ``REPLICATE_API_TOKEN``, ``FAL_KEY``, ``GEMINI_API_KEY``), every model that provider's engine
+    can serve goes to it; the rest (and everything without a key) keeps its catalog default,
+    ``preview``. A host's models (``PROVIDER_MODELS``) are listed only when routed."""
+    routes: dict[str, str] = {}
+    for name, field, variable in KEYED_ENGINES:
+        if getattr(settings, field) is None:
+            continue
+        try:
+            engine = engine_class(name)(settings)
+        except UnknownEngine as exc:
+            raise ConfigurationError(f"{variable} is set, but {exc}") from exc
+        routes |= {
+            spec.id: name
+            for spec in (*DEFAULT_MODELS, *PROVIDER_MODELS)
+            if spec.id not in routes and engine.model_problem(spec) is None
+        }
+    return routes
 
 
 def served_models(catalog: Catalog, models: Collection[str]) -> list[ModelSpec]:

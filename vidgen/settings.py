@@ -233,6 +233,33 @@ class Settings(BaseSettings):
     runway_base_url: str = Field(
         "https://api.dev.runwayml.com", description="Base URL of Runway's API."
     )
+    replicate_api_token: SecretStr | None = Field(
+        None,
+        # The names the providers' own SDKs read, so an existing set-up works as it is.
+        validation_alias=AliasChoices("replicate_api_token", "REPLICATE_API_TOKEN"),
+        description="Replicate API token (`r8_…`). When set, the `replicate/…` models are "
+        "listed and served by the `replicate` engine.",
+    )
+    replicate_base_url: str = Field(
+        "https://api.replicate.com", description="Base URL of Replicate's API."
+    )
+    fal_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("fal_key", "FAL_KEY"),
+        description="fal API key. When set, the `fal/…` models are listed and served by the "
+        "`fal` engine.",
+    )
+    fal_queue_url: str = Field("https://queue.fal.run", description="Base URL of fal's queue API.")
+    gemini_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("gemini_api_key", "GEMINI_API_KEY"),
+        description="Gemini API key. When set, the `gemini/…` (Veo) models are listed and "
+        "served by the `gemini` engine.",
+    )
+    gemini_base_url: str = Field(
+        "https://generativelanguage.googleapis.com",
+        description="Base URL of the Gemini API (outputs are downloaded from it with the key).",
+    )
     upstream_url: str | None = Field(
         None,
         description="Base URL of an aimlapi-compatible gateway for the `aimlapi` engine, e.g. "

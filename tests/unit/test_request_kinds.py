@@ -181,7 +181,9 @@ async def test_a_frame_rate_enhancement_interpolates_to_the_target_rate(world: W
         options={"target_framerate": "60"},
     )
     assert (gen.width, gen.height, gen.fps, gen.frames, gen.duration) == (64, 36, 60, 120, 2)
-    doubled = await world.submit(model="runway/enhance_frame_rate", video=CLIP, kind=Kind.FRAME_RATE)
+    doubled = await world.submit(
+        model="runway/enhance_frame_rate", video=CLIP, kind=Kind.FRAME_RATE
+    )
     assert (doubled.fps, doubled.frames) == (48, 96)
 
 

@@ -65,7 +65,7 @@ __all__ = ["BUILTIN_FILES", "CatalogFileError", "builtin_models", "load_files", 
 
 #: vidgen's own files, in the order their entries are listed (the first entry that can serve a
 #: request without a model is its default: ``Catalog.default_for``).
-BUILTIN_FILES = ("runway.toml", "aimlapi.toml", "open_weight.toml")
+BUILTIN_FILES = ("runway.toml", "aimlapi.toml", "hosts.toml", "open_weight.toml")
 
 Size = tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]]
 
@@ -301,9 +301,11 @@ def _builtin(name: str) -> Traversable:
     return resources.files("vidgen.core").joinpath("catalog_data", name)
 
 
-def builtin_models() -> list[ModelSpec]:
-    """vidgen's own entries, every file of ``BUILTIN_FILES`` in order."""
-    return merge(*(read(_builtin(n).read_text(encoding="utf-8"), n) for n in BUILTIN_FILES))
+def builtin_models(*names: str) -> list[ModelSpec]:
+    """vidgen's own entries: those of the ``names`` files, or of every file of
+    ``BUILTIN_FILES``, in order."""
+    files = names or BUILTIN_FILES
+    return merge(*(read(_builtin(n).read_text(encoding="utf-8"), n) for n in files))
 
 
 def load_files(paths: Sequence[str | Path]) -> list[ModelSpec]:

@@ -32,14 +32,15 @@ import httpx
 
 from vidgen.core.models import CapturedImage
 from vidgen.engines.base import EngineJob
-from vidgen.engines.upstream import (
-    Phase,
-    TaskStatus,
+from vidgen.engines.policy import (
+    Provider,
     TransientUpstreamError,
-    UpstreamEngine,
+    http_error,
     parse_retry_after,
+    transport_error,
 )
-from vidgen.errors import EngineError, RetryableEngineError
+from vidgen.engines.upstream import Phase, TaskStatus, UpstreamEngine
+from vidgen.errors import EngineError
 from vidgen.media.addresses import IPNetwork, parse_host, resolve_host
 from vidgen.media.data_uri import to_data_uri
 from vidgen.media.fetch import FetchPolicy, SafeFetcher
@@ -53,7 +54,9 @@ ROUTE: Final = "/v2/video/generations"
 #: aimlapi's cap on an inline image is 5 MB (vidgen's default VIDGEN_MAX_DATA_URI_BYTES is
 #: 5 MiB decoded); keeping the whole URI under 5 MB decimal fits every reading of that.
 MAX_DATA_URI_CHARS: Final = 5_000_000
-RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
+GATEWAY: Final = Provider(
+    "the upstream gateway", credential="VIDGEN_UPSTREAM_KEY", thing="generation"
+)
 _TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
 
 
@@ -168,11 +171,9 @@ class AimlapiEngine(UpstreamEngine):
                 method, ROUTE, json=json, params=params, headers=headers
             )
         except httpx.TimeoutException as exc:
-            raise TransientUpstreamError(
-                f"the upstream gateway did not answer in time ({doing})"
-            ) from exc
+            raise transport_error(GATEWAY, doing, timed_out=True) from exc
         except httpx.TransportError as exc:
-            raise TransientUpstreamError(f"could not reach the upstream gateway ({doing})") from exc
+            raise transport_error(GATEWAY, doing, timed_out=False) from exc
         status = response.status_code
         if 200 <= status < 300:
             try:
@@ -181,32 +182,13 @@ class AimlapiEngine(UpstreamEngine):
                 raise TransientUpstreamError(
                     f"the upstream gateway answered with no JSON ({doing})"
                 ) from exc
-        if status in RETRYABLE_STATUSES:
-            raise TransientUpstreamError(
-                f"the upstream gateway answered HTTP {status} ({doing})",
-                retry_after=parse_retry_after(response.headers.get("retry-after")),
-            )
-        detail = _error_message(response)
-        if status == 401:
-            raise EngineError(
-                "The upstream gateway refused vidgen's API key (HTTP 401); the operator must "
-                "check VIDGEN_UPSTREAM_KEY.",
-                name="UpstreamUnauthorized",
-            )
-        if status == 404:
-            raise EngineError(
-                f"The upstream gateway has no such generation (HTTP 404, {doing}).",
-                name="UpstreamNotFound",
-            )
-        if 400 <= status < 500:
-            # 400: the body was refused (its message names the field); 403: vidgen's key at
-            # the gateway is out of credits.
-            raise EngineError(
-                f"The upstream gateway refused the request: {detail}",
-                name="UpstreamForbidden" if status == 403 else "UpstreamRejected",
-            )
-        raise RetryableEngineError(
-            f"The upstream gateway failed ({detail}, {doing}).", name="UpstreamError"
+        # 403 from a gateway is usually vidgen's key there being out of credits.
+        raise http_error(
+            GATEWAY,
+            status,
+            _error_message(response),
+            doing,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
 
 

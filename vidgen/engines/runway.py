@@ -35,14 +35,15 @@ import runwayml
 from vidgen.core.catalog import ModelSpec
 from vidgen.core.models import CapturedImage, GenerationRequest
 from vidgen.engines.base import EngineJob
-from vidgen.engines.upstream import (
-    Phase,
-    TaskStatus,
+from vidgen.engines.policy import (
+    Provider,
     TransientUpstreamError,
-    UpstreamEngine,
+    http_error,
     parse_retry_after,
+    transport_error,
 )
-from vidgen.errors import EngineError, FieldError, RetryableEngineError
+from vidgen.engines.upstream import Phase, TaskStatus, UpstreamEngine
+from vidgen.errors import EngineError, FieldError
 from vidgen.media.data_uri import to_data_uri
 from vidgen.settings import Settings
 
@@ -52,8 +53,7 @@ __all__ = ["RUNWAY_MODELS", "RunwayEngine", "RunwayModel", "describe_api_error"]
 MAX_DATA_URI_CHARS: Final = 5 * 1024 * 1024 - 1
 #: Runway counts prompt length in UTF-16 code units, not characters (an emoji counts twice).
 MAX_PROMPT_UNITS: Final = 1000
-#: Answers worth retrying; API-NOTES §3. Any other status is final.
-RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
+RUNWAY: Final = Provider("Runway", credential="RUNWAYML_API_SECRET")
 _TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
 
 
@@ -279,46 +279,21 @@ def translate_errors(doing: str) -> Iterator[None]:
     try:
         yield
     except runwayml.APITimeoutError as exc:
-        raise TransientUpstreamError(f"Runway did not answer in time ({doing})") from exc
+        raise transport_error(RUNWAY, doing, timed_out=True) from exc
     except runwayml.APIConnectionError as exc:
-        raise TransientUpstreamError(f"could not reach Runway ({doing})") from exc
+        raise transport_error(RUNWAY, doing, timed_out=False) from exc
     except runwayml.APIStatusError as exc:
-        raise _status_error(exc, doing) from exc
+        raise http_error(
+            RUNWAY,
+            exc.status_code,
+            describe_api_error(exc.body),
+            doing,
+            retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
+        ) from exc
     except runwayml.APIError as exc:  # an answer the SDK could not parse
         raise EngineError(
             f"Runway sent an answer vidgen cannot read ({doing}).", name="BadUpstream"
         ) from exc
-
-
-def _status_error(exc: runwayml.APIStatusError, doing: str) -> Exception:
-    status = exc.status_code
-    if status in RETRYABLE_STATUSES:
-        return TransientUpstreamError(
-            f"Runway answered HTTP {status} ({doing})",
-            retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
-        )
-    if status == 401:
-        return EngineError(
-            "Runway refused vidgen's API key (HTTP 401); the operator must check "
-            "RUNWAYML_API_SECRET.",
-            name="UpstreamUnauthorized",
-        )
-    if status == 404:
-        return EngineError(
-            f"Runway has no such task (HTTP 404, {doing}); it may have been deleted.",
-            name="UpstreamNotFound",
-        )
-    detail = describe_api_error(exc.body) or f"HTTP {status}"
-    if 400 <= status < 500:
-        # 400 is a request Runway will not take (a bad image, a moderated prompt); 403 is
-        # usually the organisation's credits or its access to the model.
-        return EngineError(
-            f"Runway refused the request: {detail}",
-            name="UpstreamForbidden" if status == 403 else "UpstreamRejected",
-        )
-    # Another 5xx (500): this attempt fails, and the worker's next one resumes the saved task
-    # (or, if the create itself failed, creates one).
-    return RetryableEngineError(f"Runway failed ({detail}, {doing}).", name="UpstreamError")
 
 
 def describe_api_error(body: object) -> str:

@@ -12,10 +12,12 @@ Rules that hold for every provider:
   call returns. An attempt that finds one (a worker died, a lease expired, the server restarted)
   resumes polling that task and never creates another. If the id cannot be saved (the lease
   was lost meanwhile), the task is deleted at once, since no later attempt could find it.
-- **Retries.** ``TransientUpstreamError`` (429, 502, 503, 504, connection errors) is retried in
-  place with exponential backoff and full jitter, honouring ``Retry-After``, for as long as the
-  job's time limit allows; then the attempt fails as retryable. Everything else is final: an
-  upstream 400 fails the job with the upstream's own words, a wrong key names the setting.
+- **Retries.** One policy for every provider (``vidgen.engines.policy``):
+  ``TransientUpstreamError`` (429, 502, 503, 504, connection errors) is retried in place with
+  exponential backoff and jitter, honouring ``Retry-After``, for as long as the job's time limit
+  allows; then the attempt fails as retryable. Everything else is final: an upstream 400 fails
+  the job with the upstream's own words, a wrong key names the setting, a safety refusal and an
+  exhausted quota have their own names. A task the provider reports FAILED is never retried.
 - **Cancel.** A client's cancel deletes the upstream task, then the job ends cancelled. A worker
   that stops or loses its lease (``ctx.handing_back``) leaves the task alone for the next attempt.
 - **Outputs.** Provider URLs expire (Runway's in 24–48 h), so the file is copied through the
@@ -26,15 +28,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import ClassVar, Final, TypeVar
 
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
+from vidgen.engines.policy import TransientUpstreamError, backoff_delay, parse_retry_after
 from vidgen.errors import EngineError, JobCancelled, RetryableEngineError
 from vidgen.media.fetch import FetchError, FetchRefused, SafeFetcher
 from vidgen.media.video import probe_video
@@ -57,10 +60,6 @@ T = TypeVar("T")
 TASK_ID_STATE: Final = "upstream_task_id"
 #: Upstream progress fills this share of the bar; copying the output fills the rest.
 _UPSTREAM_SHARE: Final = 0.95
-#: Longest wait between two retries, whatever the backoff says.
-_MAX_BACKOFF: Final = 30.0
-#: A Retry-After longer than this is not believed (a misconfigured proxy can say an hour).
-_MAX_RETRY_AFTER: Final = 60.0
 #: Deleting an upstream task must finish inside the worker's grace for a cancelled job
 #: (``worker.job.CANCEL_GRACE_SECONDS``, 10 s), after which the engine task is cancelled.
 _CANCEL_BUDGET: Final = 8.0
@@ -90,38 +89,6 @@ class TaskStatus:
     output_url: str | None = None  # once succeeded
     error_name: str = "GenerationFailed"  # once failed
     error_message: str = ""
-
-
-class TransientUpstreamError(Exception):
-    """An answer worth retrying after a pause: 429, 502, 503, 504, or no answer at all.
-    ``retry_after`` is the upstream's own ``Retry-After``, in seconds, when it sent one."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
-def backoff_delay(base: float, failures: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter: about ``base``·2^(failures-1), capped at 30 s, drawn
-    from the upper half of that window so that retries spread out but never come too early;
-    never less than a believable ``Retry-After``."""
-    ceiling = min(_MAX_BACKOFF, base * 2 ** max(0, failures - 1))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None and 0 < retry_after <= _MAX_RETRY_AFTER:
-        delay = max(delay, retry_after)
-    return delay
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header given in seconds (the HTTP-date form is rare for
-    APIs and ignored: the backoff applies instead)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        return None
 
 
 class UpstreamEngine(Engine):
@@ -162,6 +129,18 @@ class UpstreamEngine(Engine):
         """The fetcher that downloads this provider's outputs: by default the SSRF-guarded one
         every user-influenced URL goes through."""
         return self.fetcher
+
+    async def download_output(self, url: str, path: Path, seconds: float) -> None:
+        """Copy the output at ``url`` into ``path``, raising ``FetchError`` when it cannot be
+        had: by default through ``output_fetcher``, for links anyone holding them may read."""
+        fetcher = await self.output_fetcher()
+        await fetcher.stream_to_file(
+            url,
+            path,
+            max_bytes=self.settings.max_output_bytes,
+            subject=f"{self.provider} output",
+            deadline=seconds,
+        )
 
     async def aclose(self) -> None:
         await self.close_client()
@@ -259,15 +238,8 @@ class UpstreamEngine(Engine):
                 f"{self.provider} reported success but gave no output URL.", name="BadOutput"
             )
         path = ctx.scratch_dir / "upstream-output.mp4"
-        fetcher = await self.output_fetcher()
-        await fetcher.stream_to_file(
-            status.output_url,
-            path,
-            max_bytes=self.settings.max_output_bytes,
-            subject=f"{self.provider} output",
-            # A big file on a slow link may need more than the fetcher's minute for images.
-            deadline=max(60.0, deadline - time.monotonic()),
-        )
+        # A big file on a slow link may need more than the fetcher's minute for images.
+        await self.download_output(status.output_url, path, max(60.0, deadline - time.monotonic()))
         try:
             info = await asyncio.to_thread(probe_video, path)
         except Exception as exc:

@@ -1,0 +1,227 @@
+"""The fal engine against the fal stand-in (``tests/fakes/fal_server.py``), over real HTTP, with a
+hand-driven context."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_settings
+from tests.fakes.fal_server import FAKE_FAL_KEY, SAFETY_MESSAGE, FakeFal
+from tests.integration.test_upstream_engines import HandContext, a_job
+from vidgen.core.engine import EngineJob
+from vidgen.engines.fal import FalEngine
+from vidgen.engines.upstream import TASK_ID_STATE
+from vidgen.errors import EngineError, JobCancelled
+
+KLING_I2V = "fal-ai/kling-video/v2.5-turbo/pro/image-to-video"
+
+
+def engine_for(tmp_path: Path, fake: FakeFal, **overrides: Any) -> FalEngine:
+    return FalEngine(
+        make_settings(
+            tmp_path / "data",
+            fal_key=FAKE_FAL_KEY,
+            fal_queue_url=fake.base_url,
+            upstream_poll_interval=0.02,
+            upstream_backoff_seconds=0.02,
+            **overrides,
+        )
+    )
+
+
+def kling_job(*, image: bool = True, prompt: str = "a kite rises", **state: Any) -> EngineJob:
+    job = dataclasses.replace(a_job(state), model="fal/kling-v2.5-turbo-pro", prompt=prompt)
+    return job if image else dataclasses.replace(job, first_image=None)
+
+
+async def run(engine: FalEngine, job: EngineJob, ctx: HandContext) -> Any:
+    try:
+        return await engine.generate(job, ctx)
+    finally:
+        await engine.aclose()
+
+
+async def test_an_image_job_walks_the_queue_and_copies_the_video(
+    tmp_path: Path, fake_fal: FakeFal, caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = HandContext(tmp_path)
+    with caplog.at_level(logging.INFO, logger="vidgen.engines.fal"):
+        result = await run(engine_for(tmp_path, fake_fal), kling_job(), ctx)
+    assert result.path.read_bytes() == fake_fal.video_bytes()
+    job = fake_fal.only_job()
+    assert ctx.saved == {TASK_ID_STATE: f"fal-ai/kling-video/requests/{job.id}"}
+    assert job.model == KLING_I2V
+    assert job.body["image_url"].startswith("data:image/png;base64,")
+    assert {k: v for k, v in job.body.items() if k != "image_url"} == {
+        "prompt": "a kite rises",
+        "duration": "5",
+    }
+    assert ctx.waiting[0] is True and ctx.waiting[-1] is False  # IN_QUEUE, then IN_PROGRESS
+    [submit] = fake_fal.seen("POST", "/fal-ai/")
+    assert submit.headers["authorization"] == f"Key {FAKE_FAL_KEY}"
+    # The runner's logs are passed on once each, with the request.
+    assert [r.getMessage() for r in caplog.records] == [f"fal: step {k} of 3" for k in (1, 2, 3)]
+
+
+async def test_a_prompt_alone_goes_to_the_text_to_video_endpoint(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    job = dataclasses.replace(kling_job(image=False), aspect_ratio="1:1", duration=10)
+    await run(engine_for(tmp_path, fake_fal), job, HandContext(tmp_path))
+    sent = fake_fal.only_job()
+    assert sent.model == "fal-ai/kling-video/v2.5-turbo/pro/text-to-video"
+    assert sent.body == {"prompt": "a kite rises", "duration": "10", "aspect_ratio": "1:1"}
+
+
+async def test_veo_takes_seconds_with_an_s_and_audio(tmp_path: Path, fake_fal: FakeFal) -> None:
+    job = dataclasses.replace(a_job(), model="fal/veo3.1", duration=8)
+    await run(engine_for(tmp_path, fake_fal), job, HandContext(tmp_path))
+    await run(
+        engine_for(tmp_path, fake_fal),
+        dataclasses.replace(job, first_image=None),
+        HandContext(tmp_path),
+    )
+    with_image, prompt_only = fake_fal.jobs.values()
+    assert with_image.model == "fal-ai/veo3.1/image-to-video"
+    assert with_image.body["duration"] == "8s" and with_image.body["generate_audio"] is True
+    assert prompt_only.model == "fal-ai/veo3.1"
+    assert prompt_only.body == {
+        "prompt": "pan left",
+        "duration": "8s",
+        "aspect_ratio": "16:9",
+        "generate_audio": True,
+        "seed": 5,
+    }
+
+
+async def test_an_attempt_that_finds_a_request_id_resumes_it_and_submits_nothing(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    existing = fake_fal.create(KLING_I2V, {"prompt": "x"}, "x")
+    saved = f"fal-ai/kling-video/requests/{existing.id}"
+    result = await run(
+        engine_for(tmp_path, fake_fal), kling_job(**{TASK_ID_STATE: saved}), HandContext(tmp_path)
+    )
+    assert result.path.stat().st_size > 0
+    assert fake_fal.creations == 1
+    assert fake_fal.seen("POST", "/") == []
+
+
+@pytest.mark.parametrize(("handing_back", "cancelled"), [(False, True), (True, False)])
+async def test_a_clients_cancel_cancels_the_request_but_a_worker_letting_go_does_not(
+    tmp_path: Path, fake_fal: FakeFal, handing_back: bool, cancelled: bool
+) -> None:
+    fake_fal.hold = True
+    engine = engine_for(tmp_path, fake_fal)
+    ctx = HandContext(tmp_path)
+    running = asyncio.create_task(engine.generate(kling_job(), ctx))
+    while not any(j.step >= 1 for j in fake_fal.jobs.values()):
+        await asyncio.sleep(0.02)
+    ctx.stop(handing_back=handing_back)
+    with pytest.raises(JobCancelled):
+        await running
+    await engine.aclose()
+    job = fake_fal.only_job()
+    assert bool(fake_fal.seen("PUT", "/fal-ai/kling-video/requests/")) is cancelled
+    assert job.outcome == ("cancelled" if cancelled else "running")
+
+
+async def test_bursts_of_429_and_503_are_retried_and_one_request_is_made(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    fake_fal.inject(429, 3, path="/fal-ai/kling-video/v2.5", retry_after="0")
+    fake_fal.inject(503, 2, path="/fal-ai/kling-video/requests/")
+    fake_fal.inject(429, 2, path="/fal-ai/kling-video/requests/", retry_after="0")
+    result = await run(engine_for(tmp_path, fake_fal), kling_job(), HandContext(tmp_path))
+    assert result.path.stat().st_size > 0
+    assert fake_fal.creations == 1
+    assert len(fake_fal.seen("POST", "/fal-ai/")) == 4
+
+
+@pytest.mark.parametrize(
+    ("prompt", "name", "words"),
+    [
+        ("[unsafe] a person", "SafetyRefused", SAFETY_MESSAGE),
+        ("[fail] anything", "UpstreamFailed", "Internal error"),
+    ],
+)
+async def test_a_failed_request_ends_with_its_named_error_and_is_never_retried(
+    tmp_path: Path, fake_fal: FakeFal, prompt: str, name: str, words: str
+) -> None:
+    with pytest.raises(EngineError) as caught:
+        await run(engine_for(tmp_path, fake_fal), kling_job(prompt=prompt), HandContext(tmp_path))
+    assert (caught.value.name, caught.value.retryable) == (name, False)
+    assert words in caught.value.message
+    assert fake_fal.creations == 1
+
+
+async def test_a_request_cancelled_at_fal_ends_the_job_cancelled(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    with pytest.raises(JobCancelled):
+        await run(
+            engine_for(tmp_path, fake_fal), kling_job(prompt="[cancelled]"), HandContext(tmp_path)
+        )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "name", "words"),
+    [
+        (
+            422,
+            {"detail": [{"loc": ["body", "duration"], "msg": "bad", "type": "value_error"}]},
+            "UpstreamRejected",
+            "duration: bad",
+        ),
+        (
+            422,
+            {
+                "detail": [
+                    {"loc": ["body", "prompt"], "msg": "no", "type": "content_policy_violation"}
+                ]
+            },
+            "SafetyRefused",
+            "prompt: no",
+        ),
+        (403, {"detail": "User is locked. Reason: Exhausted balance."}, "QuotaExceeded", "balance"),
+        (401, None, "UpstreamUnauthorized", "FAL_KEY"),
+    ],
+)
+async def test_refusals_at_submit_are_named_and_never_retried(
+    tmp_path: Path, fake_fal: FakeFal, status: int, body: Any, name: str, words: str
+) -> None:
+    if status == 401:
+        fake_fal.key = "someone-else"
+    else:
+        fake_fal.inject(status, path="/fal-ai/", body=body)
+    with pytest.raises(EngineError) as caught:
+        await run(engine_for(tmp_path, fake_fal), kling_job(), HandContext(tmp_path))
+    assert (caught.value.name, caught.value.retryable) == (name, False)
+    assert words in caught.value.message
+    assert len(fake_fal.seen("POST", "/fal-ai/")) == 1
+
+
+async def test_the_stand_in_refuses_a_body_fal_would_refuse(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    job = dataclasses.replace(kling_job(), duration=7)  # Kling takes "5" or "10"
+    with pytest.raises(EngineError) as caught:
+        await run(engine_for(tmp_path, fake_fal), job, HandContext(tmp_path))
+    assert caught.value.name == "UpstreamRejected"
+    assert "duration: Invalid value '7'" in caught.value.message
+
+
+async def test_an_output_link_that_expired_before_it_was_copied_fails_clearly(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    fake_fal.output_ttl = -60
+    with pytest.raises(EngineError) as caught:
+        await run(engine_for(tmp_path, fake_fal), kling_job(), HandContext(tmp_path))
+    assert caught.value.name == "OutputUnavailable" and "403" in caught.value.message
+    assert fake_fal.creations == 1
