@@ -26,7 +26,9 @@ from vidgen.core.catalog import BUILTIN_MODELS, Catalog
 from vidgen.core.models import Kind
 
 CATALOG = Catalog.build(BUILTIN_MODELS)
-RUNWAY = CATALOG.named_in("runway")
+#: The models the Runway dialect calls by a Runway name. A model host's model (hosts.toml) goes
+#: by its vidgen id there, not by a name of Runway's API, and is not Runway's to check.
+RUNWAY = {name: spec for name, spec in CATALOG.named_in("runway").items() if name != spec.id}
 
 #: Runway's ratios that the model picks itself from its input; the catalog offers none of them
 #: (runway.toml says why).

@@ -43,7 +43,7 @@ def test_each_host_serves_its_own_two_models_and_no_other(
     served = [spec.id for spec in SPECS.values() if engine.model_problem(spec) is None]
     assert len(served) == 2
     assert all(model_id.startswith(f"{engine.name}/") for model_id in served)
-    assert all(SPECS[model_id].engines == (engine.name,) for model_id in served)
+    assert all(SPECS[model_id].engines == ("preview", engine.name) for model_id in served)
 
 
 def test_the_replicate_client_missing_is_named_at_start_up(

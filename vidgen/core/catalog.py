@@ -61,10 +61,14 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = tuple(builtin_models())
 #: The entries every server lists.
 DEFAULT_MODELS: tuple[ModelSpec, ...] = tuple(m for m in BUILTIN_MODELS if m.listed == "always")
 #: The open-weight models (``open_weight.toml``), listed only where ``VIDGEN_ROUTES`` names them.
-OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = tuple(builtin_models("open_weight.toml"))
+OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = tuple(
+    m for m in BUILTIN_MODELS if m.id in {o.id for o in builtin_models("open_weight.toml")}
+)
 #: The model hosts' models (``hosts.toml``: Replicate, fal, the Gemini API), listed where routed
 #: (their host's key set, or ``VIDGEN_ROUTES``).
-PROVIDER_MODELS: tuple[ModelSpec, ...] = tuple(builtin_models("hosts.toml"))
+PROVIDER_MODELS: tuple[ModelSpec, ...] = tuple(
+    m for m in BUILTIN_MODELS if m.id in {h.id for h in builtin_models("hosts.toml")}
+)
 _BY_ID = {m.id: m for m in BUILTIN_MODELS}
 #: Runway-class frame sizes (API-NOTES §1 and §3), and Gen-3 Alpha Turbo's.
 GEN4_SIZES: Mapping[str, tuple[int, int]] = _BY_ID["runway/gen4_turbo"].frame_sizes
