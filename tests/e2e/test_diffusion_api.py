@@ -55,8 +55,9 @@ CASES = {
     LTX: Case(steps=16, ratio="16:9", size=(1216, 704), fps=24, frames=25, cancel_duration=4),
     # A step of a tiny expert at 832×480 takes seconds on one core.
     WAN22: Case(steps=2, ratio="16:9", size=(832, 480), fps=16, frames=17),
-    # The finished clip has its sound.
-    LTX2: Case(steps=2, ratio="3:2", size=(768, 512), fps=24, frames=25, sound=True),
+    # Its steps are short here (under a heartbeat for two of them): sixteen, so that progress
+    # between steps is reported. The finished clip has its sound.
+    LTX2: Case(steps=16, ratio="3:2", size=(768, 512), fps=24, frames=25, sound=True),
     # Its 11k-token steps take several seconds each here.
     HUNYUAN: Case(steps=2, ratio="16:9", size=(848, 480), fps=24, frames=25),
 }

@@ -76,7 +76,7 @@ def test_veo3_1_goes_from_a_first_frame_to_a_last_one(
         audio=False,
         negative_prompt="fog",
     )
-    assert task.estimated_cost.credits == 4 * 20
+    assert task.estimated_cost.credits == 4 * 40
     assert finished(client, task, tmp_path) == (1280, 720, 96, 24.0)
 
 
