@@ -11,21 +11,29 @@ import av
 import httpx
 import pytest
 
-from tests.conftest import OTHER_KEY, LiveServer, data_uri, make_image, wait_for_status
+from tests.conftest import (
+    OTHER_KEY,
+    LiveServer,
+    data_uri,
+    make_image,
+    make_video,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.slow
 
 
 def front_for(back: LiveServer, factory: Any, **env: str) -> LiveServer:
-    """A vidgen whose two models go to the back vidgen, under the back's key OTHER_KEY."""
-    front: LiveServer = factory(
-        VIDGEN_ROUTES="runway/gen4_turbo=aimlapi,gen3a_turbo=aimlapi",
-        VIDGEN_UPSTREAM_URL=back.base_url,
-        VIDGEN_UPSTREAM_KEY=OTHER_KEY,
-        VIDGEN_UPSTREAM_POLL_INTERVAL="0.1",
-        VIDGEN_UPSTREAM_BACKOFF_SECONDS="0.05",
-        **env,
-    )
+    """A vidgen whose two models (or those ``VIDGEN_ROUTES`` names) go to the back vidgen, under
+    the back's key OTHER_KEY."""
+    defaults = {
+        "VIDGEN_ROUTES": "runway/gen4_turbo=aimlapi,gen3a_turbo=aimlapi",
+        "VIDGEN_UPSTREAM_URL": back.base_url,
+        "VIDGEN_UPSTREAM_KEY": OTHER_KEY,
+        "VIDGEN_UPSTREAM_POLL_INTERVAL": "0.1",
+        "VIDGEN_UPSTREAM_BACKOFF_SECONDS": "0.05",
+    }
+    front: LiveServer = factory(**(defaults | env))
     front.start()
     return front
 
@@ -124,3 +132,58 @@ def test_a_job_queued_at_the_back_shows_queued_and_cancelling_it_cancels_it_ther
     assert done["status"] == "error" and done["error"]["name"] == "Cancelled", done
     [upstream] = back_generations(back)
     assert upstream["status"] == "error" and upstream["error"]["name"] == "Cancelled"
+
+
+def test_a_video_to_video_job_reaches_the_back_vidgen_with_its_video_and_references(
+    live_server_factory: Any, tmp_path: Path
+) -> None:
+    back: LiveServer = live_server_factory()
+    back.start()
+    front = front_for(
+        back,
+        live_server_factory,
+        VIDGEN_ROUTES="runway/gen4_aleph=aimlapi,google/veo-3.1-first-last-image-to-video=aimlapi",
+    )
+    clip = data_uri(make_video(64, 36, frames=120, fps=24), "video/mp4")
+    with front.client() as client:
+        aleph = client.post(
+            "/v2/video/generations",
+            json={
+                "model": "runway/gen4_aleph",
+                "prompt": "in watercolour",
+                "video_url": clip,
+                "references": [{"type": "image", "url": data_uri(make_image(64, 64, seed=3))}],
+                "frame_size": "960:960",
+                "seed": 5,
+            },
+        )
+        assert aleph.status_code == 200, aleph.text
+        veo = client.post(
+            "/v2/video/generations",
+            json={
+                "model": "google/veo-3.1-first-last-image-to-video",
+                "prompt": "dusk",
+                "image_url": data_uri(make_image(640, 360, seed=1)),
+                "last_image_url": data_uri(make_image(640, 360, seed=2)),
+                "duration": 4,
+                "resolution": "720p",
+                "generate_audio": False,
+            },
+        )
+        assert veo.status_code == 200, veo.text
+        done = wait_for_status(client, aleph.json()["id"], timeout=120)
+        veo_done = wait_for_status(client, veo.json()["id"], timeout=120)
+    assert done["status"] == "completed", done
+    assert veo_done["status"] == "completed", veo_done
+    assert done["meta"]["engine"] == "aimlapi"
+
+    upstream = {g["meta"]["model"]: g for g in back_generations(back)}
+    assert upstream["runway/gen4_aleph"]["status"] == "completed"
+    assert upstream["runway/gen4_aleph"]["meta"]["aspect_ratio"] == "960:960"
+    assert upstream["google/veo-3.1-first-last-image-to-video"]["status"] == "completed"
+    path = tmp_path / "aleph.mp4"
+    path.write_bytes(httpx.get(done["video"]["url"], timeout=30).content)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        assert (stream.width, stream.height, frames) == (960, 960, 120)

@@ -17,7 +17,7 @@ from runwayml.types import image_to_video_create_params
 from tests.conftest import make_image, make_settings
 from vidgen.core.catalog import DEFAULT_MODELS
 from vidgen.core.engine import EngineJob
-from vidgen.core.models import GenerationRequest, ImageRef
+from vidgen.core.models import CapturedVideo, GenerationRequest, ImageRef, Kind
 from vidgen.engines.aimlapi import aimlapi_request, generation_status
 from vidgen.engines.runway import (
     MAX_DATA_URI_CHARS,
@@ -184,6 +184,36 @@ def test_an_aimlapi_body_forwards_every_field_with_images_inline() -> None:
         "seed": 7,
     }
     assert base64.b64decode(body["tail_image_url"].partition(",")[2]) == last
+
+
+def test_an_aimlapi_body_for_a_character_performance_carries_both_inputs_and_its_options() -> None:
+    character = make_image(320, 180, seed=4)
+    performance = CapturedVideo(
+        data=b"mp4 bytes",
+        media_type="video/mp4",
+        width=64,
+        height=36,
+        fps=24.0,
+        frame_count=72,
+        duration=3.0,
+        sha256="0" * 64,
+    )
+    body = aimlapi_request(
+        job(
+            "runway/act_two",
+            kind=Kind.CHARACTER_PERFORMANCE,
+            first_image=None,
+            character=captured(character),
+            performance=performance,
+            options={"body_control": True, "expression_intensity": 4},
+        )
+    )
+    assert body["character"]["type"] == "image"
+    assert base64.b64decode(body["character"]["url"].partition(",")[2]) == character
+    assert body["reference"] == {"type": "video", "url": "data:video/mp4;base64,bXA0IGJ5dGVz"}
+    assert (body["body_control"], body["expression_intensity"]) == (True, 4)
+    # Its length follows the performance: no duration is sent.
+    assert "duration" not in body and "image_url" not in body
 
 
 def test_aimlapi_statuses_map_to_ours() -> None:

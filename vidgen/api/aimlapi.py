@@ -2,13 +2,19 @@
 ``/v2/generate/video/runway/generation`` (seeds 000–003, API-NOTES §1).
 
 Translate in: the body becomes a ``GenerationRequest`` (``ratio`` and ``last_image_url`` are
-accepted as the older names of ``aspect_ratio`` and ``tail_image_url``). Render out: a
+accepted as the older names of ``aspect_ratio`` and ``tail_image_url``). aimlapi's fields for the
+other kinds are translated, nothing more: ``video_url`` (video to video), ``character`` and
+``reference`` (character performance), ``references`` (reference images), ``frame_size`` (a size
+in pixels, as the model's aspect ratio), and a model's own fields (``generate_audio``,
+``negative_prompt``, ``resolution``, ``body_control``…) as the request's options, which the service
+checks against the model. Render out: a
 ``Generation`` becomes the seeds' poll schema, errors become aimlapi's error body
 ``{message, path, requestId, statusCode, timestamp}`` plus per-field ``errors``.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
@@ -26,13 +32,24 @@ from vidgen.api.dialect import (
     request_fingerprint,
 )
 from vidgen.api.preferences import CreateOptions, CreatePreferences
+from vidgen.core.catalog import ModelSpec
 from vidgen.core.keys import ApiKey
-from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
+from vidgen.core.models import (
+    Generation,
+    GenerationRequest,
+    ImageRef,
+    Kind,
+    MediaRef,
+    Status,
+)
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
 from vidgen.logs import request_id_var
 from vidgen.service import Service
 
 __all__ = ["DIALECT", "router"]
+
+_REFERENCE = re.compile(r"references\.\d+")
+_PIXELS = re.compile(r"(\d{1,5}):(\d{1,5})")
 
 
 class AimlapiDialect(Dialect):
@@ -44,7 +61,15 @@ class AimlapiDialect(Dialect):
         "last_image": "tail_image_url",
         "aspect_ratio": "aspect_ratio",
         "idempotency_key": "Idempotency-Key",
+        "video": "video_url",
+        "performance": "reference.url",
+        "character": "character.url",
     }
+
+    def wire_name(self, field: str) -> str:
+        """A reference image's problem is its ``url``'s: ``references.0`` is ``references.0.url``."""
+        name = super().wire_name(field)
+        return f"{name}.url" if _REFERENCE.fullmatch(name) else name
 
     def render_error(self, request: Request, error: VidgenError) -> JSONResponse:
         body: dict[str, Any] = {
@@ -59,7 +84,14 @@ class AimlapiDialect(Dialect):
         fields = error_fields(self, error)
         if fields:
             body["errors"] = fields
-            body["message"] = f"{error.message} " + "; ".join(
+            message = error.message
+            if isinstance(error, InvalidRequest) and any(
+                message.startswith(f"{e.field}: ") for e in error.errors
+            ):
+                # A one-field error's message names the field in vidgen's own spelling
+                # (``video: …``); the list below names it in aimlapi's.
+                message = "Body validation error!"
+            body["message"] = f"{message} " + "; ".join(
                 f"{f['field']}: {f['message']}" for f in fields
             )
         return JSONResponse(body, status_code=error.http_status)
@@ -75,6 +107,36 @@ STATUS_WORDS: dict[Status, str] = {
     Status.FAILED: "error",
     Status.CANCELLED: "error",
 }
+
+
+class ReferenceImage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["image"]
+    url: str = Field(..., description="An https URL or a data URI.")
+
+
+class CharacterInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["image", "video"]
+    url: str = Field(..., description="An https URL or a data URI.")
+
+
+class PerformanceVideo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["video"]
+    url: str = Field(..., description="An https URL or a data URI.")
+
+
+#: The body's fields that are a model's own options (canonical names are aimlapi's own), checked
+#: by the service against the model's ``options``: one a model lacks is a 400 naming it.
+OPTION_FIELDS = (
+    "generate_audio",
+    "negative_prompt",
+    "resolution",
+    "cfg_scale",
+    "body_control",
+    "expression_intensity",
+)
 
 
 class CreateGeneration(BaseModel):
@@ -110,6 +172,35 @@ class CreateGeneration(BaseModel):
         examples=[5],
     )
     seed: int | None = Field(None, description="0 … 4294967295; random when absent.")
+    video_url: str | None = Field(
+        None,
+        description="Video to video (`runway/gen4_aleph`): the input video, an https URL or a "
+        "data URI (mp4, mov, webm).",
+    )
+    references: list[ReferenceImage] | None = Field(
+        None,
+        max_length=100,
+        description='Reference images, `{"type": "image", "url": …}`, up to the model\'s '
+        "`max_references`.",
+    )
+    frame_size: str | None = Field(
+        None,
+        description="The output size in pixels, e.g. `1280:720` (`runway/gen4_aleph`, "
+        "`runway/act_two`); another name of `aspect_ratio` for those models.",
+    )
+    character: CharacterInput | None = Field(
+        None,
+        description="Character performance (`runway/act_two`): the character, an image or a video.",
+    )
+    reference: PerformanceVideo | None = Field(
+        None, description="Character performance: the video whose performance drives the character."
+    )
+    body_control: bool | None = Field(None, description="`runway/act_two`: move the body too.")
+    expression_intensity: int | None = Field(None, description="`runway/act_two`: 1 to 5.")
+    generate_audio: bool | None = Field(None, description="Veo 3.1, Kling: make sound.")
+    negative_prompt: str | None = Field(None, description="What should not appear.")
+    resolution: str | None = Field(None, description="Veo 3.1: `720p` or `1080p`.")
+    cfg_scale: float | None = Field(None, description="Kling: 0 to 1.")
     webhook_url: str | None = Field(
         None,
         description="vidgen extension: an https URL that receives signed events for this "
@@ -127,16 +218,42 @@ class CreateGeneration(BaseModel):
                 raise ValueError(f"{name} and {alias} name the same field; send only one")
         return self
 
-    def to_request(self, *, base_url: str, idempotency_key: str | None) -> GenerationRequest:
+    def kind(self) -> Kind | None:
+        """The kind the inputs name; None leaves it to the core (an image or a prompt)."""
+        if self.video_url is not None:
+            return Kind.VIDEO_TO_VIDEO
+        if self.character is not None or self.reference is not None:
+            return Kind.CHARACTER_PERFORMANCE
+        return None
+
+    def to_request(
+        self, spec: ModelSpec | None, *, base_url: str, idempotency_key: str | None
+    ) -> GenerationRequest:
         tail = self.tail_image_url or self.last_image_url
+        kind = self.kind()
+        duration = self.duration
+        if kind is not None and spec is not None and duration in spec.durations:
+            # aimlapi's gen4_aleph document takes `duration: 5` (its only value); the output
+            # follows the input video, so a duration the model allows says nothing more.
+            duration = None
         return GenerationRequest(
             model=self.model,
             prompt=self.prompt or "",
             first_image=ImageRef(url=self.image_url) if self.image_url else None,
             last_image=ImageRef(url=tail) if tail else None,
-            aspect_ratio=self.aspect_ratio or self.ratio,
-            duration=self.duration,
+            aspect_ratio=self.aspect_ratio or self.ratio or _frame_ratio(spec, self.frame_size),
+            duration=duration,
             seed=self.seed,
+            kind=kind,
+            video=MediaRef(url=self.video_url) if self.video_url is not None else None,
+            # The character's ``type`` is not needed: an image and a video are told apart by
+            # their bytes when they are captured.
+            character=MediaRef(url=self.character.url) if self.character else None,
+            performance=MediaRef(url=self.reference.url) if self.reference else None,
+            references=tuple(ImageRef(url=ref.url) for ref in self.references or ()),
+            options={
+                name: value for name in OPTION_FIELDS if (value := getattr(self, name)) is not None
+            },
             dialect=DIALECT.name,
             webhook_url=self.webhook_url,
             webhook_events=tuple(self.webhook_events) if self.webhook_events is not None else None,
@@ -144,6 +261,24 @@ class CreateGeneration(BaseModel):
             fingerprint=request_fingerprint(DIALECT.name, self.model_dump(exclude_none=True)),
             base_url=base_url,
         )
+
+
+def _frame_ratio(spec: ModelSpec | None, frame_size: str | None) -> str | None:
+    """aimlapi's ``frame_size`` (pixels) as the model's aspect ratio, or a 400 naming it."""
+    if frame_size is None or spec is None:
+        return frame_size
+    pixels = _PIXELS.fullmatch(frame_size)
+    found = spec.ratio_for_size(int(pixels[1]), int(pixels[2])) if pixels else None
+    if found is None:
+        valid = ", ".join(f"{w}:{h}" for w, h in spec.frame_sizes.values())
+        raise InvalidRequest(
+            [
+                FieldError(
+                    "frame_size", f"{frame_size!r} is not a size of {spec.id}; use one of {valid}"
+                )
+            ]
+        )
+    return found
 
 
 class Created(BaseModel):
@@ -294,12 +429,11 @@ async def _create(
     idempotency_key: str | None,
     options: CreatePreferences,
 ) -> GenerationStatus | Created:
-    submission = await service.generations.submit(
-        key,
-        options.apply(
-            body.to_request(base_url=public_base_url(request), idempotency_key=idempotency_key)
-        ),
+    spec = service.catalog.find(body.model)
+    canonical = body.to_request(
+        spec, base_url=public_base_url(request), idempotency_key=idempotency_key
     )
+    submission = await service.generations.submit(key, options.apply(canonical))
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     generation = await options.hold(service, key, submission.generation, response)

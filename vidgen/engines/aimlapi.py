@@ -22,6 +22,7 @@ addresses (see ``output_fetcher``).
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import logging
 from collections.abc import Mapping
@@ -30,7 +31,7 @@ from typing import Any, Final
 
 import httpx
 
-from vidgen.core.models import CapturedImage
+from vidgen.core.models import CapturedImage, CapturedVideo, Kind
 from vidgen.engines.base import EngineJob
 from vidgen.engines.policy import (
     Provider,
@@ -209,25 +210,49 @@ async def _gateway_networks(url: httpx.URL) -> tuple[IPNetwork, ...]:
 
 def aimlapi_request(job: EngineJob) -> dict[str, Any]:
     """The create body for ``job``: every field the client gave, nothing dropped, with the
-    images inline. CPU work (data URIs): run it in a thread."""
-    body: dict[str, Any] = {
-        "model": job.model,
-        "aspect_ratio": job.aspect_ratio,
-        "duration": job.duration,
-        "seed": job.seed,
-    }
+    images and videos inline, under aimlapi's names (the aimlapi dialect's, read back). CPU
+    work (data URIs): run it in a thread."""
+    body: dict[str, Any] = {"model": job.model, "aspect_ratio": job.aspect_ratio, "seed": job.seed}
+    if job.kind in (Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO):
+        # The other kinds' length follows their input video; aimlapi's documents take none.
+        body["duration"] = job.duration
     if job.prompt:
         body["prompt"] = job.prompt
     if job.first_image is not None:
         body["image_url"] = _inline(job.first_image, "first image")
     if job.last_image is not None:
         body["tail_image_url"] = _inline(job.last_image, "last image")
+    if job.video is not None:
+        body["video_url"] = _inline(job.video, "input video")
+    if job.references:
+        body["references"] = [
+            {"type": "image", "url": _inline(ref, f"reference image {n}")}
+            for n, ref in enumerate(job.references)
+        ]
+    if job.character is not None:
+        kind = "image" if isinstance(job.character, CapturedImage) else "video"
+        body["character"] = {"type": kind, "url": _inline(job.character, "character")}
+    if job.performance is not None:
+        body["reference"] = {"type": "video", "url": _inline(job.performance, "performance")}
+    if job.keyframes:
+        raise EngineError("The upstream gateway's API takes no keyframes.", name="Unsupported")
+    # A model's own fields: the canonical names are aimlapi's (snake_case) already.
+    body.update(job.options)
     return body
 
 
-def _inline(image: CapturedImage, what: str) -> str:
+def _inline(media: CapturedImage | CapturedVideo, what: str) -> str:
+    if isinstance(media, CapturedVideo):
+        # A video cannot be shrunk to fit as an image can: too large is an error.
+        uri = f"data:{media.media_type};base64,{base64.b64encode(media.data).decode('ascii')}"
+        if len(uri) > MAX_DATA_URI_CHARS:
+            raise EngineError(
+                f"The {what} is too large to send upstream inline "
+                f"({len(uri)} characters; at most {MAX_DATA_URI_CHARS})."
+            )
+        return uri
     try:
-        return to_data_uri(image, max_chars=MAX_DATA_URI_CHARS)
+        return to_data_uri(media, max_chars=MAX_DATA_URI_CHARS)
     except ValueError as exc:
         raise EngineError(f"The {what} is too large to send upstream: {exc}.") from exc
 
