@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from vidgen.core.catalog import Catalog
+from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.deadlines import CANCEL_AFTER, parse_cancel_after
 from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
 from vidgen.core.facts import JobFacts, KeyframeFacts, Position, WebhookSubscription
@@ -128,6 +128,9 @@ class GenerationService:
                 return await self._replay(key, match, idempotency)
         self.limiter.check(key.id, per_minute=key.rate_limit_per_minute)
         spec = self.catalog.get(request.model)
+        if self.catalog.retired_here(spec.id) is not None:
+            spec = self._substitute(spec)
+            request = replace(request, model=spec.id)
         if request.kind is None and spec.only_kind is not None:
             # A dialect that names no kind (aimlapi's one create route): the model's only one.
             request = replace(request, kind=spec.only_kind)
@@ -225,6 +228,23 @@ class GenerationService:
             extra={"model": spec.id, "engine": engine_name, "credits": price, "key_id": key.id},
         )
         return Submission(generation)
+
+    def _substitute(self, spec: ModelSpec) -> ModelSpec:
+        """The operator's substitute for a model retired where it is routed
+        (``VIDGEN_MODEL_SUBSTITUTES``, checked at start-up), or a 400 naming ``model``. The
+        request is then the substitute's in every respect: its rules, sizes and price, and its
+        id on the stored generation, since that is the model that made the video."""
+        for name, substitute in self.settings.model_substitutes.items():
+            if self.catalog.find(name) is spec:
+                return self.catalog.get(substitute)
+        retired = spec.retired
+        assert retired is not None
+        note = f" ({retired.note})" if retired.note else ""
+        raise InvalidRequest.single(
+            "model",
+            f"{spec.id} was retired by its provider on {retired.on} and this server routes it "
+            f"to {retired.engine!r}, which can no longer serve it{note}; choose another model",
+        )
 
     async def _check_monthly_limit(self, key: ApiKey, price: int) -> None:
         """A key with a monthly credit limit may not start a generation that would take its
