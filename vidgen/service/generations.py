@@ -69,6 +69,7 @@ from vidgen.errors import (
 )
 from vidgen.logs import generation_id_var, request_id_var
 from vidgen.metrics import CREDITS_CHARGED, JOBS_SUBMITTED
+from vidgen.service.uploads import UPLOAD_SCHEME, Uploads
 from vidgen.settings import Settings
 
 __all__ = ["GenerationService", "RemoveOutputs", "Submission", "month_start"]
@@ -99,6 +100,7 @@ class GenerationService:
         limiter: RateLimiter | None = None,
         capture_video: CaptureVideo | None = None,
         capture_media: CaptureMedia | None = None,
+        uploads: Uploads | None = None,
     ) -> None:
         self.generations = generations
         self.catalog = catalog
@@ -106,6 +108,7 @@ class GenerationService:
         self.capture_image = capture_image
         self.capture_video = capture_video
         self.capture_media = capture_media
+        self.uploads = uploads
         self.check_webhook_url = check_webhook_url
         self.remove_outputs = remove_outputs
         self.settings = settings
@@ -127,6 +130,7 @@ class GenerationService:
             if match is not None:
                 return await self._replay(key, match, idempotency)
         self.limiter.check(key.id, per_minute=key.rate_limit_per_minute)
+        request = await self._resolve_uploads(key, request)
         spec = self.catalog.get(request.model)
         if self.catalog.retired_here(spec.id) is not None:
             spec = self._substitute(spec)
@@ -289,6 +293,38 @@ class GenerationService:
         elif request.webhook_events:
             errors.append(FieldError("webhook_events", "needs a webhook URL as well"))
         return errors
+
+    async def _resolve_uploads(self, key: ApiKey, request: GenerationRequest) -> GenerationRequest:
+        """Every input named by an upload URI (``runway://…``), replaced by the calling key's
+        uploaded bytes, which are then captured as any input is."""
+        uploads = self.uploads
+
+        async def bytes_of(field: str, ref: ImageRef | None) -> ImageRef | None:
+            if ref is None or ref.url is None or not ref.url.startswith(UPLOAD_SCHEME):
+                return ref
+            if uploads is None:
+                raise InvalidRequest.single(field, "uploads are not taken by this server")
+            return ImageRef(data=await uploads.resolve(key.id, ref.url, field), filename=ref.url)
+
+        first = await bytes_of("first_image", request.first_image)
+        last = await bytes_of("last_image", request.last_image)
+        references = [
+            await bytes_of(f"references.{i}", ref) for i, ref in enumerate(request.references)
+        ]
+        keyframes = [
+            replace(mark, image=await bytes_of(f"keyframes.{i}", mark.image) or mark.image)
+            for i, mark in enumerate(request.keyframes)
+        ]
+        return replace(
+            request,
+            first_image=first,
+            last_image=last,
+            references=tuple(ref for ref in references if ref is not None),
+            keyframes=tuple(keyframes),
+            video=await bytes_of("video", request.video),
+            character=await bytes_of("character", request.character),
+            performance=await bytes_of("performance", request.performance),
+        )
 
     async def _capture_all(self, request: GenerationRequest) -> dict[str, CapturedMedia]:
         """Every input, captured at once, by its stored position (``core.jobs``). Each failure
