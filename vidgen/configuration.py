@@ -58,7 +58,11 @@ def default_routes(settings: Settings) -> dict[str, str]:
         routes |= {
             spec.id: name
             for spec in (*DEFAULT_MODELS, *PROVIDER_MODELS)
-            if spec.id not in routes and engine.model_problem(spec) is None
+            if spec.id not in routes
+            and engine.model_problem(spec) is None
+            # A key does not route a model to the engine its provider retired it at: it stays
+            # on its default, where seed clients that name it keep working.
+            and (spec.retired is None or spec.retired.engine != name)
         }
     return routes
 
@@ -71,6 +75,32 @@ def served_models(catalog: Catalog, models: Collection[str]) -> list[ModelSpec]:
         known = ", ".join(spec.id for spec in catalog)
         raise ConfigurationError(f"unknown model(s) {', '.join(unknown)}; known: {known}")
     return list({spec.id: spec for spec in found.values() if spec is not None}.values())
+
+
+def _substitutes(settings: Settings, catalog: Catalog) -> list[ModelSpec]:
+    """The models ``VIDGEN_MODEL_SUBSTITUTES`` serves in place of retired ones, each checked:
+    it replaces a known model that has a retirement, and is itself known and not retired where
+    it is routed."""
+    problems: list[str] = []
+    found: list[ModelSpec] = []
+    for name, substitute in settings.model_substitutes.items():
+        retired, spec = catalog.find(name), catalog.find(substitute)
+        if retired is None:
+            problems.append(f"{name!r} is not a known model")
+        elif retired.retired is None:
+            problems.append(f"{name!r} is not retired, so a substitute would never be used")
+        if spec is None:
+            problems.append(f"substitute {substitute!r} is not a known model")
+        elif (retirement := catalog.retired_here(spec.id)) is not None:
+            problems.append(
+                f"substitute {substitute!r} is itself retired at {retirement.engine!r} "
+                f"(since {retirement.on}), where it is routed"
+            )
+        else:
+            found.append(spec)
+    if problems:
+        raise ConfigurationError("VIDGEN_MODEL_SUBSTITUTES: " + "; ".join(problems))
+    return found
 
 
 def check_configuration(
@@ -90,6 +120,8 @@ def check_configuration(
     except Exception as exc:
         raise ConfigurationError(f"VIDGEN_ROUTES: {exc}") from exc
     served = list(catalog) if models is None else served_models(catalog, models)
+    substitutes = _substitutes(settings, catalog)
+    served += [spec for spec in substitutes if spec not in served]
     names = {catalog.engine_for(spec.id) for spec in served}
     try:
         engines = build_engines(settings, names)

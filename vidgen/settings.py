@@ -125,6 +125,13 @@ class Settings(BaseSettings):
         description="Which engine serves which model: `model=engine,model=engine`. Models not "
         "named use their catalog default (`preview`).",
     )
+    model_substitutes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Models to serve in place of retired ones: `retired=substitute,…` (e.g. "
+        "`gen3a_turbo=runway/gen4_turbo`). A request for a model whose route is the engine its "
+        "provider retired it at is otherwise refused with a 400; with a substitute it is served, "
+        "priced and stored as the substitute. Checked at start-up.",
+    )
     catalog_files: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated paths of the operator's own catalog files (TOML, the shape "
@@ -367,6 +374,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected model=engine, got {item!r}")
             routes[model.strip()] = engine.strip()
         return routes
+
+    @field_validator("model_substitutes", mode="before")
+    @classmethod
+    def _parse_substitutes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        substitutes: dict[str, str] = {}
+        for item in _split_csv(value):
+            model, sep, substitute = item.partition("=")
+            if not sep or not model.strip() or not substitute.strip():
+                raise ValueError(f"expected retired=substitute, got {item!r}")
+            substitutes[model.strip()] = substitute.strip()
+        return substitutes
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -25,7 +25,16 @@ from vidgen.core.keys import ApiKey
 from vidgen.core.storage import Storage, remove_outputs
 from vidgen.media.capture import VideoCapture
 from vidgen.media.fetch import FetchError, SafeFetcher
-from vidgen.service import Access, Admin, GenerationService, Links, Live, Service, UsageService
+from vidgen.service import (
+    Access,
+    Admin,
+    GenerationService,
+    Links,
+    Live,
+    Service,
+    Uploads,
+    UsageService,
+)
 from vidgen.settings import Settings
 from vidgen.storage.links import LinkSigner
 from vidgen.store.db import Database
@@ -95,6 +104,7 @@ class Runtime:
 
         server_secret = settings.link_secret()
         videos = VideoCapture(fetcher, settings)
+        uploads = Uploads(storage, server_secret.encode(), settings.max_video_bytes)
         generation_service = GenerationService(
             generations=generations,
             catalog=catalog,
@@ -105,6 +115,7 @@ class Runtime:
             check_webhook_url=check_webhook_url,
             remove_outputs=functools.partial(remove_outputs, storage),
             settings=settings,
+            uploads=uploads,
         )
         service = Service(
             generations=generation_service,
@@ -121,6 +132,7 @@ class Runtime:
             settings=settings,
             queue=jobs,
             checks={"database": db.ping, "storage": storage.check},
+            uploads=uploads,
         )
         runtime = cls(
             settings=settings,

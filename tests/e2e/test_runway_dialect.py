@@ -65,7 +65,7 @@ def make_key(server: LiveServer, *options: str) -> str:
     ("path", "shape"),
     [
         ("/v1/text_to_speech", "runway"),
-        ("/v1/uploads", "runway"),
+        ("/v1/sound_effect", "runway"),
         ("/v1/videos/x/unknown", "openai"),
         ("/v1/models/x", "aimlapi"),
         ("/v2/nothing", "aimlapi"),

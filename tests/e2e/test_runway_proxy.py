@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+import runwayml
 from PIL import Image
 
 from tests.conftest import (
+    TEST_KEY,
     ImageServer,
     LiveServer,
     data_uri,
@@ -31,7 +33,13 @@ from tests.fakes.runway_server import FAKE_KEY, FakeRunway
 pytestmark = pytest.mark.slow
 
 GEN4 = "runway/gen4_turbo"
-GEN3A = "gen3a_turbo"
+GEN3A_RUNWAY = "gen3a_turbo=runway"
+
+
+def runway_sdk(server: LiveServer) -> runwayml.RunwayML:
+    return runwayml.RunwayML(
+        api_key=TEST_KEY, base_url=server.base_url, max_retries=0, _strict_response_validation=True
+    )
 
 
 def runway_env(fake: FakeRunway, **extra: str) -> dict[str, str]:
@@ -174,24 +182,53 @@ def test_a_runway_job_is_queued_then_generating_then_completed_with_runways_vide
     assert fake_runway.creations == 1
 
 
-def test_gen3a_sends_first_and_last_frames_and_runways_own_ratio(
-    vidgen: LiveServer, fake_runway: FakeRunway
+def test_gen3a_routed_to_runway_is_refused_as_retired_unless_a_substitute_is_named(
+    fake_runway: FakeRunway, tmp_path: Path
 ) -> None:
-    first, last = make_image(360, 640, seed=1), make_image(360, 640, seed=5)
-    gen_id = submit(
-        vidgen,
-        model=GEN3A,
-        image_url=data_uri(first),
-        tail_image_url=data_uri(last),
-        aspect_ratio="9:16",
+    # Runway retired gen3a_turbo on 2026-06-10: routed there, it is refused in Runway's shape
+    # before Runway is asked, and with a substitute the same SDK call is served by gen4_turbo.
+    image = data_uri(make_image(640, 384))
+    refused = new_server(tmp_path, "retired", **runway_env(fake_runway, VIDGEN_ROUTES=GEN3A_RUNWAY))
+    refused.start()
+    try:
+        with pytest.raises(runwayml.BadRequestError) as info:
+            runway_sdk(refused).image_to_video.create(
+                model="gen3a_turbo",  # type: ignore[arg-type]
+                prompt_image=image,
+                ratio="1280:768",  # type: ignore[arg-type]
+                duration=5,
+            )
+    finally:
+        refused.stop()
+    issues = info.value.body["issues"]  # type: ignore[index]
+    assert [i["path"] for i in issues] == [["model"]]
+    assert "retired by its provider on 2026-06-10" in issues[0]["message"]
+    assert fake_runway.creations == 0
+
+    served = new_server(
+        tmp_path,
+        "substituted",
+        **runway_env(
+            fake_runway,
+            VIDGEN_ROUTES=GEN3A_RUNWAY,
+            VIDGEN_MODEL_SUBSTITUTES="gen3a_turbo=runway/gen4_turbo",
+        ),
     )
-    done = finish(vidgen, gen_id)
-    assert done["status"] == "completed", done
+    served.start()
+    try:
+        client = runway_sdk(served)
+        task = client.image_to_video.create(
+            model="gen3a_turbo",  # type: ignore[arg-type]
+            prompt_image=image,
+            ratio="1280:768",  # type: ignore[arg-type]
+            duration=5,
+        )
+        done = client.tasks.retrieve(task.id).wait_for_task_output(timeout=60)
+    finally:
+        served.stop()
+    assert done.status == "SUCCEEDED"
     [sent] = created_bodies(fake_runway)
-    assert sent["model"] == "gen3a_turbo" and sent["ratio"] == "768:1280"
-    assert "promptText" not in sent  # no prompt given: not sent empty (Runway refuses "")
-    assert [i["position"] for i in sent["promptImage"]] == ["first", "last"]
-    assert [decoded(i["uri"]) for i in sent["promptImage"]] == [first, last]
+    assert (sent["model"], sent["ratio"]) == ("gen4_turbo", "1280:720")
 
 
 def test_a_photo_too_large_for_runways_inline_limit_is_reencoded_and_accepted(
@@ -384,11 +421,12 @@ def test_a_tail_image_on_gen4_turbo_is_refused_at_submit_with_a_400(
 def test_models_and_banner_show_runway_routing_when_a_key_is_set(vidgen: LiveServer) -> None:
     with vidgen.client() as client:
         models = {m["id"]: m["engine"] for m in client.get("/v1/models").json()["data"]}
-    # The two models the runway engine serves; the catalog's others stay on preview.
-    assert {m: models.pop(m) for m in (GEN4, GEN3A)} == {GEN4: "runway", GEN3A: "runway"}
+    # The model the runway engine serves; the catalog's others (gen3a_turbo too: Runway
+    # retired it) stay on preview.
+    assert models.pop(GEN4) == "runway"
     assert set(models.values()) == {"preview"}
     assert re.search(r"runway/gen4_turbo\s+→ runway", vidgen.output())
-    assert re.search(r"gen3a_turbo\s+→ runway", vidgen.output())
+    assert re.search(r"gen3a_turbo\s+→ preview", vidgen.output())
 
 
 # -- crashes and start-up ----------------------------------------------------------------------

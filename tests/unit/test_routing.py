@@ -31,18 +31,64 @@ def test_without_a_runway_key_every_model_is_served_by_preview(tmp_path: Path) -
     assert routing(tmp_path) == {"runway/gen4_turbo": "preview", "gen3a_turbo": "preview"}
 
 
-def test_with_a_runway_key_runways_models_are_served_by_runway(tmp_path: Path) -> None:
+def test_with_a_runway_key_runways_models_are_served_by_runway_but_not_the_retired_one(
+    tmp_path: Path,
+) -> None:
+    # Runway retired gen3a_turbo: a key leaves it on preview, where seed clients keep working.
     assert routing(tmp_path, runwayml_api_secret=KEY) == {
         "runway/gen4_turbo": "runway",
-        "gen3a_turbo": "runway",
+        "gen3a_turbo": "preview",
     }
 
 
 def test_vidgen_routes_wins_over_the_default_even_when_it_names_an_alias(tmp_path: Path) -> None:
     assert routing(tmp_path, runwayml_api_secret=KEY, routes={"gen4_turbo": "preview"}) == {
         "runway/gen4_turbo": "preview",
+        "gen3a_turbo": "preview",
+    }
+    assert routing(tmp_path, runwayml_api_secret=KEY, routes={"gen3a_turbo": "runway"}) == {
+        "runway/gen4_turbo": "runway",
         "gen3a_turbo": "runway",
     }
+
+
+SUBSTITUTE_PROBLEMS = {
+    "an unknown substitute": ({"gen3a_turbo": "acme/v9"}, "'acme/v9' is not a known model"),
+    "an unknown retired model": ({"acme/v0": "runway/gen4_turbo"}, "'acme/v0' is not a known"),
+    "a model that is not retired": (
+        {"runway/gen4_turbo": "gen4.5"},
+        "'runway/gen4_turbo' is not retired",
+    ),
+    "a substitute retired where it is routed": (
+        {"gen3a_turbo": "runway/gen4_aleph"},
+        "'runway/gen4_aleph' is itself retired at 'runway'",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("substitutes", "message"), SUBSTITUTE_PROBLEMS.values(), ids=list(SUBSTITUTE_PROBLEMS)
+)
+def test_a_substitute_that_cannot_work_stops_start_up_saying_why(
+    tmp_path: Path, substitutes: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="VIDGEN_MODEL_SUBSTITUTES") as stopped:
+        routing(
+            tmp_path,
+            runwayml_api_secret=KEY,
+            routes={"gen3a_turbo": "runway", "runway/gen4_aleph": "runway"},
+            model_substitutes=substitutes,
+        )
+    assert message in str(stopped.value)
+
+
+def test_a_substitute_for_a_retired_model_starts(tmp_path: Path) -> None:
+    assert routing(
+        tmp_path,
+        runwayml_api_secret=KEY,
+        routes={"gen3a_turbo": "runway"},
+        model_substitutes={"gen3a_turbo": "runway/gen4_turbo"},
+    ) == {"runway/gen4_turbo": "runway", "gen3a_turbo": "runway"}
 
 
 def test_a_model_routed_to_runway_without_a_key_stops_start_up_naming_the_variable(

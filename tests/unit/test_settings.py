@@ -50,7 +50,9 @@ def test_keys_and_routes_are_read_from_comma_separated_variables(
     monkeypatch.setenv("VIDGEN_API_KEYS", " k1, k2 ,,")
     monkeypatch.setenv("VIDGEN_ADMIN_KEYS", "a1 ,a2")
     monkeypatch.setenv("VIDGEN_ROUTES", "runway/gen4_turbo=runway, gen3a_turbo=aimlapi")
+    monkeypatch.setenv("VIDGEN_MODEL_SUBSTITUTES", " gen3a_turbo = runway/gen4_turbo,")
     settings = Settings()
+    assert settings.model_substitutes == {"gen3a_turbo": "runway/gen4_turbo"}
     assert settings.api_keys == ["k1", "k2"]
     assert settings.admin_keys == ["a1", "a2"]
     assert settings.routes == {"runway/gen4_turbo": "runway", "gen3a_turbo": "aimlapi"}
@@ -61,6 +63,14 @@ def test_a_malformed_route_is_refused_with_the_offending_item(
 ) -> None:
     monkeypatch.setenv("VIDGEN_ROUTES", "runway/gen4_turbo")
     with pytest.raises(ValidationError, match="model=engine"):
+        Settings()
+
+
+def test_a_malformed_substitute_is_refused_with_the_offending_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VIDGEN_MODEL_SUBSTITUTES", "gen3a_turbo")
+    with pytest.raises(ValidationError, match="retired=substitute"):
         Settings()
 
 

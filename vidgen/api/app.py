@@ -38,6 +38,7 @@ from vidgen.api import (
     playground,
     runway,
     runway_create,
+    runway_uploads,
     usage,
 )
 from vidgen.api.deps import document_key_header
@@ -394,7 +395,10 @@ def create_app(
     )
     app.state.settings = settings
     routers = [
-        *(module.router for module in (aimlapi, apiframe, runway, runway_create, openai)),
+        *(
+            module.router
+            for module in (aimlapi, apiframe, runway, runway_create, runway_uploads, openai)
+        ),
         account.router,
         usage.router,
         admin.router,

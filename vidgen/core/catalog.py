@@ -164,3 +164,12 @@ class Catalog:
     def engine_for(self, model_id: str) -> str:
         spec = self.get(model_id)
         return self.routes.get(spec.id, spec.default_engine)
+
+    def retired_here(self, model_id: str) -> Retirement | None:
+        """The model's retirement, when its route in force is the engine its provider retired
+        it at (so a request would only fail upstream); None where it is still served."""
+        spec = self.get(model_id)
+        retired = spec.retired
+        if retired is not None and self.engine_for(spec.id) == retired.engine:
+            return retired
+        return None

@@ -22,6 +22,7 @@ from vidgen.service.admin import Admin, NewKey
 from vidgen.service.generations import GenerationService, Submission
 from vidgen.service.links import Download, Links
 from vidgen.service.live import Live, LiveEvent, QueueEstimate
+from vidgen.service.uploads import Uploads
 from vidgen.service.usage import UsageService
 from vidgen.settings import Settings
 
@@ -37,6 +38,7 @@ __all__ = [
     "QueueEstimate",
     "Service",
     "Submission",
+    "Uploads",
     "UsageService",
 ]
 
@@ -54,6 +56,8 @@ class Service:
     queue: JobQueue
     #: What ``/ready`` checks, by name: the database and the storage.
     checks: dict[str, Ping]
+    #: Ephemeral uploads (Runway's ``runway://`` URIs); None where a server has none.
+    uploads: Uploads | None = None
 
     def routing(self) -> dict[str, str]:
         """Each model id and the engine that serves it."""

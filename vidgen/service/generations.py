@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from vidgen.core.catalog import Catalog
+from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.deadlines import CANCEL_AFTER, parse_cancel_after
 from vidgen.core.events import ALL_EVENTS, FINAL_EVENTS
 from vidgen.core.facts import JobFacts, KeyframeFacts, Position, WebhookSubscription
@@ -69,6 +69,7 @@ from vidgen.errors import (
 )
 from vidgen.logs import generation_id_var, request_id_var
 from vidgen.metrics import CREDITS_CHARGED, JOBS_SUBMITTED
+from vidgen.service.uploads import UPLOAD_SCHEME, Uploads
 from vidgen.settings import Settings
 
 __all__ = ["GenerationService", "RemoveOutputs", "Submission", "month_start"]
@@ -99,6 +100,7 @@ class GenerationService:
         limiter: RateLimiter | None = None,
         capture_video: CaptureVideo | None = None,
         capture_media: CaptureMedia | None = None,
+        uploads: Uploads | None = None,
     ) -> None:
         self.generations = generations
         self.catalog = catalog
@@ -106,6 +108,7 @@ class GenerationService:
         self.capture_image = capture_image
         self.capture_video = capture_video
         self.capture_media = capture_media
+        self.uploads = uploads
         self.check_webhook_url = check_webhook_url
         self.remove_outputs = remove_outputs
         self.settings = settings
@@ -127,7 +130,11 @@ class GenerationService:
             if match is not None:
                 return await self._replay(key, match, idempotency)
         self.limiter.check(key.id, per_minute=key.rate_limit_per_minute)
+        request = await self._resolve_uploads(key, request)
         spec = self.catalog.get(request.model)
+        if self.catalog.retired_here(spec.id) is not None:
+            spec = self._substitute(spec)
+            request = replace(request, model=spec.id)
         if request.kind is None and spec.only_kind is not None:
             # A dialect that names no kind (aimlapi's one create route): the model's only one.
             request = replace(request, kind=spec.only_kind)
@@ -226,6 +233,23 @@ class GenerationService:
         )
         return Submission(generation)
 
+    def _substitute(self, spec: ModelSpec) -> ModelSpec:
+        """The operator's substitute for a model retired where it is routed
+        (``VIDGEN_MODEL_SUBSTITUTES``, checked at start-up), or a 400 naming ``model``. The
+        request is then the substitute's in every respect: its rules, sizes and price, and its
+        id on the stored generation, since that is the model that made the video."""
+        for name, substitute in self.settings.model_substitutes.items():
+            if self.catalog.find(name) is spec:
+                return self.catalog.get(substitute)
+        retired = spec.retired
+        assert retired is not None
+        note = f" ({retired.note})" if retired.note else ""
+        raise InvalidRequest.single(
+            "model",
+            f"{spec.id} was retired by its provider on {retired.on} and this server routes it "
+            f"to {retired.engine!r}, which can no longer serve it{note}; choose another model",
+        )
+
     async def _check_monthly_limit(self, key: ApiKey, price: int) -> None:
         """A key with a monthly credit limit may not start a generation that would take its
         net spending this UTC calendar month past it. Checked before the create's transaction,
@@ -269,6 +293,38 @@ class GenerationService:
         elif request.webhook_events:
             errors.append(FieldError("webhook_events", "needs a webhook URL as well"))
         return errors
+
+    async def _resolve_uploads(self, key: ApiKey, request: GenerationRequest) -> GenerationRequest:
+        """Every input named by an upload URI (``runway://…``), replaced by the calling key's
+        uploaded bytes, which are then captured as any input is."""
+        uploads = self.uploads
+
+        async def bytes_of(field: str, ref: ImageRef | None) -> ImageRef | None:
+            if ref is None or ref.url is None or not ref.url.startswith(UPLOAD_SCHEME):
+                return ref
+            if uploads is None:
+                raise InvalidRequest.single(field, "uploads are not taken by this server")
+            return ImageRef(data=await uploads.resolve(key.id, ref.url, field), filename=ref.url)
+
+        first = await bytes_of("first_image", request.first_image)
+        last = await bytes_of("last_image", request.last_image)
+        references = [
+            await bytes_of(f"references.{i}", ref) for i, ref in enumerate(request.references)
+        ]
+        keyframes = [
+            replace(mark, image=await bytes_of(f"keyframes.{i}", mark.image) or mark.image)
+            for i, mark in enumerate(request.keyframes)
+        ]
+        return replace(
+            request,
+            first_image=first,
+            last_image=last,
+            references=tuple(ref for ref in references if ref is not None),
+            keyframes=tuple(keyframes),
+            video=await bytes_of("video", request.video),
+            character=await bytes_of("character", request.character),
+            performance=await bytes_of("performance", request.performance),
+        )
 
     async def _capture_all(self, request: GenerationRequest) -> dict[str, CapturedMedia]:
         """Every input, captured at once, by its stored position (``core.jobs``). Each failure

@@ -1,0 +1,111 @@
+"""Ephemeral uploads: a client's file kept for a day, then named in a request by its URI.
+
+Runway's upload flow has two steps, and vidgen serves both: ``start`` answers the first
+(``POST /v1/uploads``) with a URL to post the file to and the form fields to post with it, and
+``store`` takes that post. The second step carries no API key (the runwayml SDK sends it with a
+bare HTTP client, as to a storage bucket), so the fields carry an HMAC over the key and the
+upload id, made with the server's link secret, and only that proves who uploads.
+
+A stored upload lives under its key's own prefix, so ``resolve`` finds only the calling key's
+uploads: another key's URI reads as unknown. Its expiry is part of its id, so no table is needed;
+an expired upload is refused when named (its bytes stay in the storage until removed by hand).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from vidgen.core.storage import Storage
+from vidgen.errors import InvalidRequest, NotFound, PayloadTooLarge
+
+__all__ = ["UPLOAD_SCHEME", "UPLOAD_TTL_SECONDS", "StartedUpload", "Uploads"]
+
+#: How long an upload may be named in a request: Runway's own ephemeral uploads last 24 hours.
+UPLOAD_TTL_SECONDS: Final = 24 * 3600
+#: The scheme of an upload's URI, as Runway spells it.
+UPLOAD_SCHEME: Final = "runway://"
+_ID = re.compile(r"^(\d{10})-([0-9a-f]{32})$")
+
+
+@dataclass(frozen=True)
+class StartedUpload:
+    upload_id: str
+    fields: dict[str, str]  # to post with the file
+    uri: str  # what the client names in a request
+
+
+class Uploads:
+    def __init__(self, storage: Storage, secret: bytes, max_bytes: int) -> None:
+        self.storage = storage
+        self.secret = secret
+        self.max_bytes = max_bytes
+
+    def start(self, key_id: str, now: float | None = None) -> StartedUpload:
+        expires = int((time.time() if now is None else now) + UPLOAD_TTL_SECONDS)
+        upload_id = f"{expires:010d}-{secrets.token_hex(16)}"
+        fields = {"key": key_id, "signature": self._sign(key_id, upload_id)}
+        return StartedUpload(upload_id, fields, UPLOAD_SCHEME + upload_id)
+
+    async def store(
+        self, upload_id: str, key_id: str, signature: str, chunks: AsyncIterator[bytes]
+    ) -> int:
+        """Keep the posted file; refuses a bad signature (404, as for an unknown upload), an
+        expired upload URL, and a file over the input-video cap (``VIDGEN_MAX_VIDEO_BYTES``)."""
+        if not hmac.compare_digest(signature, self._sign(key_id, upload_id)):
+            raise NotFound("no such upload")
+        self._check_fresh(upload_id, "file")
+        with tempfile.NamedTemporaryFile(delete=False) as out:
+            size = 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > self.max_bytes:
+                    break
+                out.write(chunk)
+        if size > self.max_bytes or size == 0:
+            await asyncio.to_thread(os.unlink, out.name)
+            if size:
+                raise PayloadTooLarge(f"an upload may be at most {self.max_bytes} bytes")
+            raise InvalidRequest.single("file", "the uploaded file is empty")
+        return await self.storage.put_file(
+            _key(key_id, upload_id), Path(out.name), "application/octet-stream", consume=True
+        )
+
+    async def resolve(self, key_id: str, uri: str, field: str) -> bytes:
+        """The bytes of the calling key's upload named by ``uri`` (captured, verified and
+        probed as any input then); a 400 naming ``field`` when it is not one."""
+        upload_id = uri.removeprefix(UPLOAD_SCHEME)
+        self._check_fresh(upload_id, field)
+        key = _key(key_id, upload_id)
+        stored = await self.storage.stat(key)
+        if stored is None:
+            raise InvalidRequest.single(field, f"{uri} is not an upload of this API key")
+        return b"".join([chunk async for chunk in self.storage.read_range(key, 0, stored.size - 1)])
+
+    def _sign(self, key_id: str, upload_id: str) -> str:
+        message = f"upload:{key_id}:{upload_id}".encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def _check_fresh(upload_id: str, field: str) -> None:
+        match = _ID.match(upload_id)
+        if match is None:
+            raise InvalidRequest.single(
+                field, "is not a runway:// upload URI that this server made"
+            )
+        if int(match.group(1)) < time.time():
+            raise InvalidRequest.single(field, "the upload has expired (uploads last 24 hours)")
+
+
+def _key(key_id: str, upload_id: str) -> str:
+    return f"uploads/{key_id}/{upload_id}"
