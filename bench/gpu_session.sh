@@ -6,9 +6,11 @@
 #   bash bench/gpu_session.sh --tiny     # anywhere: the same steps on tiny CPU models
 #
 # The GPU machine has torch (CUDA), transformers, accelerate, pytest, opencv and pillow but no
-# diffusers, ftfy (Wan's prompt cleaning), wcwidth (ftfy's) or av (PyAV: the MP4 writer): those
-# travel as wheels in .whl/ and are installed into /tmp/site. Nothing else of the server is
-# imported on this path (no pydantic, FastAPI or SQLAlchemy).
+# diffusers, ftfy (Wan's prompt cleaning), wcwidth (ftfy's), av (PyAV: the MP4 writer) or pydantic
+# (with pydantic-core, annotated-types, typing-inspection and typing-extensions: the catalog's
+# data files are checked with it): those travel as wheels in .whl/ (cp312, x86-64) and are
+# installed into /tmp/site. Nothing else of the server is imported on this path (no FastAPI or
+# SQLAlchemy).
 #
 # Everything lands in $OUT as it is produced (a step cut short keeps what it wrote): log.txt (the
 # whole log) and one JSON per benchmark. The times beside each step were measured in the first

@@ -22,6 +22,7 @@ from PIL import Image  # noqa: E402
 from vidgen.engines.diffusion import families  # noqa: E402
 from vidgen.engines.diffusion.architectures import build_pipeline  # noqa: E402
 from vidgen.engines.diffusion.models import recipe_for  # noqa: E402
+from vidgen.engines.diffusion.offload import apply_offload, whole_on_device  # noqa: E402
 from vidgen.engines.diffusion.render import (  # noqa: E402
     DiffusionRuntime,
     EngineOptions,
@@ -164,3 +165,19 @@ def test_the_decode_input_stays_where_the_pipeline_denoised_wherever_the_vae_wai
     prepared = families.prepare_decode(pipe, recipe, (latents,), kwargs, seconds=1.0)
     assert prepared.latents.device == latents.device
     assert prepared.latents.dtype == pipe.vae.dtype
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_group_offloading_keeps_an_encoder_it_cannot_stream_whole_on_the_device() -> None:
+    """HunyuanVideo-1.5's image encoder reads its attention's output weights directly, past the
+    leaf hooks that would bring them to the GPU: it is kept whole on the device, and the rest
+    is group-offloaded as before."""
+    pipe = build_pipeline("hunyuanvideo-1.5-i2v-480p", seed=0)
+    assert whole_on_device(pipe) == ["image_encoder"]
+    apply_offload(pipe, "group", torch.device("cpu"))
+
+    def hooked(module: torch.nn.Module) -> bool:
+        return any(hasattr(m, "_diffusers_hook") for m in module.modules())
+
+    assert not hooked(pipe.image_encoder)
+    assert hooked(pipe.transformer) and hooked(pipe.vae)

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["ExpertSwap", "apply_offload"]
+__all__ = ["ExpertSwap", "apply_offload", "whole_on_device"]
 
 
 class ExpertSwap:
@@ -83,8 +83,9 @@ def apply_offload(pipe: Any, mode: str, device: torch.device) -> ExpertSwap | No
         "offload_type": "leaf_level",
         "use_stream": device.type == "cuda",
     }
+    whole = whole_on_device(pipe)
     if len(experts) < 2:
-        pipe.enable_group_offload(**group_options)
+        pipe.enable_group_offload(**group_options, exclude_modules=whole or None)
         return None
     from diffusers.hooks import apply_group_offloading
 
@@ -93,9 +94,27 @@ def apply_offload(pipe: Any, mode: str, device: torch.device) -> ExpertSwap | No
     for component in pipe.components.values():
         if not isinstance(component, torch.nn.Module) or any(component is e for e in experts):
             continue
+        if any(component is getattr(pipe, name, None) for name in whole):
+            component.to(device)
+            continue
         enable = getattr(component, "enable_group_offload", None)  # diffusers' models have it
         if callable(enable):
             enable(**group_options)
         else:  # transformers' encoders
             apply_group_offloading(module=component, **group_options)
     return ExpertSwap(experts, onload=device)
+
+
+def whole_on_device(pipe: Any) -> list[str]:
+    """The components that group offloading cannot stream, kept whole on the GPU instead: those
+    with a ``torch.nn.MultiheadAttention`` (HunyuanVideo-1.5's SigLIP image encoder). Its
+    forward reads its ``out_proj`` weights directly (``F.multi_head_attention_forward``), so the
+    leaf's own hook never runs and the weights stay on the CPU: seen on an H200, "mat1 is on
+    cuda:0, different from other tensors on cpu". Such encoders are small beside the
+    transformer."""
+    return [
+        name
+        for name, component in pipe.components.items()
+        if isinstance(component, torch.nn.Module)
+        and any(isinstance(m, torch.nn.MultiheadAttention) for m in component.modules())
+    ]
