@@ -60,3 +60,21 @@ async def test_an_upload_expires_after_a_day(tmp_path: Path) -> None:
         await service.store(started.upload_id, "key-a", started.fields["signature"], chunks(b"a"))
     with pytest.raises(InvalidRequest, match="expired"):
         await service.resolve("key-a", started.uri, "first_image")
+
+
+@pytest.mark.parametrize(
+    ("upload_id", "key", "signature"),
+    [
+        ("UpstreamRejected", "key-a", "0" * 64),  # not an id this server makes
+        (None, "k\ud800", "0" * 64),  # a lone surrogate cannot even be signed
+        (None, "key-a", "\u00e9" * 64),  # not ASCII: compare_digest would raise on it
+        (None, "key-a\x00", "0" * 64),
+    ],
+)
+async def test_fields_of_another_shape_read_as_no_such_upload(
+    tmp_path: Path, upload_id: str | None, key: str, signature: str
+) -> None:
+    service = uploads(tmp_path)
+    started = service.start("key-a")
+    with pytest.raises(NotFound):
+        await service.store(upload_id or started.upload_id, key, signature, chunks(b"a"))

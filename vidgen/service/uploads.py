@@ -35,7 +35,10 @@ __all__ = ["UPLOAD_SCHEME", "UPLOAD_TTL_SECONDS", "StartedUpload", "Uploads"]
 UPLOAD_TTL_SECONDS: Final = 24 * 3600
 #: The scheme of an upload's URI, as Runway spells it.
 UPLOAD_SCHEME: Final = "runway://"
-_ID = re.compile(r"^(\d{10})-([0-9a-f]{32})$")
+_ID = re.compile(r"(\d{10})-([0-9a-f]{32})")
+#: A key's id (the stores make 32 hex digits), and the hex HMAC of ``_sign``.
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,14 @@ class Uploads:
     ) -> int:
         """Keep the posted file; refuses a bad signature (404, as for an unknown upload), an
         expired upload URL, and a file over the input-video cap (``VIDGEN_MAX_VIDEO_BYTES``)."""
-        if not hmac.compare_digest(signature, self._sign(key_id, upload_id)):
+        # Fields of another shape than those ``start`` hands out are no upload of this server's
+        # (checked first: a lone surrogate cannot even be encoded to be signed).
+        well_formed = (
+            _ID.fullmatch(upload_id)
+            and _KEY_ID.fullmatch(key_id)
+            and _SIGNATURE.fullmatch(signature)
+        )
+        if not well_formed or not hmac.compare_digest(signature, self._sign(key_id, upload_id)):
             raise NotFound("no such upload")
         self._check_fresh(upload_id, "file")
         with tempfile.NamedTemporaryFile(delete=False) as out:
@@ -98,7 +108,7 @@ class Uploads:
 
     @staticmethod
     def _check_fresh(upload_id: str, field: str) -> None:
-        match = _ID.match(upload_id)
+        match = _ID.fullmatch(upload_id)
         if match is None:
             raise InvalidRequest.single(
                 field, "is not a runway:// upload URI that this server made"
