@@ -81,6 +81,20 @@ def test_a_model_only_the_upstream_knows_is_listed_forwarded_and_refused_by_the_
         )
         assert refused.status_code in (200, 201), refused.text
         failed = wait_for_status(client, refused.json()["id"], timeout=60)
+        # The front has no list of the model's own fields: they go to the back as sent, and the
+        # back's refusal names the field.
+        optioned = client.post(
+            "/v2/video/generations",
+            json={
+                "model": "acme/loop-2",
+                "image_url": data_uri(make_image(640, 360)),
+                "negative_prompt": "blur",
+            },
+        )
+        assert optioned.status_code in (200, 201), optioned.text
+        unoptioned = wait_for_status(client, optioned.json()["id"], timeout=60)
+    assert unoptioned["status"] == "error", unoptioned
+    assert "negative_prompt: is not an option of acme/loop-2" in unoptioned["error"]["message"]
     assert failed["status"] == "error", failed
     assert failed["error"]["name"] == "UpstreamRejected"
     assert "duration: must be 2 or 3 seconds" in failed["error"]["message"]
