@@ -108,10 +108,17 @@ def check_configuration(
 ) -> tuple[Catalog, dict[str, Engine]]:
     """Build the catalog and the routed engines (only those of ``models``, when given), or
     raise ConfigurationError saying what to set."""
+    if settings.aimlapi_models and not settings.upstream_url:
+        raise ConfigurationError(
+            "VIDGEN_AIMLAPI_MODELS names models of the aimlapi upstream, but none is configured: "
+            "set VIDGEN_UPSTREAM_URL and VIDGEN_UPSTREAM_KEY"
+        )
     try:
         # VIDGEN_ROUTES comes last, so it wins over a default (even when it names an alias).
         catalog = Catalog.build(
-            routes=default_routes(settings) | settings.routes, files=settings.catalog_files
+            routes=default_routes(settings) | settings.routes,
+            files=settings.catalog_files,
+            passthrough=settings.aimlapi_models,
         )
     except ConfigurationError:
         raise

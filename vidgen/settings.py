@@ -19,6 +19,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 __all__ = ["LEGACY_DATA_DIR", "MiB", "Settings", "default_data_dir", "user_data_dir"]
 
 MiB = 1024 * 1024
+#: The price of a model only the aimlapi upstream knows (``aimlapi_models``): vidgen has no
+#: published figure for it, so it charges a Runway Gen-4 Turbo-class rate rather than nothing.
+PASSTHROUGH_CREDITS_PER_SECOND = 5
 #: Where vidgen kept its data before the default became the user's data dir: relative to the
 #: current directory, so each directory a command ran in had its own (empty) database.
 LEGACY_DATA_DIR = Path("vidgen-data")
@@ -137,6 +140,14 @@ class Settings(BaseSettings):
         description="Comma-separated paths of the operator's own catalog files (TOML, the shape "
         "of `vidgen/core/catalog_data/*.toml`): their entries add models, or replace built-in "
         "ones of the same id. Checked at start-up.",
+    )
+    aimlapi_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated model ids that the `aimlapi` engine's upstream serves and "
+        "vidgen's catalog lacks (e.g. `acme/loop-2`): each is listed and routed to `aimlapi` "
+        "with permissive rules (text or image to video, 1 to 30 s, the usual ratios) at "
+        f"{PASSTHROUGH_CREDITS_PER_SECOND} credits a second, and the upstream checks the rest. "
+        "Needs `VIDGEN_UPSTREAM_URL`; checked at start-up.",
     )
 
     fetch_allow_http: bool = Field(
@@ -357,7 +368,7 @@ class Settings(BaseSettings):
         "`console` when stderr is a terminal, else `json`.",
     )
 
-    @field_validator("api_keys", "admin_keys", "catalog_files", mode="before")
+    @field_validator("api_keys", "admin_keys", "catalog_files", "aimlapi_models", mode="before")
     @classmethod
     def _parse_keys(cls, value: object) -> object:
         return _split_csv(value) if isinstance(value, str) else value

@@ -130,3 +130,28 @@ def test_runway_refuses_at_start_up_a_model_it_does_not_sell(tmp_path: Path) -> 
         credits={5: 1},
     )
     assert "Runway serves only" in (engine.model_problem(other) or "")
+
+
+def test_models_only_the_aimlapi_upstream_knows_are_added_and_routed_to_it(
+    tmp_path: Path,
+) -> None:
+    catalog, engines = check_configuration(
+        make_settings(
+            tmp_path,
+            aimlapi_models=["acme/loop-2", "gen4_turbo"],
+            upstream_url="https://gw.example",
+            upstream_key="k",
+        )
+    )
+    spec = catalog.get("acme/loop-2")
+    assert spec.passthrough and catalog.engine_for(spec.id) == "aimlapi"
+    assert spec.price(5) == 25
+    # An id the catalog has (here by alias) keeps its own entry and route.
+    assert not catalog.get("gen4_turbo").passthrough
+    assert catalog.engine_for("runway/gen4_turbo") == "preview"
+    assert set(engines) == {"preview", "aimlapi"}
+
+
+def test_vidgen_aimlapi_models_without_an_upstream_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"VIDGEN_AIMLAPI_MODELS.*VIDGEN_UPSTREAM_URL"):
+        check_configuration(make_settings(tmp_path, aimlapi_models=["acme/loop-2"]))

@@ -126,6 +126,11 @@ class ModelInfo(BaseModel):
     prices_checked: str | None = Field(
         None, description="The day the prices were checked against the provider's list."
     )
+    passthrough: bool = Field(
+        False,
+        description="True for a model only the aimlapi upstream knows (VIDGEN_AIMLAPI_MODELS): "
+        "its limits here are permissive, the upstream checks the rest.",
+    )
 
 
 class ModelList(BaseModel):
@@ -164,6 +169,7 @@ async def list_models(service: ServiceDep) -> ModelList:
                 ),
                 price_estimate=spec.price_estimate,
                 prices_checked=spec.prices_checked,
+                passthrough=spec.passthrough,
             )
             for spec in service.catalog
         ]

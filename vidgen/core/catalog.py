@@ -31,12 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from vidgen.core.catalog_files import CatalogFileError, builtin_models, load_files, merge
 from vidgen.core.model_spec import ModelSpec, OptionSpec, Retirement
 from vidgen.core.models import Kind
 from vidgen.errors import InvalidRequest
+from vidgen.settings import PASSTHROUGH_CREDITS_PER_SECOND
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -51,6 +53,7 @@ __all__ = [
     "ModelSpec",
     "OptionSpec",
     "Retirement",
+    "passthrough_model",
 ]
 
 #: The aspect-ratio window in which a ratio may be detected from the image (aimlapi's rule).
@@ -74,6 +77,38 @@ _BY_ID = {m.id: m for m in BUILTIN_MODELS}
 GEN4_SIZES: Mapping[str, tuple[int, int]] = _BY_ID["runway/gen4_turbo"].frame_sizes
 GEN3A_SIZES: Mapping[str, tuple[int, int]] = _BY_ID["gen3a_turbo"].frame_sizes
 
+#: The frames a model only the upstream knows may be asked for: aimlapi's usual aspect ratios
+#: (the size is nominal: the upstream renders what it renders, and vidgen stores that).
+_PASSTHROUGH_SIZES: Mapping[str, tuple[int, int]] = {
+    "16:9": (1280, 720),
+    "9:16": (720, 1280),
+    "1:1": (960, 960),
+    "4:3": (1104, 832),
+    "3:4": (832, 1104),
+    "21:9": (1584, 672),
+}
+
+
+def passthrough_model(model_id: str) -> ModelSpec:
+    """The entry of a model the ``aimlapi`` engine's upstream serves and vidgen's catalog lacks
+    (``VIDGEN_AIMLAPI_MODELS``): permissive, so the upstream's own checks decide."""
+    return ModelSpec(
+        id=model_id,
+        title=model_id,
+        frame_sizes=_PASSTHROUGH_SIZES,
+        default_ratio="16:9",
+        durations=tuple(range(1, 31)),
+        default_duration=5,
+        credits_per_second=Fraction(PASSTHROUGH_CREDITS_PER_SECOND),
+        requires_image=False,
+        default_engine="aimlapi",
+        description="Served by the aimlapi upstream as sent (VIDGEN_AIMLAPI_MODELS).",
+        kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO}),
+        engines=("aimlapi",),
+        price_estimate=True,
+        passthrough=True,
+    )
+
 
 @dataclass
 class Catalog:
@@ -88,11 +123,14 @@ class Catalog:
         models: Iterable[ModelSpec] | None = None,
         routes: Mapping[str, str] | None = None,
         files: Sequence[str | Path] = (),
+        passthrough: Sequence[str] = (),
     ) -> Catalog:
         """The catalog in force: ``models`` as given, or vidgen's own entries with the
         operator's ``files`` (``VIDGEN_CATALOG_FILES``) over them, an entry of a file replacing
         a built-in one of the same id. A ``when_routed`` entry (an open-weight model) is listed
-        only where ``routes`` names it (to ``diffusers``, or to ``preview`` to emulate it)."""
+        only where ``routes`` names it (to ``diffusers``, or to ``preview`` to emulate it).
+        Each id of ``passthrough`` (``VIDGEN_AIMLAPI_MODELS``) that no entry has, by id or
+        alias, is added as ``passthrough_model``."""
         if models is None:
             named = set(routes or {})
             models = [
@@ -101,6 +139,9 @@ class Catalog:
                 if m.listed == "always" or m.id in named
             ]
         catalog = cls({m.id: m for m in models})
+        for model_id in passthrough:
+            if catalog.find(model_id) is None:
+                catalog.models[model_id] = passthrough_model(model_id)
         for model_id, engine in (routes or {}).items():
             catalog.routes[catalog.get(model_id).id] = engine
         return catalog

@@ -104,6 +104,10 @@ class ModelSpec:
     prices_checked: str | None = None
     #: True where no published price is behind the figure (a model's class, to be checked).
     price_estimate: bool = False
+    #: True for a model only the ``aimlapi`` engine's upstream knows (``VIDGEN_AIMLAPI_MODELS``):
+    #: vidgen has no entry of its own, so its rules here are permissive and the upstream's own
+    #: checks decide.
+    passthrough: bool = False
 
     def __post_init__(self) -> None:
         unpriced = [d for d in self.durations if d not in self.credits]

@@ -214,7 +214,11 @@ def _option_problem(name: str, option: OptionSpec, value: Any) -> str | None:
 
 def option_errors(spec: ModelSpec, options: Mapping[str, Any]) -> list[FieldError]:
     """The model's own fields against its catalog entry (``ModelSpec.options``); a field the
-    model does not have is refused, never silently dropped."""
+    model does not have is refused, never silently dropped. A model only the aimlapi upstream
+    knows (``passthrough``) has no entry to check against: its fields go upstream as sent, and
+    the upstream's own refusal decides."""
+    if spec.passthrough:
+        return []
     errors: list[FieldError] = []
     for name, value in options.items():
         option = spec.options.get(name)
