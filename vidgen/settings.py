@@ -16,7 +16,14 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["LEGACY_DATA_DIR", "MiB", "Settings", "default_data_dir", "user_data_dir"]
+__all__ = [
+    "LEGACY_DATA_DIR",
+    "PASSTHROUGH_CREDITS_PER_SECOND",
+    "MiB",
+    "Settings",
+    "default_data_dir",
+    "user_data_dir",
+]
 
 MiB = 1024 * 1024
 #: The price of a model only the aimlapi upstream knows (``aimlapi_models``): vidgen has no
