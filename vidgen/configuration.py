@@ -59,7 +59,7 @@ def default_routes(settings: Settings) -> dict[str, str]:
             spec.id: name
             for spec in (*DEFAULT_MODELS, *PROVIDER_MODELS)
             if spec.id not in routes
-            and engine.model_problem(spec) is None
+            and engine.routes_by_default(spec)
             # A key does not route a model to the engine its provider retired it at: it stays
             # on its default, where seed clients that name it keep working.
             and (spec.retired is None or spec.retired.engine != name)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import numpy as np
 import pytest
@@ -467,3 +468,35 @@ def test_start_up_stops_when_a_model_is_routed_to_runway_without_a_key(
     assert server.process is not None and server.process.returncode == 2
     assert "RUNWAYML_API_SECRET" in server.output()
     assert "runway/gen4_turbo" in server.output()
+
+
+def test_gen4_5_routed_to_runway_serves_the_sdks_text_to_video_through_runways_endpoint(
+    fake_runway: FakeRunway, tmp_path: Path
+) -> None:
+    server = new_server(
+        tmp_path, "gen45", **runway_env(fake_runway, VIDGEN_ROUTES="runway/gen4.5=runway")
+    )
+    server.start()
+    try:
+        client = runway_sdk(server)
+        task = client.text_to_video.create(
+            model="gen4.5", prompt_text="a lighthouse at dusk", ratio="720:1280", duration=4
+        )
+        done = client.tasks.retrieve(task.id).wait_for_task_output(timeout=60)
+        assert done.status == "SUCCEEDED"
+        video = httpx.get(done.output[0]).content
+    finally:
+        server.stop()
+    # Runway's own video (the fake's: an eighth of 720×1280, 24 frames), copied into vidgen.
+    with av.open(io.BytesIO(video)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        assert (stream.width, stream.height, frames) == (90, 160, 24)
+    [created] = fake_runway.seen("POST", "/v1/")
+    assert created.path == "/v1/text_to_video"
+    assert {k: v for k, v in created.body.items() if k != "seed"} == {
+        "model": "gen4.5",
+        "promptText": "a lighthouse at dusk",
+        "ratio": "720:1280",
+        "duration": 4,
+    }

@@ -68,6 +68,53 @@ MODELS: dict[str, dict[str, Any]] = {
         "positions": {"first", "last"},
     },
 }
+GEN45_RATIOS = {"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}
+#: The other endpoints' models, each with its fields (required ones first, in ``required``) and
+#: its ratios; ``output`` is the frame the fake answers with where the body names no ratio.
+ENDPOINT_MODELS: dict[str, dict[str, dict[str, Any]]] = {
+    "text_to_video": {
+        "gen4.5": {
+            "required": {"promptText", "ratio"},
+            "fields": {"duration", "seed", "contentModeration"},
+            "ratios": {"1280:720", "720:1280"},
+            "durations": set(range(2, 11)),
+        },
+    },
+    "image_to_video": {
+        "gen4.5": {
+            "required": {"promptImage", "ratio"},
+            "fields": {"promptText", "duration", "seed", "contentModeration"},
+            "ratios": GEN45_RATIOS,
+            "durations": set(range(2, 11)),
+        },
+    },
+    "video_to_video": {
+        "aleph2": {
+            "required": {"videoUri"},
+            "fields": {"promptText", "keyframes", "seed", "ratio", "contentModeration"},
+            "output": "1280:720",
+        },
+    },
+    "character_performance": {
+        "act_two": {
+            "required": {"character", "reference"},
+            "fields": {"ratio", "seed", "bodyControl", "expressionIntensity", "contentModeration"},
+            "ratios": GEN45_RATIOS,
+        },
+    },
+    "video_upscale": {
+        "magnific_video_upscaler_creative": {
+            "required": {"videoUri"},
+            "fields": {"creativity", "flavor", "fpsBoost", "resolution", "sharpen", "smartGrain"},
+            "output": "2560:1440",
+        },
+        "enhance_frame_rate": {
+            "required": {"videoUri", "targetFramerate"},
+            "fields": set(),
+            "output": "1280:720",
+        },
+    },
+}
 FIELDS = {"model", "promptImage", "ratio", "duration", "promptText", "seed", "contentModeration"}
 STEPS: tuple[tuple[str, float | None], ...] = (
     ("PENDING", None),
@@ -101,6 +148,14 @@ class FakeTask:
     failure_code: str | None = None
     deleted: bool = False
     polls: int = 0
+    endpoint: str = "image_to_video"
+
+    @property
+    def output_ratio(self) -> str:
+        ratio = self.body.get("ratio")
+        if isinstance(ratio, str):
+            return ratio
+        return str(ENDPOINT_MODELS[self.endpoint][self.model].get("output", "1280:720"))
 
     def as_json(self, output_url: str) -> dict[str, Any]:
         task: dict[str, Any] = {"id": self.id, "createdAt": self.created_at, "status": self.status}
@@ -216,6 +271,11 @@ class FakeRunway:
         return Starlette(
             routes=[
                 Route("/v1/image_to_video", self._create, methods=["POST"]),
+                *(
+                    Route(f"/v1/{endpoint}", self._create, methods=["POST"])
+                    for endpoint in ENDPOINT_MODELS
+                    if endpoint != "image_to_video"
+                ),
                 Route("/v1/tasks/{task_id}", self._task, methods=["GET", "DELETE"]),
                 Route("/outputs/{task_id}.mp4", self._output, methods=["GET"]),
             ]
@@ -263,7 +323,8 @@ class FakeRunway:
             return refused
         with self._lock:
             body = self.requests[-1].body
-        issues = validate_create(body)
+        endpoint = request.url.path.removeprefix("/v1/")
+        issues = validate_endpoint(endpoint, body)
         if issues:
             return JSONResponse(
                 {"error": "Validation of body failed", "issues": issues}, status_code=400
@@ -272,6 +333,7 @@ class FakeRunway:
             id=str(uuid.uuid4()),
             model=body["model"],
             body=body,
+            endpoint=endpoint,
             created_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
         with self._lock:
@@ -341,7 +403,66 @@ class FakeRunway:
             task = self.tasks.get(task_id)
         if task is None or task.status != "SUCCEEDED":
             return Response(status_code=404)
-        return Response(self.video_bytes(task.body["ratio"]), media_type="video/mp4")
+        return Response(self.video_bytes(task.output_ratio), media_type="video/mp4")
+
+
+def validate_endpoint(endpoint: str, body: object) -> list[dict[str, Any]]:
+    """Runway's checks on a create body at ``POST /v1/<endpoint>``: the seed-era models on
+    image_to_video as ``validate_create``; every other model by its required and known fields,
+    its ratios and durations, and its assets (data URIs of the right kind, under 5 MiB)."""
+    if not isinstance(body, dict):
+        return [{"message": "Expected an object", "path": []}]
+    models = ENDPOINT_MODELS.get(endpoint, {})
+    if endpoint == "image_to_video" and body.get("model") in MODELS:
+        return validate_create(body)
+    model = models.get(body.get("model"))  # type: ignore[arg-type]
+    if model is None:
+        known = [*models, *(MODELS if endpoint == "image_to_video" else ())]
+        return [{"message": f"Invalid enum value. Expected {' | '.join(known)}", "path": ["model"]}]
+    issues: list[dict[str, Any]] = []
+
+    def issue(path: str, message: str) -> None:
+        issues.append({"message": message, "path": [path]})
+
+    for name in model["required"] - body.keys():
+        issue(name, "Required")
+    for name in body.keys() - model["required"] - model["fields"] - {"model"}:
+        issue(name, "Unrecognized key")
+    if "ratio" in body and body["ratio"] not in model.get("ratios", {body["ratio"]}):
+        issue("ratio", f"Invalid enum value. Expected {' | '.join(sorted(model['ratios']))}")
+    if "durations" in model and body.get("duration", 5) not in model["durations"]:
+        issue("duration", "Invalid duration")
+    seed = body.get("seed", 0)
+    if not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        issue("seed", f"Number must be between 0 and {SEED_MAX}")
+    text = body.get("promptText")
+    if text is not None and (not isinstance(text, str) or not text):
+        issue("promptText", "String must contain between 1 and 1000 UTF-16 code units")
+    assets: list[tuple[str, object, str]] = []
+    if "videoUri" in body:
+        assets.append(("videoUri", body["videoUri"], "video"))
+    if isinstance(body.get("promptImage"), str):
+        assets.append(("promptImage", body["promptImage"], "image"))
+    for name in ("character", "reference"):
+        item = body.get(name)
+        if name in body and (
+            not isinstance(item, dict) or item.get("type") not in ("image", "video")
+        ):
+            issue(name, "Expected {type: image | video, uri}")
+        elif isinstance(item, dict):
+            assets.append((name, item.get("uri"), str(item["type"])))
+    if isinstance(body.get("reference"), dict) and body["reference"].get("type") != "video":
+        issue("reference", "Invalid literal value, expected video")
+    for i, keyframe in enumerate(body.get("keyframes") or []):
+        if not isinstance(keyframe, dict) or not isinstance(keyframe.get("seconds"), int | float):
+            issue("keyframes", f"keyframes[{i}] needs seconds and uri")
+        else:
+            assets.append(("keyframes", keyframe.get("uri"), "image"))
+    for name, uri, kind in assets:
+        problem = asset_problem(uri, kind)
+        if problem:
+            issue(name, problem)
+    return issues
 
 
 def validate_create(body: object) -> list[dict[str, Any]]:
@@ -392,8 +513,8 @@ def validate_create(body: object) -> list[dict[str, Any]]:
     return issues
 
 
-def asset_problem(uri: object) -> str | None:
-    """Runway's rules for one image asset (its 'Inputs' page)."""
+def asset_problem(uri: object, kind: str = "image") -> str | None:
+    """Runway's rules for one image (or video) asset (its 'Inputs' page)."""
     if not isinstance(uri, str):
         return "Invalid URL"
     if uri.startswith("data:"):
@@ -401,7 +522,12 @@ def asset_problem(uri: object) -> str | None:
             return "Data URI must be under 5MB"
         header, _, payload = uri[5:].partition(",")
         media_type = header.split(";")[0]
-        if media_type not in ("image/png", "image/jpeg", "image/jpg", "image/webp"):
+        allowed = (
+            ("video/mp4", "video/quicktime", "video/webm")
+            if kind == "video"
+            else ("image/png", "image/jpeg", "image/jpg", "image/webp")
+        )
+        if media_type not in allowed:
             return "Unsupported asset type"
         try:
             base64.b64decode(payload, validate=True)

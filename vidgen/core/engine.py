@@ -210,6 +210,11 @@ class Engine(ABC):
         sell), or None. Checked at start-up for every model routed to this engine."""
         return None
 
+    def routes_by_default(self, spec: ModelSpec) -> bool:
+        """Whether a provider key alone (no ``VIDGEN_ROUTES``) sends ``spec`` to this engine:
+        every model it can serve, unless the engine keeps some to explicit routes."""
+        return self.model_problem(spec) is None
+
     def validate(self, spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:
         """Submit-time checks beyond the catalog: what this engine cannot honour for this
         model. The default accepts everything the catalog accepts."""

@@ -1,10 +1,15 @@
 """The runway engine: real Runway videos through Runway's API and its official SDK (``runwayml``).
 
-A job becomes one ``POST /v1/image_to_video`` (``AsyncRunwayML.image_to_video.create``), polled
+A job becomes one create at the endpoint of its kind (``ENDPOINTS``: ``POST /v1/text_to_video``,
+``/v1/image_to_video``, ``/v1/video_to_video``, ``/v1/character_performance`` or
+``/v1/video_upscale``, through the SDK's resource of that name), polled
 with ``GET /v1/tasks/{id}`` and cancelled with ``DELETE /v1/tasks/{id}`` (API-NOTES §3). The loop
 around them (record the task id, resume, retry, copy the output) is ``upstream.UpstreamEngine``.
 
-Translation, per model (``RUNWAY_MODELS``):
+Translation. gen4_turbo and gen3a_turbo keep their hand-written table (``RUNWAY_MODELS``); every
+other catalog model whose ``engines`` name ``runway`` is asked under its Runway name with its
+frame size as ``ratio`` (``ModelSpec.ratio_name``) and its options as the SDK names them. For
+the seed-era two:
 
 - ``aspect_ratio`` → Runway's pixel ``ratio`` (``16:9`` → ``1280:720`` on gen4_turbo,
   ``1280:768`` on gen3a_turbo); ``prompt`` → ``promptText`` (left out when empty: Runway wants it
@@ -23,17 +28,18 @@ which is a second paid task; and its retries would multiply with ours and hide a
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
 import runwayml
 
-from vidgen.core.catalog import ModelSpec
-from vidgen.core.models import CapturedImage, GenerationRequest
+from vidgen.core.catalog import BUILTIN_MODELS, Catalog, ModelSpec
+from vidgen.core.models import CapturedImage, CapturedVideo, GenerationRequest, Kind
 from vidgen.engines.base import EngineJob
 from vidgen.engines.policy import (
     Provider,
@@ -53,6 +59,21 @@ __all__ = ["RUNWAY_MODELS", "RunwayEngine", "RunwayModel", "describe_api_error"]
 MAX_DATA_URI_CHARS: Final = 5 * 1024 * 1024 - 1
 #: Runway counts prompt length in UTF-16 code units, not characters (an emoji counts twice).
 MAX_PROMPT_UNITS: Final = 1000
+_T = TypeVar("_T")
+#: The SDK resource (and Runway endpoint, ``POST /v1/<name>``) for each kind.
+ENDPOINTS: Final[Mapping[Kind, str]] = MappingProxyType(
+    {
+        Kind.TEXT_TO_VIDEO: "text_to_video",
+        Kind.IMAGE_TO_VIDEO: "image_to_video",
+        Kind.VIDEO_TO_VIDEO: "video_to_video",
+        Kind.CHARACTER_PERFORMANCE: "character_performance",
+        Kind.UPSCALE: "video_upscale",
+        Kind.FRAME_RATE: "video_upscale",
+    }
+)
+#: Endpoints whose body has no promptText.
+_NO_PROMPT: Final = frozenset({Kind.CHARACTER_PERFORMANCE, Kind.UPSCALE, Kind.FRAME_RATE})
+BUILTIN: Final = Catalog.build(BUILTIN_MODELS)
 RUNWAY: Final = Provider("Runway", credential="RUNWAYML_API_SECRET")
 _TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
 
@@ -103,6 +124,9 @@ class RunwayEngine(UpstreamEngine):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._client: runwayml.AsyncRunwayML | None = None
+        # The catalog entries this engine admitted (model_problem), for their Runway names,
+        # ratios and fields at create time; built-in entries are found without it.
+        self._specs: dict[str, ModelSpec] = {}
 
     # -- configuration and submit-time checks ------------------------------------------------
 
@@ -114,20 +138,33 @@ class RunwayEngine(UpstreamEngine):
         return None
 
     def model_problem(self, spec: ModelSpec) -> str | None:
-        model = RUNWAY_MODELS.get(spec.id)
-        if model is None:
-            return f"Runway serves only {', '.join(RUNWAY_MODELS)}"
-        missing = [ratio for ratio in spec.ratios if ratio not in model.ratios]
+        legacy = RUNWAY_MODELS.get(spec.id)
+        if legacy is None:
+            if "runway" not in spec.engines:
+                return (
+                    "Runway serves only the catalog's models that list runway among their "
+                    f"engines; {spec.id} does not"
+                )
+            self._specs[spec.id] = spec
+            return None
+        missing = [ratio for ratio in spec.ratios if ratio not in legacy.ratios]
         if missing:
-            return f"Runway's {model.name} has no size for {', '.join(missing)}"
+            return f"Runway's {legacy.name} has no size for {', '.join(missing)}"
         return None
+
+    def routes_by_default(self, spec: ModelSpec) -> bool:
+        # A key alone keeps routing what it always routed; the catalog's other Runway models
+        # go to Runway only where VIDGEN_ROUTES says so (they cost more, and an operator who
+        # set a key for gen4_turbo should not find gen4.5 billed to it).
+        return spec.id in RUNWAY_MODELS and self.model_problem(spec) is None
 
     def validate(self, spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:
         model = RUNWAY_MODELS.get(spec.id)
-        if model is None:  # refused at start-up already; kept for a catalog built by hand
+        if model is None and self.model_problem(spec) is not None:
             return [FieldError("model", f"{spec.id} cannot be served by Runway")]
+        last_frame = model.last_frame if model is not None else spec.accepts_last_image
         errors: list[FieldError] = []
-        if request.last_image is not None and not model.last_frame:
+        if request.last_image is not None and not last_frame:
             errors.append(
                 FieldError(
                     "last_image",
@@ -168,12 +205,13 @@ class RunwayEngine(UpstreamEngine):
             self._client = None
 
     async def create_task(self, job: EngineJob) -> str:
-        body = await asyncio.to_thread(runway_request, job)
+        spec = self._specs.get(job.model) or BUILTIN.find(job.model)
+        body = await asyncio.to_thread(runway_request, job, spec)
         # Through Any: the SDK's overloads type each model separately, and gen3a_turbo is no
         # longer among them, though the endpoint takes it.
-        image_to_video: Any = self.client.image_to_video
+        resource: Any = getattr(self.client, ENDPOINTS[job.kind])
         with translate_errors(f"creating the {body['model']} task"):
-            created = await image_to_video.create(**body)
+            created = await resource.create(**body)
         task_id = getattr(created, "id", None)
         if not isinstance(task_id, str) or not task_id:
             raise EngineError("Runway accepted the task but returned no id.", name="BadUpstream")
@@ -200,40 +238,115 @@ class RunwayEngine(UpstreamEngine):
 # -- translation (pure functions, unit-tested) -----------------------------------------------
 
 
-def runway_request(job: EngineJob) -> dict[str, Any]:
-    """The ``image_to_video.create`` arguments for ``job``. CPU work (data URIs): run it in a
-    thread. Raises EngineError for what submit-time validation should have refused."""
-    model = RUNWAY_MODELS.get(job.model)
-    if model is None:
+def runway_request(job: EngineJob, spec: ModelSpec | None = None) -> dict[str, Any]:
+    """The SDK's ``create`` arguments (snake_case; the SDK spells them as Runway does) for
+    ``job`` on the endpoint ``ENDPOINTS[job.kind]``. CPU work (data URIs): run it in a thread.
+    Raises EngineError for what submit-time validation should have refused."""
+    legacy = RUNWAY_MODELS.get(job.model)
+    if spec is None:
+        spec = BUILTIN.find(job.model)
+    if legacy is None and (spec is None or "runway" not in spec.engines):
         raise EngineError(f"{job.model} cannot be served by Runway.", name="NotSupported")
-    ratio = model.ratios.get(job.aspect_ratio)
-    if ratio is None:
-        raise EngineError(
-            f"{job.model} on Runway has no {job.aspect_ratio} size.", name="NotSupported"
+    if job.kind not in ENDPOINTS:
+        raise EngineError(f"Runway has no endpoint for {job.kind.value}.", name="NotSupported")
+    body: dict[str, Any] = {"model": legacy.name if legacy else _runway_name(spec)}
+    takes_ratio = legacy is not None or (spec is not None and bool(spec.ratios_for(job.kind)))
+    if takes_ratio:
+        ratio = _ratio(job, legacy, spec)
+        if ratio is None:
+            raise EngineError(
+                f"{job.model} on Runway has no {job.aspect_ratio} size.", name="NotSupported"
+            )
+        body["ratio"] = ratio
+    if job.kind in (Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO):
+        body["duration"] = job.duration
+    if job.kind is not Kind.UPSCALE and job.kind is not Kind.FRAME_RATE:
+        body["seed"] = job.seed
+    if job.kind is Kind.IMAGE_TO_VIDEO:
+        body["prompt_image"] = _prompt_image(job, legacy, spec)
+    elif job.kind is Kind.VIDEO_TO_VIDEO:
+        body["video_uri"] = _inline_video(_need(job.video, job, "an input video"), "input video")
+        if job.references:
+            body["references"] = [
+                {"type": "image", "uri": _inline(image, f"reference image {i + 1}")}
+                for i, image in enumerate(job.references)
+            ]
+        if job.keyframes:
+            body["keyframes"] = [
+                {"uri": _inline(image, f"keyframe {i + 1}"), "seconds": start or 0.0}
+                for i, (image, start, _end) in enumerate(job.keyframes)
+            ]
+    elif job.kind is Kind.CHARACTER_PERFORMANCE:
+        character = job.character
+        if character is None:
+            raise EngineError(f"{job.model} on Runway needs a character.", name="NotSupported")
+        body["character"] = (
+            {"type": "image", "uri": _inline(character, "character image")}
+            if isinstance(character, CapturedImage)
+            else {"type": "video", "uri": _inline_video(character, "character video")}
         )
+        performance = _need(job.performance, job, "a reference performance")
+        body["reference"] = {"type": "video", "uri": _inline_video(performance, "reference")}
+    elif job.kind in (Kind.UPSCALE, Kind.FRAME_RATE):
+        body["video_uri"] = _inline_video(_need(job.video, job, "an input video"), "input video")
+    if job.prompt.strip() and job.kind not in _NO_PROMPT:
+        body["prompt_text"] = job.prompt
+    # The model's own fields, already validated against the catalog; their canonical names are
+    # the SDK's own (body_control, expression_intensity, fps_boost, target_framerate...).
+    body.update({name: value for name, value in job.options.items() if value is not None})
+    return body
+
+
+def _runway_name(spec: ModelSpec | None) -> str:
+    assert spec is not None  # runway_request checked it
+    return spec.name_in("runway")
+
+
+def _ratio(job: EngineJob, legacy: RunwayModel | None, spec: ModelSpec | None) -> str | None:
+    if legacy is not None:
+        return legacy.ratios.get(job.aspect_ratio)
+    if spec is None or job.aspect_ratio not in spec.ratios_for(job.kind):
+        return None
+    return spec.ratio_name(job.aspect_ratio)
+
+
+def _prompt_image(
+    job: EngineJob, legacy: RunwayModel | None, spec: ModelSpec | None
+) -> str | list[dict[str, str]]:
     if job.first_image is None:
         raise EngineError(f"{job.model} on Runway needs a first image.", name="NotSupported")
     first = _inline(job.first_image, "first image")
-    prompt_image: str | list[dict[str, str]] = first
-    if job.last_image is not None:
-        if not model.last_frame:
-            raise EngineError(
-                f"{job.model} on Runway cannot take a last frame.", name="NotSupported"
-            )
-        prompt_image = [
-            {"uri": first, "position": "first"},
-            {"uri": _inline(job.last_image, "last image"), "position": "last"},
-        ]
-    body: dict[str, Any] = {
-        "model": model.name,
-        "prompt_image": prompt_image,
-        "ratio": ratio,
-        "duration": job.duration,
-        "seed": job.seed,
-    }
-    if job.prompt.strip():
-        body["prompt_text"] = job.prompt
-    return body
+    if job.last_image is None:
+        return first
+    last_frame = legacy.last_frame if legacy is not None else bool(spec and spec.accepts_last_image)
+    if not last_frame:
+        raise EngineError(f"{job.model} on Runway cannot take a last frame.", name="NotSupported")
+    return [
+        {"uri": first, "position": "first"},
+        {"uri": _inline(job.last_image, "last image"), "position": "last"},
+    ]
+
+
+def _need(item: _T | None, job: EngineJob, what: str) -> _T:
+    if item is None:
+        raise EngineError(f"{job.model} on Runway needs {what}.", name="NotSupported")
+    return item
+
+
+def _inline_video(video: CapturedVideo, what: str) -> str:
+    """A video as a data URI. Runway takes at most 5 MiB of data URI, and a video cannot be
+    re-encoded smaller without changing what is asked of it, so a larger one fails the job
+    (uploading it to Runway first is not done yet)."""
+    encoded = base64.b64encode(video.data).decode("ascii")
+    uri = f"data:{video.media_type};base64,{encoded}"
+    if len(uri) > MAX_DATA_URI_CHARS:
+        raise EngineError(
+            f"The {what} is too large to send to Runway: {len(uri)} characters as a data URI, "
+            f"over Runway's limit of {MAX_DATA_URI_CHARS} (5 MiB); vidgen does not yet upload "
+            "inputs to Runway.",
+            name="InputTooLarge",
+        )
+    return uri
 
 
 def _inline(image: CapturedImage, what: str) -> str:
