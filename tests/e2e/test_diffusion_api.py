@@ -1,11 +1,13 @@
 """Self-hosted models through the real API: ``vidgen serve`` with a model routed to the diffusers
 engine and its tiny pipeline (random weights, the real frame sizes) in its weights directory.
-Per model: a job renders with rising progress, and the MP4, decoded with PyAV, has the model's
-frame count, size and frame rate, and the model's sound where it makes any. One model (LTX-Video,
-whose steps are the cheapest here) also shows a job cancelled mid-way through the API stopping
-before its end, with the worker serving on; that a cancel stops each other model at its next step is
-the engine's rule, tested per model in ``tests/unit/test_diffusion_engine.py`` without paying
-for a second render at the real sizes here. Skipped, with the reason, where the gpu extra is not
+Per model: a job renders, its progress never going back, and the MP4, decoded with PyAV, has
+the model's frame count, size and frame rate, and the model's sound where it makes any. One
+model (LTX-Video, whose steps are the cheapest here) also shows a job cancelled mid-way through
+the API, seen between its steps and stopping before its end, with the worker serving on. That a
+cancel stops each other model at its next step, and that progress rises step by step, are the
+engine's rules, tested per model in ``tests/unit/test_diffusion_engine.py``: through the API,
+progress is stored once a heartbeat, so whether a poll sees a step between two others depends
+on how fast the machine runs them, which no test here asserts. Skipped, with the reason, where the gpu extra is not
 installed."""
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ HUNYUAN = "hunyuanvideo-1.5-i2v-480p"
 @dataclass(frozen=True)
 class Case:
     """One model's run: its steps, the duration of a job to cancel (None: no cancel here), and
-    what the finished 1 s clip must be. Two steps are the fewest that show progress rising
-    between steps; a model that is cancelled mid-way needs enough steps for a cancel seen at
-    the next heartbeat, up to a second later, to land inside the denoising on a machine
-    several times faster than CI."""
+    what the finished 1 s clip must be. Two steps are the fewest a scheduler runs as it
+    would; a model that is cancelled mid-way needs enough steps for a cancel seen at the next
+    heartbeat, up to a second later, to land inside the denoising on a machine several times
+    faster than CI."""
 
     steps: int
     ratio: str
@@ -55,9 +57,8 @@ CASES = {
     LTX: Case(steps=16, ratio="16:9", size=(1216, 704), fps=24, frames=25, cancel_duration=4),
     # A step of a tiny expert at 832×480 takes seconds on one core.
     WAN22: Case(steps=2, ratio="16:9", size=(832, 480), fps=16, frames=17),
-    # Its steps are short here (under a heartbeat for two of them): sixteen, so that progress
-    # between steps is reported. The finished clip has its sound.
-    LTX2: Case(steps=16, ratio="3:2", size=(768, 512), fps=24, frames=25, sound=True),
+    # The finished clip has its sound.
+    LTX2: Case(steps=2, ratio="3:2", size=(768, 512), fps=24, frames=25, sound=True),
     # Its 11k-token steps take several seconds each here.
     HUNYUAN: Case(steps=2, ratio="16:9", size=(848, 480), fps=24, frames=25),
 }
@@ -151,8 +152,8 @@ def test_a_routed_open_model_renders_at_its_real_size_and_rate(
         if case.cancel_duration is not None:
             cancel_mid_way(client, {**body, "duration": case.cancel_duration})
 
-        # The next job renders (after a cancel: the worker and its warm model carry on), with
-        # rising progress.
+        # The next job renders (after a cancel: the worker and its warm model carry on), its
+        # progress never going back.
         done_id = client.post("/v2/video/generations", json=body).json()["id"]
         seen: list[float] = []
         deadline = time.monotonic() + 600
@@ -165,7 +166,6 @@ def test_a_routed_open_model_renders_at_its_real_size_and_rate(
             time.sleep(0.1)
         assert state["status"] == "completed", state
         assert seen == sorted(seen)
-        assert any(0 < p < 0.9 for p in seen), seen  # progress from the steps, not a jump
         assert state["meta"]["engine"] == "diffusers"  # type: ignore[index]
         video = tmp_path / "out.mp4"
         video.write_bytes(httpx.get(state["video"]["url"], timeout=30).content)  # type: ignore[index]
