@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from vidgen.core.catalog_files import CatalogFileError, builtin_models, load_files, merge
+from vidgen.core.catalog_files import CatalogFileError, builtin_files, load_files, merge
 from vidgen.core.model_spec import ModelSpec, OptionSpec, Retirement
 from vidgen.core.models import Kind
 from vidgen.errors import InvalidRequest
@@ -60,18 +60,15 @@ __all__ = [
 DETECTABLE_RATIO_RANGE = (0.5, 2.0)
 
 #: vidgen's own entries (``catalog_data/*.toml``), read and checked when vidgen starts.
-BUILTIN_MODELS: tuple[ModelSpec, ...] = tuple(builtin_models())
+_FILES = builtin_files()
+BUILTIN_MODELS: tuple[ModelSpec, ...] = tuple(merge(*_FILES.values()))
 #: The entries every server lists.
 DEFAULT_MODELS: tuple[ModelSpec, ...] = tuple(m for m in BUILTIN_MODELS if m.listed == "always")
 #: The open-weight models (``open_weight.toml``), listed only where ``VIDGEN_ROUTES`` names them.
-OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = tuple(
-    m for m in BUILTIN_MODELS if m.id in {o.id for o in builtin_models("open_weight.toml")}
-)
+OPEN_WEIGHT_MODELS: tuple[ModelSpec, ...] = tuple(_FILES["open_weight.toml"])
 #: The model hosts' models (``hosts.toml``: Replicate, fal, the Gemini API), listed where routed
 #: (their host's key set, or ``VIDGEN_ROUTES``).
-PROVIDER_MODELS: tuple[ModelSpec, ...] = tuple(
-    m for m in BUILTIN_MODELS if m.id in {h.id for h in builtin_models("hosts.toml")}
-)
+PROVIDER_MODELS: tuple[ModelSpec, ...] = tuple(_FILES["hosts.toml"])
 _BY_ID = {m.id: m for m in BUILTIN_MODELS}
 #: Runway-class frame sizes (API-NOTES §1 and §3), and Gen-3 Alpha Turbo's.
 GEN4_SIZES: Mapping[str, tuple[int, int]] = _BY_ID["runway/gen4_turbo"].frame_sizes

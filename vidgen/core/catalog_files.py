@@ -61,7 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vidgen.core.model_spec import Listing, ModelSpec, OptionSpec, RatioNames, Retirement
 from vidgen.core.models import Kind
 
-__all__ = ["BUILTIN_FILES", "CatalogFileError", "builtin_models", "load_files", "merge", "read"]
+__all__ = ["BUILTIN_FILES", "CatalogFileError", "builtin_files", "load_files", "merge", "read"]
 
 #: vidgen's own files, in the order their entries are listed (the first entry that can serve a
 #: request without a model is its default: ``Catalog.default_for``).
@@ -301,11 +301,10 @@ def _builtin(name: str) -> Traversable:
     return resources.files("vidgen.core").joinpath("catalog_data", name)
 
 
-def builtin_models(*names: str) -> list[ModelSpec]:
-    """vidgen's own entries: those of the ``names`` files, or of every file of
-    ``BUILTIN_FILES``, in order."""
-    files = names or BUILTIN_FILES
-    return merge(*(read(_builtin(n).read_text(encoding="utf-8"), n) for n in files))
+def builtin_files() -> dict[str, list[ModelSpec]]:
+    """vidgen's own entries, file by file (``BUILTIN_FILES``, in order), each file read once;
+    ``merge`` of the values is the built-in catalog."""
+    return {n: read(_builtin(n).read_text(encoding="utf-8"), n) for n in BUILTIN_FILES}
 
 
 def load_files(paths: Sequence[str | Path]) -> list[ModelSpec]:
