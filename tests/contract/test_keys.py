@@ -76,7 +76,7 @@ async def test_the_overview_shows_last_use_and_net_spending_this_month(
     assert await backend.generations.spent_since(busy.id, later) == 0
 
 
-async def test_usage_records_hold_the_windows_jobs_and_charges_of_one_key_or_all(
+async def test_usage_sums_hold_the_windows_jobs_and_charges_of_one_key_or_all(
     backend: Backend,
 ) -> None:
     a, _ = await backend.keys.create("a", credits=100)
@@ -89,25 +89,25 @@ async def test_usage_records_hold_the_windows_jobs_and_charges_of_one_key_or_all
     failed = await backend.generations.create(new_job(a.id, model="gen3a_turbo", credits=5))
     await backend.jobs.claim_next("w", lease_seconds=30)
     await backend.jobs.fail(failed.id, "w", "ContentRejected", "no")
-    other = await backend.generations.create(new_job(b.id, credits=8))
+    await backend.generations.create(new_job(b.id, credits=8))
     end = backend.now()
     await backend.keys.adjust_credits(a.id, 3, "not usage")
 
-    mine = await backend.generations.usage_records(a.id, start, end)
-    assert [(j.job_id, j.status, j.error_name, j.seconds) for j in mine.jobs] == [
-        (done.id, "completed", None, OUTPUT.frame_count / OUTPUT.fps),
-        (failed.id, "failed", "ContentRejected", 0.0),
-    ]
-    assert mine.jobs[0].finished_at is not None
-    assert sorted((e.job_id, e.model, e.reason, e.delta) for e in mine.ledger) == sorted(
-        [
-            (done.id, "runway/gen4_turbo", "charge", -8),
-            (failed.id, "gen3a_turbo", "charge", -5),
-            (failed.id, "gen3a_turbo", "refund", 5),
-        ]
-    )
-    every = await backend.generations.usage_records(None, start, end)
-    assert {j.job_id for j in every.jobs} == {done.id, failed.id, other.id}
-    assert {e.key_id for e in every.ledger} == {a.id, b.id}
-    empty = await backend.generations.usage_records(None, end, end + timedelta(seconds=1))
-    assert (empty.jobs, empty.ledger) == ([], [])
+    mine = await backend.generations.usage_sums(a.id, start, end, ("model",))
+    assert {
+        model: (s.jobs, s.completed, s.failed, dict(s.failures), s.seconds_of_video)
+        for (model,), s in mine.items()
+    } == {
+        "runway/gen4_turbo": (1, 1, 0, {}, OUTPUT.frame_count / OUTPUT.fps),
+        "gen3a_turbo": (1, 0, 1, {"ContentRejected": 1}, 0.0),
+    }
+    assert {m: (s.credits_charged, s.credits_refunded) for (m,), s in mine.items()} == {
+        "runway/gen4_turbo": (8, 0),
+        "gen3a_turbo": (5, 5),
+    }
+    every = await backend.generations.usage_sums(None, start, end, ("key",))
+    assert {k: (s.jobs, s.credits_net) for (k,), s in every.items()} == {
+        a.id: (2, 8),
+        b.id: (1, 8),
+    }
+    assert await backend.generations.usage_sums(None, end, end + timedelta(seconds=1), ()) == {}

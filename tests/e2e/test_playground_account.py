@@ -1,7 +1,7 @@
 """The playground's Account and Admin views in headless Chromium (as ``test_playground``): a
 client key sees its balance, limits and a usage chart drawn in inline SVG with nothing from
 another site, and no Admin view; an admin key also gets the Admin view, where it creates a key,
-credits it and revokes it."""
+credits it, changes its limits and revokes it."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_the_account_view_shows_balance_limits_and_a_usage_chart(
     tab.screenshot("account.png")
 
 
-def test_an_admin_key_creates_credits_and_revokes_keys_in_the_admin_view(
+def test_an_admin_key_creates_credits_limits_and_revokes_keys_in_the_admin_view(
     server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
 ) -> None:
     tab = open_tab(server)
@@ -98,6 +98,21 @@ def test_an_admin_key_creates_credits_and_revokes_keys_in_the_admin_view(
     row.get_by_label("Reason").fill("too much")
     row.get_by_role("button", name="Credit").click()
     expect(page.locator("#admin-status")).to_contain_text("below zero")
+    # Limits: set two, then clear one (an empty box is "no limit").
+    row.locator("summary", has_text="Limits").click()
+    row.get_by_label("Credits per month").fill("300")
+    row.get_by_label("Creates per minute").fill("30")
+    row.get_by_role("button", name="Save limits").click()
+    expect(page.locator("#admin-status")).to_have_text("“from-the-page”: limits saved.")
+    expect(row.locator("td").nth(3)).to_have_text("300/month, 30/min")
+    with server.client(ADMIN) as client:
+        listed = {k["name"]: k for k in client.get("/v1/admin/keys").json()["data"]}
+    limits = listed["from-the-page"]
+    assert (limits["monthly_credit_limit"], limits["rate_limit_per_minute"]) == (300, 30)
+    row.locator("summary", has_text="Limits").click()
+    row.get_by_label("Credits per month").fill("")
+    row.get_by_role("button", name="Save limits").click()
+    expect(row.locator("td").nth(3)).to_have_text("30/min")
     row.get_by_role("button", name="Revoke").click()
     row.get_by_role("button", name="Revoke “from-the-page”?").click()
     expect(row.locator("td").nth(5)).to_have_text("revoked")

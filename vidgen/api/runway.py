@@ -343,8 +343,7 @@ async def organization(
     current = await service.access.current(key)
     now = datetime.now(UTC)
     # Runway's usage of an organization is its own, whatever the key's role.
-    day = await service.usage.window(current, now - timedelta(days=1), now, key_id=current.id)
-    counts = day.jobs_by_model()
+    counts = await service.usage.jobs_by_model(current, now - timedelta(days=1), now)
     models = service.catalog.named_in(DIALECT.name)
     limit = current.monthly_credit_limit
     return Organization(
@@ -398,8 +397,7 @@ async def organization_usage(
         raise InvalidRequest.single(
             "beforeDate", f"must be at most {USAGE_DAYS_MAX} days after startDate"
         )
-    window = await service.usage.window(key, _midnight(start), _midnight(before), key_id=key.id)
-    days = window.net_by_day_and_model()
+    days = await service.usage.net_by_day_and_model(key, _midnight(start), _midnight(before))
     names = {spec.id: name for name, spec in service.catalog.named_in(DIALECT.name).items()}
     results = [
         UsageDay(

@@ -45,7 +45,9 @@ class Sums(BaseModel):
             credits_refunded=sums.credits_refunded,
             credits_net=sums.credits_net,
             failures=dict(sorted(sums.failures.items())),
-            median_seconds_to_complete=sums.median_seconds_to_complete,
+            median_seconds_to_complete=None
+            if sums.median_seconds_to_complete is None
+            else round(sums.median_seconds_to_complete, 3),
         )
 
 

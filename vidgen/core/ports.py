@@ -42,7 +42,7 @@ from vidgen.core.models import (
     Status,
     VideoOutput,
 )
-from vidgen.core.usage import UsageRecords
+from vidgen.core.usage import Dimension, UsageTable
 from vidgen.errors import FieldError
 
 __all__ = [
@@ -112,11 +112,17 @@ class GenerationRepository(Protocol):
         """Net credits the key spent since ``since``: its charges less its refunds."""
         ...
 
-    async def usage_records(
-        self, key_id: str | None, start: datetime, end: datetime
-    ) -> UsageRecords:
-        """The charges and refunds written, and the jobs created, in ``start`` ≤ t < ``end``,
-        of one key or (None) of every key; deleted jobs included (they were made)."""
+    async def usage_sums(
+        self,
+        key_id: str | None,
+        start: datetime,
+        end: datetime,
+        by: tuple[Dimension, ...],
+    ) -> UsageTable:
+        """The jobs created, and the charges and refunds written, in ``start`` ≤ t < ``end``,
+        of one key or (None) of every key, summed per group of ``by`` (``()``: one group, the
+        totals); deleted jobs included (they were made). Only groups with a job or an entry."""
+        ...
 
     async def queue_place(self, job_id: str) -> QueuePlace | None:
         """Where a queued job stands in claim order, with its model's measured run time;

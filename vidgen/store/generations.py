@@ -23,13 +23,14 @@ from vidgen.core.jobs import (
     mean_seconds,
 )
 from vidgen.core.models import CapturedMedia, CapturedVideo, Generation, Status
-from vidgen.core.usage import JobFact, LedgerFact, UsageRecords
+from vidgen.core.usage import Dimension, UsageTable
 from vidgen.store import queue_sql
 from vidgen.store.credits import BALANCE, CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
 from vidgen.store.notify import Wakeup
 from vidgen.store.rows import GENERATION_COLUMNS, row_to_generation
 from vidgen.store.tables import credit_ledger, idempotency_keys, job_inputs, jobs
+from vidgen.store.usage_sql import usage_table
 
 __all__ = ["GenerationStore"]
 
@@ -196,60 +197,15 @@ class GenerationStore:
         )
         return await self.db.read(lambda conn: -int(conn.execute(query).scalar_one()))
 
-    async def usage_records(
-        self, key_id: str | None, start: datetime, end: datetime
-    ) -> UsageRecords:
-        """The charges and refunds written, and the jobs created, in [start, end)."""
-        ledger_query = (
-            select(
-                credit_ledger.c.key_id,
-                credit_ledger.c.job_id,
-                jobs.c.model,
-                credit_ledger.c.delta,
-                credit_ledger.c.reason,
-                credit_ledger.c.created_at,
-            )
-            .join(jobs, jobs.c.id == credit_ledger.c.job_id)
-            .where(credit_ledger.c.created_at >= start, credit_ledger.c.created_at < end)
-            .order_by(credit_ledger.c.id)
-        )
-        job_query = (
-            select(
-                jobs.c.key_id,
-                jobs.c.id,
-                jobs.c.model,
-                jobs.c.status,
-                jobs.c.error_name,
-                jobs.c.output_frames,
-                jobs.c.output_fps,
-                jobs.c.created_at,
-                jobs.c.finished_at,
-            )
-            .where(jobs.c.created_at >= start, jobs.c.created_at < end)
-            .order_by(jobs.c.created_at, jobs.c.id)
-        )
-        if key_id is not None:
-            ledger_query = ledger_query.where(credit_ledger.c.key_id == key_id)
-            job_query = job_query.where(jobs.c.key_id == key_id)
-
-        def read(conn: Connection) -> UsageRecords:
-            ledger = [LedgerFact(*row) for row in conn.execute(ledger_query)]
-            facts = [
-                JobFact(
-                    key_id=row.key_id,
-                    job_id=row.id,
-                    model=row.model,
-                    status=row.status,
-                    error_name=row.error_name,
-                    seconds=_seconds(row.status, row.output_frames, row.output_fps),
-                    created_at=row.created_at,
-                    finished_at=row.finished_at,
-                )
-                for row in conn.execute(job_query)
-            ]
-            return UsageRecords(ledger, facts)
-
-        return await self.db.read(read)
+    async def usage_sums(
+        self,
+        key_id: str | None,
+        start: datetime,
+        end: datetime,
+        by: tuple[Dimension, ...],
+    ) -> UsageTable:
+        dialect = self.db.dialect
+        return await self.db.read(lambda conn: usage_table(conn, dialect, key_id, start, end, by))
 
     async def running_count(self, key_id: str) -> int:
         query = select(func.count()).where(
@@ -329,13 +285,6 @@ _INSERT_LEDGER = insert(credit_ledger)
 _GET_ANY = select(*GENERATION_COLUMNS).where(jobs.c.id == bindparam("job_id"))
 _GET = _GET_ANY.where(jobs.c.deleted_at.is_(None))
 _GET_OWNED = _GET.where(jobs.c.key_id == bindparam("key_id"))
-
-
-def _seconds(status: str, frames: int | None, fps: float | None) -> float:
-    """Seconds of video a job made: its output's, once completed."""
-    if status != Status.COMPLETED.value or not frames or not fps:
-        return 0.0
-    return frames / fps
 
 
 def _input_row(job_id: str, position: str, item: CapturedMedia) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 // The Admin view, shown when the key in use is an admin key: every key with its balance and
-// limits; create a key (its secret is shown once), add or take away credits, revoke.
+// limits; create a key (its secret is shown once), add or take away credits, change its limits,
+// revoke.
 
 import { ApiError } from "./api.js";
 import { $, sentence, showMessage } from "./ui.js";
@@ -19,6 +20,13 @@ function button(text, className, onClick) {
   element.addEventListener("click", onClick);
   return element;
 }
+
+const LIMITS = [
+  // [field, label]: PATCH /v1/admin/keys/{id} takes each.
+  ["monthly_credit_limit", "Credits per month"],
+  ["rate_limit_per_minute", "Creates per minute"],
+  ["max_concurrency", "Jobs at once"],
+];
 
 export class AdminView {
   /** @param {{api: import("./api.js").Api}} options */
@@ -90,6 +98,7 @@ export class AdminView {
       });
       actions.append(form);
     }
+    if (key.active) actions.append(this.limitsForm(key));
     if (key.active && key.id !== this.selfId) {
       // Two steps instead of a confirm() dialog: the second click is the decision.
       const revoke = button("Revoke", "button-danger", () => {
@@ -104,6 +113,53 @@ export class AdminView {
     }
     tr.append(actions);
     return tr;
+  }
+
+  /** The key's limits in a folded form: an empty box clears a limit (null), as the API does. */
+  limitsForm(key) {
+    const details = document.createElement("details");
+    details.className = "admin-limits";
+    const summary = document.createElement("summary");
+    summary.textContent = "Limits";
+    const form = document.createElement("form");
+    const inputs = LIMITS.map(([field, label]) => {
+      const input = document.createElement("input");
+      input.type = "number";
+      input.min = field === "max_concurrency" ? "1" : "0";
+      input.step = "1";
+      input.placeholder = "none";
+      input.setAttribute("aria-label", label);
+      input.value = key[field] === null ? "" : String(key[field]);
+      const wrap = document.createElement("label");
+      wrap.append(`${label} `, input);
+      form.append(wrap);
+      return [field, input];
+    });
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.className = "button button-small";
+    save.textContent = "Save limits";
+    form.append(save);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const changes = Object.fromEntries(
+        inputs.map(([field, input]) => [field, input.value === "" ? null : Number(input.value)]),
+      );
+      this.limit(key, changes);
+    });
+    details.append(summary, form);
+    return details;
+  }
+
+  async limit(key, changes) {
+    try {
+      await this.api.updateKey(key.id, changes);
+      showMessage($("admin-status"), `“${key.name}”: limits saved.`);
+    } catch (error) {
+      this.report(error);
+      return;
+    }
+    await this.load();
   }
 
   async create() {

@@ -71,6 +71,11 @@ export class Api {
     });
   }
 
+  /** Change a key's limits: only the fields given change; null clears one. The key's view. */
+  updateKey(id, changes) {
+    return this.request("PATCH", `/v1/admin/keys/${encodeURIComponent(id)}`, { body: changes });
+  }
+
   revokeKey(id) {
     return this.request("DELETE", `/v1/admin/keys/${encodeURIComponent(id)}`);
   }

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from vidgen.core.jobs import (
     RECENT_RUNS,
@@ -19,7 +20,7 @@ from vidgen.core.jobs import (
 )
 from vidgen.core.models import Generation, Status
 from vidgen.core.ports import Wakeup
-from vidgen.core.usage import JobFact, LedgerFact, UsageRecords
+from vidgen.core.usage import Dimension, GroupKey, UsageSums, UsageTable
 from vidgen.errors import InsufficientCredits
 from vidgen.store.memory.state import ACTIVE, Idempotency, JobRow, LedgerEntry, State
 from vidgen.store.rows import row_to_generation
@@ -158,38 +159,62 @@ class MemoryGenerations:
                 if e.key_id == key_id and e.job_id is not None and e.created_at >= since
             )
 
-    async def usage_records(
-        self, key_id: str | None, start: datetime, end: datetime
-    ) -> UsageRecords:
+    async def usage_sums(
+        self,
+        key_id: str | None,
+        start: datetime,
+        end: datetime,
+        by: tuple[Dimension, ...],
+    ) -> UsageTable:
         state = self._state
         async with state.lock:
             state.check_available()
-            ledger = [
-                LedgerFact(e.key_id, e.job_id, job.model, e.delta, e.reason, e.created_at)
-                for e in state.ledger
-                if e.job_id is not None
-                and (job := state.jobs.get(e.job_id)) is not None
-                and (key_id is None or e.key_id == key_id)
-                and start <= e.created_at < end
-            ]
-            rows = sorted(state.jobs.values(), key=lambda r: (r.created_at, r.id))
-            facts = [
-                JobFact(
-                    key_id=r.key_id,
-                    job_id=r.id,
-                    model=r.model,
-                    status=r.status,
-                    error_name=r.error_name,
-                    seconds=r.output_frames / r.output_fps
-                    if r.status == Status.COMPLETED.value and r.output_frames and r.output_fps
-                    else 0.0,
-                    created_at=r.created_at,
-                    finished_at=r.finished_at,
+            table: UsageTable = {}
+
+            def name(key: str, model: str, at: datetime) -> GroupKey:
+                values = {"day": at.astimezone(UTC).date().isoformat(), "model": model, "key": key}
+                return tuple(values[d] for d in by)
+
+            took: dict[GroupKey, list[float]] = {}
+            for job in state.jobs.values():
+                if (key_id is not None and job.key_id != key_id) or not (
+                    start <= job.created_at < end
+                ):
+                    continue
+                group = name(job.key_id, job.model, job.created_at)
+                sums = table.setdefault(group, UsageSums())
+                sums.jobs += 1
+                if job.status == Status.COMPLETED.value:
+                    sums.completed += 1
+                    if job.output_frames and job.output_fps:
+                        sums.seconds_of_video += job.output_frames / job.output_fps
+                    if job.finished_at is not None:
+                        seconds = (job.finished_at - job.created_at).total_seconds()
+                        took.setdefault(group, []).append(seconds)
+                elif job.status == Status.FAILED.value:
+                    sums.failed += 1
+                    sums.failures[job.error_name or "Unknown"] += 1
+                elif job.status == Status.CANCELLED.value:
+                    sums.cancelled += 1
+            for entry in state.ledger:
+                row = state.jobs.get(entry.job_id) if entry.job_id is not None else None
+                if (
+                    row is None
+                    or entry.reason not in ("charge", "refund")
+                    or (key_id is not None and entry.key_id != key_id)
+                    or not start <= entry.created_at < end
+                ):
+                    continue
+                sums = table.setdefault(
+                    name(entry.key_id, row.model, entry.created_at), UsageSums()
                 )
-                for r in rows
-                if (key_id is None or r.key_id == key_id) and start <= r.created_at < end
-            ]
-            return UsageRecords(ledger, facts)
+                if entry.reason == "charge":
+                    sums.credits_charged -= entry.delta
+                else:
+                    sums.credits_refunded += entry.delta
+            for group, times in took.items():
+                table[group].median_seconds_to_complete = statistics.median(times)
+            return dict(sorted(table.items()))
 
     async def running_count(self, key_id: str) -> int:
         state = self._state

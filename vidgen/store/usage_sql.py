@@ -1,0 +1,137 @@
+"""Usage summed by the database (``GenerationRepository.usage_sums``): three GROUP BY queries,
+the jobs, the credit ledger and the median time to complete, whose answers are as many rows as
+there are groups (× statuses and error names), whatever the number of jobs.
+
+The day of a time is its UTC date, spelled ``YYYY-MM-DD`` by the database itself: SQLite keeps
+UTC times as text (``store.tables.UTCDateTime``), PostgreSQL as ``timestamptz``. The median
+uses window functions (SQLite ≥ 3.25, PostgreSQL), the mean of the middle one or two ranks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, select
+from sqlalchemy.engine import Connection
+
+from vidgen.core.models import Status
+from vidgen.core.usage import Dimension, UsageSums, UsageTable
+from vidgen.store.tables import credit_ledger, jobs
+
+__all__ = ["usage_table"]
+
+_COMPLETED = Status.COMPLETED.value
+_FAILED = Status.FAILED.value
+_CANCELLED = Status.CANCELLED.value
+
+
+def usage_table(
+    conn: Connection,
+    dialect: str,
+    key_id: str | None,
+    start: datetime,
+    end: datetime,
+    by: tuple[Dimension, ...],
+) -> UsageTable:
+    sqlite = dialect == "sqlite"
+
+    def day(column: Any) -> ColumnElement[Any]:
+        if sqlite:
+            return func.date(column)
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+
+    def groups(created: Any, key: Any) -> list[ColumnElement[Any]]:
+        columns: dict[Dimension, Callable[[], ColumnElement[Any]]] = {
+            "day": lambda: day(created),
+            "model": lambda: jobs.c.model,
+            "key": lambda: key,
+        }
+        return [columns[d]() for d in by]
+
+    table: UsageTable = {}
+
+    def sums(values: tuple[Any, ...]) -> UsageSums:
+        return table.setdefault(tuple(str(v) for v in values), UsageSums())
+
+    created_in = and_(jobs.c.created_at >= start, jobs.c.created_at < end)
+    if key_id is not None:
+        created_in = and_(created_in, jobs.c.key_id == key_id)
+    n = len(by)
+
+    # Jobs: counts per status and error name, and the completed ones' seconds of video.
+    job_groups = groups(jobs.c.created_at, jobs.c.key_id)
+    made = and_(jobs.c.status == _COMPLETED, jobs.c.output_frames > 0, jobs.c.output_fps > 0)
+    seconds = case((made, cast(jobs.c.output_frames, Float) / jobs.c.output_fps), else_=0.0)
+    job_query = (
+        select(*job_groups, jobs.c.status, jobs.c.error_name, func.count(), func.sum(seconds))
+        .where(created_in)
+        .group_by(*job_groups, jobs.c.status, jobs.c.error_name)
+    )
+    for row in conn.execute(job_query):
+        group = sums(tuple(row[:n]))
+        status, error_name, count, total = row[n:]
+        group.jobs += count
+        if status == _COMPLETED:
+            group.completed += count
+            group.seconds_of_video += float(total or 0.0)
+        elif status == _FAILED:
+            group.failed += count
+            group.failures[error_name or "Unknown"] += count
+        elif status == _CANCELLED:
+            group.cancelled += count
+
+    # Credits: each entry of a job in the group of the day it was written.
+    ledger_groups = groups(credit_ledger.c.created_at, credit_ledger.c.key_id)
+    written_in = and_(
+        credit_ledger.c.created_at >= start,
+        credit_ledger.c.created_at < end,
+        credit_ledger.c.reason.in_(("charge", "refund")),
+    )
+    if key_id is not None:
+        written_in = and_(written_in, credit_ledger.c.key_id == key_id)
+    ledger_query = (
+        select(*ledger_groups, credit_ledger.c.reason, func.sum(credit_ledger.c.delta))
+        .select_from(credit_ledger.join(jobs, jobs.c.id == credit_ledger.c.job_id))
+        .where(written_in)
+        .group_by(*ledger_groups, credit_ledger.c.reason)
+    )
+    for row in conn.execute(ledger_query):
+        group = sums(tuple(row[:n]))
+        reason, delta = row[n:]
+        if reason == "charge":
+            group.credits_charged -= int(delta)
+        else:
+            group.credits_refunded += int(delta)
+
+    # The median time from create to completed, per group.
+    if sqlite:
+        # A Julian day is a double: ~40 µs of error at today's dates, hence the milliseconds.
+        took: ColumnElement[Any] = func.round(
+            (func.julianday(jobs.c.finished_at) - func.julianday(jobs.c.created_at))
+            * literal(86400.0),
+            3,
+        )
+    else:
+        took = cast(func.extract("epoch", jobs.c.finished_at - jobs.c.created_at), Float)
+    median_groups = groups(jobs.c.created_at, jobs.c.key_id)
+    partition = median_groups or None
+    ranked = (
+        select(
+            *(g.label(f"g{i}") for i, g in enumerate(median_groups)),
+            took.label("took"),
+            func.row_number().over(partition_by=partition, order_by=took).label("rank"),
+            func.count().over(partition_by=partition).label("n"),
+        )
+        .where(created_in, jobs.c.status == _COMPLETED, jobs.c.finished_at.is_not(None))
+        .subquery()
+    )
+    keys = [ranked.c[f"g{i}"] for i in range(n)]
+    middle = and_(ranked.c.rank * 2 >= ranked.c.n, ranked.c.rank * 2 <= ranked.c.n + 2)
+    median_query = select(*keys, func.avg(ranked.c.took)).where(middle).group_by(*keys)
+    for row in conn.execute(median_query):
+        if row[n] is not None:  # without GROUP BY, an aggregate of no rows is one NULL row
+            sums(tuple(row[:n])).median_seconds_to_complete = float(row[n])
+
+    return dict(sorted(table.items()))
