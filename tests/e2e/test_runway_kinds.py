@@ -1,6 +1,7 @@
 """Runway's create endpoints beyond image to video, with the official ``runwayml`` SDK (strict) as
 the client against vidgen on preview: gen4.5 text to video, veo3.1 with a first and last frame,
-aleph2 video to video, act_two character performance, an upscale and a frame-rate enhancement.
+aleph2 and seedance2 video to video (``videoUri`` and ``promptVideo``), act_two character
+performance, an upscale and a frame-rate enhancement.
 Each task ends SUCCEEDED, and the MP4 it links to has the planned size and frame count; bad input
 gets Runway's error shape naming the field as Runway spells it. Input videos are small MP4s made
 with PyAV, sent as data URIs or served on loopback."""
@@ -94,6 +95,21 @@ def test_aleph2_restyles_an_input_video_as_long_as_it_is(
     assert finished(client, task, tmp_path) == (1280, 720, 48, 24.0)
 
 
+def test_seedance2_takes_its_video_as_prompt_video_with_a_reference_image(
+    client: runwayml.RunwayML, tmp_path: Path
+) -> None:
+    task = client.video_to_video.create(
+        model="seedance2",
+        prompt_video=PERFORMANCE,
+        prompt_text="in watercolour",
+        ratio="1280:720",
+        references=[{"uri": IMAGE}],
+    )
+    assert task.estimated_cost.credits == 3 * 36
+    # As long as its 3 s input, at the size asked for.
+    assert finished(client, task, tmp_path) == (1280, 720, 72, 24.0)
+
+
 def test_act_two_animates_a_character_for_as_long_as_the_performance(
     client: runwayml.RunwayML, tmp_path: Path
 ) -> None:
@@ -144,8 +160,41 @@ BAD: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     ),
     "too many references": (
         "/v1/video_to_video",
-        {"model": "aleph2", "videoUri": CLIP, "references": [{"uri": IMAGE}, {"uri": IMAGE}]},
+        {"model": "gen4_aleph", "videoUri": CLIP, "references": [{"uri": IMAGE}, {"uri": IMAGE}]},
         ["references"],
+    ),
+    "videoUri to a model that takes promptVideo": (
+        "/v1/video_to_video",
+        {"model": "seedance2", "videoUri": PERFORMANCE, "promptText": "x"},
+        ["videoUri"],
+    ),
+    "promptVideo to a model that takes videoUri": (
+        "/v1/video_to_video",
+        {"model": "aleph2", "promptVideo": CLIP},
+        ["promptVideo"],
+    ),
+    "a video to video without its promptVideo": (
+        "/v1/video_to_video",
+        {"model": "seedance2", "promptText": "x"},
+        ["promptVideo"],
+    ),
+    "a promptVideo that is not a video": (
+        "/v1/video_to_video",
+        {
+            "model": "seedance2",
+            "promptVideo": data_uri(b"\x00\x00\x00\x18ftypmp42junk", "video/mp4"),
+        },
+        ["promptVideo"],
+    ),
+    "a Kling reference placed as a frame": (
+        "/v1/video_to_video",
+        {
+            "model": "klingO3_4k",
+            "promptVideo": CLIP,
+            "promptText": "x",
+            "references": [{"uri": IMAGE, "position": "first"}],
+        },
+        ["references", "0", "position"],
     ),
     "an option the model does not have": (
         "/v1/text_to_video",

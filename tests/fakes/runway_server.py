@@ -13,6 +13,11 @@ Tests start it in a thread (a real uvicorn), point vidgen (or the official ``run
   one step per poll, with ``output`` URLs that it serves and that expire (403 after
   ``output_ttl`` s, or at once after ``expire_outputs()``);
 - ``DELETE /v1/tasks/{id}``: cancels an unfinished task, deletes a finished one; 204.
+- ``POST /v1/uploads`` (``{filename, type: "ephemeral"}``) answers ``{uploadUrl, fields,
+  runwayUri}``; the file is then posted as a form (the fields, then ``file``) to ``uploadUrl``,
+  a presigned target that takes no key, as S3's are (204). A create that names a
+  ``runway://`` URI gets a 400 unless that upload finished. ``uploads`` holds the bytes
+  received, by ``runwayUri``.
 
 What a test can script: ``inject(status, count)`` answers the next requests with bursts of 429 or
 503 (``Retry-After`` optional); ``delay`` makes every answer slow; ``hold_at =
@@ -26,10 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hashlib
 import hmac
-import ipaddress
 import re
 import socket
 import threading
@@ -49,73 +52,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.runway_contract import ENDPOINT_MODELS, validate_endpoint
 from vidgen.media.video import Mp4Writer
 
 API_VERSION = "2024-11-06"
 FAKE_KEY = "key_" + "0123456789abcdef" * 8
-MAX_DATA_URI = 5 * 1024 * 1024
-SEED_MAX = 4_294_967_295
 
-MODELS: dict[str, dict[str, Any]] = {
-    "gen4_turbo": {
-        "ratios": {"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"},
-        "durations": set(range(2, 11)),
-        "positions": {"first"},
-    },
-    "gen3a_turbo": {
-        "ratios": {"1280:768", "768:1280"},
-        "durations": {5, 10},
-        "positions": {"first", "last"},
-    },
-}
-GEN45_RATIOS = {"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}
-#: The other endpoints' models, each with its fields (required ones first, in ``required``) and
-#: its ratios; ``output`` is the frame the fake answers with where the body names no ratio.
-ENDPOINT_MODELS: dict[str, dict[str, dict[str, Any]]] = {
-    "text_to_video": {
-        "gen4.5": {
-            "required": {"promptText", "ratio"},
-            "fields": {"duration", "seed", "contentModeration"},
-            "ratios": {"1280:720", "720:1280"},
-            "durations": set(range(2, 11)),
-        },
-    },
-    "image_to_video": {
-        "gen4.5": {
-            "required": {"promptImage", "ratio"},
-            "fields": {"promptText", "duration", "seed", "contentModeration"},
-            "ratios": GEN45_RATIOS,
-            "durations": set(range(2, 11)),
-        },
-    },
-    "video_to_video": {
-        "aleph2": {
-            "required": {"videoUri"},
-            "fields": {"promptText", "keyframes", "seed", "ratio", "contentModeration"},
-            "output": "1280:720",
-        },
-    },
-    "character_performance": {
-        "act_two": {
-            "required": {"character", "reference"},
-            "fields": {"ratio", "seed", "bodyControl", "expressionIntensity", "contentModeration"},
-            "ratios": GEN45_RATIOS,
-        },
-    },
-    "video_upscale": {
-        "magnific_video_upscaler_creative": {
-            "required": {"videoUri"},
-            "fields": {"creativity", "flavor", "fpsBoost", "resolution", "sharpen", "smartGrain"},
-            "output": "2560:1440",
-        },
-        "enhance_frame_rate": {
-            "required": {"videoUri", "targetFramerate"},
-            "fields": set(),
-            "output": "1280:720",
-        },
-    },
-}
-FIELDS = {"model", "promptImage", "ratio", "duration", "promptText", "seed", "contentModeration"}
 STEPS: tuple[tuple[str, float | None], ...] = (
     ("PENDING", None),
     ("THROTTLED", None),
@@ -184,6 +126,8 @@ class FakeRunway:
     tasks: dict[str, FakeTask] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     creations: int = 0
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    _upload_slots: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     _faults: deque[tuple[int, str, str | None, Any]] = field(default_factory=deque)
     _videos: dict[str, bytes] = field(default_factory=dict)
     _expired: bool = False
@@ -216,6 +160,8 @@ class FakeRunway:
             self.requests.clear()
             self._faults.clear()
             self.creations = 0
+            self.uploads.clear()
+            self._upload_slots.clear()
             self.delay = 0.0
             self.hold_at = None
             self.api_key = FAKE_KEY
@@ -277,6 +223,8 @@ class FakeRunway:
                     if endpoint != "image_to_video"
                 ),
                 Route("/v1/tasks/{task_id}", self._task, methods=["GET", "DELETE"]),
+                Route("/v1/uploads", self._start_upload, methods=["POST"]),
+                Route("/upload-target/{slot}", self._receive_upload, methods=["POST"]),
                 Route("/outputs/{task_id}.mp4", self._output, methods=["GET"]),
             ]
         )
@@ -306,8 +254,8 @@ class FakeRunway:
             extra = {"Retry-After": retry_after} if retry_after is not None else {}
             body = body if body is not None else {"error": f"injected {status}"}
             return JSONResponse(body, status_code=status, headers=extra)
-        if request.url.path.startswith("/outputs/"):
-            return None
+        if request.url.path.startswith(("/outputs/", "/upload-target/")):
+            return None  # presigned: the URL is the credential
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return JSONResponse({"error": "Invalid API key."}, status_code=401)
         if request.headers.get("x-runway-version") != API_VERSION:
@@ -324,7 +272,8 @@ class FakeRunway:
         with self._lock:
             body = self.requests[-1].body
         endpoint = request.url.path.removeprefix("/v1/")
-        issues = validate_endpoint(endpoint, body)
+        with self._lock:
+            issues = validate_endpoint(endpoint, body, set(self.uploads))
         if issues:
             return JSONResponse(
                 {"error": "Validation of body failed", "issues": issues}, status_code=400
@@ -340,6 +289,53 @@ class FakeRunway:
             self.tasks[task.id] = task
             self.creations += 1
         return JSONResponse({"id": task.id})
+
+    async def _start_upload(self, request: Request) -> Response:
+        refused = await self._gate(request)
+        if refused is not None:
+            return refused
+        with self._lock:
+            body = self.requests[-1].body
+        filename = body.get("filename") if isinstance(body, dict) else None
+        if not isinstance(filename, str) or not filename or body.get("type") != "ephemeral":
+            return JSONResponse(
+                {
+                    "error": "Validation of body failed",
+                    "issues": [{"message": "Expected {filename, type: ephemeral}", "path": []}],
+                },
+                status_code=400,
+            )
+        slot = uuid.uuid4().hex
+        runway_uri = f"runway://uploads/{slot}/{filename}"
+        fields = {
+            "key": f"uploads/{slot}/{filename}",
+            "policy": base64.b64encode(slot.encode()).decode(),
+            "x-amz-signature": hmac.new(self._secret, slot.encode(), "sha256").hexdigest(),
+        }
+        with self._lock:
+            self._upload_slots[slot] = (runway_uri, fields)
+        upload_url = f"{self.base_url}/upload-target/{slot}"
+        return JSONResponse({"uploadUrl": upload_url, "fields": fields, "runwayUri": runway_uri})
+
+    async def _receive_upload(self, request: Request) -> Response:
+        refused = await self._gate(request)
+        if refused is not None:
+            return refused
+        with self._lock:
+            expected = self._upload_slots.get(request.path_params["slot"])
+        form = await request.form()
+        file = form.get("file")
+        if (
+            expected is None
+            or any(form.get(name) != value for name, value in expected[1].items())
+            or isinstance(file, str)
+            or file is None
+        ):
+            return Response("<Error><Code>AccessDenied</Code></Error>", status_code=403)
+        data = await file.read()
+        with self._lock:
+            self.uploads[expected[0]] = data
+        return Response(status_code=204)
 
     async def _task(self, request: Request) -> Response:
         refused = await self._gate(request)
@@ -404,141 +400,3 @@ class FakeRunway:
         if task is None or task.status != "SUCCEEDED":
             return Response(status_code=404)
         return Response(self.video_bytes(task.output_ratio), media_type="video/mp4")
-
-
-def validate_endpoint(endpoint: str, body: object) -> list[dict[str, Any]]:
-    """Runway's checks on a create body at ``POST /v1/<endpoint>``: the seed-era models on
-    image_to_video as ``validate_create``; every other model by its required and known fields,
-    its ratios and durations, and its assets (data URIs of the right kind, under 5 MiB)."""
-    if not isinstance(body, dict):
-        return [{"message": "Expected an object", "path": []}]
-    models = ENDPOINT_MODELS.get(endpoint, {})
-    if endpoint == "image_to_video" and body.get("model") in MODELS:
-        return validate_create(body)
-    model = models.get(body.get("model"))  # type: ignore[arg-type]
-    if model is None:
-        known = [*models, *(MODELS if endpoint == "image_to_video" else ())]
-        return [{"message": f"Invalid enum value. Expected {' | '.join(known)}", "path": ["model"]}]
-    issues: list[dict[str, Any]] = []
-
-    def issue(path: str, message: str) -> None:
-        issues.append({"message": message, "path": [path]})
-
-    for name in model["required"] - body.keys():
-        issue(name, "Required")
-    for name in body.keys() - model["required"] - model["fields"] - {"model"}:
-        issue(name, "Unrecognized key")
-    if "ratio" in body and body["ratio"] not in model.get("ratios", {body["ratio"]}):
-        issue("ratio", f"Invalid enum value. Expected {' | '.join(sorted(model['ratios']))}")
-    if "durations" in model and body.get("duration", 5) not in model["durations"]:
-        issue("duration", "Invalid duration")
-    seed = body.get("seed", 0)
-    if not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        issue("seed", f"Number must be between 0 and {SEED_MAX}")
-    text = body.get("promptText")
-    if text is not None and (not isinstance(text, str) or not text):
-        issue("promptText", "String must contain between 1 and 1000 UTF-16 code units")
-    assets: list[tuple[str, object, str]] = []
-    if "videoUri" in body:
-        assets.append(("videoUri", body["videoUri"], "video"))
-    if isinstance(body.get("promptImage"), str):
-        assets.append(("promptImage", body["promptImage"], "image"))
-    for name in ("character", "reference"):
-        item = body.get(name)
-        if name in body and (
-            not isinstance(item, dict) or item.get("type") not in ("image", "video")
-        ):
-            issue(name, "Expected {type: image | video, uri}")
-        elif isinstance(item, dict):
-            assets.append((name, item.get("uri"), str(item["type"])))
-    if isinstance(body.get("reference"), dict) and body["reference"].get("type") != "video":
-        issue("reference", "Invalid literal value, expected video")
-    for i, keyframe in enumerate(body.get("keyframes") or []):
-        if not isinstance(keyframe, dict) or not isinstance(keyframe.get("seconds"), int | float):
-            issue("keyframes", f"keyframes[{i}] needs seconds and uri")
-        else:
-            assets.append(("keyframes", keyframe.get("uri"), "image"))
-    for name, uri, kind in assets:
-        problem = asset_problem(uri, kind)
-        if problem:
-            issue(name, problem)
-    return issues
-
-
-def validate_create(body: object) -> list[dict[str, Any]]:
-    """Runway's checks on a create body, as ``issues`` (empty when the body is fine)."""
-    if not isinstance(body, dict):
-        return [{"message": "Expected an object", "path": []}]
-    issues: list[dict[str, Any]] = []
-
-    def issue(path: str, message: str) -> None:
-        issues.append({"message": message, "path": [path]})
-
-    for name in body.keys() - FIELDS:
-        issue(name, "Unrecognized key")
-    model = MODELS.get(body.get("model"))  # type: ignore[arg-type]
-    if model is None:
-        issue("model", f"Invalid enum value. Expected {' | '.join(MODELS)}")
-        return issues
-    if body.get("ratio") not in model["ratios"]:
-        issue("ratio", f"Invalid enum value. Expected {' | '.join(sorted(model['ratios']))}")
-    duration = body.get("duration", 10)
-    if not isinstance(duration, int) or duration not in model["durations"]:
-        issue("duration", "Invalid duration")
-    seed = body.get("seed", 0)
-    if not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        issue("seed", f"Number must be between 0 and {SEED_MAX}")
-    text = body.get("promptText")
-    if text is not None and (
-        not isinstance(text, str) or not text or len(text.encode("utf-16-le")) // 2 > 1000
-    ):
-        issue("promptText", "String must contain between 1 and 1000 UTF-16 code units")
-    images = body.get("promptImage")
-    if isinstance(images, str):
-        images = [{"uri": images, "position": "first"}]
-    if not isinstance(images, list) or not images:
-        issue("promptImage", "Required")
-        return issues
-    positions = [image.get("position") for image in images if isinstance(image, dict)]
-    if len(positions) != len(images) or len(set(positions)) != len(positions):
-        issue("promptImage", "Each position may appear once")
-    for image in images:
-        if not isinstance(image, dict):
-            continue
-        if image.get("position") not in model["positions"]:
-            issue("promptImage", f"Invalid position {image.get('position')!r} for this model")
-        problem = asset_problem(image.get("uri"))
-        if problem:
-            issue("promptImage", problem)
-    return issues
-
-
-def asset_problem(uri: object, kind: str = "image") -> str | None:
-    """Runway's rules for one image (or video) asset (its 'Inputs' page)."""
-    if not isinstance(uri, str):
-        return "Invalid URL"
-    if uri.startswith("data:"):
-        if len(uri) >= MAX_DATA_URI:
-            return "Data URI must be under 5MB"
-        header, _, payload = uri[5:].partition(",")
-        media_type = header.split(";")[0]
-        allowed = (
-            ("video/mp4", "video/quicktime", "video/webm")
-            if kind == "video"
-            else ("image/png", "image/jpeg", "image/jpg", "image/webp")
-        )
-        if media_type not in allowed:
-            return "Unsupported asset type"
-        try:
-            base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            return "Invalid data URI."
-        return None
-    if not uri.startswith("https://"):
-        return "Only HTTPS URLs are allowed."
-    host = uri[8:].split("/")[0].split(":")[0]
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-    return "URLs must be hosted on a domain."

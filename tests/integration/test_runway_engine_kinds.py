@@ -9,16 +9,15 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import pytest
+import httpx
 
 from tests.conftest import make_image, make_video
-from tests.fakes.runway_server import FakeRunway
+from tests.fakes.runway_server import API_VERSION, FAKE_KEY, FakeRunway
 from tests.integration.test_upstream_engines import HandContext, runway_settings
 from vidgen.core.catalog import BUILTIN_MODELS
 from vidgen.core.engine import EngineJob
 from vidgen.core.models import CapturedVideo, Kind
 from vidgen.engines.runway import MAX_DATA_URI_CHARS, RunwayEngine
-from vidgen.errors import EngineError
 from vidgen.media.images import inspect_image
 
 
@@ -65,9 +64,13 @@ async def run(tmp_path: Path, fake: FakeRunway, job: EngineJob) -> dict[str, Any
         await engine.aclose()
     [task] = fake.tasks.values()
     assert result.path.read_bytes() == fake.video_bytes(task.output_ratio)
-    [created] = [r for r in fake.requests if r.method == "POST"]
+    [created] = [r for r in fake.requests if r.method == "POST" and not is_upload(r.path)]
     body: dict[str, Any] = created.body
     return {"path": created.path, **body}
+
+
+def is_upload(path: str) -> bool:
+    return path == "/v1/uploads" or path.startswith("/upload-target/")
 
 
 def decoded(uri: str) -> bytes:
@@ -156,17 +159,105 @@ async def test_magnific_upscales_the_input_video_with_its_options(
     assert decoded(sent["videoUri"]) == video
 
 
-async def test_a_video_over_runways_data_uri_limit_fails_the_job_naming_the_limit(
+async def test_seedance2_takes_its_input_video_as_prompt_video_and_plain_references(
     tmp_path: Path, fake_runway: FakeRunway
 ) -> None:
-    big = captured_video(b"\0" * (MAX_DATA_URI_CHARS // 4 * 3 + 3))
+    video = make_video()
+    reference = make_image(64, 36, seed=4)
+    job = kind_job(
+        "bytedance/seedance2",
+        Kind.VIDEO_TO_VIDEO,
+        prompt="in watercolour",
+        aspect_ratio="1280:720",
+        video=captured_video(video),
+        references=(inspect_image(reference, max_pixels=10**8),),
+    )
+    sent = await run(tmp_path, fake_runway, job)
+    assert (sent["path"], sent["model"], sent["ratio"]) == (
+        "/v1/video_to_video",
+        "seedance2",
+        "1280:720",
+    )
+    assert decoded(sent["promptVideo"]) == video and "videoUri" not in sent
+    [sent_reference] = sent["references"]
+    assert sent_reference.keys() == {"uri"} and decoded(sent_reference["uri"]) == reference
+
+
+async def test_enhance_frame_rate_asks_video_upscale_for_the_target_rate(
+    tmp_path: Path, fake_runway: FakeRunway
+) -> None:
+    video = make_video()
+    job = kind_job(
+        "runway/enhance_frame_rate",
+        Kind.FRAME_RATE,
+        video=captured_video(video),
+        options={"target_framerate": "60"},
+    )
+    sent = await run(tmp_path, fake_runway, job)
+    assert {k: v for k, v in sent.items() if k != "videoUri"} == {
+        "path": "/v1/video_upscale",
+        "model": "enhance_frame_rate",
+        "targetFramerate": "60",
+    }
+    assert decoded(sent["videoUri"]) == video
+
+
+async def test_veo3_1_gets_its_first_and_last_frames_by_position(
+    tmp_path: Path, fake_runway: FakeRunway
+) -> None:
+    first, last = make_image(64, 36, seed=1), make_image(64, 36, seed=2)
+    job = kind_job(
+        "google/veo3.1",
+        Kind.IMAGE_TO_VIDEO,
+        prompt="the light changes",
+        aspect_ratio="1280:720",
+        duration=4,
+        first_image=inspect_image(first, max_pixels=10**8),
+        last_image=inspect_image(last, max_pixels=10**8),
+    )
+    sent = await run(tmp_path, fake_runway, job)
+    assert (sent["path"], sent["model"], sent["duration"]) == ("/v1/image_to_video", "veo3.1", 4)
+    images = sent["promptImage"]
+    assert [image["position"] for image in images] == ["first", "last"]
+    assert [decoded(image["uri"]) for image in images] == [first, last]
+
+
+async def test_a_429_on_text_to_video_is_retried_and_throttled_is_waited_out(
+    tmp_path: Path, fake_runway: FakeRunway
+) -> None:
+    fake_runway.inject(429, 2, path="/v1/text_to_video", retry_after="0")
     engine = RunwayEngine(runway_settings(tmp_path, fake_runway))
+    ctx = HandContext(tmp_path)
     try:
-        with pytest.raises(EngineError, match="5 MiB"):
-            await engine.generate(
-                kind_job("magnific/video_upscaler_creative", Kind.UPSCALE, video=big),
-                HandContext(tmp_path),
-            )
+        await engine.generate(kind_job("runway/gen4.5", Kind.TEXT_TO_VIDEO, prompt="a pier"), ctx)
     finally:
         await engine.aclose()
-    assert fake_runway.creations == 0
+    assert len(fake_runway.seen("POST", "/v1/text_to_video")) == 3
+    assert fake_runway.creations == 1
+    assert ctx.waiting[:2] == [True, True] and ctx.waiting[-1] is False  # PENDING, THROTTLED
+
+
+async def test_a_video_over_runways_data_uri_limit_is_uploaded_and_named_by_its_runway_uri(
+    tmp_path: Path, fake_runway: FakeRunway
+) -> None:
+    # One byte more than fits: its data URI would be over Runway's 5 MiB.
+    size = (MAX_DATA_URI_CHARS - len("data:video/mp4;base64,")) // 4 * 3 + 1
+    big = bytes(range(256)) * (size // 256) + b"\1" * (size % 256)
+    job = kind_job("magnific/video_upscaler_creative", Kind.UPSCALE, video=captured_video(big))
+    sent = await run(tmp_path, fake_runway, job)
+    [(runway_uri, received)] = fake_runway.uploads.items()
+    assert received == big
+    assert sent["videoUri"] == runway_uri
+    [started] = fake_runway.seen("POST", "/v1/uploads")
+    assert started.body == {"filename": "input.mp4", "type": "ephemeral"}
+
+
+async def test_the_fake_refuses_a_runway_uri_it_never_issued(fake_runway: FakeRunway) -> None:
+    async with httpx.AsyncClient(base_url=fake_runway.base_url) as client:
+        answer = await client.post(
+            "/v1/video_upscale",
+            json={"model": "magnific_video_upscaler_creative", "videoUri": "runway://uploads/x"},
+            headers={"Authorization": f"Bearer {FAKE_KEY}", "X-Runway-Version": API_VERSION},
+        )
+    assert answer.status_code == 400
+    assert answer.json()["issues"][0]["path"] == ["videoUri"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import pytest
+import typing_extensions
 from runwayml.types import (
     character_performance_create_params,
     image_to_video_create_params,
@@ -161,3 +162,38 @@ def test_every_runway_name_in_the_catalog_is_in_the_sdk_or_retired() -> None:
 def test_runway_routed_models_state_runway_among_their_engines() -> None:
     for spec in RUNWAY.values():
         assert spec.engines[0] == "preview" and "runway" in spec.engines, spec.id
+
+
+def input_video_field(params: type) -> str | None:
+    """The wire name (Runway's camelCase) of a video-to-video model's input video."""
+    hints = typing.get_type_hints(params, include_extras=True)
+    for name in ("prompt_video", "video_uri"):
+        if name in hints:
+            hint = hints[name]
+            if typing.get_origin(hint) is typing_extensions.Required:
+                (hint,) = typing.get_args(hint)
+            (alias,) = (m.alias for m in hint.__metadata__ if hasattr(m, "alias"))
+            return str(alias)
+    return None
+
+
+V2V = typing.get_args(video_to_video_create_params.VideoToVideoCreateParams)
+
+
+@pytest.mark.parametrize("params", V2V, ids=lambda p: p.__name__)
+def test_each_video_to_video_model_takes_its_video_and_references_as_the_sdk_says(
+    params: type,
+) -> None:
+    hints = typing.get_type_hints(params, include_extras=True)
+    (name,) = literals(hints["model"])
+    spec = RUNWAY[str(name)]
+    assert spec.video_name_in("runway", "videoUri") == input_video_field(params), spec.id
+    if "references" not in hints:
+        assert spec.max_references == 0, f"{spec.id}: the SDK gives it no references"
+
+
+def test_the_sdk_names_both_spellings_of_an_input_video() -> None:
+    # A guard on input_video_field: runwayml 5.24 spells aleph2's videoUri, seedance2's
+    # promptVideo.
+    fields = {literals(typing.get_type_hints(p)["model"])[0]: input_video_field(p) for p in V2V}
+    assert (fields["aleph2"], fields["seedance2"]) == ("videoUri", "promptVideo")

@@ -4,8 +4,9 @@
 ``/v1/tasks/{id}``). Errors come in Runway's shape through the dialect's routes.
 
 Translate in, nothing more: the kind is the endpoint's (``video_upscale`` is an upscale, or a
-frame-rate enhancement for a model that does that); ``videoUri``, ``character.uri`` and
-``reference.uri`` are the input videos; a model's own fields (``audio``, ``bodyControl``,
+frame-rate enhancement for a model that does that); ``videoUri`` (or ``promptVideo``, for the
+video-to-video models whose catalog entry names it: ``ModelSpec.video_names``), ``character.uri``
+and ``reference.uri`` are the input videos; a model's own fields (``audio``, ``bodyControl``,
 ``targetFramerate``…) become the request's options under their snake_case names, and the
 service checks them against the model (an option the model lacks is a 400 naming it). Which
 fields a model takes, and what it makes of the inputs, is the catalog's business.
@@ -32,6 +33,7 @@ from vidgen.api.runway import (
 )
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import GenerationRequest, ImageRef, Keyframe, Kind, MediaRef
+from vidgen.errors import FieldError, InvalidRequest
 
 __all__ = ["router"]
 
@@ -70,9 +72,15 @@ class TextToVideo(_Body):
 
 
 class ReferenceImage(BaseModel):
+    """A reference image in each shape the SDK sends one: ``{uri}`` (Seedance, Hailuo, Gemini,
+    kling_4), ``{uri, position}`` (Kling O3) or ``{type: "image", uri}`` (gen4_aleph's)."""
+
     model_config = ConfigDict(extra="forbid")
     type: Literal["image"] = "image"
     uri: str = _URI
+    position: Literal["first", "last"] | None = Field(
+        None, description="Kling O3: a frame position; vidgen takes reference images only."
+    )
 
 
 class EditRange(BaseModel):
@@ -88,16 +96,56 @@ class KeyframeImage(BaseModel):
     range: EditRange | None = Field(None, description="Accepted; the preview edits it all.")
 
 
+#: The input video's field where the catalog names none for the model (aleph2, gemini, kling_4).
+VIDEO_FIELD = "videoUri"
+_VIDEO_FIELDS = (VIDEO_FIELD, "promptVideo")
+
+
 class VideoToVideo(_Body):
-    videoUri: str = _URI
+    videoUri: str | None = Field(None, description="The input video (aleph2 and most models).")
+    promptVideo: str | None = Field(
+        None, description="The input video of Kling O3, Hailuo 3 and Seedance."
+    )
     promptText: str | None = None
     ratio: str | None = Field(None, description="Output size; default: the input's shape.")
     keyframes: list[KeyframeImage] = Field(default_factory=list, max_length=100)
-    references: list[ReferenceImage] = Field(
+    # A bare string is Kling O3's one-reference form in the SDK's types.
+    references: list[ReferenceImage] | str = Field(
         default_factory=list,
         max_length=100,
-        description="Reference images (as gen4_aleph took them), up to the model's limit.",
+        description="Reference images, up to the model's limit.",
     )
+
+    def input_video(self, spec: ModelSpec) -> tuple[str, str | None]:
+        """The field the model takes its video in, and the video sent there. A video under
+        the other name is refused naming it: Runway's own schema has no such field there."""
+        wanted = spec.video_name_in(DIALECT.name, VIDEO_FIELD)
+        wrong = [name for name in _VIDEO_FIELDS if name != wanted and getattr(self, name)]
+        if wrong:
+            raise InvalidRequest(
+                [
+                    FieldError(name, f"{self.model} takes its input video as {wanted}")
+                    for name in wrong
+                ]
+            )
+        return wanted, getattr(self, wanted)
+
+    def reference_refs(self) -> tuple[ImageRef, ...]:
+        if isinstance(self.references, str):
+            return (ImageRef(url=self.references),)
+        placed = [i for i, ref in enumerate(self.references) if ref.position is not None]
+        if placed:
+            raise InvalidRequest(
+                [
+                    FieldError(
+                        f"references.{i}.position",
+                        "vidgen's video to video takes reference images only, not a first or "
+                        "last frame; leave position out",
+                    )
+                    for i in placed
+                ]
+            )
+        return tuple(ImageRef(url=ref.uri) for ref in self.references)
 
 
 class CharacterInput(BaseModel):
@@ -231,6 +279,7 @@ async def video_to_video(
 ) -> TaskCreated:
     check_version(version)
     spec = _spec(service.catalog, body)
+    field, video = body.input_video(spec)
     canonical = _request(
         "video_to_video",
         body,
@@ -239,15 +288,32 @@ async def video_to_video(
         idempotency_key,
         kind=Kind.VIDEO_TO_VIDEO,
         prompt=body.promptText or "",
-        video=MediaRef(url=body.videoUri),
+        video=None if video is None else MediaRef(url=video),
         aspect_ratio=_optional_ratio(spec, body.ratio),
-        references=tuple(ImageRef(url=ref.uri) for ref in body.references),
+        references=body.reference_refs(),
         keyframes=tuple(
             Keyframe(ImageRef(url=mark.uri), seconds=mark.seconds, at=mark.at)
             for mark in body.keyframes
         ),
     )
-    return await _create(service, key, response, canonical)
+    try:
+        return await _create(service, key, response, canonical)
+    except InvalidRequest as refused:
+        # The service names the input video ``video``, which this dialect spells videoUri;
+        # for a model that takes promptVideo, name the field the client filled in.
+        raise _renamed(refused, field) from refused
+
+
+def _renamed(error: InvalidRequest, video_field: str) -> InvalidRequest:
+    if video_field == VIDEO_FIELD:
+        return error
+    errors = [
+        FieldError(video_field + e.field.removeprefix("video"), e.reason)
+        if e.field == "video" or e.field.startswith("video.")
+        else e
+        for e in error.errors
+    ]
+    return InvalidRequest(errors, message=error.message)
 
 
 @router.post(

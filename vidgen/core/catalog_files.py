@@ -23,6 +23,7 @@ The shape of a file (every key but ``id``, ``title``, ``sizes``, ``default_ratio
     kinds = ["image_to_video"]             # core.models.Kind values
     sizes = "gen4"                         # or an inline table ratio → [width, height]
     ratio_names = "size"                   # Runway's `ratio`: "1280:720" (size) or "16:9"
+    video_names = { runway = "promptVideo" }   # the input video's field, where not `videoUri`
     ratios_by_kind = { text_to_video = ["16:9", "9:16"] }
     default_ratio = "16:9"
     durations = { min = 2, max = 10 }      # or a list: [5, 10]
@@ -132,6 +133,7 @@ class _Entry(_Strict):
     title: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
     dialect_names: dict[str, str] = Field(default_factory=dict)
+    video_names: dict[str, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
     kinds: list[Kind] = Field(default_factory=lambda: [Kind.IMAGE_TO_VIDEO], min_length=1)
     sizes: str | dict[str, Size]
     ratio_names: RatioNames = "size"
@@ -230,6 +232,7 @@ def _spec(
         default_engine=entry.engines[0],
         aliases=tuple(entry.aliases),
         dialect_names=MappingProxyType(dict(entry.dialect_names)),
+        video_names=MappingProxyType(dict(entry.video_names)),
         description=entry.description,
         kinds=frozenset(entry.kinds),
         max_references=entry.max_references,

@@ -78,6 +78,11 @@ class ModelSpec:
     #: API calls gen4_turbo ``gen4_turbo``, apiframe ``runway-gen4-turbo``. Such a dialect takes
     #: only these names, and shows vidgen's id for a model it has no name for (``name_in``).
     dialect_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: The input video's field in each API that names it per model (API → field): Runway's
+    #: video_to_video takes ``promptVideo`` from Kling O3, Hailuo and Seedance, and ``videoUri``
+    #: from the rest (``video_name_in``). Keyed as ``dialect_names`` is: ``runway`` is both
+    #: the Runway dialect and the runway engine, which speak the same API.
+    video_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
     #: What the model does (``Kind``): image to video unless said otherwise.
     kinds: frozenset[Kind] = frozenset({Kind.IMAGE_TO_VIDEO})
@@ -168,6 +173,10 @@ class ModelSpec:
     def name_in(self, dialect: str) -> str:
         """What ``dialect`` calls this model: its own name, or vidgen's id where it has none."""
         return self.dialect_names.get(dialect, self.id)
+
+    def video_name_in(self, api: str, default: str) -> str:
+        """What ``api`` calls this model's input video: its own name, else ``default``."""
+        return self.video_names.get(api, default)
 
     def frame_count(self, duration: int) -> int:
         if self.frame_step > 1:

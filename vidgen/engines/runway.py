@@ -19,6 +19,19 @@ the seed-era two:
   ``promptImage`` becomes ``[{uri, position: "first"}, {uri, position: "last"}]``; on a model
   with no last-frame position (gen4_turbo) a tail image is refused at submit with a 400.
 
+Input videos go inline too where their data URI fits in 5 MiB. A larger one cannot be made
+smaller without changing what is asked, so it is uploaded first (``uploads.create_ephemeral``:
+``POST /v1/uploads``, then the file posted to the presigned URL it answers) and the task names
+the ``runway://`` URI it gives back. Images stay re-encoded rather than uploaded: the re-encode
+also stands a photo upright that an EXIF tag turns (Runway may not honour the tag), and a JPEG
+under 5 MiB keeps more detail than any output size needs. An upload is free and ephemeral, so a
+worker that dies between the upload and the create just uploads again on the retry.
+
+video_to_video names the input video per model (``ModelSpec.video_names``: ``promptVideo`` for
+Kling O3, Hailuo 3 and Seedance, ``videoUri`` for the rest) and sends reference images as
+``{uri}``, the item every model of the SDK (5.24) takes (Kling O3 adds an optional position,
+which a reference image leaves out).
+
 Why the SDK's own retries are off (``max_retries=0``): vidgen retries in one place, with one
 policy, inside the job's time limit and visibly in its logs. The SDK would also retry 409 and
 every 5xx, including a create whose answer was lost, with no idempotency key Runway honours,
@@ -31,12 +44,13 @@ import asyncio
 import base64
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 import httpx
 import runwayml
+from pydantic.alias_generators import to_snake
 
 from vidgen.core.catalog import BUILTIN_MODELS, Catalog, ModelSpec
 from vidgen.core.models import CapturedImage, CapturedVideo, GenerationRequest, Kind
@@ -53,7 +67,7 @@ from vidgen.errors import EngineError, FieldError
 from vidgen.media.data_uri import to_data_uri
 from vidgen.settings import Settings
 
-__all__ = ["RUNWAY_MODELS", "RunwayEngine", "RunwayModel", "describe_api_error"]
+__all__ = ["RUNWAY_MODELS", "RunwayEngine", "RunwayModel", "Upload", "describe_api_error"]
 
 #: Runway's limit on one data URI: "under 5MB (1024 × 1024 × 5 bytes)" of encoded text.
 MAX_DATA_URI_CHARS: Final = 5 * 1024 * 1024 - 1
@@ -207,6 +221,7 @@ class RunwayEngine(UpstreamEngine):
     async def create_task(self, job: EngineJob) -> str:
         spec = self._specs.get(job.model) or BUILTIN.find(job.model)
         body = await asyncio.to_thread(runway_request, job, spec)
+        body = await self._upload_large_inputs(body)
         # Through Any: the SDK's overloads type each model separately, and gen3a_turbo is no
         # longer among them, though the endpoint takes it.
         resource: Any = getattr(self.client, ENDPOINTS[job.kind])
@@ -216,6 +231,20 @@ class RunwayEngine(UpstreamEngine):
         if not isinstance(task_id, str) or not task_id:
             raise EngineError("Runway accepted the task but returned no id.", name="BadUpstream")
         return task_id
+
+    async def _upload_large_inputs(self, value: Any) -> Any:
+        """``value`` with each ``Upload`` in it uploaded and replaced by its ``runway://`` URI."""
+        if isinstance(value, Upload):
+            with translate_errors(f"uploading the {value.what}"):
+                uploaded = await self.client.uploads.create_ephemeral(
+                    file=(value.filename, value.data, value.media_type)
+                )
+            return uploaded.uri
+        if isinstance(value, dict):
+            return {k: await self._upload_large_inputs(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [await self._upload_large_inputs(v) for v in value]
+        return value
 
     async def get_task(self, task_id: str) -> TaskStatus:
         # The raw JSON, not the SDK's typed union: it must keep working when Runway adds a
@@ -240,7 +269,8 @@ class RunwayEngine(UpstreamEngine):
 
 def runway_request(job: EngineJob, spec: ModelSpec | None = None) -> dict[str, Any]:
     """The SDK's ``create`` arguments (snake_case; the SDK spells them as Runway does) for
-    ``job`` on the endpoint ``ENDPOINTS[job.kind]``. CPU work (data URIs): run it in a thread.
+    ``job`` on the endpoint ``ENDPOINTS[job.kind]``, with an ``Upload`` where an input video is
+    too large to go inline. CPU work (data URIs): run it in a thread.
     Raises EngineError for what submit-time validation should have refused."""
     legacy = RUNWAY_MODELS.get(job.model)
     if spec is None:
@@ -265,10 +295,11 @@ def runway_request(job: EngineJob, spec: ModelSpec | None = None) -> dict[str, A
     if job.kind is Kind.IMAGE_TO_VIDEO:
         body["prompt_image"] = _prompt_image(job, legacy, spec)
     elif job.kind is Kind.VIDEO_TO_VIDEO:
-        body["video_uri"] = _inline_video(_need(job.video, job, "an input video"), "input video")
+        field = to_snake(spec.video_name_in("runway", "videoUri") if spec else "videoUri")
+        body[field] = _inline_video(_need(job.video, job, "an input video"), "input video")
         if job.references:
             body["references"] = [
-                {"type": "image", "uri": _inline(image, f"reference image {i + 1}")}
+                {"uri": _inline(image, f"reference image {i + 1}")}
                 for i, image in enumerate(job.references)
             ]
         if job.keyframes:
@@ -333,20 +364,32 @@ def _need(item: _T | None, job: EngineJob, what: str) -> _T:
     return item
 
 
-def _inline_video(video: CapturedVideo, what: str) -> str:
-    """A video as a data URI. Runway takes at most 5 MiB of data URI, and a video cannot be
-    re-encoded smaller without changing what is asked of it, so a larger one fails the job
-    (uploading it to Runway first is not done yet)."""
+@dataclass(frozen=True)
+class Upload:
+    """An input video too large for a data URI, to be uploaded to Runway before the create
+    (``RunwayEngine._upload_large_inputs``) and named by the ``runway://`` URI it gets."""
+
+    data: bytes = field(repr=False)
+    media_type: str
+    what: str
+
+    @property
+    def filename(self) -> str:
+        # POST /v1/uploads asks for a file name; it carries the container's extension.
+        return "input" + _VIDEO_EXTENSIONS.get(self.media_type, ".mp4")
+
+
+_VIDEO_EXTENSIONS: Final = {"video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm"}
+
+
+def _inline_video(video: CapturedVideo, what: str) -> str | Upload:
+    """A video as a data URI, or as an ``Upload`` where the data URI would be over Runway's
+    5 MiB (a video cannot be re-encoded smaller without changing what is asked of it)."""
+    uri_chars = len(f"data:{video.media_type};base64,") + (len(video.data) + 2) // 3 * 4
+    if uri_chars > MAX_DATA_URI_CHARS:
+        return Upload(video.data, video.media_type, what)
     encoded = base64.b64encode(video.data).decode("ascii")
-    uri = f"data:{video.media_type};base64,{encoded}"
-    if len(uri) > MAX_DATA_URI_CHARS:
-        raise EngineError(
-            f"The {what} is too large to send to Runway: {len(uri)} characters as a data URI, "
-            f"over Runway's limit of {MAX_DATA_URI_CHARS} (5 MiB); vidgen does not yet upload "
-            "inputs to Runway.",
-            name="InputTooLarge",
-        )
-    return uri
+    return f"data:{video.media_type};base64,{encoded}"
 
 
 def _inline(image: CapturedImage, what: str) -> str:
