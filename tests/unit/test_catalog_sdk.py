@@ -75,6 +75,7 @@ class SdkModel:
     name: str
     ratios: frozenset[str] | None  # None: the endpoint takes no ratio for this model
     durations: frozenset[int] | None  # None: the SDK fixes none
+    prompt_required: bool  # promptText is Required
 
 
 def literals(hint: object) -> list[object]:
@@ -125,6 +126,8 @@ def sdk_models() -> list[SdkModel]:
                     durations=frozenset(map(int, durations))  # type: ignore[call-overload]
                     if durations
                     else stated_range(module, params),
+                    prompt_required="prompt_text" in hints
+                    and typing.get_origin(hints["prompt_text"]) is typing_extensions.Required,
                 )
             )
     return found
@@ -190,6 +193,26 @@ def test_each_video_to_video_model_takes_its_video_and_references_as_the_sdk_say
     assert spec.video_name_in("runway", "videoUri") == input_video_field(params), spec.id
     if "references" not in hints:
         assert spec.max_references == 0, f"{spec.id}: the SDK gives it no references"
+
+
+@pytest.mark.parametrize(
+    "sdk",
+    [m for m in SDK if m.kind in (Kind.IMAGE_TO_VIDEO, Kind.VIDEO_TO_VIDEO)],
+    ids=lambda m: f"{m.endpoint}:{m.name}",
+)
+def test_a_prompt_is_required_with_an_input_where_the_sdk_requires_promptText(
+    sdk: SdkModel,
+) -> None:
+    spec = RUNWAY[sdk.name]
+    assert (sdk.kind in spec.prompt_required) == sdk.prompt_required, spec.id
+
+
+def test_the_sdk_requires_promptText_of_some_models_only() -> None:
+    # A guard on SdkModel.prompt_required: runwayml 5.24 requires it of gen4.5's image to
+    # video, and not of gen4_turbo's.
+    required = {(m.endpoint, m.name): m.prompt_required for m in SDK}
+    assert required[("image_to_video", "gen4.5")] is True
+    assert required[("image_to_video", "gen4_turbo")] is False
 
 
 def test_the_sdk_names_both_spellings_of_an_input_video() -> None:

@@ -24,6 +24,7 @@ The shape of a file (every key but ``id``, ``title``, ``sizes``, ``default_ratio
     sizes = "gen4"                         # or an inline table ratio → [width, height]
     ratio_names = "size"                   # Runway's `ratio`: "1280:720" (size) or "16:9"
     video_names = { runway = "promptVideo" }   # the input video's field, where not `videoUri`
+    prompt_required = ["video_to_video"]       # kinds that need a prompt even with an input
     ratios_by_kind = { text_to_video = ["16:9", "9:16"] }
     default_ratio = "16:9"
     durations = { min = 2, max = 10 }      # or a list: [5, 10]
@@ -138,6 +139,7 @@ class _Entry(_Strict):
     sizes: str | dict[str, Size]
     ratio_names: RatioNames = "size"
     ratios_by_kind: dict[Kind, list[str]] = Field(default_factory=dict)
+    prompt_required: list[Kind] = Field(default_factory=list)
     default_ratio: str
     durations: list[Annotated[int, Field(gt=0)]] | _Range
     default_duration: int
@@ -199,6 +201,9 @@ def _spec(
         unknown = [r for r in ratios if r not in frame_sizes]
         if unknown:
             raise ValueError(f"ratios_by_kind.{kind}: {', '.join(unknown)} not among sizes")
+    stray = [str(k) for k in entry.prompt_required if k not in entry.kinds]
+    if stray:
+        raise ValueError(f"prompt_required: the model does not take {', '.join(stray)} (kinds)")
     if isinstance(entry.durations, _Range):
         durations = tuple(range(entry.durations.min, entry.durations.max + 1))
     else:
@@ -254,6 +259,7 @@ def _spec(
         if entry.retired is None
         else Retirement(entry.retired.on.isoformat(), entry.retired.engine, entry.retired.note),
         ratios_by_kind=MappingProxyType({k: tuple(v) for k, v in entry.ratios_by_kind.items()}),
+        prompt_required=frozenset(entry.prompt_required),
         ratio_names=entry.ratio_names,
         listed=entry.listed,
         prices_checked=None if checked is None else checked.isoformat(),

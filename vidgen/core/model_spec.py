@@ -100,6 +100,10 @@ class ModelSpec:
     ratios_by_kind: Mapping[Kind, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    #: The kinds that need a prompt even with an image or a video to work from (Runway's
+    #: gen4.5 and Kling O3 video to video, where the SDK types ``promptText`` as required). Text
+    #: to video always needs one.
+    prompt_required: frozenset[Kind] = frozenset()
     #: See ``RatioNames``.
     ratio_names: RatioNames = "size"
     #: See ``Listing``.

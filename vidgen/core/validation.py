@@ -132,6 +132,8 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
             errors.append(FieldError("first_image", f"is required for {spec.id}"))
         if request.first_image is None and not request.prompt.strip():
             errors.append(FieldError("prompt", "is required when no image is given"))
+        elif kind in spec.prompt_required and not request.prompt.strip():
+            errors.append(FieldError("prompt", f"is required for {spec.id}"))
         if request.last_image is not None and not spec.accepts_last_image:
             errors.append(FieldError("last_image", f"{spec.id} does not accept a last frame"))
         if request.last_image is not None and request.first_image is None:
@@ -139,6 +141,8 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
         taken: tuple[str, ...] = ("first_image", "last_image")
     else:
         taken = _REQUIRED_INPUTS[kind]
+        if kind in spec.prompt_required and not request.prompt.strip():
+            errors.append(FieldError("prompt", f"is required for {spec.id}'s {_words(kind)}"))
         errors += [
             FieldError(name, f"is required for {_words(kind)}")
             for name in taken
