@@ -127,3 +127,18 @@ def test_a_forged_webhook_is_refused_and_wakes_nothing(
     assert fake.hooks == [204]
     assert pokes(server, gen_id) == 1
     assert fake.only_job().polls == 1
+
+
+def test_a_server_killed_while_waiting_for_the_hook_resumes_its_request_and_the_hook_wakes_it(
+    hooked: tuple[dict[str, FakeHost], LiveServer],
+) -> None:
+    fake, server, gen_id, _ = held_job(hooked, "replicate")
+    server.kill()  # SIGKILL while the worker waits for the hook
+    server.start()
+    # The dead worker's lease (4 s here) expires; the attempt that resumes polls first.
+    wait_until(lambda: fake.only_job().polls == 1, "the resumed attempt's poll", timeout=30)
+    fake.hold = False
+    assert finish(server, gen_id, timeout=30)["status"] == "completed"
+    assert fake.hooks == [204]
+    assert fake.creations == 1
+    assert fake.only_job().polls == 2  # the resume's, and the one the hook woke
