@@ -298,6 +298,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between two polls of one upstream task (Runway asks for ≥ 5).",
     )
+    webhook_poll_interval: float = Field(
+        30.0,
+        gt=0,
+        description="With `VIDGEN_PUBLIC_URL` set, seconds between two polls of a fal or "
+        "Replicate job, whose webhook wakes the poll at once: a safety net for a lost hook.",
+    )
     upstream_backoff_seconds: float = Field(
         1.0,
         gt=0,

@@ -23,6 +23,7 @@ from vidgen.core.catalog import Catalog
 from vidgen.core.engine import Engine
 from vidgen.core.keys import ApiKey
 from vidgen.core.storage import Storage, remove_outputs
+from vidgen.engines.upstream import UpstreamEngine
 from vidgen.media.capture import VideoCapture
 from vidgen.media.fetch import FetchError, SafeFetcher
 from vidgen.service import (
@@ -31,6 +32,7 @@ from vidgen.service import (
     GenerationService,
     Links,
     Live,
+    ProviderHooks,
     Service,
     Uploads,
     UsageService,
@@ -133,6 +135,15 @@ class Runtime:
             queue=jobs,
             checks={"database": db.ping, "storage": storage.check},
             uploads=uploads,
+            hooks=ProviderHooks(
+                jobs,
+                server_secret,
+                {
+                    name: engine.verify_hook
+                    for name, engine in engines.items()
+                    if isinstance(engine, UpstreamEngine) and engine.receives_hooks
+                },
+            ),
         )
         runtime = cls(
             settings=settings,

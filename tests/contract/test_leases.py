@@ -99,3 +99,20 @@ async def test_a_stored_job_wakes_a_waiting_worker(backend: Backend) -> None:
     await asyncio.sleep(0)  # the slot is waiting now
     await backend.generations.create(new_job(key.id))
     await asyncio.wait_for(waiting, 10)
+
+
+async def test_a_providers_webhook_reaches_the_running_jobs_heartbeat_and_no_ended_job(
+    backend: Backend,
+) -> None:
+    key, _ = await backend.keys.create("a")
+    gen = await backend.generations.create(new_job(key.id))
+    assert await backend.jobs.poke(gen.id)  # queued (a worker died): counted, harmless
+    await backend.jobs.claim_next("w", lease_seconds=30)
+    assert await backend.jobs.poke(gen.id)
+    beat = await backend.jobs.heartbeat(gen.id, "w", lease_seconds=30, progress=0.1)
+    assert beat.owned and beat.pokes == 2
+    # Reading it does not reset it: the worker wakes on a rise, so two API processes can count.
+    assert (await backend.jobs.heartbeat(gen.id, "w", lease_seconds=30, progress=0.1)).pokes == 2
+    await backend.jobs.complete(gen.id, "w", OUTPUT)
+    assert not await backend.jobs.poke(gen.id)
+    assert not await backend.jobs.poke("no-such-job")

@@ -13,13 +13,17 @@
 - ``GET /{owner}/{app}/requests/{id}``: the result ``{"video": {"url", "content_type", …}}`` with
   a link that expires, or the request's error (422, 500), or 400 while it is unfinished;
 - ``PUT /{owner}/{app}/requests/{id}/cancel``: 202 ``CANCELLATION_REQUESTED`` for an unfinished
-  request, 400 ``ALREADY_COMPLETED`` for a finished one.
+  request, 400 ``ALREADY_COMPLETED`` for a finished one;
+- webhooks: a submit with ``?fal_webhook=<url>`` has ``{request_id, gateway_request_id,
+  status: "OK"|"ERROR", payload, error}`` POSTed there once the request is done (unsigned here:
+  fal's ED25519 signature is not checked by vidgen).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -132,7 +136,12 @@ class FakeFal(FakeHost):
         errors = input_errors(endpoint, body)
         if errors:
             return JSONResponse({"detail": errors}, status_code=422)
-        job = self.create(endpoint, body, str(body.get("prompt", "")))
+        job = self.create(
+            endpoint,
+            body,
+            str(body.get("prompt", "")),
+            hook=request.query_params.get("fal_webhook"),
+        )
         return JSONResponse(
             {"request_id": job.id, **self._urls(job), "queue_position": 0, "status": "IN_QUEUE"}
         )
@@ -203,6 +212,23 @@ class FakeFal(FakeHost):
                 }
             }
         )
+
+    def send_hook(self, job: FakeJob) -> httpx.Response | None:
+        assert job.hook is not None
+        ok = job.outcome == "succeeded"
+        payload: dict[str, Any] = (
+            {"video": {"url": self.output_url(job), "content_type": "video/mp4"}}
+            if ok
+            else {"detail": [{"loc": ["body"], "msg": job.outcome, "type": job.outcome}]}
+        )
+        body = {
+            "request_id": job.id,
+            "gateway_request_id": job.id,
+            "status": "OK" if ok else "ERROR",
+            "payload": payload,
+            "error": None if ok else f"The request ended {job.outcome}",
+        }
+        return httpx.post(job.hook, json=body, timeout=10)
 
     async def _cancel(self, request: Request) -> Response:
         refused, _ = await self.gate(request)

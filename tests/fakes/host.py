@@ -11,7 +11,11 @@ its provider's published shape. What every one of them lets a test script:
 - ``output_ttl``: output links expire after this many seconds (``expire_outputs()``: at once);
 - a prompt can steer its own job: ``[fail]`` ends it failed, ``[unsafe]`` ends it with the
   provider's safety refusal, ``[cancelled]`` ends it cancelled by the provider;
-- ``creations`` counts the jobs created (the one number the crash tests care about).
+- ``creations`` counts the jobs created (the one number the crash tests care about);
+- ``runs_alone = True``: jobs walk to their end on their own (not one step a poll; ``hold``
+  still stops them) and the stand-in then calls the job's webhook, if its create named one, in
+  its provider's shape (``send_hook``); ``hooks`` records each call's status. ``job.polls``
+  counts the status reads either way.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import httpx
 import numpy as np
 import uvicorn
 from starlette.applications import Starlette
@@ -48,6 +53,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any
+    query: str = ""
 
 
 @dataclass
@@ -62,6 +68,7 @@ class FakeJob:
     fate: str = "succeeded"  # how it ends, unless cancelled first: what its prompt asked
     outcome: str = "running"  # running, then succeeded, failed, unsafe or cancelled
     polls: int = 0
+    hook: str | None = None  # the webhook URL its create named
 
     @property
     def progress(self) -> float:
@@ -84,6 +91,8 @@ class FakeHost:
         self.requests: list[Recorded] = []
         self.creations = 0
         self.hold = False
+        self.runs_alone = False
+        self.hooks: list[int] = []
         self.output_ttl = 3600.0
         self.key = self.api_key
         self._faults: deque[tuple[int, str, str | None, Any]] = deque()
@@ -118,6 +127,8 @@ class FakeHost:
             self._faults.clear()
             self.creations = 0
             self.hold = False
+            self.runs_alone = False
+            self.hooks.clear()
             self.output_ttl = 3600.0
             self.key = self.api_key
             self._expired = False
@@ -190,7 +201,13 @@ class FakeHost:
             body = None
         with self._lock:
             self.requests.append(
-                Recorded(request.method, request.url.path, dict(request.headers), body)
+                Recorded(
+                    request.method,
+                    request.url.path,
+                    dict(request.headers),
+                    body,
+                    request.url.query,
+                )
             )
             fault = None
             if self._faults and request.url.path.startswith(self._faults[0][1]):
@@ -204,8 +221,25 @@ class FakeHost:
             return self.unauthorized(), body
         return None, body
 
-    def create(self, model: str, body: dict[str, Any], prompt: str) -> FakeJob:
-        job = FakeJob(id=uuid.uuid4().hex[:16], model=model, body=body)
+    def send_hook(self, job: FakeJob) -> httpx.Response | None:
+        """Call the job's webhook, in the provider's shape, now that it ended."""
+        return None
+
+    def _run_alone(self, job: FakeJob) -> None:
+        while self.hold and job.outcome == "running":
+            time.sleep(0.02)
+        if job.outcome == "running":
+            job.step = 4
+            job.outcome = job.fate
+        if job.hook is not None:
+            answer = self.send_hook(job)
+            with self._lock:
+                self.hooks.append(answer.status_code if answer is not None else 0)
+
+    def create(
+        self, model: str, body: dict[str, Any], prompt: str, *, hook: str | None = None
+    ) -> FakeJob:
+        job = FakeJob(id=uuid.uuid4().hex[:16], model=model, body=body, hook=hook)
         for directive, fate in (("[fail]", "failed"), ("[unsafe]", "unsafe")):
             if directive in prompt:
                 job.fate = fate
@@ -214,13 +248,15 @@ class FakeHost:
         with self._lock:
             self.jobs[job.id] = job
             self.creations += 1
+        if self.runs_alone:
+            threading.Thread(target=self._run_alone, args=(job,), daemon=True).start()
         return job
 
     def advance(self, job: FakeJob) -> None:
         """One poll's step: queued → running ×3 → the job's fate. Held jobs stop at the first
         running step."""
         job.polls += 1
-        if job.outcome != "running" or (self.hold and job.step >= 1):
+        if self.runs_alone or job.outcome != "running" or (self.hold and job.step >= 1):
             return
         job.step += 1
         if job.step >= 4:

@@ -9,14 +9,24 @@ loopback (``tests/fakes/host.py`` has what every stand-in shares and lets a test
 - ``GET /v1/predictions/{id}``: ``starting`` → ``processing`` (logs with a progress bar: 25%,
   50%, 75%) → ``succeeded`` with ``output`` a link that expires (Replicate's, after an hour), or
   ``failed`` (``error``; a safety refusal reads E005), or ``canceled``;
-- ``POST /v1/predictions/{id}/cancel``: cancels an unfinished prediction; 200 with it.
+- ``POST /v1/predictions/{id}/cancel``: cancels an unfinished prediction; 200 with it;
+- webhooks: a create's ``webhook`` is POSTed the prediction JSON on the events of its
+  ``webhook_events_filter`` (all four when absent; this stand-in sends ``completed`` only, when
+  the prediction ends), signed with Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
+  ``webhook-signature``) under the account's secret, which ``GET /v1/webhooks/default/secret``
+  returns as ``{"key": "whsec_…"}``.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+from standardwebhooks import Webhook
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -98,9 +108,12 @@ def input_problems(model: str, given: object) -> list[str]:
 class FakeReplicate(FakeHost):
     api_key = FAKE_TOKEN
     name = "Replicate"
+    #: The account's webhook signing secret.
+    hook_secret = "whsec_" + base64.b64encode(b"replicate stand-in signing key!!").decode()
 
     def routes(self) -> list[Route]:
         return [
+            Route("/v1/webhooks/default/secret", self._signing_secret, methods=["GET"]),
             Route("/v1/models/{owner}/{model}/predictions", self._create, methods=["POST"]),
             Route("/v1/predictions/{job_id}", self._get, methods=["GET"]),
             Route("/v1/predictions/{job_id}/cancel", self._cancel, methods=["POST"]),
@@ -154,8 +167,34 @@ class FakeReplicate(FakeHost):
         if issues:
             return problem(422, "Input validation failed", "\n".join(f"- {i}" for i in issues))
         assert isinstance(given, dict)
-        job = self.create(model, given, str(given.get("prompt", "")))
+        hook = body.get("webhook")
+        events = body.get("webhook_events_filter") or ["start", "output", "logs", "completed"]
+        job = self.create(
+            model,
+            given,
+            str(given.get("prompt", "")),
+            hook=hook if isinstance(hook, str) and "completed" in events else None,
+        )
         return JSONResponse(self.prediction(job), status_code=201)
+
+    async def _signing_secret(self, request: Request) -> Response:
+        refused, _ = await self.gate(request)
+        if refused is not None:
+            return refused
+        return JSONResponse({"key": self.hook_secret})
+
+    def send_hook(self, job: FakeJob) -> httpx.Response | None:
+        assert job.hook is not None
+        body = json.dumps(self.prediction(job))
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        at = datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": Webhook(self.hook_secret).sign(msg_id, at, body),
+        }
+        return httpx.post(job.hook, content=body, headers=headers, timeout=10)
 
     async def _get(self, request: Request) -> Response:
         refused, _ = await self.gate(request)

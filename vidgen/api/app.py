@@ -36,6 +36,7 @@ from vidgen.api import (
     openai,
     ops,
     playground,
+    provider_hooks,
     runway,
     runway_create,
     runway_uploads,
@@ -407,6 +408,7 @@ def create_app(
         ops.router,
         docs.router,
         playground.router,
+        provider_hooks.router,
     ]
     for router in routers:
         app.include_router(router)  # no prefix: FastPaths matches the routes' own paths

@@ -181,6 +181,12 @@ class EngineContext(ABC):
         instead of cancelling it."""
         return False
 
+    def take_poke(self) -> bool:
+        """True (once) when the provider's webhook for this job arrived since the last call:
+        an engine waiting between two polls of an upstream task polls at once. Only a hint:
+        the status still comes from the provider's API. Safe to call from any thread."""
+        return False
+
     def raise_if_cancelled(self) -> None:
         if self.cancelled:
             raise JobCancelled()

@@ -166,6 +166,9 @@ class Ending(StrEnum):
 class Heartbeat:
     owned: bool  # False: the lease was lost (expired and taken over, or the job ended)
     cancel_requested: bool
+    #: How many provider webhooks arrived for the job so far (``JobQueue.poke``): a rise since
+    #: the last heartbeat wakes the engine's poll.
+    pokes: int = 0
 
 
 @dataclass(frozen=True)

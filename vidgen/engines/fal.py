@@ -20,6 +20,13 @@ that vidgen never learns of, so cannot cancel, and the retries would run outside
 limit and cancel. Its queue host is also fixed when the module is imported. The queue API is
 four documented calls, so vidgen speaks it with httpx, as the aimlapi engine does.
 
+Webhooks: with ``VIDGEN_PUBLIC_URL`` set, the submit names vidgen's callback URL
+(``?fal_webhook=``, what fal-client's ``webhook_url`` sends); fal POSTs ``{request_id, status:
+OK|ERROR, payload}`` there when the request is done, which only wakes the poll
+(``upstream.UpstreamEngine``). fal also signs its hooks (ED25519, keys from a JWKS it publishes);
+vidgen does not check that signature: the token in the URL already keeps strangers out, and the
+hook decides nothing, the next poll does.
+
 Progress: fal reports a queue position (shown as ``queued``) and runner logs, not a fraction;
 new log lines go to vidgen's log with the request id. A request that fails reports ``error`` on
 its COMPLETED status; ``error_type: content_policy_violation`` is ``SafetyRefused``.
@@ -89,6 +96,7 @@ class FalEngine(HostedEngine):
     client_module = "httpx"  # no extra client: see the module docstring
     client_package = "httpx"
     models: ClassVar[Mapping[str, HostedModel]] = FAL_MODELS
+    receives_hooks = True
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -118,7 +126,14 @@ class FalEngine(HostedEngine):
     async def create_task(self, job: EngineJob) -> str:
         endpoint = self.endpoint(job)
         body = await asyncio.to_thread(fal_input, job, endpoint, self.duration(job))
-        answer = await self._call("POST", f"/{endpoint}", f"submitting to {endpoint}", json=body)
+        hook = self.hook_url(job.id)
+        answer = await self._call(
+            "POST",
+            f"/{endpoint}",
+            f"submitting to {endpoint}",
+            json=body,
+            params={"fal_webhook": hook} if hook else None,
+        )
         request_id = answer.get("request_id") if isinstance(answer, dict) else None
         if not isinstance(request_id, str) or not request_id:
             raise EngineError("fal accepted the request but returned no id.", name="BadUpstream")

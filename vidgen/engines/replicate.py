@@ -20,6 +20,11 @@ The loop around them (record the id, resume, retry, copy the output) is
   cancel can interrupt the wait. Its creates (POST) it never retries.
 - **Outputs** are ``replicate.delivery`` links that expire after an hour; the video is copied
   into vidgen's storage the moment the prediction succeeds.
+- **Webhooks**: with ``VIDGEN_PUBLIC_URL`` set, the create names vidgen's callback URL
+  (``webhook``) for the ``completed`` event only (``start`` fires at create, ``output`` and
+  ``logs`` would cost a poll each). A hook only wakes the poll (``upstream.UpstreamEngine``);
+  its Standard Webhooks signature is checked with the client's ``Webhooks.validate`` against the
+  account's secret (``GET /v1/webhooks/default/secret``, read once and kept).
 - **Progress** comes from the prediction's logs, parsed by the client (``Prediction.progress``:
   the last ``NN%|…| i/n`` bar a model prints).
 - **Safety**: a prediction that fails with Replicate's E005 ("flagged as sensitive") ends as
@@ -29,6 +34,7 @@ The loop around them (record the id, resume, retry, copy the output) is
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -55,14 +61,19 @@ from vidgen.settings import Settings
 
 if TYPE_CHECKING:
     from replicate.client import Client as ReplicateClient
+    from replicate.webhook import WebhookSigningSecret
 
 __all__ = ["REPLICATE_MODELS", "ReplicateEngine", "prediction_status", "replicate_input"]
+
+log = logging.getLogger(__name__)
 
 REPLICATE: Final = Provider("Replicate", credential="REPLICATE_API_TOKEN", thing="prediction")
 #: Replicate takes a file input as a data URI; its docs advise a URL above a few MB, and vidgen
 #: has no public URL to offer, so an image is re-encoded to stay well under that.
 MAX_DATA_URI_CHARS: Final = 4_000_000
 _TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
+#: How old a hook's timestamp may be, in seconds (the Standard Webhooks libraries' default).
+_HOOK_TOLERANCE: Final = 300
 #: Words of Replicate's content refusal (error code E005).
 _SAFETY_MARKERS: Final = ("E005", "flagged as sensitive")
 
@@ -91,10 +102,12 @@ class ReplicateEngine(HostedEngine):
     client_module = "replicate"
     client_package = "replicate"
     models: ClassVar[Mapping[str, HostedModel]] = REPLICATE_MODELS
+    receives_hooks = True
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._client: ReplicateClient | None = None
+        self._hook_secret: WebhookSigningSecret | None = None
 
     def credential(self) -> SecretStr | None:
         return self.settings.replicate_api_token
@@ -130,10 +143,19 @@ class ReplicateEngine(HostedEngine):
 
     async def create_task(self, job: EngineJob) -> str:
         body = await asyncio.to_thread(replicate_input, job, self.endpoint(job))
+        hook = self.hook_url(job.id)
         with translate_errors(f"creating the {self.endpoint(job)} prediction"):
-            prediction = await self.client.models.predictions.async_create(
-                model=self.endpoint(job), input=body
-            )
+            if hook is None:
+                prediction = await self.client.models.predictions.async_create(
+                    model=self.endpoint(job), input=body
+                )
+            else:
+                prediction = await self.client.models.predictions.async_create(
+                    model=self.endpoint(job),
+                    input=body,
+                    webhook=hook,
+                    webhook_events_filter=["completed"],
+                )
         task_id = prediction.id
         if not isinstance(task_id, str) or not task_id:
             raise EngineError(
@@ -155,6 +177,29 @@ class ReplicateEngine(HostedEngine):
     async def cancel_task(self, task_id: str) -> None:
         with translate_errors(f"cancelling prediction {task_id}"):
             await self.client.predictions.async_cancel(task_id)
+
+    async def verify_hook(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        from replicate.webhook import Webhooks
+
+        try:
+            if self._hook_secret is None:
+                with translate_errors("reading the webhook signing secret"):
+                    self._hook_secret = await self.client.webhooks.default.async_secret()
+            Webhooks.validate(
+                headers=dict(headers),
+                body=body.decode(),
+                secret=self._hook_secret,
+                tolerance=_HOOK_TOLERANCE,
+            )
+        except (EngineError, TransientUpstreamError) as exc:
+            # Refused for now: the next poll (VIDGEN_WEBHOOK_POLL_INTERVAL) still comes.
+            log.warning("Replicate's webhook secret could not be read", extra={"error": str(exc)})
+            return False
+        except ValueError:  # the client's WebhookValidationError, bad base64, not UTF-8
+            # The secret may have been rotated: read it again for the next hook.
+            self._hook_secret = None
+            return False
+        return True
 
 
 @contextmanager

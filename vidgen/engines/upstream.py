@@ -20,6 +20,11 @@ Rules that hold for every provider:
   exhausted quota have their own names. A task the provider reports FAILED is never retried.
 - **Cancel.** A client's cancel deletes the upstream task, then the job ends cancelled. A worker
   that stops or loses its lease (``ctx.handing_back``) leaves the task alone for the next attempt.
+- **Webhooks.** A provider that sends them (``receives_hooks``: fal, Replicate) is given a
+  callback URL at create when ``VIDGEN_PUBLIC_URL`` is set (``core.provider_hooks``). A hook
+  only wakes the wait between two polls (``EngineContext.take_poke``); the status and the
+  output still come from a poll, so a forged or replayed hook costs one poll at most. With hooks
+  on, polls come every ``VIDGEN_WEBHOOK_POLL_INTERVAL`` s, a safety net for a lost hook.
 - **Outputs.** Provider URLs expire (Runway's in 24–48 h), so the file is copied through the
   ``SafeFetcher`` (SSRF rules, size cap) and must probe as a playable video before it is stored.
 """
@@ -30,12 +35,13 @@ import asyncio
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Final, TypeVar
 
+from vidgen.core.provider_hooks import hook_url
 from vidgen.engines.base import Engine, EngineContext, EngineJob, EngineResult
 from vidgen.engines.policy import TransientUpstreamError, backoff_delay, parse_retry_after
 from vidgen.errors import EngineError, JobCancelled, RetryableEngineError
@@ -100,6 +106,8 @@ class UpstreamEngine(Engine):
     """
 
     provider: ClassVar[str] = "the upstream service"
+    #: Whether the provider calls a webhook when a task ends (see the module docstring).
+    receives_hooks: ClassVar[bool] = False
 
     _fetcher: SafeFetcher | None = None
 
@@ -117,6 +125,26 @@ class UpstreamEngine(Engine):
 
     async def close_client(self) -> None:
         """Close the subclass's HTTP client, if it made one."""
+
+    def hook_url(self, job_id: str) -> str | None:
+        """The callback URL to give the provider for ``job_id``, or None: the provider sends
+        no webhooks, or vidgen has no public URL for it to reach."""
+        public_url = self.settings.public_url
+        if not self.receives_hooks or not public_url:
+            return None
+        return hook_url(public_url, self.settings.link_secret(), self.name, job_id)
+
+    async def verify_hook(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """Whether a webhook that carried a valid vidgen token is also signed by the provider,
+        where the provider signs and its client can check it. Default: no signature to check."""
+        return True
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between two polls: longer when the provider's webhook wakes the poll."""
+        if self.receives_hooks and self.settings.public_url:
+            return self.settings.webhook_poll_interval
+        return self.settings.upstream_poll_interval
 
     @property
     def fetcher(self) -> SafeFetcher:
@@ -164,7 +192,7 @@ class UpstreamEngine(Engine):
             task_id = await self._retrying(ctx, deadline, "create", lambda: self.create_task(job))
             await self._record(ctx, task_id)
             # A task is never done at once, and Runway asks for at most one poll per 5 s.
-            await self._pause(ctx, self.settings.upstream_poll_interval)
+            await self._pause(ctx, self.poll_interval, wake_on_hook=True)
         try:
             return await self._follow(ctx, task_id, deadline)
         except JobCancelled:
@@ -228,7 +256,7 @@ class UpstreamEngine(Engine):
                 )
             else:
                 raise JobCancelled(f"The generation was cancelled at {self.provider}.")
-            await self._pause(ctx, self.settings.upstream_poll_interval)
+            await self._pause(ctx, self.poll_interval, wake_on_hook=True)
 
     async def _copy_output(
         self, ctx: EngineContext, status: TaskStatus, deadline: float
@@ -295,13 +323,15 @@ class UpstreamEngine(Engine):
                 ctx.raise_if_cancelled()
 
     @staticmethod
-    async def _pause(ctx: EngineContext, seconds: float) -> None:
-        """Sleep, but wake up within a fraction of a second when the job is cancelled. (The
-        context's cancel flag is thread-safe but not awaitable, hence the short naps.)"""
+    async def _pause(ctx: EngineContext, seconds: float, *, wake_on_hook: bool = False) -> None:
+        """Sleep, but wake up within a fraction of a second when the job is cancelled, or (a
+        wait between polls) when the provider's webhook arrived. (The context's flags are
+        thread-safe but not awaitable, hence the short naps.) A retry's backoff is not cut
+        short by a hook: the provider asked for that wait."""
         end = time.monotonic() + seconds
         while True:
             left = end - time.monotonic()
-            if left <= 0 or ctx.cancelled:
+            if left <= 0 or ctx.cancelled or (wake_on_hook and ctx.take_poke()):
                 return
             await asyncio.sleep(min(left, _PAUSE_SLICE))
 

@@ -9,6 +9,7 @@ it from the adapters that the settings choose.
     service.admin         API keys managed over HTTP, by admin keys
     service.usage         usage summed from the credit ledger and the jobs
     service.catalog       the models, their rules and prices, and the routing in force
+    service.hooks         providers' webhooks (fal, Replicate): they wake a job's poll
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from vidgen.service.admin import Admin, NewKey
 from vidgen.service.generations import GenerationService, Submission
 from vidgen.service.links import Download, Links
 from vidgen.service.live import Live, LiveEvent, QueueEstimate
+from vidgen.service.provider_hooks import ProviderHooks
 from vidgen.service.uploads import Uploads
 from vidgen.service.usage import UsageService
 from vidgen.settings import Settings
@@ -35,6 +37,7 @@ __all__ = [
     "Live",
     "LiveEvent",
     "NewKey",
+    "ProviderHooks",
     "QueueEstimate",
     "Service",
     "Submission",
@@ -58,6 +61,8 @@ class Service:
     checks: dict[str, Ping]
     #: Ephemeral uploads (Runway's ``runway://`` URIs); None where a server has none.
     uploads: Uploads | None = None
+    #: Providers' webhooks; None where a server was built without them (tests).
+    hooks: ProviderHooks | None = None
 
     def routing(self) -> dict[str, str]:
         """Each model id and the engine that serves it."""

@@ -130,7 +130,14 @@ class JobStore:
         )
         if row is None:
             return Heartbeat(owned=False, cancel_requested=False)
-        return Heartbeat(owned=True, cancel_requested=bool(row.cancel_requested))
+        return Heartbeat(
+            owned=True, cancel_requested=bool(row.cancel_requested), pokes=int(row.pokes or 0)
+        )
+
+    async def poke(self, job_id: str) -> bool:
+        """Count a provider's webhook for the job; False when it is not queued or running."""
+        statement = queue_sql.poke(job_id)
+        return await self.db.write(lambda conn: conn.execute(statement).rowcount == 1, single=True)
 
     async def save_engine_state(self, job_id: str, worker: str, state: dict[str, Any]) -> bool:
         return await self._update_owned(

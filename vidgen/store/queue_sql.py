@@ -73,6 +73,7 @@ __all__ = [
     "lock_key",
     "overdue",
     "owned",
+    "poke",
     "recent_runs",
     "release",
     "requeue",
@@ -296,8 +297,21 @@ HEARTBEAT = (
         waiting=bindparam("waiting", type_=Boolean()),
         updated_at=_NOW,
     )
-    .returning(jobs.c.cancel_requested)
+    .returning(jobs.c.cancel_requested, jobs.c.pokes)
 )
+
+
+def poke(job_id: str) -> Any:
+    """A provider's webhook for an active job: one more poke, which its worker's heartbeat
+    reads (the API and the worker may be different processes)."""
+    return (
+        update(jobs)
+        .where(
+            jobs.c.id == job_id,
+            jobs.c.status.in_([Status.QUEUED.value, Status.GENERATING.value]),
+        )
+        .values(pokes=jobs.c.pokes + 1)
+    )
 
 
 def update_owned(**values: Any) -> Any:

@@ -145,6 +145,9 @@ jobs = Table(
     Column("lease_owner", String(100), nullable=True),
     Column("lease_expires_at", UTCDateTime, nullable=True),
     Column("cancel_requested", Boolean, nullable=False, default=False),
+    # Provider webhooks received for the job: its worker's heartbeat wakes the poll on a rise.
+    # Server default only: a row written by an older revision's columns must still insert.
+    Column("pokes", Integer, nullable=False, server_default="0"),
     Column("engine_state", JSON, nullable=True),  # e.g. the upstream task id, for resuming
     Column("error_name", String(100), nullable=True),
     Column("error_message", Text, nullable=True),

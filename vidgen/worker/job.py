@@ -62,6 +62,7 @@ class JobContext(EngineContext):
         self.waiting = False
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        self._poke = threading.Event()
         self.lease_lost = False
         self.releasing = False  # worker shutdown: hand the job back instead of cancelling it
 
@@ -86,6 +87,15 @@ class JobContext(EngineContext):
     @property
     def handing_back(self) -> bool:
         return self.releasing or self.lease_lost
+
+    def poke(self) -> None:
+        self._poke.set()
+
+    def take_poke(self) -> bool:
+        if not self._poke.is_set():
+            return False
+        self._poke.clear()
+        return True
 
     def stop(self, *, lease_lost: bool = False, releasing: bool = False) -> None:
         self.lease_lost = self.lease_lost or lease_lost
@@ -267,6 +277,9 @@ class JobRun:
         interval = min(1.0, self.settings.lease_seconds / 3)
         failures = 0
         cancelled_at: float | None = None
+        # Each attempt starts from 0: after a crash, earlier hooks wake the resumed poll once
+        # more, which costs one poll and nothing else.
+        pokes_seen = 0
         # Runs until run() cancels it, after the job is settled.
         while True:
             await asyncio.sleep(interval)
@@ -290,6 +303,9 @@ class JobRun:
                 if beat.cancel_requested and not ctx.cancelled and not engine_task.done():
                     log.info("cancel requested; stopping the engine")
                     ctx.stop()
+                if beat.pokes > pokes_seen:
+                    pokes_seen = beat.pokes
+                    ctx.poke()
             except Exception:
                 # The database may be restarting. The lease is not presumed lost: every write
                 # is fenced on it, so carrying on is safe, and the database will say "not

@@ -101,7 +101,17 @@ class MemoryJobQueue:
             row.progress = max(row.progress, float(progress))
             row.waiting = bool(waiting)
             row.updated_at = now
-            return Heartbeat(owned=True, cancel_requested=row.cancel_requested)
+            return Heartbeat(owned=True, cancel_requested=row.cancel_requested, pokes=row.pokes)
+
+    async def poke(self, job_id: str) -> bool:
+        state = self._state
+        async with state.lock:
+            state.check_available()
+            row = state.jobs.get(job_id)
+            if row is None or row.status not in (Status.QUEUED.value, Status.GENERATING.value):
+                return False
+            row.pokes += 1
+            return True
 
     async def save_engine_state(self, job_id: str, worker: str, state: dict[str, Any]) -> bool:
         store = self._state

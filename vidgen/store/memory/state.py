@@ -101,6 +101,7 @@ class JobRow:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     cancel_requested: bool = False
+    pokes: int = 0
     engine_state: dict[str, Any] | None = None
     error_name: str | None = None
     error_message: str | None = None
