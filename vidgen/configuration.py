@@ -17,6 +17,7 @@ from vidgen.core.catalog import (
     ModelSpec,
 )
 from vidgen.core.engine import Engine
+from vidgen.engines.aimlapi_models import read_upstream_models
 from vidgen.engines.registry import UnknownEngine, build_engines, engine_class
 from vidgen.settings import Settings
 
@@ -108,17 +109,23 @@ def check_configuration(
 ) -> tuple[Catalog, dict[str, Engine]]:
     """Build the catalog and the routed engines (only those of ``models``, when given), or
     raise ConfigurationError saying what to set."""
-    if settings.aimlapi_models and not settings.upstream_url:
+    if (settings.aimlapi_models or settings.aimlapi_read_models) and not settings.upstream_url:
+        variable = (
+            "VIDGEN_AIMLAPI_MODELS" if settings.aimlapi_models else "VIDGEN_AIMLAPI_READ_MODELS"
+        )
         raise ConfigurationError(
-            "VIDGEN_AIMLAPI_MODELS names models of the aimlapi upstream, but none is configured: "
+            f"{variable} names models of the aimlapi upstream, but none is configured: "
             "set VIDGEN_UPSTREAM_URL and VIDGEN_UPSTREAM_KEY"
         )
+    passthrough = list(settings.aimlapi_models)
+    if settings.aimlapi_read_models:
+        passthrough += read_upstream_models(settings)
     try:
         # VIDGEN_ROUTES comes last, so it wins over a default (even when it names an alias).
         catalog = Catalog.build(
             routes=default_routes(settings) | settings.routes,
             files=settings.catalog_files,
-            passthrough=settings.aimlapi_models,
+            passthrough=passthrough,
         )
     except ConfigurationError:
         raise

@@ -156,6 +156,14 @@ class Settings(BaseSettings):
         f"{PASSTHROUGH_CREDITS_PER_SECOND} credits a second, and the upstream checks the rest. "
         "Needs `VIDGEN_UPSTREAM_URL`; checked at start-up.",
     )
+    aimlapi_read_models: bool = Field(
+        False,
+        description="Also read the upstream's own model list (`GET {VIDGEN_UPSTREAM_URL}/models`, "
+        "aimlapi's public list, which another vidgen serves too) when a process starts, and add "
+        "each video model there that vidgen's catalog lacks as `VIDGEN_AIMLAPI_MODELS` adds one. "
+        "The read gives up after about 10 s (a warning in the log): the process then starts with "
+        "`VIDGEN_AIMLAPI_MODELS` alone. Read again at each restart. Needs `VIDGEN_UPSTREAM_URL`.",
+    )
 
     fetch_allow_http: bool = Field(
         False, description="Allow plain `http://` image URLs (off: https only)."

@@ -7,7 +7,8 @@ other kinds are translated, nothing more: ``video_url`` (video to video), ``char
 ``reference`` (character performance), ``references`` (reference images), ``frame_size`` (a size
 in pixels, as the model's aspect ratio), and a model's own fields (``generate_audio``,
 ``negative_prompt``, ``resolution``, ``body_control``…) as the request's options, which the service
-checks against the model. Render out: a
+checks against the model. Any other field is handed over as sent (``extras``): the service keeps
+it for a model only the upstream knows and refuses it for any other. Render out: a
 ``Generation`` becomes the seeds' poll schema, errors become aimlapi's error body
 ``{message, path, requestId, statusCode, timestamp}`` plus per-field ``errors``.
 """
@@ -140,9 +141,18 @@ OPTION_FIELDS = (
 
 
 class CreateGeneration(BaseModel):
-    """Body of a create call. Unknown fields are refused, so a typo is an error, not ignored."""
+    """Body of a create call. A field this dialect does not name is handed to the service as
+    it was sent (``extras``), which refuses it with a 400 naming it (a typo is an error, not
+    ignored), unless the model is one only the upstream knows: then it goes upstream as sent."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "description": "Fields not listed here are refused (400 naming the field), except "
+            "for a model only the `aimlapi` engine's upstream knows (`passthrough` in "
+            "`/v1/models`): its own fields go to the upstream as sent."
+        },
+    )
 
     model: str = Field(
         ..., description="`runway/gen4_turbo` or `gen3a_turbo`.", examples=["runway/gen4_turbo"]
@@ -255,6 +265,7 @@ class CreateGeneration(BaseModel):
                 name: value for name in OPTION_FIELDS if (value := getattr(self, name)) is not None
             },
             dialect=DIALECT.name,
+            extras=dict(self.model_extra or {}),
             webhook_url=self.webhook_url,
             webhook_events=tuple(self.webhook_events) if self.webhook_events is not None else None,
             idempotency_key=idempotency_key,

@@ -29,6 +29,7 @@ from vidgen.api import (
     account,
     admin,
     aimlapi,
+    aimlapi_models,
     apiframe,
     docs,
     events,
@@ -398,7 +399,15 @@ def create_app(
     routers = [
         *(
             module.router
-            for module in (aimlapi, apiframe, runway, runway_create, runway_uploads, openai)
+            for module in (
+                aimlapi,
+                aimlapi_models,
+                apiframe,
+                runway,
+                runway_create,
+                runway_uploads,
+                openai,
+            )
         ),
         account.router,
         usage.router,

@@ -128,7 +128,8 @@ class ModelInfo(BaseModel):
     )
     passthrough: bool = Field(
         False,
-        description="True for a model only the aimlapi upstream knows (VIDGEN_AIMLAPI_MODELS): "
+        description="True for a model only the aimlapi upstream knows (VIDGEN_AIMLAPI_MODELS, or "
+        "its own list with VIDGEN_AIMLAPI_READ_MODELS): "
         "its limits here are permissive, the upstream checks the rest.",
     )
 

@@ -99,7 +99,7 @@ def passthrough_model(model_id: str) -> ModelSpec:
         credits_per_second=Fraction(PASSTHROUGH_CREDITS_PER_SECOND),
         requires_image=False,
         default_engine="aimlapi",
-        description="Served by the aimlapi upstream as sent (VIDGEN_AIMLAPI_MODELS).",
+        description="Served by the aimlapi upstream as sent (VIDGEN_AIMLAPI_MODELS or its own list).",
         kinds=frozenset({Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO}),
         engines=("aimlapi",),
         price_estimate=True,
@@ -126,7 +126,8 @@ class Catalog:
         operator's ``files`` (``VIDGEN_CATALOG_FILES``) over them, an entry of a file replacing
         a built-in one of the same id. A ``when_routed`` entry (an open-weight model) is listed
         only where ``routes`` names it (to ``diffusers``, or to ``preview`` to emulate it).
-        Each id of ``passthrough`` (``VIDGEN_AIMLAPI_MODELS``) that no entry has, by id or
+        Each id of ``passthrough`` (``VIDGEN_AIMLAPI_MODELS``, and with
+        ``VIDGEN_AIMLAPI_READ_MODELS`` the upstream's own list) that no entry has, by id or
         alias, is added as ``passthrough_model``."""
         if models is None:
             named = set(routes or {})

@@ -128,6 +128,10 @@ class GenerationRequest:
     #: The model's own fields (``audio``, ``negative_prompt``, ``resolution``…), canonical
     #: names, checked against the model's ``options`` in the catalog.
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Top-level fields the dialect has no name for, as sent (the client's own names and
+    #: values). The service decides (``core.passthrough``): a model only the aimlapi upstream
+    #: knows carries them upstream as options; any other model refuses each with a 400.
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def resolved_kind(self) -> Kind:

@@ -43,6 +43,7 @@ from vidgen.core.models import (
     Status,
 )
 from vidgen.core.output_plan import plan_output
+from vidgen.core.passthrough import take_extras
 from vidgen.core.ports import (
     CaptureImage,
     CaptureMedia,
@@ -139,7 +140,8 @@ class GenerationService:
             # A dialect that names no kind (aimlapi's one create route): the model's only one.
             request = replace(request, kind=spec.only_kind)
         engine_name = self.catalog.engine_for(spec.id)
-        errors = validate_request(spec, request) + await self._webhook_errors(request)
+        request, errors = take_extras(spec, request)
+        errors += validate_request(spec, request) + await self._webhook_errors(request)
         cancel_after = None
         if request.cancel_after is not None:
             try:
