@@ -47,7 +47,7 @@ from vidgen.media.data_uri import to_data_uri
 from vidgen.media.fetch import FetchPolicy, SafeFetcher
 from vidgen.settings import Settings
 
-__all__ = ["AimlapiEngine", "aimlapi_request", "generation_status"]
+__all__ = ["ROUTE", "AimlapiEngine", "aimlapi_request", "generation_status"]
 
 log = logging.getLogger(__name__)
 
