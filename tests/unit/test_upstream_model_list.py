@@ -52,6 +52,21 @@ def test_a_process_starts_with_its_own_list_when_the_upstreams_list_cannot_be_re
     assert "could not be read" in caplog.text
 
 
+def test_a_process_reads_the_upstreams_list_once_however_often_it_checks_its_settings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `vidgen serve` checks before it starts the app, and the app checks again: a down
+    # upstream must cost start-up one read deadline, not two.
+    down = f"http://127.0.0.1:{free_port()}"
+    settings = make_settings(
+        tmp_path, aimlapi_read_models=True, upstream_url=down, upstream_key="k"
+    )
+    with caplog.at_level(logging.WARNING, logger="vidgen.engines.aimlapi_models"):
+        check_configuration(settings)
+        check_configuration(settings)
+    assert caplog.text.count("could not be read") == 1
+
+
 def test_reading_the_upstreams_list_needs_an_upstream(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigurationError, match=r"VIDGEN_AIMLAPI_READ_MODELS.*VIDGEN_UPSTREAM_URL"

@@ -16,6 +16,7 @@ is the catalog, and the catalog is fixed for a process's life (a restart reads i
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -61,12 +62,21 @@ def video_model_ids(answer: Any) -> list[str]:
 
 def read_upstream_models(settings: Settings) -> list[str]:
     """The upstream's video models, or none (logged as a warning) when its list cannot be read
-    within ``READ_DEADLINE`` seconds. Synchronous: it runs once, while a process starts."""
+    within ``READ_DEADLINE`` seconds. Synchronous: it runs while a process starts."""
     url = (settings.upstream_url or "").rstrip("/") + MODELS_ROUTE
+    key = None if settings.upstream_key is None else settings.upstream_key.get_secret_value()
+    return list(_read(url, key))
+
+
+# Once per process and upstream, whatever it answered: `vidgen serve` checks its configuration
+# before it starts the app, which checks it again, and a down upstream must cost start-up one
+# deadline, not two.
+@functools.cache
+def _read(url: str, key: str | None) -> tuple[str, ...]:
     headers = {"User-Agent": "vidgen", "Accept": "application/json"}
-    if settings.upstream_key is not None:
+    if key is not None:
         # aimlapi's list needs no key; a gateway that wants one for it gets vidgen's.
-        headers["Authorization"] = f"Bearer {settings.upstream_key.get_secret_value()}"
+        headers["Authorization"] = f"Bearer {key}"
     deadline = time.monotonic() + READ_DEADLINE
     try:
         # No redirects: one would carry the key wherever it points.
@@ -89,6 +99,6 @@ def read_upstream_models(settings: Settings) -> list[str]:
             "the upstream's model list could not be read; serving VIDGEN_AIMLAPI_MODELS only",
             extra={"url": url, "error": str(exc) or type(exc).__name__},
         )
-        return []
+        return ()
     log.info("read the upstream's model list", extra={"url": url, "video_models": len(ids)})
-    return ids
+    return tuple(ids)
