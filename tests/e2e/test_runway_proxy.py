@@ -426,8 +426,9 @@ def test_models_and_banner_show_runway_routing_when_a_key_is_set(vidgen: LiveSer
     # retired it) stay on preview.
     assert models.pop(GEN4) == "runway"
     assert set(models.values()) == {"preview"}
-    assert re.search(r"runway/gen4_turbo\s+→ runway", vidgen.output())
-    assert re.search(r"gen3a_turbo\s+→ preview", vidgen.output())
+    banner = vidgen.output()
+    assert re.search(r"→ runway \(1 model\)[^\n]*\n\s+runway/gen4_turbo\n", banner)
+    assert re.search(r"→ preview \(\d+ models\)[^\n]*\n\s+gen3a_turbo, ", banner)
 
 
 # -- crashes and start-up ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import textwrap
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -42,10 +43,17 @@ def banner(
         else "no worker (API only)"
     )
     console.print(f"  {workers}")
-    console.print("  models:")
+    # By engine: with today's catalog, one line per model repeated the engine's note ~45 times.
+    by_engine: dict[str, list[str]] = {}
     for model, engine in runtime.service.routing().items():
+        by_engine.setdefault(engine, []).append(model)
+    console.print("  models, by engine:")
+    for engine, models in by_engine.items():
         note = runtime.engines[engine].description
-        console.print(f"    {model:<20} → {engine}" + (f"  [dim]({note})[/]" if note else ""))
+        count = f"{len(models)} model{'' if len(models) == 1 else 's'}"
+        console.print(f"    → {engine} ({count})" + (f"  [dim]{note}[/]" if note else ""))
+        for line in textwrap.wrap(", ".join(models), width=72, break_on_hyphens=False):
+            console.print(f"      {line}", highlight=False)
     for _key, secret in runtime.created_keys:
         body = (
             '{"model": "runway/gen4_turbo", "prompt": "slow zoom in on the summit", '

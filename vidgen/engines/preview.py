@@ -64,8 +64,8 @@ class PreviewEngine(Engine):
 
     name = "preview"
     description = (
-        "Animates the input image with a camera move (toward the tail image, if any) on the CPU. "
-        "No model and no GPU; 5 s of 720p in about a second."
+        "Emulates each model on the CPU at its real sizes, frame counts and prices, the same "
+        "video for the same seed; no weights, no GPU."
     )
 
     def __init__(self, settings: Settings, *, encoder: EncoderSettings = DEFAULT_ENCODER) -> None:
