@@ -53,11 +53,14 @@ class FieldError:
     """One problem with one request field.
 
     ``field`` is the canonical field name (see ``core.models.GenerationRequest``), or a dotted
-    path for dialect-level type errors; each dialect renders it under its own name.
+    path for dialect-level type errors; each dialect renders it under its own name. A field the
+    client named itself, which vidgen does not know (``as_sent``), is rendered as it came: a
+    client's stray ``first_image`` is not vidgen's first image, spelled ``image_url``.
     """
 
     field: str
     reason: str
+    as_sent: bool = False
 
 
 class VidgenError(Exception):

@@ -144,6 +144,17 @@ def test_the_upstreams_refusal_of_the_fields_as_sent_is_the_generations_uncharge
         )
         assert own.status_code == 400, own.text
         assert {"field": "camera_fixed", "message": "is not a known field"} in own.json()["errors"]
+        # A stray field is named as the client spelled it, even where vidgen has a field of that
+        # name under another spelling (its first image is aimlapi's image_url).
+        stray = client.post(
+            "/v2/video/generations",
+            json={"model": "runway/gen4_turbo", "prompt": "x", "first_image": "x.png"},
+        )
+        assert stray.status_code == 400, stray.text
+        assert stray.json()["errors"] == [
+            {"field": "first_image", "message": "is not a known field"},
+            {"field": "image_url", "message": "is required for runway/gen4_turbo"},
+        ]
 
         # The front checks none of these: the back sees each as sent, and refuses each.
         refused = client.post(

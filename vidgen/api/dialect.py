@@ -153,6 +153,11 @@ class Dialect(ABC):
         head, dot, rest = field.partition(".")
         return self.field_names.get(field) or (self.field_names.get(head, head) + dot + rest)
 
+    def field_label(self, error: FieldError) -> str:
+        """How this dialect names the field of ``error``: its wire name, or, for a field that
+        vidgen does not know, the name the client sent."""
+        return error.field if error.as_sent else self.wire_name(error.field)
+
     @abstractmethod
     def render_error(self, request: Request, error: VidgenError) -> Response:
         """The error in this dialect's shape. Must never include a stack trace."""
@@ -223,4 +228,4 @@ def error_fields(dialect: Dialect, error: VidgenError) -> list[dict[str, Any]]:
     """The per-field details of a validation error, under the dialect's field names."""
     if not isinstance(error, InvalidRequest):
         return []
-    return [{"field": dialect.wire_name(e.field), "message": e.reason} for e in error.errors]
+    return [{"field": dialect.field_label(e), "message": e.reason} for e in error.errors]

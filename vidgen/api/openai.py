@@ -85,8 +85,8 @@ class OpenAIDialect(Dialect):
         param = None
         if isinstance(error, InvalidRequest) and error.errors:
             first = error.errors[0]
-            param = self.wire_name(first.field)
-            message = "; ".join(f"{self.wire_name(e.field)}: {e.reason}" for e in error.errors)
+            param = self.field_label(first)
+            message = "; ".join(f"{self.field_label(e)}: {e.reason}" for e in error.errors)
         else:
             message = error.message
         body = {

@@ -82,7 +82,9 @@ def take_extras(
         # A null is an option left out, as for the options the dialect names.
         kept = {n: v for n, v in extras.items() if n in spec.options and v is not None}
         errors = [
-            FieldError(name, "is not a known field") for name in extras if name not in spec.options
+            FieldError(name, "is not a known field", as_sent=True)
+            for name in extras
+            if name not in spec.options
         ]
         # Checked like the dialect's own options' text (``text_errors``) before the database
         # sees them; their type and values are the entry's to check (``option_errors``).
@@ -108,12 +110,16 @@ def _passthrough_errors(extras: Mapping[str, Any]) -> list[FieldError]:
     for name, value in extras.items():
         if len(name) > _MAX_NAME_CHARS:
             errors.append(
-                FieldError(name[:40] + "…", f"is longer than {_MAX_NAME_CHARS} characters")
+                FieldError(
+                    name[:40] + "…", f"is longer than {_MAX_NAME_CHARS} characters", as_sent=True
+                )
             )
         elif (problem := text_problem(name)) is not None:
-            errors.append(FieldError(ascii(name)[:40], f"is a field name that {problem}"))
+            errors.append(
+                FieldError(ascii(name)[:40], f"is a field name that {problem}", as_sent=True)
+            )
         elif (problem := _value_problem(value, 1)) is not None:
-            errors.append(FieldError(name, problem))
+            errors.append(FieldError(name, problem, as_sent=True))
     if not errors:
         size = len(json.dumps(dict(extras), separators=(",", ":"), ensure_ascii=False).encode())
         if size > MAX_EXTRA_BYTES:
