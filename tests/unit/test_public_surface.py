@@ -28,6 +28,8 @@ SDK_NAMES = {
     "Clock",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
+    "DEFAULT_TEXT_MODEL",
+    "DEFAULT_VIDEO_MODEL",
     "DownloadError",
     "FieldProblem",
     "Generation",
@@ -49,8 +51,10 @@ SDK_NAMES = {
     "Usage",
     "ValidationError",
     "Video",
+    "VideoInput",
     "VidgenError",
     "image_to_url",
+    "video_to_url",
 }
 
 

@@ -31,6 +31,8 @@ from vidgen.client.config import (
     AIMLAPI_BASE_URL,
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
+    DEFAULT_TEXT_MODEL,
+    DEFAULT_VIDEO_MODEL,
     Clock,
     PollPolicy,
     RetryPolicy,
@@ -51,7 +53,7 @@ from vidgen.client.errors import (
     ValidationError,
     VidgenError,
 )
-from vidgen.client.images import ImageInput, image_to_url
+from vidgen.client.images import ImageInput, VideoInput, image_to_url, video_to_url
 from vidgen.client.sync import Client, Generations, Models
 from vidgen.client.types import (
     Generation,
@@ -66,6 +68,8 @@ __all__ = [
     "AIMLAPI_BASE_URL",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
+    "DEFAULT_TEXT_MODEL",
+    "DEFAULT_VIDEO_MODEL",
     "APIConnectionError",
     "APIError",
     "AsyncClient",
@@ -95,6 +99,8 @@ __all__ = [
     "Usage",
     "ValidationError",
     "Video",
+    "VideoInput",
     "VidgenError",
     "image_to_url",
+    "video_to_url",
 ]

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import inspect
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,14 +14,13 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from vidgen.client.config import (
-    DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT,
     Clock,
     PollPolicy,
     RetryPolicy,
 )
-from vidgen.client.images import ImageInput
+from vidgen.client.images import ImageInput, VideoInput
 from vidgen.client.protocol import (
     Api,
     Listen,
@@ -175,8 +174,10 @@ class AsyncGenerations:
         *,
         image: ImageInput | None = None,
         prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         tail_image: ImageInput | None = None,
+        video: VideoInput | None = None,
+        references: Sequence[ImageInput] | None = None,
         aspect_ratio: str | None = None,
         duration: int | None = None,
         seed: int | None = None,
@@ -188,12 +189,15 @@ class AsyncGenerations:
         Example::
 
             created = await client.generations.create(image="cat.png", prompt="the cat yawns")
+            restyled = await client.generations.create(video="clip.mp4", prompt="in watercolour")
         """
         plan = self._client._api.create(
             model=model,
             image=image,
             prompt=prompt,
             tail_image=tail_image,
+            video=video,
+            references=references,
             aspect_ratio=aspect_ratio,
             duration=duration,
             seed=seed,
@@ -237,8 +241,10 @@ class AsyncGenerations:
         *,
         image: ImageInput | None = None,
         prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         tail_image: ImageInput | None = None,
+        video: VideoInput | None = None,
+        references: Sequence[ImageInput] | None = None,
         aspect_ratio: str | None = None,
         duration: int | None = None,
         seed: int | None = None,
@@ -257,6 +263,8 @@ class AsyncGenerations:
             prompt=prompt,
             model=model,
             tail_image=tail_image,
+            video=video,
+            references=references,
             aspect_ratio=aspect_ratio,
             duration=duration,
             seed=seed,

@@ -26,25 +26,46 @@ __all__ = [
     "AIMLAPI_BASE_URL",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
+    "DEFAULT_TEXT_MODEL",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_VIDEO_MODEL",
     "DEFAULT_WAIT",
     "USER_AGENT",
     "Clock",
     "PollPolicy",
     "RetryPolicy",
     "SystemClock",
+    "default_model",
     "resolve_api_key",
     "resolve_base_url",
 ]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 AIMLAPI_BASE_URL = "https://api.aimlapi.com"
+#: The model of a create that names none and gives a first image (image to video).
 DEFAULT_MODEL = "runway/gen4_turbo"
+#: ... that gives neither an image nor a video: a prompt alone (what vidgen's own catalog picks
+#: for one, ``Catalog.default_for``). gen4_turbo makes no video without an image.
+DEFAULT_TEXT_MODEL = "runway/gen4.5"
+#: ... that gives an input video (video to video): Runway's current one; gen4_aleph, which
+#: aimlapi still serves, was retired from Runway's API. It takes no reference images.
+DEFAULT_VIDEO_MODEL = "runway/aleph2"
 #: Per request. A create can take a while: the server fetches an image URL before it answers.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 #: How long ``wait`` and ``generate`` wait by default (what aimlapi's sample program waits).
 DEFAULT_WAIT = 600.0
 USER_AGENT = f"vidgen-python/{__version__} httpx/{httpx.__version__}"
+
+
+def default_model(*, has_image: bool, has_video: bool) -> str:
+    """The model of a create that names none, by its inputs.
+
+    >>> default_model(has_image=False, has_video=False)
+    'runway/gen4.5'
+    """
+    if has_video:
+        return DEFAULT_VIDEO_MODEL
+    return DEFAULT_MODEL if has_image else DEFAULT_TEXT_MODEL
 
 
 def resolve_base_url(base_url: str | None = None) -> str:

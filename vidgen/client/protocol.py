@@ -13,7 +13,7 @@ import builtins
 import contextlib
 import os
 import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
@@ -26,6 +26,7 @@ from vidgen.client.config import (
     PollPolicy,
     RetryPolicy,
     SystemClock,
+    default_model,
     resolve_api_key,
     resolve_base_url,
 )
@@ -39,7 +40,7 @@ from vidgen.client.errors import (
     error_from_response,
     retry_after_seconds,
 )
-from vidgen.client.images import ImageInput, image_to_url
+from vidgen.client.images import ImageInput, VideoInput, image_to_url, video_to_url
 from vidgen.client.types import Generation, GenerationPage, Model, parse_models
 
 __all__ = [
@@ -137,6 +138,17 @@ def _event_generation(data: dict[str, Any]) -> Generation | None:
             "meta": {"progress": progress} if isinstance(progress, int | float) else {},
         }
     )
+
+
+def _references(references: Sequence[ImageInput]) -> list[dict[str, str]]:
+    """aimlapi's ``references``, each image named in errors as the server names it."""
+    # A lone path or URL is a sequence too (of characters): refused, not sent letter by letter.
+    if isinstance(references, str | bytes | bytearray | memoryview | os.PathLike):
+        raise TypeError("references: expected a list of images, not a single one")
+    return [
+        {"type": "image", "url": image_to_url(ref, field=f"references.{i}.url")}
+        for i, ref in enumerate(references)
+    ]
 
 
 def generation_id_of(generation: Generation | str) -> str:
@@ -270,7 +282,7 @@ class Api:
     def create(
         self,
         *,
-        model: str,
+        model: str | None,
         image: ImageInput | None,
         prompt: str | None,
         tail_image: ImageInput | None,
@@ -279,7 +291,11 @@ class Api:
         seed: int | None,
         extra: dict[str, Any] | None,
         idempotency_key: str | None = None,
+        video: VideoInput | None = None,
+        references: Sequence[ImageInput] | None = None,
     ) -> Plan[Generation]:
+        if model is None:
+            model = default_model(has_image=image is not None, has_video=video is not None)
         body: dict[str, Any] = {"model": model}
         if prompt is not None:
             body["prompt"] = prompt
@@ -287,6 +303,10 @@ class Api:
             body["image_url"] = image_to_url(image, field="image_url")
         if tail_image is not None:
             body["tail_image_url"] = image_to_url(tail_image, field="tail_image_url")
+        if video is not None:
+            body["video_url"] = video_to_url(video, field="video_url")
+        if references:
+            body["references"] = _references(references)
         optional = {"aspect_ratio": aspect_ratio, "duration": duration, "seed": seed}
         body.update({k: v for k, v in optional.items() if v is not None})
         body.update(extra or {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,14 +12,13 @@ import httpx
 from httpx_sse import connect_sse
 
 from vidgen.client.config import (
-    DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT,
     Clock,
     PollPolicy,
     RetryPolicy,
 )
-from vidgen.client.images import ImageInput
+from vidgen.client.images import ImageInput, VideoInput
 from vidgen.client.protocol import (
     Api,
     Listen,
@@ -177,8 +176,10 @@ class Generations:
         *,
         image: ImageInput | None = None,
         prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         tail_image: ImageInput | None = None,
+        video: VideoInput | None = None,
+        references: Sequence[ImageInput] | None = None,
         aspect_ratio: str | None = None,
         duration: int | None = None,
         seed: int | None = None,
@@ -187,11 +188,22 @@ class Generations:
     ) -> Generation:
         """Submit a generation and return at once with its id (status ``queued``).
 
+        What it makes follows from the inputs: a ``prompt`` alone is text to video, an
+        ``image`` image to video, a ``video`` video to video.
+
         ``image`` (the first frame) and ``tail_image`` (the last) may each be an https URL, a
         data URI, a local path, ``bytes`` or a PIL image; all but URLs are sent as data URIs.
-        Left out, ``aspect_ratio`` is detected from the image (within 0.5…2), ``duration`` is the
-        model's default (5 s) and ``seed`` is random. ``extra_body`` adds fields for services
-        that take more.
+        ``video`` (``video_url``) is an https URL, a data URI, a local path or ``bytes`` (MP4,
+        QuickTime or WebM); inline, it counts against the server's request-size cap (vidgen:
+        16 MiB by default), so a larger one goes by URL. ``references`` is a list of images in
+        any of the image forms, sent as ``[{"type": "image", "url": …}]``, for a model that takes
+        reference images (``max_references``; the default models take none).
+
+        ``model`` left out (None) is the default for the inputs: ``runway/aleph2`` with a video,
+        ``runway/gen4_turbo`` (``DEFAULT_MODEL``) with an image, ``runway/gen4.5`` for a prompt
+        alone. Left out, ``aspect_ratio`` is detected from the image (within 0.5…2) or is the
+        nearest to the video's shape, ``duration`` is the model's default (5 s; a video to video is as long as its input) and
+        ``seed`` is random. ``extra_body`` adds fields for services that take more.
 
         Example::
 
@@ -201,6 +213,7 @@ class Generations:
                 aspect_ratio="16:9", duration=10, seed=42,
             )
             print(created.id)
+            restyled = client.generations.create(video="clip.mp4", prompt="in watercolour")
 
         Raises ``ValidationError`` (with ``fields``), ``AuthenticationError`` or
         ``InsufficientCredits``. Against vidgen every create carries an ``Idempotency-Key``
@@ -213,6 +226,8 @@ class Generations:
             image=image,
             prompt=prompt,
             tail_image=tail_image,
+            video=video,
+            references=references,
             aspect_ratio=aspect_ratio,
             duration=duration,
             seed=seed,
@@ -272,8 +287,10 @@ class Generations:
         *,
         image: ImageInput | None = None,
         prompt: str | None = None,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         tail_image: ImageInput | None = None,
+        video: VideoInput | None = None,
+        references: Sequence[ImageInput] | None = None,
         aspect_ratio: str | None = None,
         duration: int | None = None,
         seed: int | None = None,
@@ -287,12 +304,15 @@ class Generations:
 
             video = client.generations.generate(image="cat.png", prompt="the cat yawns")
             client.download(video, "cat.mp4")
+            clip = client.generations.generate(prompt="a lighthouse at dusk")  # text to video
         """
         created = self.create(
             image=image,
             prompt=prompt,
             model=model,
             tail_image=tail_image,
+            video=video,
+            references=references,
             aspect_ratio=aspect_ratio,
             duration=duration,
             seed=seed,

@@ -16,9 +16,17 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import make_image
+from tests.conftest import make_image, make_video
 from tests.unit.client.conftest import BASE, KEY, FakeClock, ScriptedServer
-from vidgen.client import Client, ValidationError, config, image_to_url, images
+from vidgen.client import (
+    AsyncClient,
+    Client,
+    ValidationError,
+    config,
+    image_to_url,
+    images,
+    video_to_url,
+)
 
 
 def decode_data_uri(uri: str) -> tuple[str, bytes]:
@@ -113,6 +121,95 @@ def test_a_bad_image_is_refused_before_anything_is_sent(
 ) -> None:
     with pytest.raises(ValidationError):
         client.generations.create(image="/no/such/file.png")
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(("fmt", "media_type"), [("mp4", "video/mp4"), ("webm", "video/webm")])
+def test_a_local_video_or_its_bytes_become_a_data_uri_of_its_container(
+    tmp_path: Path, fmt: str, media_type: str
+) -> None:
+    data = make_video(frames=2, fmt=fmt)
+    path = tmp_path / "clip.bin"  # told by its bytes, not its name
+    path.write_bytes(data)
+    for given in (path, str(path), data):
+        assert decode_data_uri(video_to_url(given)) == (media_type, data)
+    quicktime = b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  "
+    assert decode_data_uri(video_to_url(quicktime)) == ("video/quicktime", quicktime)
+    for url in ("https://example.com/clip.mp4", "data:video/webm;base64,GkXfow=="):
+        assert video_to_url(url) == url
+
+
+def test_a_missing_video_or_an_image_given_as_one_is_refused_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        video_to_url(tmp_path / "nope.mp4")
+    assert "nope.mp4" in caught.value.fields["video_url"]
+    still = tmp_path / "still.png"
+    still.write_bytes(make_image())
+    with pytest.raises(ValidationError, match=r"still\.png' is not an MP4, QuickTime or WebM"):
+        video_to_url(still)
+    with pytest.raises(ValidationError, match="not an MP4, QuickTime or WebM video"):
+        video_to_url(make_image())
+
+
+def test_create_sends_a_video_and_reference_images_in_aimlapis_fields(
+    client: Client, server: ScriptedServer, tmp_path: Path
+) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(make_video(frames=2))
+    reference = make_image(32, 32, fmt="JPEG")
+    server.script("POST", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    client.generations.create(
+        video=clip,
+        references=["https://example.com/style.png", reference],
+        prompt="in watercolour",
+        model="bytedance/seedance2",
+    )
+    body = server.body()
+    assert decode_data_uri(body.pop("video_url")) == ("video/mp4", clip.read_bytes())
+    first, second = body.pop("references")
+    assert first == {"type": "image", "url": "https://example.com/style.png"}
+    assert second["type"] == "image"
+    assert decode_data_uri(second["url"]) == ("image/jpeg", reference)
+    assert body == {"model": "bytedance/seedance2", "prompt": "in watercolour"}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "model"),
+    [
+        ({"prompt": "a lighthouse at dusk"}, "runway/gen4.5"),
+        ({"image": "https://example.com/a.png"}, "runway/gen4_turbo"),
+        ({"video": "https://example.com/a.mp4", "prompt": "snow"}, "runway/aleph2"),
+        ({"image": "https://example.com/a.png", "model": "gen3a_turbo"}, "gen3a_turbo"),
+    ],
+)
+async def test_a_create_that_names_no_model_gets_the_default_for_its_inputs(
+    client: Client,
+    async_client: AsyncClient,
+    server: ScriptedServer,
+    inputs: dict[str, str],
+    model: str,
+) -> None:
+    server.script("POST", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    server.script("POST", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    client.generations.create(**inputs)  # type: ignore[arg-type]
+    async with async_client:
+        await async_client.generations.create(**inputs)  # type: ignore[arg-type]
+    assert server.body(0)["model"] == server.body(1)["model"] == model
+
+
+def test_a_bad_video_or_reference_is_refused_before_anything_is_sent(
+    client: Client, server: ScriptedServer
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        client.generations.create(video="/no/such/clip.mp4")
+    assert set(caught.value.fields) == {"video_url"}
+    with pytest.raises(ValidationError) as caught:
+        client.generations.create(prompt="p", references=["https://example.com/a.png", b"junk"])
+    assert set(caught.value.fields) == {"references.1.url"}  # as the server names it
+    with pytest.raises(TypeError, match="a list of images"):
+        client.generations.create(prompt="p", references="style.png")
     assert server.requests == []
 
 
