@@ -1,4 +1,4 @@
-"""``vidgen generate``: image (and prompt) in, MP4 out, with a live view of the job."""
+"""``vidgen generate``: a prompt, an image or a video in, MP4 out, with a live view of the job."""
 
 from __future__ import annotations
 
@@ -30,7 +30,16 @@ from vidgen.cli.remote import (
     print_json,
     reporting_errors,
 )
-from vidgen.client import DEFAULT_MODEL, Client, Generation, GenerationFailed, Timeout
+from vidgen.client import (
+    DEFAULT_MODEL,
+    DEFAULT_TEXT_MODEL,
+    DEFAULT_VIDEO_MODEL,
+    Client,
+    Generation,
+    GenerationFailed,
+    Timeout,
+    ValidationError,
+)
 
 __all__ = ["generate"]
 
@@ -131,20 +140,52 @@ def _summary(generation: Generation, path: Path) -> str:
 
 def generate(
     image: Annotated[
-        str,
+        str | None,
         typer.Argument(
             metavar="IMAGE_OR_URL",
-            help="First frame: a local file (sent inline), an https URL or a data: URI.",
+            help="First frame: a local file (sent inline), an https URL or a data: URI. "
+            "Without it (and without --video), --prompt alone makes a video from text.",
             show_default=False,
         ),
-    ],
+    ] = None,
     prompt: Annotated[
         str | None, typer.Option("--prompt", "-p", help="What should happen (≤ 1000 chars).")
     ] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model id.")] = DEFAULT_MODEL,
+    video: Annotated[
+        str | None,
+        typer.Option(
+            "--video",
+            metavar="PATH_OR_URL",
+            help="Input video, for video to video: a local MP4, QuickTime or WebM file (sent "
+            "inline), an https URL or a data: URI.",
+            show_default=False,
+        ),
+    ] = None,
+    references: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reference",
+            metavar="PATH_OR_URL",
+            help="A reference image (repeat for more), for a model that takes them.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help=f"Model id (default: {DEFAULT_VIDEO_MODEL} with --video, {DEFAULT_MODEL} "
+            f"with an image, {DEFAULT_TEXT_MODEL} for a prompt alone).",
+            show_default=False,
+        ),
+    ] = None,
     ratio: Annotated[
         str | None,
-        typer.Option("--ratio", help="Aspect ratio, e.g. 16:9 (default: detected from the image)."),
+        typer.Option(
+            "--ratio",
+            help="Aspect ratio, e.g. 16:9 (default: from the image or video, else the model's).",
+        ),
     ] = None,
     duration: Annotated[
         int | None, typer.Option("--duration", "-d", help="Seconds, e.g. 5 or 10.")
@@ -165,10 +206,16 @@ def generate(
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Generate a video from an image and save it as an MP4.
+    """Generate a video from a prompt, an image or a video, and save it as an MP4.
 
     Exit codes: 0 saved, 1 the generation failed, 2 bad input, 3 bad or missing key, 4 out of credits, 5 timed out, 6 not found, 7 server unreachable or failing, 130 interrupted.
     """
+    if image is None and video is None and prompt is None:
+        # Caught here, before a request that the server could only refuse.
+        nothing = ValidationError(
+            "nothing to make a video from: give IMAGE_OR_URL, --video or --prompt"
+        )
+        fail(nothing, as_json=as_json)
     client = connect(base_url, api_key, max_poll=MAX_POLL_SECONDS)
     with client, reporting_errors(as_json=as_json):
         try:
@@ -177,6 +224,8 @@ def generate(
                 prompt=prompt,
                 model=model,
                 tail_image=tail,
+                video=video,
+                references=references,
                 aspect_ratio=ratio,
                 duration=duration,
                 seed=seed,

@@ -52,7 +52,7 @@ class ExitCode(IntEnum):
 
     OK = 0
     FAILED = 1  # the generation ended in error, or was cancelled
-    BAD_INPUT = 2  # 400/413/422, an unreadable image, a bad option (as for any usage error)
+    BAD_INPUT = 2  # 400/413/422, an unreadable image or video, no input, a bad option
     AUTH = 3  # 401: missing, unknown or revoked key
     CREDITS = 4  # 402/403: not enough credits; nothing was created
     TIMEOUT = 5  # --timeout ran out; the generation goes on

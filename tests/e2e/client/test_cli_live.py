@@ -18,7 +18,7 @@ from typing import Any
 import av
 import pytest
 
-from tests.conftest import ImageServer, LiveServer, free_port, make_image
+from tests.conftest import ImageServer, LiveServer, free_port, make_image, make_video
 from tests.e2e.client.conftest import CLI_KEY, client_env
 from vidgen.client import Client, Generation
 from vidgen.core.catalog import Catalog
@@ -165,6 +165,70 @@ def test_bad_input_exits_2_naming_each_field(
     missing = vidgen(working_server, "generate", str(tmp_path / "nope.png"), cwd=tmp_path)
     assert missing.returncode == 2 and "nope.png" in missing.stderr
     assert list(tmp_path.glob("*.mp4")) == []  # nothing was saved where it would have been
+
+
+def test_generate_makes_a_video_from_a_prompt_alone_or_from_a_local_video(
+    working_server: LiveServer, tmp_path: Path
+) -> None:
+    text = vidgen(
+        working_server, "generate", "-p", "a lighthouse", "-d", "2", "-o", "t.mp4", cwd=tmp_path
+    )
+    assert text.returncode == 0, text.stderr
+    assert probe(tmp_path / "t.mp4") == (48, 1280, 720)  # runway/gen4.5's 16:9, 2 s at 24 fps
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(make_video(64, 36, frames=48, fps=24))
+    result = vidgen(
+        working_server,
+        "generate",
+        "--video",
+        str(clip),
+        "-p",
+        "in watercolour",
+        "--json",
+        "-o",
+        "v.mp4",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["meta"]["model"] == "runway/aleph2"  # the default for a video
+    # As long as the input (2 s at the model's 24 fps), at the ratio nearest its shape.
+    assert probe(tmp_path / "v.mp4") == (48, 1280, 720)
+
+
+def test_generate_without_inputs_or_with_a_bad_video_or_reference_exits_2(
+    working_server: LiveServer, frame: Path, tmp_path: Path
+) -> None:
+    nothing = vidgen(working_server, "generate", "--json", cwd=tmp_path)
+    assert nothing.returncode == 2, nothing.stderr
+    assert (
+        "give IMAGE_OR_URL, --video or --prompt" in json.loads(nothing.stdout)["error"]["message"]
+    )
+    missing = vidgen(
+        working_server, "generate", "--video", str(tmp_path / "nope.mp4"), cwd=tmp_path
+    )
+    assert missing.returncode == 2 and "nope.mp4" in missing.stderr
+    not_a_video = vidgen(working_server, "generate", "--video", str(frame), cwd=tmp_path)
+    assert (
+        not_a_video.returncode == 2 and "not an MP4, QuickTime or WebM video" in not_a_video.stderr
+    )
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(make_video(64, 36, frames=24, fps=24))
+    # The reference reaches the server, which refuses it for aleph2 (keyframes, no references).
+    refused = vidgen(
+        working_server,
+        "generate",
+        "--video",
+        str(clip),
+        "--reference",
+        str(frame),
+        "-p",
+        "x",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert [e["field"] for e in json.loads(refused.stdout)["error"]["errors"]] == ["references"]
+    assert list(tmp_path.glob("*.mp4")) == [clip]  # nothing was saved
 
 
 def test_a_bad_key_exits_3_and_no_credits_exits_4(

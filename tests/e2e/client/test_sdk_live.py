@@ -9,7 +9,7 @@ import av
 import pytest
 from PIL import Image
 
-from tests.conftest import OTHER_KEY, TEST_KEY, ImageServer, LiveServer, make_image
+from tests.conftest import OTHER_KEY, TEST_KEY, ImageServer, LiveServer, make_image, make_video
 from tests.e2e.client.conftest import LIST_KEY
 from vidgen.client import (
     AsyncClient,
@@ -82,6 +82,40 @@ def test_the_async_client_runs_generations_side_by_side_from_pil_images_and_byte
     portrait_mp4, landscape_mp4 = asyncio.run(run())
     assert probe(portrait_mp4) == (120, 720, 1280)
     assert probe(landscape_mp4) == (120, 1280, 768)
+
+
+def test_a_prompt_alone_makes_a_video_from_text_with_the_default_text_model(
+    working_server: LiveServer, tmp_path: Path
+) -> None:
+    with sdk(working_server) as client:
+        done = client.generations.generate(prompt="a lighthouse at dusk", duration=2, timeout=60)
+        path = client.download(done, tmp_path / "lighthouse.mp4")
+    assert done.model == "runway/gen4.5" and done.aspect_ratio == "16:9"
+    assert probe(path) == (48, 1280, 720)  # the model's 16:9 size, 2 s at 24 fps
+
+
+def test_the_async_client_sends_a_local_video_and_reference_images_to_video_to_video(
+    working_server: LiveServer, image_server: ImageServer, tmp_path: Path
+) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(make_video(64, 36, frames=72, fps=24))  # 3 s, seedance2's shortest
+    style = image_server.add("style.png", make_image(64, 64, seed=3))
+
+    async def run() -> tuple[Generation, Path]:
+        async with AsyncClient(TEST_KEY, base_url=working_server.base_url, poll=QUICK) as client:
+            done = await client.generations.generate(
+                video=clip,
+                references=[style, make_image(48, 48, seed=4)],
+                prompt="in watercolour",
+                model="bytedance/seedance2",
+                timeout=60,
+            )
+            return done, await client.download(done, tmp_path / "styled.mp4")
+
+    done, path = asyncio.run(run())
+    assert "/style.png" in image_server.hits  # the server fetched the reference it was sent
+    assert done.model == "bytedance/seedance2"
+    assert probe(path) == (72, 1280, 720)  # as long as the input, at the nearest ratio to it
 
 
 def test_a_queued_generation_is_cancelled_and_its_wait_ends_as_cancelled(
