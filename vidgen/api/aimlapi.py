@@ -155,13 +155,16 @@ class CreateGeneration(BaseModel):
     )
 
     model: str = Field(
-        ..., description="`runway/gen4_turbo` or `gen3a_turbo`.", examples=["runway/gen4_turbo"]
+        ...,
+        description="A model id of `/v1/models` (or of aimlapi's `/models`), e.g. "
+        "`runway/gen4_turbo`, `runway/gen4.5`, `google/veo3.1`.",
+        examples=["runway/gen4_turbo"],
     )
     prompt: str | None = Field(
         None, max_length=1000, description="What should happen in the video."
     )
     # Optional here because whether a model needs it is the model's rule (the catalog's
-    # `requires_image`, the same in every dialect); every model of the default catalog does.
+    # `requires_image`, the same in every dialect): without one, a prompt alone is text to video.
     image_url: str | None = Field(
         None,
         description="First frame: an https URL or a data URI (png, jpeg, webp). Required by "
