@@ -115,11 +115,10 @@ def usage_table(
         )
     else:
         took = cast(func.extract("epoch", jobs.c.finished_at - jobs.c.created_at), Float)
-    median_groups = groups(jobs.c.created_at, jobs.c.key_id)
-    partition = median_groups or None
+    partition = job_groups or None
     ranked = (
         select(
-            *(g.label(f"g{i}") for i, g in enumerate(median_groups)),
+            *(g.label(f"g{i}") for i, g in enumerate(job_groups)),
             took.label("took"),
             func.row_number().over(partition_by=partition, order_by=took).label("rank"),
             func.count().over(partition_by=partition).label("n"),
