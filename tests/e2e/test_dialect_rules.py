@@ -103,6 +103,19 @@ def test_gen4_turbo_without_an_image_is_refused_naming_the_image_field(
     assert "required" in found[IMAGE_FIELD[dialect]]
 
 
+# apiframe serves gen4_turbo alone, and OpenAI's schema requires a prompt of every request.
+@pytest.mark.parametrize("dialect", ["aimlapi", "runway"])
+def test_gen4_5_with_an_image_but_no_prompt_is_refused_naming_the_prompt_as_the_client_spells_it(
+    server: LiveServer, key: str, dialect: str
+) -> None:
+    # Runway's SDK types promptText as required for gen4.5's image to video; so does vidgen.
+    gen45 = {"model": "runway/gen4.5", "runway_model": "gen4.5"}
+    with client(server, key) as http:
+        found = fields_of(dialect, create(http, dialect, image=IMAGE, prompt="", **gen45))
+    prompt = "promptText" if dialect == "runway" else "prompt"
+    assert found == {prompt: "is required for runway/gen4.5's image to video"}, found
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_an_unknown_model_is_reported_as_an_unknown_model(
     server: LiveServer, key: str, dialect: str

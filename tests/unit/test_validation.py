@@ -169,3 +169,20 @@ def test_ratio_detection_refuses_shapes_outside_half_to_double(size: tuple[int, 
     error = info.value.errors[0]
     assert error.field == "aspect_ratio"
     assert "between 0.5 and 2" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("kind", "inputs"),
+    [
+        (Kind.IMAGE_TO_VIDEO, {"first_image": IMAGE}),
+        (Kind.VIDEO_TO_VIDEO, {"first_image": None, "video": IMAGE}),
+    ],
+)
+def test_a_model_that_needs_a_prompt_with_its_input_says_so_once_naming_the_model_and_kind(
+    kind: Kind, inputs: dict[str, object]
+) -> None:
+    # Hailuo 3 needs a prompt for both its image to video and its video to video (the
+    # catalog's prompt_required): one rule, so one message, whichever input came with it.
+    found = fields("minimax/hailuo3", prompt="  ", kind=kind, **inputs)
+    words = kind.value.replace("_", " ")
+    assert found == {"prompt": f"is required for minimax/hailuo3's {words}"}

@@ -126,14 +126,17 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
         "character": request.character,
         "performance": request.performance,
     }
+    if not request.prompt.strip():
+        # Without an input a prompt is all there is to go on; with one, only some models need
+        # a prompt too (the catalog's prompt_required, as Runway's SDK types promptText).
+        if kind in IMAGE_KINDS and request.first_image is None:
+            errors.append(FieldError("prompt", "is required when no image is given"))
+        elif kind in spec.prompt_required:
+            errors.append(FieldError("prompt", f"is required for {spec.id}'s {_words(kind)}"))
     if kind in IMAGE_KINDS:
         needs_image = spec.requires_image or kind is Kind.IMAGE_TO_VIDEO
         if request.first_image is None and needs_image:
             errors.append(FieldError("first_image", f"is required for {spec.id}"))
-        if request.first_image is None and not request.prompt.strip():
-            errors.append(FieldError("prompt", "is required when no image is given"))
-        elif kind in spec.prompt_required and not request.prompt.strip():
-            errors.append(FieldError("prompt", f"is required for {spec.id}"))
         if request.last_image is not None and not spec.accepts_last_image:
             errors.append(FieldError("last_image", f"{spec.id} does not accept a last frame"))
         if request.last_image is not None and request.first_image is None:
@@ -141,8 +144,6 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
         taken: tuple[str, ...] = ("first_image", "last_image")
     else:
         taken = _REQUIRED_INPUTS[kind]
-        if kind in spec.prompt_required and not request.prompt.strip():
-            errors.append(FieldError("prompt", f"is required for {spec.id}'s {_words(kind)}"))
         errors += [
             FieldError(name, f"is required for {_words(kind)}")
             for name in taken
