@@ -19,8 +19,8 @@ Tests start it in a thread (a real uvicorn), point vidgen (or the official ``run
   ``runway://`` URI gets a 400 unless that upload finished. ``uploads`` holds the bytes
   received, by ``runwayUri``.
 
-What a test can script: ``inject(status, count)`` answers the next requests with bursts of 429 or
-503 (``Retry-After`` optional); ``delay`` makes every answer slow; ``hold_at =
+What a test can script, beyond what every fake offers (``tests.fakes.loopback``: ``inject``
+bursts of 429 or 503, ``output_ttl``, ``expire_outputs()``, ``seen``): ``delay`` makes every answer slow; ``hold_at =
 "RUNNING"`` (or another unfinished status) stops every task there until it is cleared. A prompt
 can steer its own task: ``[fail=SAFETY.INPUT.TEXT]`` (or ``[fail]``) ends it FAILED with that
 code, ``[canceled]`` ends it CANCELED (the US spelling some clients use).
@@ -31,29 +31,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import hmac
 import re
-import socket
-import threading
-import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 
-import numpy as np
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.loopback import LoopbackFake, tiny_mp4
 from tests.fakes.runway_contract import ENDPOINT_MODELS, validate_endpoint
-from vidgen.media.video import Mp4Writer
 
 API_VERSION = "2024-11-06"
 FAKE_KEY = "key_" + "0123456789abcdef" * 8
@@ -67,14 +58,6 @@ STEPS: tuple[tuple[str, float | None], ...] = (
     ("SUCCEEDED", None),
 )
 _DIRECTIVE = re.compile(r"\[(fail|canceled)(?:=([A-Z0-9_.]+))?\]")
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -116,100 +99,41 @@ class FakeTask:
         return task
 
 
-@dataclass
-class FakeRunway:
-    api_key: str = FAKE_KEY
-    output_ttl: float = 3600.0
-    delay: float = 0.0
-    hold_at: str | None = None
-    base_url: str = ""
-    tasks: dict[str, FakeTask] = field(default_factory=dict)
-    requests: list[Recorded] = field(default_factory=list)
-    creations: int = 0
-    uploads: dict[str, bytes] = field(default_factory=dict)
-    _upload_slots: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
-    _faults: deque[tuple[int, str, str | None, Any]] = field(default_factory=deque)
-    _videos: dict[str, bytes] = field(default_factory=dict)
-    _expired: bool = False
-    _secret: bytes = field(default_factory=lambda: uuid.uuid4().bytes)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+class FakeRunway(LoopbackFake):
+    name = "Runway"
+    fault_path = "/v1/"
+    fault_key = "error"
+    denied_text = "<Error><Code>AccessDenied</Code></Error>"
+    expired_text = "<Error><Code>Request has expired</Code></Error>"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.api_key = FAKE_KEY
+        self.delay = 0.0
+        self.hold_at: str | None = None
+        self.tasks: dict[str, FakeTask] = {}
+        self.uploads: dict[str, bytes] = {}
+        self._upload_slots: dict[str, tuple[str, dict[str, str]]] = {}
+        self._videos: dict[str, bytes] = {}
 
     # -- control, from the test's thread -----------------------------------------------------
 
-    def inject(
-        self,
-        status: int,
-        count: int = 1,
-        *,
-        path: str = "/v1/",
-        retry_after: str | None = None,
-        body: Any = None,
-    ) -> None:
-        """Answer the next ``count`` requests under ``path`` with ``status`` (and ``body``)."""
-        with self._lock:
-            self._faults.extend([(status, path, retry_after, body)] * count)
-
-    def expire_outputs(self) -> None:
-        self._expired = True
-
-    def reset(self) -> None:
-        with self._lock:
-            self.tasks.clear()
-            self.requests.clear()
-            self._faults.clear()
-            self.creations = 0
-            self.uploads.clear()
-            self._upload_slots.clear()
-            self.delay = 0.0
-            self.hold_at = None
-            self.api_key = FAKE_KEY
-            self.output_ttl = 3600.0
-            self._expired = False
-
-    def seen(self, method: str, prefix: str) -> list[Recorded]:
-        with self._lock:
-            return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
+    def _reset(self) -> None:
+        super()._reset()
+        self.tasks.clear()
+        self.uploads.clear()
+        self._upload_slots.clear()
+        self.delay = 0.0
+        self.hold_at = None
+        self.api_key = FAKE_KEY
 
     def video_bytes(self, ratio: str) -> bytes:
         """The MP4 this fake returns for ``ratio``: real H.264, an eighth of the size, 1 s."""
         with self._lock:
             if ratio not in self._videos:
                 width, height = (int(n) // 8 for n in ratio.split(":"))
-                with TemporaryDirectory() as tmp:
-                    path = Path(tmp) / "out.mp4"
-                    with Mp4Writer(path, width=width, height=height, fps=24) as writer:
-                        for i in range(24):
-                            frame = np.full((height, width, 3), (i * 10, 80, 200 - i * 5), np.uint8)
-                            writer.write_rgb(frame)
-                    self._videos[ratio] = path.read_bytes()
+                self._videos[ratio] = tiny_mp4(width, height, lambda i: (i * 10, 80, 200 - i * 5))
             return self._videos[ratio]
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeRunway:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        self.base_url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            self.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake Runway server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
 
     # -- the HTTP side -----------------------------------------------------------------------
 
@@ -241,19 +165,11 @@ class FakeRunway:
             for k, v in request.headers.items()
             if k in ("authorization", "x-runway-version", "content-type", "user-agent")
         }
-        with self._lock:
-            self.requests.append(Recorded(request.method, request.url.path, headers, body))
-            fault = None
-            if self._faults and request.url.path.startswith(self._faults[0][1]):
-                fault = self._faults.popleft()
-            delay = self.delay
-        if delay:
-            await asyncio.sleep(delay)
+        fault = self.admit(request, headers, body)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if fault is not None:
-            status, _, retry_after, body = fault
-            extra = {"Retry-After": retry_after} if retry_after is not None else {}
-            body = body if body is not None else {"error": f"injected {status}"}
-            return JSONResponse(body, status_code=status, headers=extra)
+            return fault
         if request.url.path.startswith(("/outputs/", "/upload-target/")):
             return None  # presigned: the URL is the credential
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -353,7 +269,7 @@ class FakeRunway:
                     task.deleted = True
                 return Response(status_code=204)
             # Answer with the state as it is, then move on: the first poll sees PENDING.
-            answer = task.as_json(self._output_url(task))
+            answer = task.as_json(self.signed_output_url(task.id))
             self._advance(task)
             return JSONResponse(answer)
 
@@ -379,22 +295,14 @@ class FakeRunway:
                 return
         task.step, task.status, task.progress = next_step, status, progress
 
-    def _output_url(self, task: FakeTask) -> str:
-        expires = int(time.time() + self.output_ttl)
-        sig = hmac.new(self._secret, f"{task.id}:{expires}".encode(), hashlib.sha256).hexdigest()
-        return f"{self.base_url}/outputs/{task.id}.mp4?exp={expires}&sig={sig}"
-
     async def _output(self, request: Request) -> Response:
         refused = await self._gate(request)
         if refused is not None:
             return refused
         task_id = request.path_params["task_id"]
-        expires = request.query_params.get("exp", "0")
-        sig = hmac.new(self._secret, f"{task_id}:{expires}".encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(sig, request.query_params.get("sig", "")):
-            return Response("<Error><Code>AccessDenied</Code></Error>", status_code=403)
-        if self._expired or time.time() > int(expires):
-            return Response("<Error><Code>Request has expired</Code></Error>", status_code=403)
+        refused = self.refuse_output(request, task_id)
+        if refused is not None:
+            return refused
         with self._lock:
             task = self.tasks.get(task_id)
         if task is None or task.status != "SUCCEEDED":
