@@ -111,6 +111,8 @@ BAD_TEXT = [
     ),
     ("/v1/videos", openai(prompt=NUL), "prompt"),
     ("/v1/videos", openai(input_reference="https://e.example/" + SURROGATE), "input_reference"),
+    # An unknown field's name is named as sent, its surrogate escaped (the answer is UTF-8).
+    ("/v1/videos", openai(**{SURROGATE: "v"}), "x\\\\ud800y"),
 ]
 
 
