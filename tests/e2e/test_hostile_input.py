@@ -20,6 +20,8 @@ from tests.conftest import LiveServer, data_uri, make_image
 
 pytestmark = pytest.mark.slow
 
+ADMIN = "vg_hostile_admin_" + "a" * 32
+
 NUL = "a\u0000b"
 SURROGATE = "x\ud800y"
 IMAGE = data_uri(make_image(64, 36))
@@ -31,7 +33,7 @@ def server(
 ) -> Iterator[LiveServer]:
     from tests.conftest import free_port, live_server_env
 
-    overrides: dict[str, str] = {}
+    overrides: dict[str, str] = {"VIDGEN_ADMIN_KEYS": ADMIN}
     if request.param == "postgresql":
         cluster = request.getfixturevalue("pg_cluster")
         template = request.getfixturevalue("pg_template")
@@ -111,6 +113,8 @@ BAD_TEXT = [
     ),
     ("/v1/videos", openai(prompt=NUL), "prompt"),
     ("/v1/videos", openai(input_reference="https://e.example/" + SURROGATE), "input_reference"),
+    # An unknown field's name is named as sent, its surrogate escaped (the answer is UTF-8).
+    ("/v1/videos", openai(**{SURROGATE: "v"}), "x\\\\ud800y"),
 ]
 
 
@@ -208,3 +212,50 @@ def test_json_nested_too_deep_is_refused(server: LiveServer, path: str) -> None:
         )
         assert response.status_code == 400, response.text
         assert client.get("/v1/account").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/admin/keys", {"name": NUL}, "name"),
+        ("/v1/admin/keys", {"name": SURROGATE}, "name"),
+    ],
+)
+def test_an_admin_key_whose_text_cannot_be_stored_is_refused_naming_the_field(
+    server: LiveServer, path: str, body: dict[str, Any], field: str
+) -> None:
+    with server.client(ADMIN) as client:
+        response = post(client, path, body)
+        assert response.status_code == 400, response.text
+        assert field in error_text(response)
+
+
+def test_a_credit_reason_that_cannot_be_stored_is_refused_naming_it(server: LiveServer) -> None:
+    with server.client(ADMIN) as client:
+        made = client.post("/v1/admin/keys", json={"name": "limited", "credits": 5})
+        assert made.status_code == 201, made.text
+        response = post(
+            client, f"/v1/admin/keys/{made.json()['id']}/credits", {"amount": 1, "reason": NUL}
+        )
+        assert response.status_code == 400, response.text
+        assert "reason" in error_text(response)
+        assert client.get(f"/v1/admin/keys/{made.json()['id']}").json()["credits"] == 5
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE", "POST"])
+@pytest.mark.parametrize("bad_id", ["%00", "abc%00def"])
+def test_an_admin_key_id_that_cannot_exist_is_not_found(
+    server: LiveServer, method: str, bad_id: str
+) -> None:
+    path = f"/v1/admin/keys/{bad_id}" + ("/credits" if method == "POST" else "")
+    body = {"amount": 1, "reason": "r"} if method == "POST" else {} if method == "PATCH" else None
+    with server.client(ADMIN) as client:
+        response = client.request(method, path, json=body)
+        assert response.status_code == 404, response.text
+
+
+def test_a_usage_key_id_that_cannot_be_stored_is_refused_naming_it(server: LiveServer) -> None:
+    with server.client(ADMIN) as client:
+        response = client.get("/v1/usage?key_id=a%00b")
+        assert response.status_code == 400, response.text
+        assert "key_id" in error_text(response)

@@ -204,7 +204,9 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
             raise InvalidRequest.single("body", "must be a JSON object")
     unknown = sorted(set(fields) - set(CreateVideo.model_fields))
     if unknown:
-        raise InvalidRequest([FieldError(name, "is not a known field") for name in unknown])
+        raise InvalidRequest(
+            [FieldError(_as_sent(name), "is not a known field") for name in unknown]
+        )
     try:
         body = CreateVideo.model_validate(fields)
     except ValidationError as exc:
@@ -221,6 +223,12 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
         image = ImageRef(data=data, filename=upload.filename)
         digest["input_reference"] = hashlib.sha256(data).hexdigest()
     return body, image, request_fingerprint(DIALECT.name, digest)
+
+
+def _as_sent(name: str) -> str:
+    """A field's name as the client sent it, for an answer: ``json.loads`` keeps a lone
+    surrogate (``"\\ud800"``), which no UTF-8 answer can carry, so it is quoted escaped."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _to_request(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from vidgen.core.keys import LIMIT_FIELDS, ApiKey, KeyStatus, Role
 from vidgen.core.ports import KeyAdmin
+from vidgen.core.validation import text_problem
 from vidgen.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from vidgen.service.generations import month_start
 
@@ -51,6 +52,8 @@ class Admin:
         limits: dict[str, int | None] | None = None,
     ) -> NewKey:
         self.require(caller)
+        if (problem := text_problem(name)) is not None:
+            raise InvalidRequest.single("name", problem)
         limits = limits or {}
         key, secret = await self.keys.create(
             name,
@@ -71,6 +74,7 @@ class Admin:
 
     async def get(self, caller: ApiKey, key_id: str) -> ApiKey:
         self.require(caller)
+        _check_id(key_id)
         key = await self.keys.get(key_id)
         if key is None:
             raise _no_key(key_id)
@@ -83,6 +87,7 @@ class Admin:
             raise ValueError(f"not a limit: {sorted(set(changes) - set(LIMIT_FIELDS))}")
         if "priority" in changes and changes["priority"] is None:
             raise InvalidRequest.single("priority", "must be a whole number (0 is the default)")
+        _check_id(key_id)
         key = await self.keys.update_limits(key_id, changes)
         if key is None:
             raise _no_key(key_id)
@@ -94,6 +99,9 @@ class Admin:
         balance never goes below zero: such an amount is refused, not cut short, so that the
         ledger holds exactly what the operator asked for."""
         self.require(caller)
+        _check_id(key_id)
+        if (problem := text_problem(reason)) is not None:
+            raise InvalidRequest.single("reason", problem)
         result = await self.keys.adjust_credits(key_id, amount, reason)
         if result.outcome == "unknown_key":
             raise _no_key(key_id)
@@ -115,12 +123,20 @@ class Admin:
         self.require(caller)
         if key_id == caller.id:
             raise Conflict("A key cannot revoke itself; revoke it with another admin key.")
+        _check_id(key_id)
         key = await self.keys.get(key_id)
         if key is None:
             raise _no_key(key_id)
         await self.keys.revoke(key_id)
         log.info("key revoked", extra={"key_id": key_id, "by": caller.id})
         return await self.keys.get(key_id) or key
+
+
+def _check_id(key_id: str) -> None:
+    """An id with text no database can store (a NUL: PostgreSQL refuses it in any query) names
+    no key: 404 without asking the database, the same on SQLite."""
+    if text_problem(key_id) is not None:
+        raise _no_key(key_id)
 
 
 def _no_key(key_id: str) -> NotFound:

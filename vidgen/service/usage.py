@@ -16,6 +16,7 @@ from typing import Literal
 from vidgen.core.keys import ApiKey
 from vidgen.core.ports import GenerationRepository
 from vidgen.core.usage import UsageSums
+from vidgen.core.validation import text_problem
 from vidgen.errors import FieldError, InvalidRequest
 
 __all__ = [
@@ -90,6 +91,8 @@ class UsageService:
 
 
 def _scope(caller: ApiKey, key_id: str | None) -> str | None:
+    if key_id is not None and (problem := text_problem(key_id)) is not None:
+        raise InvalidRequest.single("key_id", problem)
     if caller.is_admin:
         return key_id
     if key_id is not None and key_id != caller.id:
