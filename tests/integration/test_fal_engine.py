@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.conftest import make_settings
 from tests.fakes.fal_server import FAKE_FAL_KEY, SAFETY_MESSAGE, FakeFal
@@ -226,3 +228,54 @@ async def test_an_output_link_that_expired_before_it_was_copied_fails_clearly(
         await run(engine_for(tmp_path, fake_fal), kling_job(), HandContext(tmp_path))
     assert caught.value.name == "OutputUnavailable" and "403" in caught.value.message
     assert fake_fal.creations == 1
+
+
+# -- webhook signatures (fal's ED25519, keys from the stand-in's JWKS) -------------------------
+
+HOOK_BODY = b'{"request_id": "req-1", "status": "OK", "payload": {}}'
+
+
+def hook_engine(tmp_path: Path, fake: FakeFal) -> FalEngine:
+    return engine_for(tmp_path, fake, fal_webhook_jwks_url=fake.jwks_url)
+
+
+def as_received(headers: dict[str, str]) -> dict[str, str]:
+    """Headers as the API hands them on: Starlette's names are lower case."""
+    return {name.lower(): value for name, value in headers.items()}
+
+
+async def test_a_webhook_fal_signed_is_genuine_and_the_keys_are_read_once(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    engine = hook_engine(tmp_path, fake_fal)
+    for _ in range(2):
+        headers = as_received(fake_fal.hook_headers("req-1", HOOK_BODY))
+        assert await engine.verify_hook(HOOK_BODY, headers)
+    assert fake_fal.jwks_reads == 1
+
+
+@pytest.mark.parametrize(
+    "forgery", ["tampered body", "stale timestamp", "future timestamp", "unknown key", "unsigned"]
+)
+async def test_a_webhook_fal_did_not_sign_as_sent_is_refused(
+    tmp_path: Path, fake_fal: FakeFal, forgery: str
+) -> None:
+    body = HOOK_BODY
+    when = {"stale timestamp": time.time() - 301, "future timestamp": time.time() + 301}
+    key = Ed25519PrivateKey.generate() if forgery == "unknown key" else None
+    headers = as_received(
+        fake_fal.hook_headers("req-1", body, key=key, timestamp=when.get(forgery))
+    )
+    if forgery == "tampered body":
+        body = body.replace(b'"OK"', b'"ERROR"')
+    if forgery == "unsigned":
+        del headers["x-fal-webhook-signature"]
+    assert not await hook_engine(tmp_path, fake_fal).verify_hook(body, headers)
+
+
+async def test_a_webhook_is_refused_while_fals_keys_cannot_be_read(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    engine = engine_for(tmp_path, fake_fal, fal_webhook_jwks_url=f"{fake_fal.base_url}/nothing")
+    headers = as_received(fake_fal.hook_headers("req-1", HOOK_BODY))
+    assert not await engine.verify_hook(HOOK_BODY, headers)

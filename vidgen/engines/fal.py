@@ -23,9 +23,8 @@ four documented calls, so vidgen speaks it with httpx, as the aimlapi engine doe
 Webhooks: with ``VIDGEN_PUBLIC_URL`` set, the submit names vidgen's callback URL
 (``?fal_webhook=``, what fal-client's ``webhook_url`` sends); fal POSTs ``{request_id, status:
 OK|ERROR, payload}`` there when the request is done, which only wakes the poll
-(``upstream.UpstreamEngine``). fal also signs its hooks (ED25519, keys from a JWKS it publishes);
-vidgen does not check that signature: the token in the URL already keeps strangers out, and the
-hook decides nothing, the next poll does.
+(``upstream.UpstreamEngine``). A hook must carry its URL's token (which binds it to the job) and
+fal's ED25519 signature, checked against fal's published keys (``engines.fal_hooks``).
 
 Progress: fal reports a queue position (shown as ``queued``) and runner logs, not a fraction;
 new log lines go to vidgen's log with the request id. A request that fails reports ``error`` on
@@ -45,6 +44,7 @@ from pydantic import SecretStr
 
 from vidgen.core.models import CapturedImage
 from vidgen.engines.base import EngineJob
+from vidgen.engines.fal_hooks import FalHookVerifier
 from vidgen.engines.hosted import HostedEngine, HostedModel
 from vidgen.engines.policy import (
     SAFETY_REFUSED,
@@ -102,6 +102,7 @@ class FalEngine(HostedEngine):
         super().__init__(settings)
         self._client: httpx.AsyncClient | None = None
         self._logged: dict[str, int] = {}  # request → log lines already passed on
+        self._hooks = FalHookVerifier(settings.fal_webhook_jwks_url)
 
     def credential(self) -> SecretStr | None:
         return self.settings.fal_key
@@ -122,6 +123,9 @@ class FalEngine(HostedEngine):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    async def verify_hook(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        return await self._hooks.verify(body, headers)
 
     async def create_task(self, job: EngineJob) -> str:
         endpoint = self.endpoint(job)
