@@ -202,7 +202,7 @@ class GeminiEngine(HostedEngine):
                 raise TransientUpstreamError(
                     f"the Gemini API answered with no JSON ({doing})"
                 ) from exc
-        message, reason = _google_error(response)
+        message, reason, daily = _google_error(response)
         status = response.status_code
         if reason == "API_KEY_INVALID":  # Google answers a wrong key with a 400
             status = 401
@@ -213,6 +213,8 @@ class GeminiEngine(HostedEngine):
             doing,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
             safety="safety" in message.lower() or "responsible ai" in message.lower(),
+            # A per-minute limit passes within the job's time limit; a per-day quota does not.
+            quota=status == 429 and daily,
         )
 
 
@@ -277,19 +279,27 @@ def operation_status(operation: Mapping[str, Any]) -> TaskStatus:
     return TaskStatus(Phase.SUCCEEDED)  # no video: UpstreamEngine calls that BadOutput
 
 
-def _google_error(response: httpx.Response) -> tuple[str, str | None]:
-    """Google's error body: ``{"error": {"code", "message", "status", "details": [{"reason"}]}}``.
-    Returns the message and the first ``reason``."""
+def _google_error(response: httpx.Response) -> tuple[str, str | None, bool]:
+    """Google's error body: ``{"error": {"code", "message", "status", "details": [{"reason"} |
+    {"@type": "…QuotaFailure", "violations": [{"quotaId"}]}]}}``. Returns the message, the first
+    ``reason``, and whether a daily quota is among the violations (``…PerDay…`` quota ids, such
+    as ``GenerateRequestsPerDayPerProjectPerModel``)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:300] or f"HTTP {response.status_code}", None
+        return response.text.strip()[:300] or f"HTTP {response.status_code}", None, False
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return str(body)[:300], None
-    reason = None
-    for detail in error.get("details") or []:
-        if isinstance(detail, dict) and isinstance(detail.get("reason"), str):
+        return str(body)[:300], None, False
+    reason, daily = None, False
+    details = error.get("details")
+    for detail in details if isinstance(details, list) else []:
+        if not isinstance(detail, dict):
+            continue
+        if reason is None and isinstance(detail.get("reason"), str):
             reason = detail["reason"]
-            break
-    return str(error.get("message", ""))[:500], reason
+        violations = detail.get("violations")
+        for violation in violations if isinstance(violations, list) else []:
+            quota_id = violation.get("quotaId") if isinstance(violation, dict) else None
+            daily = daily or (isinstance(quota_id, str) and "PerDay" in quota_id)
+    return str(error.get("message", ""))[:500], reason, daily
