@@ -57,6 +57,21 @@ ENDPOINTS: dict[str, dict[str, tuple[bool, Any]]] = {
         "negative_prompt": (False, str),
         "cfg_scale": (False, float),
     },
+    # A model vidgen's catalog does not ship: an operator's catalog entry adds it.
+    "fal-ai/kling-video/v2.1/master/image-to-video": {
+        "prompt": (True, str),
+        "image_url": (True, "file"),
+        "duration": (False, _KLING_DURATIONS),
+        "negative_prompt": (False, str),
+        "cfg_scale": (False, float),
+    },
+    "fal-ai/kling-video/v2.1/master/text-to-video": {
+        "prompt": (True, str),
+        "duration": (False, _KLING_DURATIONS),
+        "aspect_ratio": (False, ("16:9", "9:16", "1:1")),
+        "negative_prompt": (False, str),
+        "cfg_scale": (False, float),
+    },
     "fal-ai/veo3.1/image-to-video": {
         "prompt": (True, str),
         "image_url": (True, "file"),

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.conftest import make_settings
 from tests.fakes.fal_server import FAKE_FAL_KEY, SAFETY_MESSAGE, FakeFal
 from tests.integration.test_upstream_engines import HandContext, a_job
+from vidgen.configuration import check_configuration
 from vidgen.core.engine import EngineJob
 from vidgen.engines.fal import FalEngine
 from vidgen.engines.upstream import TASK_ID_STATE
@@ -279,3 +280,51 @@ async def test_a_webhook_is_refused_while_fals_keys_cannot_be_read(
     engine = engine_for(tmp_path, fake_fal, fal_webhook_jwks_url=f"{fake_fal.base_url}/nothing")
     headers = as_received(fake_fal.hook_headers("req-1", HOOK_BODY))
     assert not await engine.verify_hook(HOOK_BODY, headers)
+
+
+MASTER = "fal-ai/kling-video/v2.1/master"
+NEW_MODEL = f"""
+[[model]]
+id = "fal/kling-v2.1-master"
+title = "Kling 2.1 Master on fal"
+kinds = ["text_to_video", "image_to_video"]
+sizes = {{ "16:9" = [1920, 1080], "9:16" = [1080, 1920], "1:1" = [1080, 1080] }}
+default_ratio = "16:9"
+durations = [5, 10]
+default_duration = 5
+requires_image = false
+accepts_last_image = false
+price = {{ per_second = "28" }}
+engines = ["fal", "preview"]
+[model.hosts.fal]
+image_to_video = "{MASTER}/image-to-video"
+text_to_video = "{MASTER}/text-to-video"
+duration_format = "{{}}"
+"""
+
+
+async def test_a_model_fal_adds_is_one_catalog_entry_with_no_code(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text(NEW_MODEL, encoding="utf-8")
+    settings = make_settings(
+        tmp_path / "data",
+        fal_key=FAKE_FAL_KEY,
+        fal_queue_url=fake_fal.base_url,
+        catalog_files=[str(models)],
+        upstream_poll_interval=0.02,
+    )
+    catalog, engines = check_configuration(settings)
+    assert catalog.engine_for("fal/kling-v2.1-master") == "fal"
+    engine = engines["fal"]
+    try:
+        for image in (True, False):
+            job = dataclasses.replace(kling_job(image=image), model="fal/kling-v2.1-master")
+            result = await engine.generate(job, HandContext(tmp_path))
+            assert result.path.read_bytes() == fake_fal.video_bytes()
+    finally:
+        await engine.aclose()
+    submitted = [r.path for r in fake_fal.seen("POST", "/fal-ai/")]
+    assert submitted == [f"/{MASTER}/image-to-video", f"/{MASTER}/text-to-video"]
+    assert [job.body["duration"] for job in fake_fal.jobs.values()] == ["5", "5"]

@@ -36,8 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import httpx
 from pydantic import SecretStr
@@ -45,7 +44,7 @@ from pydantic import SecretStr
 from vidgen.core.models import CapturedImage
 from vidgen.engines.base import EngineJob
 from vidgen.engines.fal_hooks import FalHookVerifier
-from vidgen.engines.hosted import HostedEngine, HostedModel
+from vidgen.engines.hosted import HostedEngine
 from vidgen.engines.policy import (
     SAFETY_REFUSED,
     Provider,
@@ -59,7 +58,7 @@ from vidgen.errors import EngineError
 from vidgen.media.data_uri import to_data_uri
 from vidgen.settings import Settings
 
-__all__ = ["FAL_MODELS", "FalEngine", "fal_input", "queue_status"]
+__all__ = ["FalEngine", "fal_input", "queue_status"]
 
 log = logging.getLogger(__name__)
 
@@ -70,22 +69,6 @@ _TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
 #: fal's error types that mean a content refusal.
 _SAFETY_TYPES: Final = frozenset({"content_policy_violation"})
 
-#: Endpoint ids as fal's model pages give them in late 2026; durations are strings there.
-FAL_MODELS: Final[Mapping[str, HostedModel]] = MappingProxyType(
-    {
-        "fal/kling-v2.5-turbo-pro": HostedModel(
-            image_to_video="fal-ai/kling-video/v2.5-turbo/pro/image-to-video",
-            text_to_video="fal-ai/kling-video/v2.5-turbo/pro/text-to-video",
-            duration_format="{}",
-        ),
-        "fal/veo3.1": HostedModel(
-            image_to_video="fal-ai/veo3.1/image-to-video",
-            text_to_video="fal-ai/veo3.1",
-            duration_format="{}s",
-        ),
-    }
-)
-
 
 class FalEngine(HostedEngine):
     """Proxies jobs to fal's queue. See the module docstring."""
@@ -95,7 +78,6 @@ class FalEngine(HostedEngine):
     host = FAL
     client_module = "httpx"  # no extra client: see the module docstring
     client_package = "httpx"
-    models: ClassVar[Mapping[str, HostedModel]] = FAL_MODELS
     receives_hooks = True
 
     def __init__(self, settings: Settings) -> None:

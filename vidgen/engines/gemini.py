@@ -33,15 +33,14 @@ import base64
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import httpx
 from pydantic import SecretStr
 
 from vidgen.core.models import CapturedImage
 from vidgen.engines.base import EngineJob
-from vidgen.engines.hosted import HostedEngine, HostedModel
+from vidgen.engines.hosted import HostedEngine
 from vidgen.engines.policy import (
     SAFETY_REFUSED,
     Provider,
@@ -55,7 +54,7 @@ from vidgen.errors import EngineError
 from vidgen.media.fetch import FetchFailed, FetchRefused
 from vidgen.settings import Settings
 
-__all__ = ["GEMINI_MODELS", "GeminiEngine", "operation_status", "veo_request"]
+__all__ = ["GeminiEngine", "operation_status", "veo_request"]
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +65,6 @@ MAX_IMAGE_BYTES: Final = 15_000_000
 _TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
 _CHUNK: Final = 1 << 20
 
-GEMINI_MODELS: Final[Mapping[str, HostedModel]] = MappingProxyType(
-    {
-        "gemini/veo-3.1": HostedModel(
-            image_to_video="veo-3.1-generate-preview",
-            text_to_video="veo-3.1-generate-preview",
-            requires_prompt=False,
-        ),
-        "gemini/veo-3.1-fast": HostedModel(
-            image_to_video="veo-3.1-fast-generate-preview",
-            text_to_video="veo-3.1-fast-generate-preview",
-            requires_prompt=False,
-        ),
-    }
-)
-
 
 class GeminiEngine(HostedEngine):
     """Proxies jobs to Veo on the Gemini API. See the module docstring."""
@@ -90,7 +74,6 @@ class GeminiEngine(HostedEngine):
     host = GEMINI
     client_module = "httpx"  # no extra client: see the module docstring
     client_package = "httpx"
-    models: ClassVar[Mapping[str, HostedModel]] = GEMINI_MODELS
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
