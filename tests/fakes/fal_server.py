@@ -133,6 +133,12 @@ class FakeFal(FakeHost):
         super().__init__()
         self.signing_key = Ed25519PrivateKey.generate()
         self.jwks_reads = 0
+        self.jwks_down = False  # the key set answers 503
+
+    def reset(self) -> None:
+        super().reset()
+        self.jwks_reads = 0
+        self.jwks_down = False
 
     @property
     def jwks_url(self) -> str:
@@ -288,6 +294,8 @@ class FakeFal(FakeHost):
     async def _jwks(self, request: Request) -> Response:
         # Public, as fal's is: no key wanted.
         self.jwks_reads += 1
+        if self.jwks_down:
+            return JSONResponse({"detail": "Service Unavailable"}, status_code=503)
         key = OKPAlgorithm.to_jwk(self.signing_key.public_key(), as_dict=True)
         return JSONResponse({"keys": [{**key, "kid": "fake-fal-1"}]})
 

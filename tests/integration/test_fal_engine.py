@@ -18,6 +18,7 @@ from tests.fakes.fal_server import FAKE_FAL_KEY, SAFETY_MESSAGE, FakeFal
 from tests.integration.test_upstream_engines import HandContext, a_job
 from vidgen.configuration import check_configuration
 from vidgen.core.engine import EngineJob
+from vidgen.engines import fal_hooks
 from vidgen.engines.fal import FalEngine
 from vidgen.engines.upstream import TASK_ID_STATE
 from vidgen.errors import EngineError, JobCancelled
@@ -274,12 +275,30 @@ async def test_a_webhook_fal_did_not_sign_as_sent_is_refused(
     assert not await hook_engine(tmp_path, fake_fal).verify_hook(body, headers)
 
 
-async def test_a_webhook_is_refused_while_fals_keys_cannot_be_read(
+async def test_a_key_fal_rotates_in_is_read_again_and_an_unknown_one_only_once_a_minute(
+    tmp_path: Path, fake_fal: FakeFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = hook_engine(tmp_path, fake_fal)
+    assert await engine.verify_hook(HOOK_BODY, as_received(fake_fal.hook_headers("r", HOOK_BODY)))
+    stranger = as_received(fake_fal.hook_headers("r", HOOK_BODY, key=Ed25519PrivateKey.generate()))
+    assert not await engine.verify_hook(HOOK_BODY, stranger)
+    assert fake_fal.jwks_reads == 1  # read a moment ago: not again for a stranger's key
+    monkeypatch.setattr(fal_hooks, "_REFRESH_GAP", 0.0)
+    fake_fal.signing_key = Ed25519PrivateKey.generate()  # fal rotates its key
+    rotated = as_received(fake_fal.hook_headers("r", HOOK_BODY))
+    assert await engine.verify_hook(HOOK_BODY, rotated)
+    assert fake_fal.jwks_reads == 2
+
+
+async def test_a_webhook_is_refused_while_fals_keys_cannot_be_read_which_is_tried_once_a_minute(
     tmp_path: Path, fake_fal: FakeFal
 ) -> None:
-    engine = engine_for(tmp_path, fake_fal, fal_webhook_jwks_url=f"{fake_fal.base_url}/nothing")
-    headers = as_received(fake_fal.hook_headers("req-1", HOOK_BODY))
-    assert not await engine.verify_hook(HOOK_BODY, headers)
+    fake_fal.jwks_down = True
+    engine = hook_engine(tmp_path, fake_fal)
+    for _ in range(2):
+        headers = as_received(fake_fal.hook_headers("req-1", HOOK_BODY))
+        assert not await engine.verify_hook(HOOK_BODY, headers)
+    assert fake_fal.jwks_reads == 1
 
 
 MASTER = "fal-ai/kling-video/v2.1/master"

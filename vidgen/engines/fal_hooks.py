@@ -65,7 +65,8 @@ class FalHookVerifier:
     def __init__(self, jwks_url: str) -> None:
         self.jwks_url = jwks_url
         self._keys: list[Ed25519PublicKey] = []
-        self._read_at: float | None = None  # monotonic; None: never read
+        self._read_at: float | None = None  # monotonic, of the last read that worked
+        self._tried_at: float | None = None  # monotonic, of the last read, worked or not
 
     async def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
         """Whether ``body`` with ``headers`` (lower-case names) is a delivery fal signed
@@ -82,17 +83,18 @@ class FalHookVerifier:
         if abs(time.time() - sent_at) > TIMESTAMP_TOLERANCE:
             return False
         message = signed_message(request_id, user_id, timestamp, body)
-        if self._expired():
+        stale = self._read_at is None or time.monotonic() - self._read_at >= _KEYS_TTL
+        if stale and self._may_read():
             await self._read_keys()
         if self._checks(signature, message):
             return True
-        if self._read_at is None or time.monotonic() - self._read_at >= _REFRESH_GAP:
+        if self._may_read():  # a key fal has rotated in since the last read
             await self._read_keys()
             return self._checks(signature, message)
         return False
 
-    def _expired(self) -> bool:
-        return self._read_at is None or time.monotonic() - self._read_at >= _KEYS_TTL
+    def _may_read(self) -> bool:
+        return self._tried_at is None or time.monotonic() - self._tried_at >= _REFRESH_GAP
 
     def _checks(self, signature: bytes, message: bytes) -> bool:
         for key in self._keys:
@@ -106,6 +108,7 @@ class FalHookVerifier:
     async def _read_keys(self) -> None:
         """Read the key set; on failure keep the keys held (and refuse what they cannot
         check): the job's next poll comes anyway."""
+        self._tried_at = time.monotonic()
         try:
             async with httpx.AsyncClient(timeout=_TIMEOUT, follow_redirects=False) as client:
                 response = await client.get(self.jwks_url)
@@ -121,7 +124,6 @@ class FalHookVerifier:
                 "fal's webhook keys could not be read",
                 extra={"engine": "fal", "url": self.jwks_url, "error": str(exc)[:300]},
             )
-            self._read_at = time.monotonic() - _KEYS_TTL + _REFRESH_GAP  # try again in a minute
             return
         self._keys = [k.key for k in key_set.keys if isinstance(k.key, Ed25519PublicKey)]
         self._read_at = time.monotonic()
