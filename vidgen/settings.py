@@ -283,6 +283,11 @@ class Settings(BaseSettings):
         "`fal` engine.",
     )
     fal_queue_url: str = Field("https://queue.fal.run", description="Base URL of fal's queue API.")
+    fal_webhook_jwks_url: str = Field(
+        "https://rest.fal.ai/.well-known/jwks.json",
+        description="Where fal publishes the ED25519 public keys that sign its webhooks (read "
+        "when a hook comes, kept up to 24 h).",
+    )
     gemini_api_key: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("gemini_api_key", "GEMINI_API_KEY"),

@@ -250,6 +250,18 @@ def test_a_prompt_alone_makes_a_video_with_the_hosts_other_model(
         listed = {m["id"]: m["engine"] for m in client.get("/v1/models").json()["data"]}
     assert listed[host.model] == listed[host.other_model] == host.engine
 
+    # The Runway dialect's text to video reaches the host's text-to-video endpoint too.
+    runway = runwayml.RunwayML(
+        api_key=TEST_KEY, base_url=server.base_url, max_retries=0, _strict_response_validation=True
+    )
+    model: Any = host.model
+    task = runway.text_to_video.create(
+        model=model, prompt_text="a quiet harbour", ratio=host.ratio, duration=host.duration
+    )
+    assert task.wait_for_task_output(timeout=60).status == "SUCCEEDED"
+    assert fake.creations == 2
+    assert "image" not in str(list(fake.jobs.values())[1].body)  # a prompt alone was sent
+
 
 def test_cancelling_a_running_job_cancels_it_at_the_host_where_the_host_can(
     setup: tuple[Host, FakeHost, LiveServer],

@@ -15,20 +15,27 @@
 - ``PUT /{owner}/{app}/requests/{id}/cancel``: 202 ``CANCELLATION_REQUESTED`` for an unfinished
   request, 400 ``ALREADY_COMPLETED`` for a finished one;
 - webhooks: a submit with ``?fal_webhook=<url>`` has ``{request_id, gateway_request_id,
-  status: "OK"|"ERROR", payload, error}`` POSTed there once the request is done (unsigned here:
-  fal's ED25519 signature is not checked by vidgen).
+  status: "OK"|"ERROR", payload, error}`` POSTed there once the request is done, signed as fal
+  signs (ED25519 over request id, user id, timestamp and the body's SHA-256, in the
+  ``X-Fal-Webhook-*`` headers) with the stand-in's own key, whose JWKS it serves at
+  ``GET /.well-known/jwks.json`` (fal's is at rest.fal.ai).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.host import FakeHost, FakeJob
+from vidgen.engines.fal_hooks import signed_message
 
 FAKE_FAL_KEY = "fal-key-id:0123456789abcdef0123456789abcdef"
 _KLING_DURATIONS = ("5", "10")
@@ -44,6 +51,21 @@ ENDPOINTS: dict[str, dict[str, tuple[bool, Any]]] = {
         "cfg_scale": (False, float),
     },
     "fal-ai/kling-video/v2.5-turbo/pro/text-to-video": {
+        "prompt": (True, str),
+        "duration": (False, _KLING_DURATIONS),
+        "aspect_ratio": (False, ("16:9", "9:16", "1:1")),
+        "negative_prompt": (False, str),
+        "cfg_scale": (False, float),
+    },
+    # A model vidgen's catalog does not ship: an operator's catalog entry adds it.
+    "fal-ai/kling-video/v2.1/master/image-to-video": {
+        "prompt": (True, str),
+        "image_url": (True, "file"),
+        "duration": (False, _KLING_DURATIONS),
+        "negative_prompt": (False, str),
+        "cfg_scale": (False, float),
+    },
+    "fal-ai/kling-video/v2.1/master/text-to-video": {
         "prompt": (True, str),
         "duration": (False, _KLING_DURATIONS),
         "aspect_ratio": (False, ("16:9", "9:16", "1:1")),
@@ -70,6 +92,7 @@ ENDPOINTS: dict[str, dict[str, tuple[bool, Any]]] = {
     },
 }
 SAFETY_MESSAGE = "The content could not be processed because it violated our content policy."
+FAKE_USER_ID = "fake-fal-user"
 
 
 def input_errors(endpoint: str, body: object) -> list[dict[str, Any]]:
@@ -106,8 +129,45 @@ class FakeFal(FakeHost):
     api_key = FAKE_FAL_KEY
     name = "fal"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.signing_key = Ed25519PrivateKey.generate()
+        self.jwks_reads = 0
+        self.jwks_down = False  # the key set answers 503
+
+    def reset(self) -> None:
+        super().reset()
+        self.jwks_reads = 0
+        self.jwks_down = False
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.base_url}/.well-known/jwks.json"
+
+    def hook_headers(
+        self,
+        request_id: str,
+        body: bytes,
+        *,
+        key: Ed25519PrivateKey | None = None,
+        timestamp: float | None = None,
+    ) -> dict[str, str]:
+        """The headers fal sends with a delivery of ``body``, signed with the stand-in's key
+        (or ``key``) at ``timestamp`` (now by default)."""
+        sent_at = str(int(time.time() if timestamp is None else timestamp))
+        message = signed_message(request_id, FAKE_USER_ID, sent_at, body)
+        signature = (key or self.signing_key).sign(message)
+        return {
+            "Content-Type": "application/json",
+            "X-Fal-Webhook-Request-Id": request_id,
+            "X-Fal-Webhook-User-Id": FAKE_USER_ID,
+            "X-Fal-Webhook-Timestamp": sent_at,
+            "X-Fal-Webhook-Signature": signature.hex(),
+        }
+
     def routes(self) -> list[Route]:
         return [
+            Route("/.well-known/jwks.json", self._jwks, methods=["GET"]),
             Route("/{owner}/{app}/requests/{job_id}/status", self._status, methods=["GET"]),
             Route("/{owner}/{app}/requests/{job_id}/cancel", self._cancel, methods=["PUT"]),
             Route("/{owner}/{app}/requests/{job_id}", self._result, methods=["GET"]),
@@ -228,7 +288,16 @@ class FakeFal(FakeHost):
             "payload": payload,
             "error": None if ok else f"The request ended {job.outcome}",
         }
-        return httpx.post(job.hook, json=body, timeout=10)
+        raw = json.dumps(body).encode()
+        return httpx.post(job.hook, content=raw, headers=self.hook_headers(job.id, raw), timeout=10)
+
+    async def _jwks(self, request: Request) -> Response:
+        # Public, as fal's is: no key wanted.
+        self.jwks_reads += 1
+        if self.jwks_down:
+            return JSONResponse({"detail": "Service Unavailable"}, status_code=503)
+        key = OKPAlgorithm.to_jwk(self.signing_key.public_key(), as_dict=True)
+        return JSONResponse({"keys": [{**key, "kid": "fake-fal-1"}]})
 
     async def _cancel(self, request: Request) -> Response:
         refused, _ = await self.gate(request)

@@ -12,7 +12,9 @@ REST contract, on loopback (``tests/fakes/host.py`` has what every stand-in shar
   ``response.generateVideoResponse.generatedSamples[0].video.uri``, or ``error`` (``[fail]``), or
   no sample and ``raiMediaFilteredCount``/``Reasons`` (``[unsafe]``: the safety filter);
 - the video's ``uri`` is served only with the key (403 without), and expires (``output_ttl``).
-There is no cancel: Google offers none for Veo.
+There is no cancel: Google offers none for Veo. ``quota_error(per)`` is the 429
+``RESOURCE_EXHAUSTED`` body Google sends when a per-minute or a per-day quota is spent (a
+``QuotaFailure`` naming the quota), for ``inject``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,33 @@ def google_error(code: int, status: str, message: str, reason: str | None = None
             }
         ]
     return JSONResponse({"error": error}, status_code=code)
+
+
+def quota_error(per: str) -> dict[str, Any]:
+    """Google's 429 for a spent quota, ``per`` "Minute" or "Day" (its quota ids' spelling)."""
+    return {
+        "error": {
+            "code": 429,
+            "message": "You exceeded your current quota, please check your plan and billing "
+            "details. For more information on this error, head to: "
+            "https://ai.google.dev/gemini-api/docs/rate-limits.",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [
+                        {
+                            "quotaMetric": "generativelanguage.googleapis.com/"
+                            "generate_requests_per_model",
+                            "quotaId": f"GenerateRequestsPer{per}PerProjectPerModel",
+                            "quotaDimensions": {"model": MODELS[0], "location": "global"},
+                        }
+                    ],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"},
+            ],
+        }
+    }
 
 
 def request_problem(body: object) -> str | None:

@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.conftest import make_settings
 from tests.fakes.fal_server import FAKE_FAL_KEY, SAFETY_MESSAGE, FakeFal
 from tests.integration.test_upstream_engines import HandContext, a_job
+from vidgen.configuration import check_configuration
 from vidgen.core.engine import EngineJob
+from vidgen.engines import fal_hooks
 from vidgen.engines.fal import FalEngine
 from vidgen.engines.upstream import TASK_ID_STATE
 from vidgen.errors import EngineError, JobCancelled
@@ -226,3 +230,120 @@ async def test_an_output_link_that_expired_before_it_was_copied_fails_clearly(
         await run(engine_for(tmp_path, fake_fal), kling_job(), HandContext(tmp_path))
     assert caught.value.name == "OutputUnavailable" and "403" in caught.value.message
     assert fake_fal.creations == 1
+
+
+# -- webhook signatures (fal's ED25519, keys from the stand-in's JWKS) -------------------------
+
+HOOK_BODY = b'{"request_id": "req-1", "status": "OK", "payload": {}}'
+
+
+def hook_engine(tmp_path: Path, fake: FakeFal) -> FalEngine:
+    return engine_for(tmp_path, fake, fal_webhook_jwks_url=fake.jwks_url)
+
+
+def as_received(headers: dict[str, str]) -> dict[str, str]:
+    """Headers as the API hands them on: Starlette's names are lower case."""
+    return {name.lower(): value for name, value in headers.items()}
+
+
+async def test_a_webhook_fal_signed_is_genuine_and_the_keys_are_read_once(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    engine = hook_engine(tmp_path, fake_fal)
+    for _ in range(2):
+        headers = as_received(fake_fal.hook_headers("req-1", HOOK_BODY))
+        assert await engine.verify_hook(HOOK_BODY, headers)
+    assert fake_fal.jwks_reads == 1
+
+
+@pytest.mark.parametrize(
+    "forgery", ["tampered body", "stale timestamp", "future timestamp", "unknown key", "unsigned"]
+)
+async def test_a_webhook_fal_did_not_sign_as_sent_is_refused(
+    tmp_path: Path, fake_fal: FakeFal, forgery: str
+) -> None:
+    body = HOOK_BODY
+    when = {"stale timestamp": time.time() - 301, "future timestamp": time.time() + 301}
+    key = Ed25519PrivateKey.generate() if forgery == "unknown key" else None
+    headers = as_received(
+        fake_fal.hook_headers("req-1", body, key=key, timestamp=when.get(forgery))
+    )
+    if forgery == "tampered body":
+        body = body.replace(b'"OK"', b'"ERROR"')
+    if forgery == "unsigned":
+        del headers["x-fal-webhook-signature"]
+    assert not await hook_engine(tmp_path, fake_fal).verify_hook(body, headers)
+
+
+async def test_a_key_fal_rotates_in_is_read_again_and_an_unknown_one_only_once_a_minute(
+    tmp_path: Path, fake_fal: FakeFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = hook_engine(tmp_path, fake_fal)
+    assert await engine.verify_hook(HOOK_BODY, as_received(fake_fal.hook_headers("r", HOOK_BODY)))
+    stranger = as_received(fake_fal.hook_headers("r", HOOK_BODY, key=Ed25519PrivateKey.generate()))
+    assert not await engine.verify_hook(HOOK_BODY, stranger)
+    assert fake_fal.jwks_reads == 1  # read a moment ago: not again for a stranger's key
+    monkeypatch.setattr(fal_hooks, "_REFRESH_GAP", 0.0)
+    fake_fal.signing_key = Ed25519PrivateKey.generate()  # fal rotates its key
+    rotated = as_received(fake_fal.hook_headers("r", HOOK_BODY))
+    assert await engine.verify_hook(HOOK_BODY, rotated)
+    assert fake_fal.jwks_reads == 2
+
+
+async def test_a_webhook_is_refused_while_fals_keys_cannot_be_read_which_is_tried_once_a_minute(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    fake_fal.jwks_down = True
+    engine = hook_engine(tmp_path, fake_fal)
+    for _ in range(2):
+        headers = as_received(fake_fal.hook_headers("req-1", HOOK_BODY))
+        assert not await engine.verify_hook(HOOK_BODY, headers)
+    assert fake_fal.jwks_reads == 1
+
+
+MASTER = "fal-ai/kling-video/v2.1/master"
+NEW_MODEL = f"""
+[[model]]
+id = "fal/kling-v2.1-master"
+title = "Kling 2.1 Master on fal"
+kinds = ["text_to_video", "image_to_video"]
+sizes = {{ "16:9" = [1920, 1080], "9:16" = [1080, 1920], "1:1" = [1080, 1080] }}
+default_ratio = "16:9"
+durations = [5, 10]
+default_duration = 5
+requires_image = false
+accepts_last_image = false
+price = {{ per_second = "28" }}
+engines = ["fal", "preview"]
+[model.hosts.fal]
+image_to_video = "{MASTER}/image-to-video"
+text_to_video = "{MASTER}/text-to-video"
+duration_format = "{{}}"
+"""
+
+
+async def test_a_model_fal_adds_is_one_catalog_entry_with_no_code(
+    tmp_path: Path, fake_fal: FakeFal
+) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text(NEW_MODEL, encoding="utf-8")
+    settings = make_settings(
+        tmp_path / "data",
+        fal_key=FAKE_FAL_KEY,
+        fal_queue_url=fake_fal.base_url,
+        catalog_files=[str(models)],
+        upstream_poll_interval=0.02,
+    )
+    catalog, engines = check_configuration(settings)
+    assert catalog.engine_for("fal/kling-v2.1-master") == "fal"
+    engine = engines["fal"]
+    try:
+        for image in (True, False):
+            job = dataclasses.replace(kling_job(image=image), model="fal/kling-v2.1-master")
+            result = await engine.generate(job, HandContext(tmp_path))
+            assert result.path.read_bytes() == fake_fal.video_bytes()
+    finally:
+        await engine.aclose()
+    submitted = [r.path for r in fake_fal.seen("POST", "/fal-ai/")]
+    assert submitted == [f"/{MASTER}/image-to-video", f"/{MASTER}/text-to-video"]
+    assert [job.body["duration"] for job in fake_fal.jobs.values()] == ["5", "5"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_settings
-from tests.fakes.gemini_server import FAKE_GEMINI_KEY, SAFETY_REASON, FakeGemini
+from tests.fakes.gemini_server import FAKE_GEMINI_KEY, SAFETY_REASON, FakeGemini, quota_error
 from tests.integration.test_upstream_engines import HandContext, a_job
 from vidgen.core.engine import EngineJob
 from vidgen.engines.gemini import GeminiEngine
@@ -149,6 +149,23 @@ async def test_bursts_of_429_and_503_are_retried_and_one_operation_is_started(
     assert result.path.stat().st_size > 0
     assert fake_gemini.creations == 1
     assert len(fake_gemini.seen("POST", CREATE)) == 4
+
+
+async def test_a_spent_daily_quota_is_quota_exceeded_at_once_but_a_minute_limit_is_waited_out(
+    tmp_path: Path, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.inject(429, 2, path=CREATE, body=quota_error("Minute"))
+    await run(engine_for(tmp_path, fake_gemini), veo_job(), HandContext(tmp_path))
+    assert len(fake_gemini.seen("POST", CREATE)) == 3
+
+    fake_gemini.reset()
+    fake_gemini.inject(429, 1, path=CREATE, body=quota_error("Day"))
+    with pytest.raises(EngineError) as caught:
+        await run(engine_for(tmp_path, fake_gemini), veo_job(), HandContext(tmp_path))
+    assert (caught.value.name, caught.value.retryable) == ("QuotaExceeded", False)
+    assert "exceeded your current quota" in caught.value.message
+    assert len(fake_gemini.seen("POST", CREATE)) == 1
+    assert fake_gemini.creations == 0
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,27 @@ def test_an_entry_reads_as_the_model_it_describes() -> None:
             ),
             "retired.engine",
         ),
+        (  # a host's ids, for an engine the entry does not name
+            (
+                'engines = ["preview"]',
+                'engines = ["preview"]\nhosts = { fal = { image_to_video = "a/b", text_to_video = "a/c" } }',
+            ),
+            "hosts.fal",
+        ),
+        (  # no endpoint for a kind the model takes
+            (
+                'engines = ["preview"]',
+                'engines = ["preview", "fal"]\nhosts = { fal = { image_to_video = "a/b" } }',
+            ),
+            "hosts.fal.text_to_video",
+        ),
+        (
+            (
+                'engines = ["preview"]',
+                'engines = ["preview", "fal"]\nhosts = { fal = { image_to_video = "a/b", text_to_video = "a/c", duration_format = "s" } }',
+            ),
+            "hosts.fal.duration_format",
+        ),
     ],
 )
 def test_a_mistake_is_named_by_file_model_and_field(change: tuple[str, str], named: str) -> None:

@@ -3,18 +3,20 @@ serves, what a request must carry, and how a key routes a host's models."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_settings
+from tests.integration.test_upstream_engines import a_job
 from vidgen.configuration import ConfigurationError, check_configuration, default_routes
 from vidgen.core.catalog import DEFAULT_MODELS, PROVIDER_MODELS
 from vidgen.core.models import GenerationRequest, ImageRef
 from vidgen.engines.fal import FalEngine
 from vidgen.engines.gemini import GeminiEngine
 from vidgen.engines.hosted import HostedEngine
-from vidgen.engines.replicate import ReplicateEngine
+from vidgen.engines.replicate import ReplicateEngine, replicate_input
 
 SPECS = {spec.id: spec for spec in (*DEFAULT_MODELS, *PROVIDER_MODELS)}
 IMAGE = ImageRef(url="https://example.com/a.png")
@@ -88,3 +90,14 @@ def test_a_model_routed_to_a_host_without_its_key_stops_start_up_naming_the_vari
     with pytest.raises(ConfigurationError, match="REPLICATE_API_TOKEN") as caught:
         check_configuration(settings)
     assert "replicate/wan-2.5" in str(caught.value)
+
+
+def test_a_replicate_model_of_another_family_gets_the_inputs_most_of_replicates_models_share() -> (
+    None
+):
+    job = dataclasses.replace(a_job(), model="replicate/seedance-1-pro", prompt="a kite")
+    with_image = replicate_input(job, "bytedance/seedance-1-pro")
+    assert with_image["image"].startswith("data:image/")
+    assert "aspect_ratio" not in with_image  # the output follows the image
+    alone = replicate_input(dataclasses.replace(job, first_image=None), "bytedance/seedance-1-pro")
+    assert alone == {"prompt": "a kite", "duration": 5, "aspect_ratio": "16:9"}

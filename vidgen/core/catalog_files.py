@@ -41,6 +41,11 @@ The shape of a file (every key but ``id``, ``title``, ``sizes``, ``default_ratio
     listed = "always"                      # or "when_routed"
     retired = { on = "2026-06-10", engine = "runway", note = "…" }
     description = "…"
+    [model.hosts.fal]                      # a model host's ids (fal, replicate, gemini)
+    image_to_video = "fal-ai/veo3.1/image-to-video"   # one per kind the model takes
+    text_to_video = "fal-ai/veo3.1"
+    duration_format = "{}s"                # durations as strings ("8s"); none: integers
+    requires_prompt = true                 # a prompt also with an image
     [model.options.audio]                  # the model's own fields
     type = "bool"
     default = true
@@ -60,7 +65,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from vidgen.core.model_spec import Listing, ModelSpec, OptionSpec, RatioNames, Retirement
+from vidgen.core.model_spec import (
+    HostedIds,
+    Listing,
+    ModelSpec,
+    OptionSpec,
+    RatioNames,
+    Retirement,
+)
 from vidgen.core.models import Kind
 
 __all__ = ["BUILTIN_FILES", "CatalogFileError", "builtin_files", "load_files", "merge", "read"]
@@ -129,6 +141,20 @@ class _Retired(_Strict):
     note: str = ""
 
 
+class _Hosted(_Strict):
+    image_to_video: str | None = Field(None, min_length=1)
+    text_to_video: str | None = Field(None, min_length=1)
+    duration_format: str | None = None
+    requires_prompt: bool = True
+
+    @field_validator("duration_format")
+    @classmethod
+    def _one_slot(cls, value: str | None) -> str | None:
+        if value is not None and value.count("{}") != 1:
+            raise ValueError(f"must hold one {{}} for the seconds, as '{{}}s' does (got {value!r})")
+        return value
+
+
 class _Entry(_Strict):
     id: str = Field(min_length=1)
     title: str = Field(min_length=1)
@@ -156,6 +182,7 @@ class _Entry(_Strict):
     retired: _Retired | None = None
     description: str = ""
     options: dict[str, _Option] = Field(default_factory=dict)
+    hosts: dict[str, _Hosted] = Field(default_factory=dict)
 
     @field_validator("durations")
     @classmethod
@@ -217,6 +244,17 @@ def _spec(
         )
     if entry.retired is not None and entry.retired.engine not in entry.engines:
         raise ValueError(f"retired.engine: {entry.retired.engine!r} is not among engines")
+    for engine, ids in entry.hosts.items():
+        if engine not in entry.engines:
+            raise ValueError(f"hosts.{engine}: {engine!r} is not among engines")
+        for kind in (Kind.IMAGE_TO_VIDEO, Kind.TEXT_TO_VIDEO):
+            given = getattr(ids, kind.value) is not None
+            if given != (kind in entry.kinds):
+                needed = "needs" if not given else "names"
+                raise ValueError(
+                    f"hosts.{engine}.{kind.value}: {needed} the host's endpoint id only where "
+                    f"the model takes {kind.value} (kinds)"
+                )
     checked = None if entry.price.estimate else entry.prices_checked or checked
     return ModelSpec(
         id=entry.id,
@@ -264,6 +302,17 @@ def _spec(
         listed=entry.listed,
         prices_checked=None if checked is None else checked.isoformat(),
         price_estimate=entry.price.estimate,
+        hosts=MappingProxyType(
+            {
+                engine: HostedIds(
+                    image_to_video=ids.image_to_video,
+                    text_to_video=ids.text_to_video,
+                    duration_format=ids.duration_format,
+                    requires_prompt=ids.requires_prompt,
+                )
+                for engine, ids in entry.hosts.items()
+            }
+        ),
     )
 
 

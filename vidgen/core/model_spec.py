@@ -17,7 +17,7 @@ from typing import Literal
 
 from vidgen.core.models import Kind
 
-__all__ = ["Listing", "ModelSpec", "OptionSpec", "RatioNames", "Retirement"]
+__all__ = ["HostedIds", "Listing", "ModelSpec", "OptionSpec", "RatioNames", "Retirement"]
 
 #: ``always``: every server lists the model. ``when_routed``: only a server whose
 #: ``VIDGEN_ROUTES`` names it (the open-weight models: ``diffusers`` on a GPU machine, or
@@ -50,6 +50,21 @@ class Retirement:
     on: str  # ISO date
     engine: str
     note: str = ""
+
+
+@dataclass(frozen=True)
+class HostedIds:
+    """How a model host (the ``fal``, ``replicate`` and ``gemini`` engines) names the model: the
+    host's id of the endpoint for each kind (one endpoint may serve both)."""
+
+    image_to_video: str | None = None
+    text_to_video: str | None = None
+    #: How the host's schema spells a duration, where it wants a string: ``"{}"`` for "5",
+    #: ``"{}s"`` for "8s"; None for an integer.
+    duration_format: str | None = None
+    #: Whether the host wants a prompt with an image too (Kling and Wan do; Veo on the Gemini
+    #: API does not), so that a request without one is refused at submit, not by the host.
+    requires_prompt: bool = True
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,8 @@ class ModelSpec:
     #: vidgen has no entry of its own, so its rules here are permissive and the upstream's own
     #: checks decide.
     passthrough: bool = False
+    #: Model host engine → the host's ids of the model (``HostedIds``).
+    hosts: Mapping[str, HostedIds] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         unpriced = [d for d in self.durations if d not in self.credits]

@@ -23,9 +23,8 @@ four documented calls, so vidgen speaks it with httpx, as the aimlapi engine doe
 Webhooks: with ``VIDGEN_PUBLIC_URL`` set, the submit names vidgen's callback URL
 (``?fal_webhook=``, what fal-client's ``webhook_url`` sends); fal POSTs ``{request_id, status:
 OK|ERROR, payload}`` there when the request is done, which only wakes the poll
-(``upstream.UpstreamEngine``). fal also signs its hooks (ED25519, keys from a JWKS it publishes);
-vidgen does not check that signature: the token in the URL already keeps strangers out, and the
-hook decides nothing, the next poll does.
+(``upstream.UpstreamEngine``). A hook must carry its URL's token (which binds it to the job) and
+fal's ED25519 signature, checked against fal's published keys (``engines.fal_hooks``).
 
 Progress: fal reports a queue position (shown as ``queued``) and runner logs, not a fraction;
 new log lines go to vidgen's log with the request id. A request that fails reports ``error`` on
@@ -37,15 +36,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import httpx
 from pydantic import SecretStr
 
 from vidgen.core.models import CapturedImage
 from vidgen.engines.base import EngineJob
-from vidgen.engines.hosted import HostedEngine, HostedModel
+from vidgen.engines.fal_hooks import FalHookVerifier
+from vidgen.engines.hosted import HostedEngine
 from vidgen.engines.policy import (
     SAFETY_REFUSED,
     Provider,
@@ -59,7 +58,7 @@ from vidgen.errors import EngineError
 from vidgen.media.data_uri import to_data_uri
 from vidgen.settings import Settings
 
-__all__ = ["FAL_MODELS", "FalEngine", "fal_input", "queue_status"]
+__all__ = ["FalEngine", "fal_input", "queue_status"]
 
 log = logging.getLogger(__name__)
 
@@ -70,22 +69,6 @@ _TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
 #: fal's error types that mean a content refusal.
 _SAFETY_TYPES: Final = frozenset({"content_policy_violation"})
 
-#: Endpoint ids as fal's model pages give them in late 2026; durations are strings there.
-FAL_MODELS: Final[Mapping[str, HostedModel]] = MappingProxyType(
-    {
-        "fal/kling-v2.5-turbo-pro": HostedModel(
-            image_to_video="fal-ai/kling-video/v2.5-turbo/pro/image-to-video",
-            text_to_video="fal-ai/kling-video/v2.5-turbo/pro/text-to-video",
-            duration_format="{}",
-        ),
-        "fal/veo3.1": HostedModel(
-            image_to_video="fal-ai/veo3.1/image-to-video",
-            text_to_video="fal-ai/veo3.1",
-            duration_format="{}s",
-        ),
-    }
-)
-
 
 class FalEngine(HostedEngine):
     """Proxies jobs to fal's queue. See the module docstring."""
@@ -95,13 +78,13 @@ class FalEngine(HostedEngine):
     host = FAL
     client_module = "httpx"  # no extra client: see the module docstring
     client_package = "httpx"
-    models: ClassVar[Mapping[str, HostedModel]] = FAL_MODELS
     receives_hooks = True
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._client: httpx.AsyncClient | None = None
         self._logged: dict[str, int] = {}  # request → log lines already passed on
+        self._hooks = FalHookVerifier(settings.fal_webhook_jwks_url)
 
     def credential(self) -> SecretStr | None:
         return self.settings.fal_key
@@ -122,6 +105,9 @@ class FalEngine(HostedEngine):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    async def verify_hook(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        return await self._hooks.verify(body, headers)
 
     async def create_task(self, job: EngineJob) -> str:
         endpoint = self.endpoint(job)

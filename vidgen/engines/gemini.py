@@ -33,15 +33,14 @@ import base64
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import httpx
 from pydantic import SecretStr
 
 from vidgen.core.models import CapturedImage
 from vidgen.engines.base import EngineJob
-from vidgen.engines.hosted import HostedEngine, HostedModel
+from vidgen.engines.hosted import HostedEngine
 from vidgen.engines.policy import (
     SAFETY_REFUSED,
     Provider,
@@ -55,7 +54,7 @@ from vidgen.errors import EngineError
 from vidgen.media.fetch import FetchFailed, FetchRefused
 from vidgen.settings import Settings
 
-__all__ = ["GEMINI_MODELS", "GeminiEngine", "operation_status", "veo_request"]
+__all__ = ["GeminiEngine", "operation_status", "veo_request"]
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +65,6 @@ MAX_IMAGE_BYTES: Final = 15_000_000
 _TIMEOUT: Final = httpx.Timeout(60.0, connect=5.0)
 _CHUNK: Final = 1 << 20
 
-GEMINI_MODELS: Final[Mapping[str, HostedModel]] = MappingProxyType(
-    {
-        "gemini/veo-3.1": HostedModel(
-            image_to_video="veo-3.1-generate-preview",
-            text_to_video="veo-3.1-generate-preview",
-            requires_prompt=False,
-        ),
-        "gemini/veo-3.1-fast": HostedModel(
-            image_to_video="veo-3.1-fast-generate-preview",
-            text_to_video="veo-3.1-fast-generate-preview",
-            requires_prompt=False,
-        ),
-    }
-)
-
 
 class GeminiEngine(HostedEngine):
     """Proxies jobs to Veo on the Gemini API. See the module docstring."""
@@ -90,7 +74,6 @@ class GeminiEngine(HostedEngine):
     host = GEMINI
     client_module = "httpx"  # no extra client: see the module docstring
     client_package = "httpx"
-    models: ClassVar[Mapping[str, HostedModel]] = GEMINI_MODELS
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -202,7 +185,7 @@ class GeminiEngine(HostedEngine):
                 raise TransientUpstreamError(
                     f"the Gemini API answered with no JSON ({doing})"
                 ) from exc
-        message, reason = _google_error(response)
+        message, reason, daily = _google_error(response)
         status = response.status_code
         if reason == "API_KEY_INVALID":  # Google answers a wrong key with a 400
             status = 401
@@ -213,6 +196,8 @@ class GeminiEngine(HostedEngine):
             doing,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
             safety="safety" in message.lower() or "responsible ai" in message.lower(),
+            # A per-minute limit passes within the job's time limit; a per-day quota does not.
+            quota=status == 429 and daily,
         )
 
 
@@ -277,19 +262,27 @@ def operation_status(operation: Mapping[str, Any]) -> TaskStatus:
     return TaskStatus(Phase.SUCCEEDED)  # no video: UpstreamEngine calls that BadOutput
 
 
-def _google_error(response: httpx.Response) -> tuple[str, str | None]:
-    """Google's error body: ``{"error": {"code", "message", "status", "details": [{"reason"}]}}``.
-    Returns the message and the first ``reason``."""
+def _google_error(response: httpx.Response) -> tuple[str, str | None, bool]:
+    """Google's error body: ``{"error": {"code", "message", "status", "details": [{"reason"} |
+    {"@type": "…QuotaFailure", "violations": [{"quotaId"}]}]}}``. Returns the message, the first
+    ``reason``, and whether a daily quota is among the violations (``…PerDay…`` quota ids, such
+    as ``GenerateRequestsPerDayPerProjectPerModel``)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:300] or f"HTTP {response.status_code}", None
+        return response.text.strip()[:300] or f"HTTP {response.status_code}", None, False
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return str(body)[:300], None
-    reason = None
-    for detail in error.get("details") or []:
-        if isinstance(detail, dict) and isinstance(detail.get("reason"), str):
+        return str(body)[:300], None, False
+    reason, daily = None, False
+    details = error.get("details")
+    for detail in details if isinstance(details, list) else []:
+        if not isinstance(detail, dict):
+            continue
+        if reason is None and isinstance(detail.get("reason"), str):
             reason = detail["reason"]
-            break
-    return str(error.get("message", ""))[:500], reason
+        violations = detail.get("violations")
+        for violation in violations if isinstance(violations, list) else []:
+            quota_id = violation.get("quotaId") if isinstance(violation, dict) else None
+            daily = daily or (isinstance(quota_id, str) and "PerDay" in quota_id)
+    return str(error.get("message", ""))[:500], reason, daily

@@ -39,14 +39,14 @@ import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 from pydantic import SecretStr
 
 from vidgen.core.models import CapturedImage
 from vidgen.engines.base import EngineJob
-from vidgen.engines.hosted import HostedEngine, HostedModel
+from vidgen.engines.hosted import HostedEngine
 from vidgen.engines.policy import (
     SAFETY_REFUSED,
     Provider,
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from replicate.client import Client as ReplicateClient
     from replicate.webhook import WebhookSigningSecret
 
-__all__ = ["REPLICATE_MODELS", "ReplicateEngine", "prediction_status", "replicate_input"]
+__all__ = ["ReplicateEngine", "prediction_status", "replicate_input"]
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +77,6 @@ _HOOK_TOLERANCE: Final = 300
 #: Words of Replicate's content refusal (error code E005).
 _SAFETY_MARKERS: Final = ("E005", "flagged as sensitive")
 
-#: Checked against Replicate's model pages in late 2026 (see the README's Providers table).
-REPLICATE_MODELS: Final[Mapping[str, HostedModel]] = MappingProxyType(
-    {
-        "replicate/kling-v2.5-turbo-pro": HostedModel(
-            image_to_video="kwaivgi/kling-v2.5-turbo-pro",
-            text_to_video="kwaivgi/kling-v2.5-turbo-pro",
-        ),
-        "replicate/wan-2.5": HostedModel(
-            image_to_video="wan-video/wan-2.5-i2v", text_to_video="wan-video/wan-2.5-t2v"
-        ),
-    }
-)
 #: wan-2.5-t2v takes a frame size (``size``) where the others take a ratio.
 _WAN_SIZES: Final = MappingProxyType({"16:9": "1280*720", "9:16": "720*1280"})
 
@@ -101,7 +89,6 @@ class ReplicateEngine(HostedEngine):
     host = REPLICATE
     client_module = "replicate"
     client_package = "replicate"
-    models: ClassVar[Mapping[str, HostedModel]] = REPLICATE_MODELS
     receives_hooks = True
 
     def __init__(self, settings: Settings) -> None:
@@ -240,15 +227,19 @@ def replicate_input(job: EngineJob, endpoint: str) -> dict[str, Any]:
             body["start_image"] = image  # the output takes the image's own ratio
         else:
             body["aspect_ratio"] = job.aspect_ratio
-    elif endpoint == "wan-video/wan-2.5-i2v":
+    elif endpoint.startswith("wan-video/") and "-i2v" in endpoint:
         body |= {"image": image, "resolution": "720p", "seed": job.seed}
-    elif endpoint == "wan-video/wan-2.5-t2v":
+    elif endpoint.startswith("wan-video/") and "-t2v" in endpoint:
         size = _WAN_SIZES.get(job.aspect_ratio)
         if size is None:
-            raise EngineError(f"wan-2.5 has no {job.aspect_ratio} size.", name="NotSupported")
+            raise EngineError(f"{endpoint} has no {job.aspect_ratio} size.", name="NotSupported")
         body |= {"size": size, "seed": job.seed}
+    elif image is not None:
+        # Another family (a catalog entry of the operator's): the names most of Replicate's
+        # video models share (Veo, Seedance); a field the model lacks comes back as its 422.
+        body["image"] = image
     else:
-        raise EngineError(f"{endpoint} is not a Replicate model vidgen knows.", name="NotSupported")
+        body["aspect_ratio"] = job.aspect_ratio
     negative = job.options.get("negative_prompt")
     if isinstance(negative, str) and negative:
         body["negative_prompt"] = negative

@@ -6,10 +6,12 @@ in whatever process the worker runs; the status and the output still come from t
 API. What a hook must show before it counts:
 
 - the token of its URL, which only vidgen can make for that provider and job;
-- the provider's own signature, where the engine can check one (Replicate's Standard Webhooks).
+- the provider's own signature, where the engine can check one (Replicate's Standard Webhooks,
+  fal's ED25519).
 
 Anything else is refused the same way (the API answers 404), whether or not the job exists, and
-costs neither a database write nor a call to the provider. A hook for a job that already ended
+costs neither a database write nor a call to the provider's API (only a hook with a valid token
+may make the fal engine read fal's public keys). A hook for a job that already ended
 or whose worker died is accepted and changes nothing: a resumed attempt polls first anyway.
 """
 
