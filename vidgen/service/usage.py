@@ -92,7 +92,10 @@ def _scope(caller: ApiKey, key_id: str | None) -> str | None:
     if caller.is_admin:
         return key_id
     if key_id is not None and key_id != caller.id:
-        raise InvalidRequest.single("key_id", "only an admin key may ask for another key's usage")
+        raise InvalidRequest(
+            [FieldError("key_id", "only an admin key may ask for another key's usage")],
+            "Query validation error!",
+        )
     return caller.id
 
 
