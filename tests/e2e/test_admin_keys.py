@@ -133,7 +133,10 @@ def test_credits_move_with_their_reason_in_the_ledger_and_never_below_zero(
     assert (added.json()["credits"], taken.json()["credits"]) == (35, 5)
     assert too_much.status_code == 400 and "amount" in too_much.json()["message"]
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["message"]
+    # It says why, and sends the operator to no step that does not exist (nothing gives an
+    # unlimited key a balance: its credits are set when it is created).
     assert refused.status_code == 409
+    assert "unlimited credits, so no balance to adjust" in refused.json()["message"]
     assert ledger(server, made["id"]) == [
         ("grant", 10, None),
         ("adjustment", 25, "invoice 7"),
