@@ -61,12 +61,12 @@ def unsearched_reads(plan: str, dialect: str, columns: dict[str, list[str]]) -> 
     lookup by the jobs' primary key, for a ledger entry's job, is a search as well)."""
     lines = [line.strip().removeprefix("->  ") for line in plan.splitlines()]
     if dialect == "sqlite":
+        # "SCAN TABLE jobs" before SQLite 3.36, "SCAN jobs" since.
+        reads = re.compile(r"(SCAN|SEARCH)( TABLE)? (jobs|credit_ledger)\b")
         return [
             line
             for line in lines
-            if re.match(r"(SCAN|SEARCH) (jobs|credit_ledger)\b", line)
-            and "created_at>?" not in line
-            and not line.endswith("(id=?)")
+            if reads.match(line) and "created_at>?" not in line and not line.endswith("(id=?)")
         ]
     unsearched = [line for line in lines if re.match(r"Seq Scan on (jobs|credit_ledger)\b", line)]
     for line, after in zip(lines, [*lines[1:], ""], strict=True):
