@@ -109,8 +109,8 @@ def fill(conn: Connection, count: int) -> None:
 
 
 def in_sql(conn: Connection) -> tuple[UsageSums, UsageTable]:
-    totals = usage_table(conn, "sqlite", None, START, END, ())
-    return totals[()], usage_table(conn, "sqlite", None, START, END, ("day",))
+    usage = usage_table(conn, "sqlite", None, START, END, ("day",), overall=True)
+    return usage.totals, usage.groups
 
 
 def in_process(conn: Connection) -> tuple[UsageSums, UsageTable]:

@@ -93,3 +93,56 @@ async def test_the_sums_match_the_ledger_and_split_by_day_model_and_key(backend:
         other.id: (1, 3),
     }
     assert await backend.generations.usage_sums(None, end, end + timedelta(days=1), ()) == {}
+
+
+class CountingReads:
+    """The store, counting the usage reads made through it."""
+
+    def __init__(self, generations: object) -> None:
+        self.generations = generations
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(self.generations, name)
+        if name.startswith("usage"):
+            self.reads += 1
+        return attribute
+
+
+async def test_a_report_reads_the_store_once_and_its_totals_are_the_same_whatever_the_grouping(
+    backend: Backend,
+) -> None:
+    key, _ = await backend.keys.create("k", credits=100)
+    start = backend.now()
+    for model, seconds in [
+        ("runway/gen4_turbo", 10),
+        ("runway/gen4_turbo", 20),
+        ("gen3a_turbo", 90),
+    ]:
+        job = await backend.generations.create(new_job(key.id, model=model))
+        assert await backend.jobs.claim_next("w", lease_seconds=600) is not None
+        await backend.pass_time(seconds)
+        await backend.jobs.complete(job.id, "w", OUTPUT)
+    failed = await backend.generations.create(new_job(key.id, model="gen3a_turbo"))
+    assert await backend.jobs.claim_next("w", lease_seconds=600) is not None
+    await backend.jobs.fail(failed.id, "w", "ContentRejected", "no")
+    end = backend.now() + timedelta(seconds=1)
+
+    store = CountingReads(backend.generations)
+    usage = UsageService(store)  # type: ignore[arg-type]
+    for group_by in ("day", "model", "key"):
+        store.reads = 0
+        report = await usage.report(key, start=start, end=end, group_by=group_by)
+        assert store.reads == 1
+        totals = report.totals
+        assert (totals.jobs, totals.completed, totals.failed) == (4, 3, 1)
+        assert (totals.credits_charged, totals.credits_refunded) == (32, 8)
+        assert totals.failures == Counter({"ContentRejected": 1})
+        assert totals.seconds_of_video == pytest.approx(3 * OUTPUT.frame_count / OUTPUT.fps)
+        # The middle of 10, 20 and 90 s: not a median of the groups' medians (15 and 90).
+        assert totals.median_seconds_to_complete == pytest.approx(20, abs=1e-3)
+    by_model = (await usage.report(key, start=start, end=end, group_by="model")).groups
+    assert {m: g.median_seconds_to_complete for m, g in by_model.items()} == {
+        "gen3a_turbo": pytest.approx(90, abs=1e-3),
+        "runway/gen4_turbo": pytest.approx(15, abs=1e-3),
+    }

@@ -67,6 +67,12 @@ def test_keys_against_a_server_create_list_set_credit_and_revoke(server: LiveSer
     assert remote.output.endswith("monthly credit limit: 90.\n")
     credited = vidgen("keys", "credit", secret[:10], "12", "--base-url", server.base_url)
     assert credited.output.endswith("(remote-made) now has 42 credits.\n"), credited.output
+    # Credits taken away as the admin route takes them: a negative amount, with a reason.
+    remote, local = both(server, "keys", "credit", "remote-made", "-5", "--reason", "chargeback")
+    assert remote.output.endswith("(remote-made) now has 37 credits.\n"), remote.output
+    assert local.output == remote.output.replace("37 credits", "32 credits")
+    too_much = vidgen("keys", "credit", "remote-made", "-33", "--base-url", server.base_url)
+    assert too_much.exit_code == 1 and "below zero" in too_much.output, too_much.output
     unlimited = vidgen("keys", "credit", "env-1", "5", "--base-url", server.base_url)
     assert "has unlimited credits; nothing to add." in unlimited.output
 

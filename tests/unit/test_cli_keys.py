@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from vidgen.cli.main import app
 from vidgen.settings import Settings
 from vidgen.store.db import Database
 from vidgen.store.keys import KeyStore
+from vidgen.store.tables import credit_ledger
 
 
 def make_database(data_dir: Path, names: list[str]) -> None:
@@ -181,3 +183,26 @@ def test_keys_set_changes_and_clears_the_rate_and_monthly_limits(user_home: Path
         refused = vidgen("keys", "set", "studio", "--rate-limit-per-minute", bad)
         assert refused.exit_code == 2, refused.output
         assert "--rate-limit-per-minute takes a whole number" in refused.output
+
+
+def test_keys_credit_takes_credits_away_with_its_reason_in_the_ledger_never_below_zero(
+    user_home: Path,
+) -> None:
+    make_database(user_home, ["mobile-app"])
+    taken = vidgen("keys", "credit", "mobile-app", "-120", "--reason", "chargeback 7")
+    assert taken.exit_code == 0, taken.output
+    assert "now has 380 credits" in taken.output
+    too_much = vidgen("keys", "credit", "mobile-app", "-381")
+    assert too_much.exit_code == 1
+    assert "would take the balance (380) below zero" in too_much.output
+
+    async def ledger() -> list[tuple[str, int, str | None]]:
+        db = Database(Settings(data_dir=user_home).resolved_database_url)
+        try:
+            query = select(credit_ledger.c.reason, credit_ledger.c.delta, credit_ledger.c.note)
+            rows = await db.read(lambda conn: conn.execute(query.order_by(credit_ledger.c.id)))
+            return [(row.reason, row.delta, row.note) for row in rows]
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(ledger()) == [("grant", 500, None), ("adjustment", -120, "chargeback 7")]

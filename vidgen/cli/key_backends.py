@@ -47,8 +47,9 @@ class KeyBackend(Protocol):
 
     async def revoke(self, key_id: str) -> None: ...
 
-    async def credit(self, key_id: str, amount: int) -> int | None:
-        """The new balance; None for an unlimited key."""
+    async def credit(self, key_id: str, amount: int, reason: str) -> int | None:
+        """Add ``amount`` (negative: take away; never below zero) with ``reason`` in the ledger;
+        the new balance, None for an unlimited key."""
         ...
 
 
@@ -95,8 +96,16 @@ class LocalKeys:
     async def revoke(self, key_id: str) -> None:
         await self.store.revoke(key_id)
 
-    async def credit(self, key_id: str, amount: int) -> int | None:
-        return await self.store.grant(key_id, amount)
+    async def credit(self, key_id: str, amount: int, reason: str) -> int | None:
+        # The same adjustment the server's admin route makes, so the ledger reads the same.
+        result = await self.store.adjust_credits(key_id, amount, reason)
+        if result.outcome == "below_zero":
+            _fail(
+                f"amount: would take the balance ({result.balance}) below zero; at most "
+                f"-{result.balance} may be taken",
+                1,
+            )
+        return result.balance if result.outcome == "applied" else None
 
 
 class RemoteKeys:
@@ -164,11 +173,11 @@ class RemoteKeys:
     async def revoke(self, key_id: str) -> None:
         await self._call("DELETE", f"/v1/admin/keys/{key_id}")
 
-    async def credit(self, key_id: str, amount: int) -> int | None:
+    async def credit(self, key_id: str, amount: int, reason: str) -> int | None:
         key = _key(await self._call("GET", f"/v1/admin/keys/{key_id}"))
         if key.credits is None:
             return None
-        body = {"amount": amount, "reason": "vidgen keys credit"}
+        body = {"amount": amount, "reason": reason}
         answer = await self._call("POST", f"/v1/admin/keys/{key_id}/credits", body)
         return int(answer["credits"])
 

@@ -321,18 +321,32 @@ def revoke(
     )
 
 
-@app.command("credit")
+# A negative amount reads as an unknown option to click; this lets it through as the argument.
+@app.command("credit", context_settings={"ignore_unknown_options": True})
 def credit(
     ident: Annotated[str, typer.Argument(help="The key's whole id, its name or its prefix.")],
-    amount: Annotated[int, typer.Argument(min=1, help="Credits to add.")],
+    amount: Annotated[
+        int,
+        typer.Argument(
+            min=-(2**53),
+            max=2**53,
+            help="Credits to add; a negative amount takes them away (never below zero).",
+        ),
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, kept in the ledger with the amount.")
+    ] = "vidgen keys credit",
     base_url: ServerUrl = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Add credits to a key that has a balance."""
+    """Add credits to a key that has a balance, or take them away."""
+    if not 1 <= len(reason) <= 500:
+        err.print("[red]error:[/] --reason must be 1 to 500 characters")
+        raise typer.Exit(2)
 
     async def action(store: KeyBackend) -> tuple[ApiKey, int | None]:
         key = await _find_one(store, ident)
-        return key, await store.credit(key.id, amount)
+        return key, await store.credit(key.id, amount, reason)
 
     key, balance = _with_keys(base_url, data_dir, action)
     if balance is None:

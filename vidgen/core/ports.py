@@ -42,7 +42,7 @@ from vidgen.core.models import (
     Status,
     VideoOutput,
 )
-from vidgen.core.usage import Dimension, UsageTable
+from vidgen.core.usage import Dimension, UsageGroups, UsageTable
 from vidgen.errors import FieldError
 
 __all__ = [
@@ -122,6 +122,17 @@ class GenerationRepository(Protocol):
         """The jobs created, and the charges and refunds written, in ``start`` ≤ t < ``end``,
         of one key or (None) of every key, summed per group of ``by`` (``()``: one group, the
         totals); deleted jobs included (they were made). Only groups with a job or an entry."""
+        ...
+
+    async def usage_groups(
+        self,
+        key_id: str | None,
+        start: datetime,
+        end: datetime,
+        by: tuple[Dimension, ...],
+    ) -> UsageGroups:
+        """``usage_sums``'s groups, and the median time to complete over all of them, read in
+        one pass: the rest of the totals is the groups' sum (``UsageGroups.totals``)."""
         ...
 
     async def queue_place(self, job_id: str) -> QueuePlace | None:

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Dimension", "GroupKey", "UsageSums", "UsageTable"]
+__all__ = ["Dimension", "GroupKey", "UsageGroups", "UsageSums", "UsageTable"]
 
 #: What a group is made of: the UTC day (``YYYY-MM-DD``), the model id, the key id.
 Dimension = Literal["day", "model", "key"]
@@ -40,6 +40,35 @@ class UsageSums:
     def credits_net(self) -> int:
         return self.credits_charged - self.credits_refunded
 
+    def add(self, other: UsageSums) -> None:
+        """Add another group's counts and sums to these (not its median: see ``UsageGroups``)."""
+        self.jobs += other.jobs
+        self.completed += other.completed
+        self.failed += other.failed
+        self.cancelled += other.cancelled
+        self.seconds_of_video += other.seconds_of_video
+        self.credits_charged += other.credits_charged
+        self.credits_refunded += other.credits_refunded
+        self.failures.update(other.failures)
+
 
 #: The groups that have a job or a credit entry in the window, in key order.
 UsageTable = dict[GroupKey, UsageSums]
+
+
+@dataclass(frozen=True)
+class UsageGroups:
+    """A window's usage per group, and the median over every group's completed jobs: the one
+    total the groups cannot give (a median of medians is not the median), so the store finds it
+    in the same pass as the groups' own."""
+
+    groups: UsageTable
+    median_seconds_to_complete: float | None
+
+    @property
+    def totals(self) -> UsageSums:
+        """The whole window's numbers: each job and credit entry is in exactly one group."""
+        totals = UsageSums(median_seconds_to_complete=self.median_seconds_to_complete)
+        for sums in self.groups.values():
+            totals.add(sums)
+        return totals

@@ -106,7 +106,10 @@ class Admin:
         if result.outcome == "unknown_key":
             raise _no_key(key_id)
         if result.outcome == "unlimited":
-            raise Conflict(f"Key {key_id!r} has unlimited credits; give it a balance first.")
+            raise Conflict(
+                f"Key {key_id!r} has unlimited credits, so no balance to adjust (a key's "
+                "balance is set when it is created: make a key with credits to meter one)."
+            )
         if result.outcome == "below_zero":
             raise InvalidRequest.single(
                 "amount",

@@ -280,7 +280,17 @@ class GenerationService:
         errors: list[FieldError] = []
         if request.webhook_events is not None:
             unknown = sorted(set(request.webhook_events) - set(ALL_EVENTS))
-            if unknown:
+            if not request.webhook_events:
+                # No event at all cannot be what a webhook URL is for; the default is the field
+                # left out, so an empty list is more likely a client's bug than a choice.
+                errors.append(
+                    FieldError(
+                        "webhook_events",
+                        "must name at least one event; leave it out for the default "
+                        f"({', '.join(FINAL_EVENTS)})",
+                    )
+                )
+            elif unknown:
                 errors.append(
                     FieldError(
                         "webhook_events",

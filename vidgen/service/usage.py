@@ -62,15 +62,14 @@ class UsageService:
         """The caller's own usage, or, for an admin key, every key's (or ``key_id``'s)."""
         start, end = usage_window(start, end, now=now or datetime.now(UTC))
         scope = _scope(caller, key_id)
-        totals = await self.generations.usage_sums(scope, start, end, ())
-        groups = await self.generations.usage_sums(scope, start, end, (group_by,))
+        usage = await self.generations.usage_groups(scope, start, end, (group_by,))
         return UsageReport(
             start=start,
             end=end,
             group_by=group_by,
             key_id=scope,
-            totals=totals.get((), UsageSums()),
-            groups={name: sums for (name,), sums in groups.items()},
+            totals=usage.totals,
+            groups={name: sums for (name,), sums in usage.groups.items()},
         )
 
     async def jobs_by_model(self, key: ApiKey, start: datetime, end: datetime) -> Counter[str]:
@@ -96,7 +95,10 @@ def _scope(caller: ApiKey, key_id: str | None) -> str | None:
     if caller.is_admin:
         return key_id
     if key_id is not None and key_id != caller.id:
-        raise InvalidRequest.single("key_id", "only an admin key may ask for another key's usage")
+        raise InvalidRequest(
+            [FieldError("key_id", "only an admin key may ask for another key's usage")],
+            "Query validation error!",
+        )
     return caller.id
 
 

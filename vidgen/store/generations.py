@@ -23,7 +23,7 @@ from vidgen.core.jobs import (
     mean_seconds,
 )
 from vidgen.core.models import CapturedMedia, CapturedVideo, Generation, Status
-from vidgen.core.usage import Dimension, UsageTable
+from vidgen.core.usage import Dimension, UsageGroups, UsageTable
 from vidgen.store import queue_sql
 from vidgen.store.credits import BALANCE, CANCELLED, finish_and_refund, take_credits
 from vidgen.store.db import Database
@@ -205,7 +205,20 @@ class GenerationStore:
         by: tuple[Dimension, ...],
     ) -> UsageTable:
         dialect = self.db.dialect
-        return await self.db.read(lambda conn: usage_table(conn, dialect, key_id, start, end, by))
+        usage = await self.db.read(lambda conn: usage_table(conn, dialect, key_id, start, end, by))
+        return usage.groups
+
+    async def usage_groups(
+        self,
+        key_id: str | None,
+        start: datetime,
+        end: datetime,
+        by: tuple[Dimension, ...],
+    ) -> UsageGroups:
+        dialect = self.db.dialect
+        return await self.db.read(
+            lambda conn: usage_table(conn, dialect, key_id, start, end, by, overall=True)
+        )
 
     async def running_count(self, key_id: str) -> int:
         query = select(func.count()).where(

@@ -167,6 +167,10 @@ jobs = Table(
     # Cancel-After: not ended by then, the reaper ends it cancelled (DeadlineExceeded), refunded.
     Column("deadline_at", UTCDateTime, nullable=True),
     Index("ix_jobs_key_created", "key_id", "created_at"),
+    # Every key's usage over a window (an admin's GET /v1/usage): the jobs created in it, and
+    # the completed ones among them (their median time to complete).
+    Index("ix_jobs_created", "created_at"),
+    Index("ix_jobs_status_created", "status", "created_at"),
     # A key's latest turn (``store.queue_sql.TURN_PROBES``) and its running jobs (per-key concurrency).
     Index("ix_jobs_key_turn", "key_id", "status", "priority", "turn"),
     Index("ix_jobs_lease", "status", "lease_expires_at"),
@@ -207,6 +211,8 @@ credit_ledger = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("job_id", "reason", name="uq_credit_ledger_job_reason"),
     Index("ix_credit_ledger_key", "key_id", "created_at"),
+    # Every key's usage over a window: the entries written in it.
+    Index("ix_credit_ledger_created", "created_at"),
 )
 
 idempotency_keys = Table(

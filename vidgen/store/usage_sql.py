@@ -1,6 +1,7 @@
-"""Usage summed by the database (``GenerationRepository.usage_sums``): three GROUP BY queries,
-the jobs, the credit ledger and the median time to complete, whose answers are as many rows as
-there are groups (× statuses and error names), whatever the number of jobs.
+"""Usage summed by the database (``GenerationRepository.usage_sums`` and ``usage_groups``): three
+queries, the jobs and the credit ledger (GROUP BY) and the median time to complete (the middle
+rows of each group), whose answers are as many rows as there are groups (× statuses and error
+names, × 2 for the median), whatever the number of jobs.
 
 The day of a time is its UTC date, spelled ``YYYY-MM-DD`` by the database itself: SQLite keeps
 UTC times as text (``store.tables.UTCDateTime``), PostgreSQL as ``timestamptz``. The median
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from statistics import fmean
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from vidgen.core.models import Status
-from vidgen.core.usage import Dimension, UsageSums, UsageTable
+from vidgen.core.usage import Dimension, GroupKey, UsageGroups, UsageSums, UsageTable
 from vidgen.store.tables import credit_ledger, jobs
 
 __all__ = ["usage_table"]
@@ -34,7 +36,10 @@ def usage_table(
     start: datetime,
     end: datetime,
     by: tuple[Dimension, ...],
-) -> UsageTable:
+    *,
+    overall: bool = False,
+) -> UsageGroups:
+    """The groups' sums, and with ``overall`` the median over every group (else None)."""
     sqlite = dialect == "sqlite"
 
     def day(column: Any) -> ColumnElement[Any]:
@@ -105,7 +110,9 @@ def usage_table(
         else:
             group.credits_refunded += int(delta)
 
-    # The median time from create to completed, per group.
+    # The median time from create to completed, per group and (``overall``) over every group,
+    # in one pass: the rows in the middle of their group, or of the whole window; each row says
+    # its rank in both, and the mean of the middle one or two ranks is taken here.
     if sqlite:
         # A Julian day is a double: ~40 µs of error at today's dates, hence the milliseconds.
         took: ColumnElement[Any] = func.round(
@@ -116,21 +123,40 @@ def usage_table(
     else:
         took = cast(func.extract("epoch", jobs.c.finished_at - jobs.c.created_at), Float)
     partition = job_groups or None
+    ranks = [
+        func.row_number().over(partition_by=partition, order_by=took).label("rank"),
+        func.count().over(partition_by=partition).label("n"),
+    ]
+    if overall:
+        ranks += [
+            func.row_number().over(order_by=took).label("rank_all"),
+            func.count().over().label("n_all"),
+        ]
     ranked = (
-        select(
-            *(g.label(f"g{i}") for i, g in enumerate(job_groups)),
-            took.label("took"),
-            func.row_number().over(partition_by=partition, order_by=took).label("rank"),
-            func.count().over(partition_by=partition).label("n"),
-        )
+        select(*(g.label(f"g{i}") for i, g in enumerate(job_groups)), took.label("took"), *ranks)
         .where(created_in, jobs.c.status == _COMPLETED, jobs.c.finished_at.is_not(None))
         .subquery()
     )
-    keys = [ranked.c[f"g{i}"] for i in range(n)]
-    middle = and_(ranked.c.rank * 2 >= ranked.c.n, ranked.c.rank * 2 <= ranked.c.n + 2)
-    median_query = select(*keys, func.avg(ranked.c.took)).where(middle).group_by(*keys)
-    for row in conn.execute(median_query):
-        if row[n] is not None:  # without GROUP BY, an aggregate of no rows is one NULL row
-            sums(tuple(row[:n])).median_seconds_to_complete = float(row[n])
 
-    return dict(sorted(table.items()))
+    def middle(rank: Any, count: Any) -> ColumnElement[bool]:
+        return and_(rank * 2 >= count, rank * 2 <= count + 2)
+
+    middles = [middle(ranked.c.rank, ranked.c.n)]
+    if overall:
+        middles.append(middle(ranked.c.rank_all, ranked.c.n_all))
+    keys = [ranked.c[f"g{i}"] for i in range(n)]
+    median_query = select(*keys, *(case((m, 1), else_=0) for m in middles), ranked.c.took).where(
+        or_(*middles)
+    )
+    in_group: dict[GroupKey, list[float]] = {}
+    in_all: list[float] = []
+    for row in conn.execute(median_query):
+        group_key = tuple(str(v) for v in row[:n])
+        if row[n]:
+            in_group.setdefault(group_key, []).append(float(row[-1]))
+        if overall and row[n + 1]:
+            in_all.append(float(row[-1]))
+    for group_key, times in in_group.items():
+        sums(group_key).median_seconds_to_complete = fmean(times)
+
+    return UsageGroups(dict(sorted(table.items())), fmean(in_all) if in_all else None)

@@ -20,7 +20,7 @@ from vidgen.core.jobs import (
 )
 from vidgen.core.models import Generation, Status
 from vidgen.core.ports import Wakeup
-from vidgen.core.usage import Dimension, GroupKey, UsageSums, UsageTable
+from vidgen.core.usage import Dimension, GroupKey, UsageGroups, UsageSums, UsageTable
 from vidgen.errors import InsufficientCredits
 from vidgen.store.memory.state import ACTIVE, Idempotency, JobRow, LedgerEntry, State
 from vidgen.store.rows import row_to_generation
@@ -166,6 +166,15 @@ class MemoryGenerations:
         end: datetime,
         by: tuple[Dimension, ...],
     ) -> UsageTable:
+        return (await self.usage_groups(key_id, start, end, by)).groups
+
+    async def usage_groups(
+        self,
+        key_id: str | None,
+        start: datetime,
+        end: datetime,
+        by: tuple[Dimension, ...],
+    ) -> UsageGroups:
         state = self._state
         async with state.lock:
             state.check_available()
@@ -214,7 +223,9 @@ class MemoryGenerations:
                     sums.credits_refunded += entry.delta
             for group, times in took.items():
                 table[group].median_seconds_to_complete = statistics.median(times)
-            return dict(sorted(table.items()))
+            every = [t for times in took.values() for t in times]
+            median = statistics.median(every) if every else None
+            return UsageGroups(dict(sorted(table.items())), median)
 
     async def running_count(self, key_id: str) -> int:
         state = self._state
