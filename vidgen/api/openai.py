@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint
 from vidgen.api.files import send_object
+from vidgen.api.forms import read_form
 from vidgen.api.preferences import CreateOptions
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
@@ -181,7 +182,7 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
     content_type = request.headers.get("content-type", "")
     upload: UploadFile | None = None
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=2, max_fields=20)
+        form = await read_form(request, max_files=2, max_fields=20)
         fields: dict[str, Any] = {}
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
