@@ -137,6 +137,31 @@ def test_a_form_that_names_its_charset_is_read_in_it(server: LiveServer, key: st
         client.delete(f"/v1/videos/{answer.json()['id']}")
 
 
+def test_a_missing_prompt_is_worded_as_the_other_dialects_word_a_missing_field(
+    server: LiveServer, key: str
+) -> None:
+    with http(server, key) as client:
+        as_json = client.post("/v1/videos", json={"model": "runway/gen4.5"})
+        as_form = client.post(
+            "/v1/videos",
+            data={"model": "runway/gen4.5"},
+            files={"input_reference": ("a.png", PNG, "image/png")},
+        )
+        runway = client.post(
+            "/v1/text_to_video",
+            json={"model": "gen4.5", "ratio": "1280:720"},
+            headers={"X-Runway-Version": "2024-11-06"},
+        )
+    [issue] = runway.json()["issues"]
+    assert issue["path"] == ["promptText"]
+    for answer in (as_json, as_form):
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        # The message names the field too, as every dialect's does (and OpenAI's own
+        # "Missing required parameter: 'prompt'."), for a client that shows only the message.
+        assert (error["param"], error["message"]) == ("prompt", f"prompt: {issue['message']}")
+
+
 def test_a_strict_openai_client_reads_videos_of_openais_sizes(server: LiveServer, key: str) -> None:
     client = sdk(server, key)
     with warnings.catch_warnings():

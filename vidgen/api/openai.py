@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
-from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint
+from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint, validation_reason
 from vidgen.api.files import send_object
 from vidgen.api.forms import read_form
 from vidgen.api.preferences import CreateOptions
@@ -213,7 +213,7 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
     except ValidationError as exc:
         raise InvalidRequest(
             [
-                FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
+                FieldError(".".join(str(p) for p in e["loc"]) or "body", validation_reason(e))
                 for e in exc.errors()
             ]
         ) from None
