@@ -162,6 +162,23 @@ def test_a_missing_prompt_is_worded_as_the_other_dialects_word_a_missing_field(
         assert (error["param"], error["message"]) == ("prompt", f"prompt: {issue['message']}")
 
 
+@pytest.mark.parametrize("field", ["duration", "aspect_ratio", "first_image"])
+def test_a_field_the_create_does_not_have_is_named_as_sent(
+    server: LiveServer, key: str, field: str
+) -> None:
+    # vidgen's own names for seconds, size and input_reference: the client must not be told
+    # that `seconds` is not a known field.
+    with http(server, key) as client:
+        as_json = client.post("/v1/videos", json={"prompt": "a cat", field: "5"})
+        as_file = client.post(
+            "/v1/videos", data={"prompt": "a cat"}, files={field: ("a.png", PNG, "image/png")}
+        )
+    for answer, kind in ((as_json, "field"), (as_file, "file field")):
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert (error["param"], error["message"]) == (field, f"{field}: is not a known {kind}")
+
+
 def test_a_strict_openai_client_reads_videos_of_openais_sizes(server: LiveServer, key: str) -> None:
     client = sdk(server, key)
     with warnings.catch_warnings():

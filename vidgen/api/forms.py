@@ -32,7 +32,7 @@ class _TextCheckingParser(MultiPartParser):
                 part.data.decode(self._charset)
             except UnicodeDecodeError as exc:
                 raise InvalidRequest(
-                    [FieldError(part.field_name, f"is not valid text: {exc}", True)]
+                    [FieldError(part.field_name, f"is not valid text: {exc}", as_sent=True)]
                 ) from None
         super().on_part_end()
 

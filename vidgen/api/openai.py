@@ -187,7 +187,9 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if name != "input_reference":
-                    raise InvalidRequest.single(name, "is not a known file field")
+                    raise InvalidRequest(
+                        [FieldError(name, "is not a known file field", as_sent=True)]
+                    )
                 upload = value
             elif name.startswith("input_reference[") and name.endswith("]"):
                 fields.setdefault("input_reference", {})[name[16:-1]] = value
@@ -206,7 +208,7 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
     unknown = sorted(set(fields) - set(CreateVideo.model_fields))
     if unknown:
         raise InvalidRequest(
-            [FieldError(_as_sent(name), "is not a known field") for name in unknown]
+            [FieldError(_as_sent(name), "is not a known field", as_sent=True) for name in unknown]
         )
     try:
         body = CreateVideo.model_validate(fields)
