@@ -85,6 +85,100 @@ def test_seconds_that_are_not_ascii_digits_are_a_400_naming_seconds(
         assert "from 2 to 10" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("field", "sent"),
+    [
+        ("prompt", "a café".encode("latin-1")),  # a client that sent Latin-1 as UTF-8
+        ("model", b"runway/gen4_turbo\xe9"),
+        ("seconds", b"5\xff"),
+        ("size", "1280x720é".encode()[:-1]),  # cut in the middle of a character
+    ],
+)
+def test_a_form_field_that_is_not_utf8_is_a_400_naming_it_as_in_a_json_body(
+    server: LiveServer, key: str, field: str, sent: bytes
+) -> None:
+    # starlette read such bytes as Latin-1: a guess, right for some clients and garbage for
+    # others (cp1252's quotes, Shift-JIS, a character cut in two), and the client never knew.
+    # A client that does send Latin-1 can say so (the next test).
+    fields: dict[str, str | bytes] = {
+        "prompt": "a cat",
+        "model": "runway/gen4_turbo",
+        "seconds": "5",
+        "size": "1280x720",
+    }
+    fields[field] = sent
+    with http(server, key) as client:
+        as_form = client.post(
+            "/v1/videos", data=fields, files={"input_reference": ("a.png", PNG, "image/png")}
+        )
+        as_json = client.post(
+            "/v1/videos",
+            content=b'{"prompt": "a caf\xe9"}',
+            headers={"Content-Type": "application/json"},
+        )
+    assert as_form.status_code == 400, as_form.text
+    error = as_form.json()["error"]
+    assert (error["param"], error["type"]) == (field, "invalid_request_error")
+    assert "is not valid text: 'utf-8' codec can't decode byte" in error["message"]
+    # JSON names the body, which is what it cannot read.
+    assert as_json.status_code == 400 and as_json.json()["error"]["param"] == "body"
+
+
+def test_a_form_that_names_its_charset_is_read_in_it(server: LiveServer, key: str) -> None:
+    with http(server, key) as client:
+        answer = client.post(
+            "/v1/videos",
+            data={"prompt": "a café".encode("latin-1"), "model": "runway/gen4_turbo"},
+            files={"input_reference": ("a.png", PNG, "image/png")},
+            headers={"Content-Type": "multipart/form-data; boundary=b0; charset=iso-8859-1"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["prompt"] == "a café"
+        client.delete(f"/v1/videos/{answer.json()['id']}")
+
+
+def test_a_missing_prompt_is_worded_as_the_other_dialects_word_a_missing_field(
+    server: LiveServer, key: str
+) -> None:
+    with http(server, key) as client:
+        as_json = client.post("/v1/videos", json={"model": "runway/gen4.5"})
+        as_form = client.post(
+            "/v1/videos",
+            data={"model": "runway/gen4.5"},
+            files={"input_reference": ("a.png", PNG, "image/png")},
+        )
+        runway = client.post(
+            "/v1/text_to_video",
+            json={"model": "gen4.5", "ratio": "1280:720"},
+            headers={"X-Runway-Version": "2024-11-06"},
+        )
+    [issue] = runway.json()["issues"]
+    assert issue["path"] == ["promptText"]
+    for answer in (as_json, as_form):
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        # The message names the field too, as every dialect's does (and OpenAI's own
+        # "Missing required parameter: 'prompt'."), for a client that shows only the message.
+        assert (error["param"], error["message"]) == ("prompt", f"prompt: {issue['message']}")
+
+
+@pytest.mark.parametrize("field", ["duration", "aspect_ratio", "first_image"])
+def test_a_field_the_create_does_not_have_is_named_as_sent(
+    server: LiveServer, key: str, field: str
+) -> None:
+    # vidgen's own names for seconds, size and input_reference: the client must not be told
+    # that `seconds` is not a known field.
+    with http(server, key) as client:
+        as_json = client.post("/v1/videos", json={"prompt": "a cat", field: "5"})
+        as_file = client.post(
+            "/v1/videos", data={"prompt": "a cat"}, files={field: ("a.png", PNG, "image/png")}
+        )
+    for answer, kind in ((as_json, "field"), (as_file, "file field")):
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert (error["param"], error["message"]) == (field, f"{field}: is not a known {kind}")
+
+
 def test_a_strict_openai_client_reads_videos_of_openais_sizes(server: LiveServer, key: str) -> None:
     client = sdk(server, key)
     with warnings.catch_warnings():

@@ -43,6 +43,7 @@ __all__ = [
     "fast_path_of",
     "field_errors_from_validation",
     "request_fingerprint",
+    "validation_reason",
 ]
 
 log = logging.getLogger(__name__)
@@ -103,14 +104,20 @@ def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError
         path = ".".join(loc[1:]) if len(loc) > 1 else source
         if err.get("type") == "json_invalid":
             path, reason = "body", "is not valid JSON: " + str(err.get("ctx", {}).get("error", ""))
-        elif err.get("type") == "extra_forbidden":
-            reason = "is not a known field"
-        elif err.get("type") == "missing":
-            reason = "is required"
         else:
-            reason = str(err.get("msg", "is invalid"))
+            reason = validation_reason(err)
         errors.append(FieldError(path, reason.rstrip(": ")))
     return errors
+
+
+def validation_reason(err: Mapping[str, Any]) -> str:
+    """What is wrong with a field, from one of pydantic's errors, worded alike in every dialect
+    (the field is named beside it): "is required", not pydantic's "Field required"."""
+    if err.get("type") == "extra_forbidden":
+        return "is not a known field"
+    if err.get("type") == "missing":
+        return "is required"
+    return str(err.get("msg", "is invalid")).rstrip(": ")
 
 
 def as_vidgen_error(exc: Exception) -> VidgenError:

@@ -26,8 +26,9 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
-from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint
+from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint, validation_reason
 from vidgen.api.files import send_object
+from vidgen.api.forms import read_form
 from vidgen.api.preferences import CreateOptions
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Status
@@ -181,12 +182,14 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
     content_type = request.headers.get("content-type", "")
     upload: UploadFile | None = None
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=2, max_fields=20)
+        form = await read_form(request, max_files=2, max_fields=20)
         fields: dict[str, Any] = {}
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if name != "input_reference":
-                    raise InvalidRequest.single(name, "is not a known file field")
+                    raise InvalidRequest(
+                        [FieldError(name, "is not a known file field", as_sent=True)]
+                    )
                 upload = value
             elif name.startswith("input_reference[") and name.endswith("]"):
                 fields.setdefault("input_reference", {})[name[16:-1]] = value
@@ -205,14 +208,14 @@ async def _parse_create(request: Request) -> tuple[CreateVideo, ImageRef | None,
     unknown = sorted(set(fields) - set(CreateVideo.model_fields))
     if unknown:
         raise InvalidRequest(
-            [FieldError(_as_sent(name), "is not a known field") for name in unknown]
+            [FieldError(_as_sent(name), "is not a known field", as_sent=True) for name in unknown]
         )
     try:
         body = CreateVideo.model_validate(fields)
     except ValidationError as exc:
         raise InvalidRequest(
             [
-                FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
+                FieldError(".".join(str(p) for p in e["loc"]) or "body", validation_reason(e))
                 for e in exc.errors()
             ]
         ) from None
