@@ -61,6 +61,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "playground
 #: Both servers take data URIs up to this size, so that re-encoding an image in the browser, and
 #: uploading a video over it, can be tested with small files.
 DATA_URI_CAP = 300_000
+#: The idle server's cap on an input video, so that a video over it is a small file too.
+VIDEO_CAP = 1_000_000
 TIMEOUT_MS = 45_000
 
 if not CHROMIUM.exists():
@@ -112,6 +114,7 @@ def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         tmp_path_factory.mktemp("playground-idle"),
         "--no-worker",
         VIDGEN_MAX_DATA_URI_BYTES=str(DATA_URI_CAP),
+        VIDGEN_MAX_VIDEO_BYTES=str(VIDEO_CAP),
     )
     yield live
     live.stop()
@@ -847,3 +850,21 @@ def test_a_missing_input_video_is_explained_next_to_the_video_field(
     expect(page.locator("#submit-error")).to_contain_text("see the marked fields")
     assert not raw_json_shown(page)
     assert tab.problems(allow=(400, 404)) == []
+
+
+def test_a_video_over_the_servers_cap_is_refused_beside_its_field_before_anything_is_sent(
+    idle_server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(idle_server)
+    page = tab.page
+    use_key(page)
+    pick_model(page, "runway/aleph2")
+    big = noise_video(320, 180, frames=48)
+    assert len(big) > VIDEO_CAP
+    (tmp_path / "big.mp4").write_bytes(big)
+    page.locator("#input-video-file").set_input_files(tmp_path / "big.mp4")
+    error = page.locator("#input-video-error")
+    expect(error).to_contain_text("this server takes input videos of at most 977 KB")
+    expect(page.locator("#input-video [data-role=video]")).to_be_hidden()
+    assert not [url for url in tab.requests if "/v1/uploads" in url]
+    assert tab.problems() == []

@@ -15,13 +15,14 @@ import { $, announce, sentence, showMessage } from "./ui.js";
 const numberMeta = (name, fallback) =>
   Number(document.querySelector(`meta[name="${name}"]`)?.content) || fallback;
 
+const MAX_BODY_BYTES = numberMeta("vidgen-max-body-bytes", 16 * 1024 * 1024);
 const LIMITS = {
   maxBytes: numberMeta("vidgen-max-data-uri-bytes", 5 * 1024 * 1024),
   maxPixels: numberMeta("vidgen-max-image-pixels", 40_000_000),
   maxVideoBytes: numberMeta("vidgen-max-video-bytes", 64 * 1024 * 1024),
+  maxBodyBytes: MAX_BODY_BYTES,
   upload: (file) => api.upload(file),
 };
-const MAX_BODY_BYTES = numberMeta("vidgen-max-body-bytes", 16 * 1024 * 1024);
 const SEED_MAX = 4_294_967_295;
 
 const state = {
