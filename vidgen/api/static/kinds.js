@@ -28,10 +28,13 @@ export function modesOf(model) {
   return modes;
 }
 
-/** "body_control" → "Body control" */
+const ACRONYMS = new Set(["fps", "cfg"]);
+
+/** "body_control" → "Body control", "fps_boost" → "FPS boost" */
 function labelOf(name) {
-  const words = name.replaceAll("_", " ");
-  return words[0].toUpperCase() + words.slice(1);
+  const words = name.split("_").map((word) => (ACRONYMS.has(word) ? word.toUpperCase() : word));
+  const text = words.join(" ");
+  return text[0].toUpperCase() + text.slice(1);
 }
 
 function picked(picker) {
