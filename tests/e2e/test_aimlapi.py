@@ -330,6 +330,11 @@ def test_operations_endpoints(live_server: LiveServer) -> None:
         assert models[GEN4]["engine"] == "preview"
         assert models[GEN4]["aspect_ratios"]["21:9"] == "1584x672"
         assert models["gen3a_turbo"]["credits"] == {"5": 8, "10": 15}
+        # A model's own fields, enough for a form: type, range and default.
+        intensity = models["runway/act_two"]["options"]["expression_intensity"]
+        assert (intensity["type"], intensity["minimum"], intensity["maximum"]) == ("int", 1, 5)
+        assert intensity["default"] == 3
+        assert models[GEN4]["options"] == {}
         gen_id = client.post(
             "/v2/video/generations", json={"model": GEN4, "image_url": data_uri(make_image())}
         ).json()["id"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import numpy as np
 import pytest
@@ -41,9 +42,8 @@ from tests.conftest import (
     free_port,
     live_server_env,
     make_image,
+    make_video,
 )
-from vidgen.core.catalog import Catalog
-from vidgen.core.models import Kind
 
 pytestmark = pytest.mark.slow
 
@@ -58,9 +58,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "playground"
-#: The idle server takes data-URI images up to this size, so that re-encoding in the browser can
-#: be tested with a small picture.
+#: Both servers take data URIs up to this size, so that re-encoding an image in the browser, and
+#: uploading a video over it, can be tested with small files.
 DATA_URI_CAP = 300_000
+#: The idle server's cap on an input video, so that a video over it is a small file too.
+VIDEO_CAP = 1_000_000
 TIMEOUT_MS = 45_000
 
 if not CHROMIUM.exists():
@@ -100,7 +102,7 @@ def create_key(server: LiveServer, credits: int) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("playground")
-    live = start_server(root)
+    live = start_server(root, VIDGEN_MAX_DATA_URI_BYTES=str(DATA_URI_CAP))
     yield live
     live.stop()
 
@@ -112,6 +114,7 @@ def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         tmp_path_factory.mktemp("playground-idle"),
         "--no-worker",
         VIDGEN_MAX_DATA_URI_BYTES=str(DATA_URI_CAP),
+        VIDGEN_MAX_VIDEO_BYTES=str(VIDEO_CAP),
     )
     yield live
     live.stop()
@@ -254,11 +257,11 @@ def test_the_page_and_all_its_assets_load_without_a_single_console_error(
     tab = open_tab(server)
     page = tab.page
     expect(page).to_have_title("vidgen playground")
-    # The models came from /v1/models: a card for each that takes a prompt or images (the page
-    # sends nothing else), and the default model's six ratios.
-    shown = [m for m in Catalog.build() if m.kinds & {Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO}]
-    assert 2 < len(shown) < len(Catalog.build().models)
-    expect(page.locator(".model-card")).to_have_count(len(shown))
+    # The models came from /v1/models: a card for each, whatever it makes videos from, and the
+    # default model's six ratios.
+    listed = httpx.get(server.base_url + "/v1/models").json()["data"]
+    assert any("character_performance" in m["kinds"] for m in listed)
+    expect(page.locator(".model-card")).to_have_count(len(listed))
     expect(page.locator("#ratio-options input")).to_have_count(6)
     expect(page.locator("#submit-price")).to_have_text("8 credits")
     page.get_by_text("10 s", exact=True).click()
@@ -707,4 +710,161 @@ def test_the_form_is_usable_from_the_keyboard(
     expect(page.locator("#key-error")).to_contain_text("API key")
     expect(page.locator("#first-image-error")).to_contain_text("Choose, drop or paste an image")
     expect(page.get_by_label("Your vidgen API key")).to_be_focused()
+    assert tab.problems() == []
+
+
+# -- the other kinds: video to video, character performance -------------------------------------
+
+
+def pick_model(page: Page, model_id: str) -> None:
+    page.locator(".model-card", has_text=model_id).click()
+    expect(page.locator("input[name=model]:checked")).to_have_value(model_id)
+
+
+def posted_body(page: Page, submit: Callable[[], None]) -> dict[str, Any]:
+    with page.expect_request(
+        lambda r: r.method == "POST" and r.url.endswith("/v2/video/generations")
+    ) as posted:
+        submit()
+    body: dict[str, Any] = json.loads(posted.value.post_data or "{}")
+    return body
+
+
+def played_video(page: Page, tmp_path: Path) -> tuple[int, int, int]:
+    """Wait until the result plays, download it, and read its size and frame count with PyAV."""
+    expect(page.locator("#status-badge")).to_have_text("completed")
+    wait_until_playing(page)
+    href = page.get_by_role("link", name="Download MP4").get_attribute("href")
+    assert href is not None
+    path = tmp_path / "result.mp4"
+    path.write_bytes(httpx.get(href, timeout=30).content)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return stream.width, stream.height, sum(1 for _ in container.decode(stream))
+
+
+def noise_video(width: int, height: int, frames: int) -> bytes:
+    """Noise does not compress: a short clip several times the servers' data-URI cap."""
+    buffer = io.BytesIO()
+    rng = np.random.default_rng(3)
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for _ in range(frames):
+            rgb = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def test_aleph2_restyles_a_picked_video_file_and_the_result_plays_as_long_as_it(
+    server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    use_key(page)
+    pick_model(page, "runway/aleph2")
+    # The form asks for what the model takes: an input video, no frames, ratio or duration.
+    expect(page.locator("#input-video")).to_be_visible()
+    for hidden in ("#first-image", "#ratio-field", "#duration-field", "#character"):
+        expect(page.locator(hidden)).to_be_hidden()
+    expect(page.locator("#submit-price")).to_have_text("15 credits/s")
+
+    clip = tmp_path / "walk.mp4"
+    clip.write_bytes(make_video(160, 90, frames=48, fps=24))
+    page.locator("#input-video-file").set_input_files(clip)
+    expect(page.locator("#input-video-note")).to_contain_text("160×90, 2.0 s")
+    expect(page.locator("#input-video-note")).to_contain_text("sent inside the request")
+    expect(page.locator("#input-video [data-role=video]")).to_be_visible()
+    page.get_by_label("Prompt").fill("the same walk, in watercolour")
+    body = posted_body(page, lambda: page.get_by_role("button", name="Generate").click())
+    assert body["model"] == "runway/aleph2"
+    assert body["video_url"].startswith("data:video/mp4;base64,")
+    assert not {"image_url", "duration", "aspect_ratio"} & body.keys()
+
+    # The output follows the input: its 16:9 shape at the model's size, and its 2 s.
+    assert played_video(page, tmp_path) == (1280, 720, 48)
+    assert tab.problems() == []
+
+
+def test_act_two_animates_a_character_image_with_an_uploaded_performance_and_its_options(
+    server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    use_key(page)
+    pick_model(page, "runway/act_two")
+    expect(page.locator("#input-video")).to_be_hidden()
+    page.locator("#character-file").set_input_files(
+        write_image(tmp_path / "hero.png", make_image(360, 640, seed=3))
+    )
+    performance = noise_video(160, 90, frames=72)
+    assert len(performance) > DATA_URI_CAP
+    (tmp_path / "acting.mp4").write_bytes(performance)
+    page.locator("#performance-file").set_input_files(tmp_path / "acting.mp4")
+    # Over the server's data-URI cap: uploaded first, and the page says so.
+    expect(page.locator("#performance-note")).to_contain_text("uploaded to this server first")
+    # The model's own options, from /v1/models, with their defaults.
+    body_control = page.get_by_label("Body control")
+    expect(body_control).to_be_checked()
+    intensity = page.get_by_label("Expression intensity")
+    expect(intensity).to_have_value("3")
+    # Out of its range: stopped in the page, and said beside it.
+    intensity.fill("9")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#option-expression_intensity-error")).to_have_text(
+        "Use a whole number from 1 to 5."
+    )
+    expect(intensity).to_be_focused()
+    body_control.uncheck()
+    intensity.fill("5")
+    tab.screenshot("act-two.png")
+    body = posted_body(page, lambda: page.get_by_role("button", name="Generate").click())
+    assert body["character"]["type"] == "image"
+    assert body["character"]["url"].startswith("data:image/png;base64,")
+    assert body["reference"]["type"] == "video"
+    assert body["reference"]["url"].startswith("runway://")
+    assert (body["body_control"], body["expression_intensity"]) == (False, 5)
+
+    # A portrait character makes a portrait video, as long as the 3 s performance.
+    assert played_video(page, tmp_path) == (720, 1280, 72)
+    assert tab.problems() == []
+
+
+def test_a_missing_input_video_is_explained_next_to_the_video_field(
+    server: LiveServer, open_tab: Callable[..., Tab], image_server: ImageServer
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    use_key(page)
+    pick_model(page, "runway/aleph2")
+    url_field = page.get_by_label("…or a video URL for the input video")
+    url_field.fill(f"{image_server.base_url}/missing.mp4")
+    page.get_by_role("button", name="Generate").click()
+    error = page.locator("#input-video-error")
+    expect(error).to_contain_text("404")
+    expect(url_field).to_have_attribute("aria-invalid", "true")
+    expect(url_field).to_be_focused()
+    expect(page.locator("#submit-error")).to_contain_text("see the marked fields")
+    assert not raw_json_shown(page)
+    assert tab.problems(allow=(400, 404)) == []
+
+
+def test_a_video_over_the_servers_cap_is_refused_beside_its_field_before_anything_is_sent(
+    idle_server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(idle_server)
+    page = tab.page
+    use_key(page)
+    pick_model(page, "runway/aleph2")
+    big = noise_video(320, 180, frames=48)
+    assert len(big) > VIDEO_CAP
+    (tmp_path / "big.mp4").write_bytes(big)
+    page.locator("#input-video-file").set_input_files(tmp_path / "big.mp4")
+    error = page.locator("#input-video-error")
+    expect(error).to_contain_text("this server takes input videos of at most 977 KB")
+    expect(page.locator("#input-video [data-role=video]")).to_be_hidden()
+    assert not [url for url in tab.requests if "/v1/uploads" in url]
     assert tab.problems() == []

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -91,6 +91,17 @@ class RetiredInfo(BaseModel):
     note: str
 
 
+class OptionInfo(BaseModel):
+    type: Literal["bool", "int", "number", "string"]
+    values: list[str | int | float] = Field(
+        default_factory=list, description="The values taken; empty: any value of the type."
+    )
+    minimum: float | None = None
+    maximum: float | None = None
+    default: str | int | float | bool | None = None
+    description: str = ""
+
+
 class ModelInfo(BaseModel):
     id: str
     object: str = "model"
@@ -116,6 +127,11 @@ class ModelInfo(BaseModel):
         "character_performance, upscale, frame_rate.",
     )
     max_references: int = Field(..., description="Reference images a request may carry.")
+    options: dict[str, OptionInfo] = Field(
+        default_factory=dict,
+        description="The model's own fields (aimlapi's names), e.g. `body_control`, "
+        "`expression_intensity`: their type, values or range, and default.",
+    )
     engines: list[str] = Field(..., description="The engines that can serve the model.")
     retired: RetiredInfo | None = Field(
         None, description="Set where a provider retired the model: which engine, since when."
@@ -162,6 +178,17 @@ async def list_models(service: ServiceDep) -> ModelList:
                 max_prompt_chars=spec.max_prompt_chars,
                 kinds=[kind.value for kind in Kind if spec.takes(kind)],
                 max_references=spec.max_references,
+                options={
+                    name: OptionInfo(
+                        type=option.type,
+                        values=list(option.values),
+                        minimum=option.minimum,
+                        maximum=option.maximum,
+                        default=option.default,
+                        description=option.description,
+                    )
+                    for name, option in spec.options.items()
+                },
                 engines=list(spec.engines),
                 retired=None
                 if spec.retired is None

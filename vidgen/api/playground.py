@@ -103,6 +103,7 @@ def render_page(settings: Settings) -> str:
         "max_data_uri_bytes": settings.max_data_uri_bytes,
         "max_image_pixels": settings.max_image_pixels,
         "max_body_bytes": settings.max_body_bytes,
+        "max_video_bytes": settings.max_video_bytes,
     }
     page = _page_template()
     for name, value in values.items():

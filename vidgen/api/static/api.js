@@ -4,6 +4,8 @@
 import { createParser } from "./eventsource-parser.js";
 
 const FINAL_EVENTS = new Set(["completed", "failed", "cancelled"]);
+/** The Runway API version whose upload route the page uses (vidgen/api/runway.py). */
+const RUNWAY_VERSION = "2024-11-06";
 
 /** An answer other than 2xx, or no answer at all (status 0). */
 export class ApiError extends Error {
@@ -41,6 +43,46 @@ export class Api {
   create(body, { idempotencyKey } = {}) {
     const headers = idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {};
     return this.request("POST", "/v2/video/generations", { body, headers });
+  }
+
+  /**
+   * Store a file on this server for a day and answer the URI that names it in a request
+   * (`runway://…`). The aimlapi dialect has no upload route of its own; the server resolves
+   * such a URI in any dialect, so the page uses the Runway dialect's ephemeral uploads, the
+   * way the runwayml SDK does: start one, then post the file as a form.
+   */
+  async upload(file) {
+    const started = await this.request("POST", "/v1/uploads", {
+      body: { filename: file.name || "upload", type: "ephemeral" },
+      headers: { "X-Runway-Version": RUNWAY_VERSION },
+    });
+    const form = new FormData();
+    for (const [name, value] of Object.entries(started.fields)) form.append(name, value);
+    form.append("file", file, file.name || "upload");
+    // The answer's URL may carry VIDGEN_PUBLIC_URL's origin; this page posts to its own.
+    const target = new URL(started.uploadUrl);
+    let response;
+    try {
+      response = await fetch(new URL(target.pathname, window.location.origin), {
+        method: "POST",
+        body: form,
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch {
+      throw new ApiError(0, "Can't reach the server. Is vidgen still running?");
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      let data = null;
+      try {
+        data = text ? JSON.parse(text) : null;
+      } catch {
+        data = null;
+      }
+      throw errorFromResponse(response, data);
+    }
+    return started.runwayUri;
   }
 
   /** The key's name and balance: {id, name, credits (null: unlimited), …}. */
@@ -188,13 +230,15 @@ function errorFromResponse(response, data) {
     : [];
   const retryHeader = Number(response.headers.get("Retry-After"));
   const retryAfter = Number.isFinite(retryHeader) && retryHeader > 0 ? retryHeader : null;
-  let message = typeof data?.message === "string" ? data.message : null;
+  // aimlapi's errors say `message`; the Runway dialect's (the upload route) say `error`.
+  let message =
+    typeof data?.message === "string" ? data.message : typeof data?.error === "string" ? data.error : null;
   switch (response.status) {
     case 401:
       message = message ?? "This key was refused.";
       break;
     case 413:
-      message = "The request is too large for this server. Use smaller images.";
+      message = message ?? "The request is too large for this server. Use smaller files.";
       break;
     case 429:
       message =

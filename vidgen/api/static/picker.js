@@ -1,22 +1,54 @@
-// One image input (the first frame, or the last): pick, drop or paste a file, or type a URL;
-// see the frame the chosen ratio will cut from it.
+// One input of the form (a frame, a reference image, an input video, a character): pick, drop
+// or paste a file, or type a URL; for a frame, see what the chosen ratio will cut from it.
 
 import { cropBox, ImageRefused, measureImage, prepareImageFile } from "./images.js";
+import { prepareVideoFile, VideoRefused } from "./videos.js";
+
+const VIDEO_ACCEPT = "video/mp4,video/quicktime,video/webm";
+/** What a picker says, by what it takes. */
+const WORDING = {
+  image: {
+    drop: "Drop an image here",
+    choose: "Choose an image…",
+    url: "…or an image URL",
+    placeholder: "https://example.com/photo.jpg",
+    accept: "image/*",
+    help: "PNG, JPEG or WebP. Other types are converted, and large images scaled down, before sending.",
+  },
+  video: {
+    drop: "Drop a video here",
+    choose: "Choose a video…",
+    url: "…or a video URL",
+    placeholder: "https://example.com/clip.mp4",
+    accept: VIDEO_ACCEPT,
+    help: "MP4, MOV or WebM. A small file goes inside the request; a larger one is uploaded to this server first.",
+  },
+  either: {
+    drop: "Drop an image or a video here",
+    choose: "Choose a file…",
+    url: "…or its URL",
+    placeholder: "https://example.com/actor.mp4",
+    accept: `image/*,${VIDEO_ACCEPT}`,
+    help: "An image (PNG, JPEG, WebP) or a video (MP4, MOV, WebM).",
+  },
+};
 
 export class ImagePicker {
   /**
    * @param {HTMLElement} host where the picker goes (its data-field names the API field)
    * @param {{prefix: string, labelId: string, frameName: string,
-   *   limits: {maxBytes: number, maxPixels: number},
-   *   onChange: () => void}} options
+   *   limits: {maxBytes: number, maxPixels: number, maxVideoBytes?: number,
+   *     upload?: (file: File) => Promise<string>},
+   *   media?: "image"|"video"|"either", onChange: () => void}} options
    */
-  constructor(host, { prefix, labelId, frameName, limits, onChange }) {
+  constructor(host, { prefix, labelId, frameName, limits, media = "image", onChange }) {
     this.host = host;
     this.field = host.dataset.field;
     this.limits = limits;
+    this.media = media;
     this.onChange = onChange;
     /** @type {null | {kind: "file"|"url", payload: string, width?: number, height?: number,
-     *   previewUrl?: string, name?: string, note?: string, kept?: boolean}} */
+     *   previewUrl?: string, name?: string, note?: string, kept?: boolean, video?: boolean}} */
     this.value = null;
     this.frame = null;
     this.busy = null; // the Promise of a file being read, so submit can wait for it
@@ -30,6 +62,7 @@ export class ImagePicker {
     this.frameBox = part("frame");
     this.canvas = part("canvas");
     this.image = part("image");
+    this.video = part("video");
     this.crop = part("crop");
     this.cropLabel = part("crop-label");
     this.remote = part("remote");
@@ -41,6 +74,13 @@ export class ImagePicker {
     this.error = part("error");
     this.replaceButton = part("replace");
     const remove = part("remove");
+    const wording = WORDING[media];
+    part("drop-text").textContent = wording.drop;
+    part("file-text").textContent = wording.choose;
+    part("url-text").textContent = wording.url;
+    part("help").textContent = wording.help;
+    this.fileInput.accept = wording.accept;
+    this.urlInput.placeholder = wording.placeholder;
 
     this.root.setAttribute("role", "group");
     this.root.setAttribute("aria-labelledby", labelId);
@@ -76,6 +116,16 @@ export class ImagePicker {
       this.fileInput.focus();
     });
     this.urlInput.addEventListener("input", () => this.takeUrl(this.urlInput.value));
+    // A picked video's size and length, read by its own preview (the browser's codecs are not
+    // the server's: one it cannot read may still be one the server takes, so nothing is refused).
+    this.video.addEventListener("loadedmetadata", () => {
+      const value = this.value;
+      if (!value?.video || value.width || !this.video.videoWidth) return;
+      value.width = this.video.videoWidth;
+      value.height = this.video.videoHeight;
+      value.note = `${value.width}×${value.height}, ${this.video.duration.toFixed(1)} s, ${value.note}`;
+      this.showNote(value.note);
+    });
     this.bindDrop();
   }
 
@@ -112,6 +162,19 @@ export class ImagePicker {
     return this.value ? this.value.payload : null;
   }
 
+  /** {field, message} when the URL typed is not one the server fetches (http or https), else null. */
+  urlProblem(field) {
+    const value = this.value;
+    if (value?.kind !== "url" || value.payload.startsWith("data:")) return null;
+    try {
+      const url = new URL(value.payload);
+      if (url.protocol === "https:" || url.protocol === "http:") return null;
+    } catch {
+      /* fall through */
+    }
+    return { field, message: "Enter a full address starting with https://" };
+  }
+
   /** Natural size of the image, when the page knows it. */
   get size() {
     return this.value && this.value.width ? { width: this.value.width, height: this.value.height } : null;
@@ -120,27 +183,43 @@ export class ImagePicker {
   async takeFile(file) {
     this.clearError();
     this.urlInput.value = "";
-    this.showNote(`Reading “${file.name || "image"}”…`);
-    const work = prepareImageFile(file, this.limits);
+    this.showNote(`Reading “${file.name || "file"}”…`);
+    const work = this.prepare(file);
     this.busy = work.catch(() => null);
     try {
-      const prepared = await work;
-      this.setValue({
-        kind: "file",
-        payload: prepared.dataUri,
-        width: prepared.width,
-        height: prepared.height,
-        previewUrl: prepared.previewUrl,
-        name: file.name || "Pasted image",
-        note: prepared.note,
-      });
+      this.setValue(await work);
     } catch (error) {
       this.clear({ keepError: true });
       this.fileInput.value = "";
-      this.showError(error instanceof ImageRefused ? error.message : "The file could not be read.");
+      const refused = error instanceof ImageRefused || error instanceof VideoRefused;
+      this.showError(refused ? error.message : "The file could not be read.");
     } finally {
       this.busy = null;
     }
+  }
+
+  /** The value a file becomes, by what this picker takes and what the file is. */
+  async prepare(file) {
+    const isVideo = file.type.startsWith("video/");
+    if (this.media === "video" || (this.media === "either" && isVideo)) {
+      const prepared = await prepareVideoFile(file, this.limits);
+      return { kind: "file", video: true, name: file.name || "Pasted video", ...prepared };
+    }
+    if (this.media === "either" && !file.type.startsWith("image/")) {
+      throw new ImageRefused(
+        `“${file.name || "The pasted file"}” is neither an image nor a video. Choose a PNG, JPEG, WebP, MP4, MOV or WebM file.`,
+      );
+    }
+    const prepared = await prepareImageFile(file, this.limits);
+    return {
+      kind: "file",
+      payload: prepared.dataUri,
+      width: prepared.width,
+      height: prepared.height,
+      previewUrl: prepared.previewUrl,
+      name: file.name || "Pasted image",
+      note: prepared.note,
+    };
   }
 
   async takeUrl(raw) {
@@ -195,10 +274,21 @@ export class ImagePicker {
     this.nameLabel.textContent = value.name ?? "";
     const frame = this.frame;
     const label = frame ? `${frame.ratio} · ${frame.width}×${frame.height}` : "";
-    const previewable = Boolean(value.previewUrl && value.width);
+    const moving = Boolean(value.video && value.previewUrl);
+    const previewable = !moving && Boolean(value.previewUrl && value.width);
     this.canvas.hidden = !previewable;
-    this.remote.hidden = previewable;
-    if (previewable) {
+    this.video.hidden = !moving;
+    this.remote.hidden = previewable || moving;
+    if (moving) {
+      if (this.video.getAttribute("src") !== value.previewUrl) this.video.src = value.previewUrl;
+      this.video.setAttribute("aria-label", `Preview of ${value.name}`);
+    } else if (this.video.hasAttribute("src")) {
+      this.video.removeAttribute("src");
+      this.video.load();
+    }
+    if (moving) {
+      // An input video's shape decides the output's; there is no frame to crop it to.
+    } else if (previewable) {
       if (this.image.getAttribute("src") !== value.previewUrl) this.image.src = value.previewUrl;
       this.image.alt = `Preview of ${value.name}`;
       this.canvas.style.setProperty("--ar", String(value.width / value.height));

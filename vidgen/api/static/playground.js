@@ -6,6 +6,7 @@ import { AdminView } from "./admin.js";
 import { Api, ApiError } from "./api.js";
 import { HistoryView } from "./history.js";
 import { formatBytes, nearestRatio, parseSize } from "./images.js";
+import { KindInputs } from "./kinds.js";
 import { ImagePicker } from "./picker.js";
 import { ResultCard } from "./result.js";
 import { forgetAll, savedKey, saveKey, savedNote, saveNote } from "./storage.js";
@@ -14,11 +15,14 @@ import { $, announce, sentence, showMessage } from "./ui.js";
 const numberMeta = (name, fallback) =>
   Number(document.querySelector(`meta[name="${name}"]`)?.content) || fallback;
 
+const MAX_BODY_BYTES = numberMeta("vidgen-max-body-bytes", 16 * 1024 * 1024);
 const LIMITS = {
   maxBytes: numberMeta("vidgen-max-data-uri-bytes", 5 * 1024 * 1024),
   maxPixels: numberMeta("vidgen-max-image-pixels", 40_000_000),
+  maxVideoBytes: numberMeta("vidgen-max-video-bytes", 64 * 1024 * 1024),
+  maxBodyBytes: MAX_BODY_BYTES,
+  upload: (file) => api.upload(file),
 };
-const MAX_BODY_BYTES = numberMeta("vidgen-max-body-bytes", 16 * 1024 * 1024);
 const SEED_MAX = 4_294_967_295;
 
 const state = {
@@ -87,7 +91,7 @@ function fieldTarget(field) {
     case "seed":
       return simple("seed-error", () => $("seed"));
     default:
-      return null;
+      return kindInputs.target(field);
   }
 }
 
@@ -95,6 +99,7 @@ const FIELDS = ["key", "model", "image_url", "tail_image_url", "aspect_ratio", "
 
 function clearErrors() {
   for (const field of FIELDS) fieldTarget(field).clear();
+  kindInputs.clearErrors();
   showMessage($("submit-error"), "");
 }
 
@@ -134,8 +139,9 @@ function showApiError(error) {
     return;
   }
   if (error.status === 413) {
-    fieldTarget("image_url").show(error.message);
-    firstPicker.focus();
+    const target = fieldTarget(kindInputs.framed ? "image_url" : "video_url");
+    target.show(error.message);
+    target.focus();
     return;
   }
   showMessage($("submit-error"), sentence(error.message));
@@ -261,6 +267,12 @@ function renderModels() {
       <span class="model-id mono"></span>
       <span class="model-desc"></span>
       <span class="model-meta"></span>`;
+    // Named by title and id only; the rest describes it (a description may say "prompt",
+    // which must not make the card a second control named Prompt).
+    input.setAttribute("aria-label", `${model.title} ${model.id}`);
+    const desc = label.querySelector(".model-desc");
+    desc.id = `model-${index}-desc`;
+    input.setAttribute("aria-describedby", desc.id);
     label.querySelector(".model-title").textContent = model.title;
     label.querySelector(".model-id").textContent = model.id;
     label.querySelector(".model-desc").textContent = model.description;
@@ -290,10 +302,21 @@ function selectModel(id) {
   renderDurations();
   matchRatioToImage();
   document.querySelector("#first-image-label .required").hidden = !model.requires_image;
-  const tailOk = model.accepts_last_image;
-  $("tail-details").hidden = !tailOk;
-  showMessage($("tail-unsupported"), tailOk ? "" : `${model.title} does not take a last frame.`);
+  kindInputs.setModel(model); // calls applyMode
   updatePrompt();
+}
+
+/** Show the inputs of the chosen mode: frames, ratio and duration are a prompt-and-images
+ * form's; an input video's length and shape decide the others'. */
+function applyMode() {
+  const model = state.model;
+  const framed = kindInputs.framed;
+  $("first-image").hidden = !framed;
+  $("ratio-field").hidden = !framed;
+  $("duration-field").hidden = !framed;
+  const tailOk = model.accepts_last_image;
+  $("tail-details").hidden = !framed || !tailOk;
+  showMessage($("tail-unsupported"), !framed || tailOk ? "" : `${model.title} does not take a last frame.`);
   updatePrice();
 }
 
@@ -382,17 +405,21 @@ function renderDurations() {
 }
 
 function updatePrice() {
-  const credits = state.model?.credits[String(state.duration)];
+  const model = state.model;
+  if (model && !kindInputs.framed) {
+    // Charged by the output's length, which the input video decides.
+    const longest = Math.max(...model.durations);
+    const rate = Math.round((model.credits[String(longest)] / longest) * 10) / 10;
+    $("submit-price").textContent = `${rate} credits/s`;
+    return;
+  }
+  const credits = model?.credits[String(state.duration)];
   $("submit-price").textContent = credits === undefined ? "" : creditsText(credits);
 }
 
 async function loadModels() {
   try {
-    // The page makes videos from a prompt and images: models of other kinds (video to video,
-    // character performance, upscale) are for the API.
-    const drawable = (model) =>
-      model.kinds.includes("text_to_video") || model.kinds.includes("image_to_video");
-    state.models = (await api.models()).filter(drawable);
+    state.models = await api.models();
   } catch (error) {
     const box = $("model-options");
     box.replaceChildren();
@@ -453,33 +480,25 @@ function bindPromptAndSeed() {
 
 // -- submit ---------------------------------------------------------------------------------
 
-function checkUrl(picker, field) {
-  const value = picker.value;
-  if (value?.kind !== "url" || value.payload.startsWith("data:")) return null;
-  try {
-    const url = new URL(value.payload);
-    if (url.protocol === "https:" || url.protocol === "http:") return null;
-  } catch {
-    /* fall through */
-  }
-  return { field, message: "Enter a full address starting with https://" };
-}
-
 async function submit(event) {
   event.preventDefault();
   if (state.submitting || !state.model) return;
   clearErrors();
   const model = state.model;
-  await Promise.all([firstPicker.busy, tailPicker.busy]);
+  await Promise.all([firstPicker.busy, tailPicker.busy, kindInputs.busy()]);
+  const framed = kindInputs.framed;
 
   const problems = [];
   if (!keyInput.value.trim()) problems.push({ field: "key", message: "Paste your API key first" });
   // The model's own rule (`requires_image`), which the server applies in every dialect.
-  if (model.requires_image && !firstPicker.payload) {
+  if (framed && model.requires_image && !firstPicker.payload) {
     problems.push({ field: "image_url", message: "Choose, drop or paste an image, or give its URL" });
   }
-  const urlProblems = [checkUrl(firstPicker, "image_url"), checkUrl(tailPicker, "tail_image_url")];
-  problems.push(...urlProblems.filter(Boolean));
+  if (framed) {
+    const urlProblems = [firstPicker.urlProblem("image_url"), tailPicker.urlProblem("tail_image_url")];
+    problems.push(...urlProblems.filter(Boolean));
+  }
+  problems.push(...kindInputs.problems());
   const prompt = $("prompt").value;
   if (prompt.length > model.max_prompt_chars) {
     const over = prompt.length - model.max_prompt_chars;
@@ -497,17 +516,23 @@ async function submit(event) {
   const tail = model.accepts_last_image ? tailPicker.payload : null;
   const body = {
     model: model.id,
-    image_url: firstPicker.payload ?? undefined,
-    tail_image_url: tail ?? undefined,
+    ...(framed
+      ? {
+          image_url: firstPicker.payload ?? undefined,
+          tail_image_url: tail ?? undefined,
+          aspect_ratio: state.ratio,
+          duration: state.duration,
+        }
+      : {}),
+    ...kindInputs.body(),
     prompt: prompt.trim() ? prompt : undefined,
-    aspect_ratio: state.ratio,
-    duration: state.duration,
     seed: seedText ? Number(seedText) : undefined,
   };
   const size = new Blob([JSON.stringify(body)]).size;
   if (size > MAX_BODY_BYTES) {
+    const field = framed ? "image_url" : kindInputs.mode === "character_performance" ? "character.url" : "video_url";
     showFieldErrors(
-      [{ field: "image_url", message: `Together the images make a ${formatBytes(size)} request; this server takes at most ${formatBytes(MAX_BODY_BYTES)}. Use smaller images` }],
+      [{ field, message: `Together the files make a ${formatBytes(size)} request; this server takes at most ${formatBytes(MAX_BODY_BYTES)}. Use smaller files` }],
       "",
     );
     return;
@@ -533,20 +558,25 @@ async function submit(event) {
   if (keyInput.value.trim() !== state.checkedKey) {
     useKey({ quiet: true }); // a key typed and used at once: save it and show its history
   }
-  saveNote(created.id, { prompt: prompt.trim(), duration: state.duration });
+  saveNote(created.id, { prompt: prompt.trim(), duration: framed ? state.duration : undefined });
   state.local.set(created.id, {
     model: model.id,
     prompt: prompt.trim(),
-    duration: state.duration,
-    ratio: state.ratio,
-    previewUrl: firstPicker.value?.previewUrl,
+    duration: framed ? state.duration : undefined,
+    ratio: framed ? state.ratio : undefined,
+    previewUrl: framed ? firstPicker.value?.previewUrl : undefined,
   });
   // The result card shows this preview while the job runs, so the picker must not free it.
-  if (firstPicker.value) firstPicker.value.kept = true;
+  if (framed && firstPicker.value) firstPicker.value.kept = true;
   historyView.upsert({
     id: created.id,
     status: created.status,
-    meta: { model: model.id, aspect_ratio: state.ratio, progress: 0, created_at: new Date().toISOString() },
+    meta: {
+      model: model.id,
+      aspect_ratio: framed ? state.ratio : undefined,
+      progress: 0,
+      created_at: new Date().toISOString(),
+    },
   });
   result.watch(created.id);
   result.reveal();
@@ -574,8 +604,12 @@ function bindPageImages() {
     const file = [...(event.clipboardData?.files ?? [])][0];
     if (!file) return;
     event.preventDefault();
-    const inTail = $("tail-image").contains(document.activeElement) && state.model?.accepts_last_image;
-    (inTail ? tailPicker : firstPicker).takeFile(file);
+    // Into the picker that has the focus, else the first one the form shows.
+    const shown = [...document.querySelectorAll("#create .image-field")].filter(
+      (host) => !host.closest("[hidden]"),
+    );
+    const host = shown.find((h) => h.contains(document.activeElement)) ?? shown[0];
+    pickers.get(host)?.takeFile(file);
   });
   for (const type of ["dragover", "drop"]) {
     window.addEventListener(type, (event) => {
@@ -605,6 +639,17 @@ const tailPicker = new ImagePicker($("tail-image"), {
     $("tail-set").hidden = !tailPicker.value;
   },
 });
+const kindInputs = new KindInputs({
+  limits: LIMITS,
+  onModeChange: () => applyMode(),
+  onChange: () => {},
+});
+/** Every picker of the form, by the element it sits in (for a paste). */
+const pickers = {
+  get: (host) =>
+    ({ "first-image": firstPicker, "tail-image": tailPicker })[host?.id] ??
+    kindInputs.pickerIn(host),
+};
 const historyView = new HistoryView(
   {
     list: $("history-list"),
