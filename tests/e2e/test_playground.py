@@ -26,6 +26,7 @@ from PIL import Image
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    Frame,
     Page,
     Request,
     Route,
@@ -187,18 +188,27 @@ def open_tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
         )
         # A navigation (the reloads here) cancels the page's loads still in flight, and the
         # browser reports them as failed (net::ERR_ABORTED). That is no problem of the page's,
-        # so those are told apart: a load is stamped with the navigations begun before it.
+        # so those are told apart: a load is stamped with the navigations begun before it, and
+        # with whether one was under way (begun, its document not yet in place), since a load
+        # the old document starts in that moment (a refresh timer firing) is cancelled too.
         navigations = [0]
-        begun: dict[Request, int] = {}
+        underway = [False]
+        begun: dict[Request, tuple[int, bool]] = {}
 
         def on_request(r: Request) -> None:
             tab.requests.append(r.url)
             if r.is_navigation_request() and r.frame == page.main_frame:
                 navigations[0] += 1
-            begun[r] = navigations[0]
+                underway[0] = True
+            begun[r] = (navigations[0], underway[0])
+
+        def on_navigated(frame: Frame) -> None:
+            if frame == page.main_frame:
+                underway[0] = False
 
         def on_failed(r: Request) -> None:
-            if r.failure == "net::ERR_ABORTED" and begun.get(r, navigations[0]) < navigations[0]:
+            count, during = begun.get(r, (navigations[0], False))
+            if r.failure == "net::ERR_ABORTED" and (count < navigations[0] or during):
                 return
             if r.failure == "net::ERR_ABORTED" and r.url.endswith("/events"):
                 # Chromium reports the page's event stream as aborted even when the page read
@@ -208,6 +218,7 @@ def open_tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
             tab.failed.append(f"failed {r.method} {r.url}: {r.failure}")
 
         page.on("request", on_request)
+        page.on("framenavigated", on_navigated)
         page.on("requestfailed", on_failed)
         page.goto(server.base_url + "/")
         expect(page.locator("#model-options input[type=radio]").first).to_be_attached()
