@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -288,17 +288,22 @@ def live_server_factory(tmp_path: Path) -> Iterator[object]:
 
 
 def shared_server(
-    tmp_path_factory: pytest.TempPathFactory, name: str, keys: Iterable[str], *args: str
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    keys: Iterable[str],
+    *args: str,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """A server for a whole module (one start-up, not one per test), with ``keys`` as its
     bootstrap keys: a test that lists or counts uses a key of its own, so the other tests'
-    generations do not show. For a ``scope="module"`` fixture to yield from."""
+    generations do not show. ``env`` adds settings. For a ``scope="module"`` fixture to yield
+    from."""
     root = tmp_path_factory.mktemp(name)
     port = free_port()
     server = LiveServer(
         base_url=f"http://127.0.0.1:{port}",
         data_dir=root / "data",
-        env=live_server_env(root / "data", VIDGEN_API_KEYS=",".join(keys)),
+        env=live_server_env(root / "data", VIDGEN_API_KEYS=",".join(keys), **(env or {})),
         log_path=root / "server.log",
         port=port,
     )

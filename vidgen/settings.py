@@ -193,7 +193,12 @@ class Settings(BaseSettings):
     max_video_height: int = Field(
         3840, gt=0, description="Tallest input video accepted, in pixels."
     )
-    max_body_bytes: int = Field(16 * MiB, gt=0, description="Largest request body accepted (413).")
+    max_body_bytes: int = Field(
+        16 * MiB,
+        gt=0,
+        description="Largest request body accepted (413), but for an upload's file post, which "
+        "may carry max_video_bytes plus 64 KiB.",
+    )
     header_timeout_seconds: float = Field(
         10.0,
         gt=0,

@@ -17,11 +17,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationW
 
 KEYS = [f"vg_runway_uploads_{n:02d}_" + "u" * 24 for n in range(2)]
 VERSION = {"X-Runway-Version": "2024-11-06"}
+# Small caps, so that small files show their order: an input video may be larger than any
+# other request body, and uploads are how such a video gets in.
+MAX_BODY_BYTES = 8_000
+MAX_VIDEO_BYTES = 65_536
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from shared_server(tmp_path_factory, "runway-uploads", KEYS)
+    env = {
+        "VIDGEN_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+        "VIDGEN_MAX_VIDEO_BYTES": str(MAX_VIDEO_BYTES),
+    }
+    yield from shared_server(tmp_path_factory, "runway-uploads", KEYS, env=env)
 
 
 def sdk(server: LiveServer, key: str) -> runwayml.RunwayML:
@@ -34,7 +42,9 @@ def test_an_uploaded_video_and_image_are_named_by_their_runway_uri_and_the_task_
     server: LiveServer,
 ) -> None:
     client = sdk(server, KEYS[0])
-    clip = client.uploads.create_ephemeral(file=("clip.mp4", make_video(64, 36, frames=48)))
+    video = make_video(320, 180, frames=48)
+    assert MAX_BODY_BYTES < len(video) < MAX_VIDEO_BYTES  # too large for a body, not for a video
+    clip = client.uploads.create_ephemeral(file=("clip.mp4", video))
     still = client.uploads.create_ephemeral(file=("still.png", make_image(640, 360)))
     assert clip.uri.startswith("runway://") and still.uri.startswith("runway://")
     task = client.video_to_video.create(
@@ -77,3 +87,33 @@ def test_an_upload_posted_without_the_right_signature_is_refused(
     )
     assert answer.status_code == 404
     assert "error" in answer.json()
+
+
+def test_a_file_post_is_checked_before_its_file_is_read_and_capped_at_the_input_video_cap(
+    server: LiveServer,
+) -> None:
+    headers = {**VERSION, "Authorization": f"Bearer {KEYS[0]}"}
+    started = httpx.post(
+        f"{server.base_url}/v1/uploads", json={"filename": "big.mp4"}, headers=headers
+    ).json()
+    # The same form, over the cap, sent without a length (so nothing is refused by its
+    # Content-Length): with forged fields it is refused at the file's first byte, before the
+    # cap could be reached; with the right ones the cap refuses it.
+    oversized = b"\0" * (2 * MAX_VIDEO_BYTES + 65_536)
+    answers = {}
+    for name, signature in (("forged", "0" * 64), ("right", started["fields"]["signature"])):
+        form = httpx.Request(
+            "POST",
+            started["uploadUrl"],
+            data={**started["fields"], "signature": signature},
+            files={"file": ("big.mp4", oversized)},
+        )
+        body = form.read()
+        answers[name] = httpx.post(
+            started["uploadUrl"],
+            content=iter([body[i : i + 16_384] for i in range(0, len(body), 16_384)]),
+            headers={"Content-Type": form.headers["Content-Type"]},
+        )
+    assert answers["forged"].status_code == 404, answers["forged"].text
+    assert answers["right"].status_code == 413, answers["right"].text
+    assert "error" in answers["right"].json()

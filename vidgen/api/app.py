@@ -138,6 +138,12 @@ def _latency(method: str, route: str, status: int) -> Any:
     return HTTP_LATENCY.labels(method, route, str(status))
 
 
+#: The URL that ``POST /v1/uploads`` hands out for the file (``api.runway_uploads``).
+_UPLOAD_FILE = re.compile(r"/v1/uploads/[^/]+/file")
+#: Room for an upload form's fields and part headers beside the file.
+_FORM_ROOM = 64 * 1024
+
+
 class RequestContextMiddleware:
     """Pure ASGI middleware: request ids, the 413 body cap, the minimum body rate (408),
     access logs and latency metrics.
@@ -149,10 +155,19 @@ class RequestContextMiddleware:
     stops reading past 64 KiB not yet taken)."""
 
     def __init__(
-        self, app: ASGIApp, max_body_bytes: int, body_grace: float, min_body_rate: int
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_grace: float,
+        min_body_rate: int,
+        max_upload_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # An upload's file post carries a whole input video, which may well be larger than any
+        # other body (VIDGEN_MAX_VIDEO_BYTES against VIDGEN_MAX_BODY_BYTES): it gets the room of
+        # the largest video plus its form's fields. The uploads service caps the file itself.
+        self.max_upload_bytes = max(max_body_bytes, (max_upload_bytes or 0) + _FORM_ROOM)
         self.body_grace = body_grace
         self.min_body_rate = min_body_rate
 
@@ -182,6 +197,7 @@ class RequestContextMiddleware:
         received = 0
         waited = 0.0
         body_done = False
+        cap = self.max_upload_bytes if _UPLOAD_FILE.fullmatch(path) else self.max_body_bytes
 
         async def capped_receive() -> Message:
             nonlocal received, waited, body_done, body_too_slow
@@ -201,8 +217,8 @@ class RequestContextMiddleware:
             waited += time.perf_counter() - began
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise PayloadTooLarge(self._too_large())
+                if received > cap:
+                    raise PayloadTooLarge(self._too_large(cap))
                 body_done = not message.get("more_body", False)
             else:
                 body_done = True
@@ -210,10 +226,10 @@ class RequestContextMiddleware:
 
         try:
             declared = _header(scope, b"content-length")
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared.isdigit() and int(declared) > cap:
                 request = Request(scope)
                 response = dialect_for_path(path).error_response(
-                    request, PayloadTooLarge(self._too_large())
+                    request, PayloadTooLarge(self._too_large(cap))
                 )
                 await response(scope, receive, send_with_id)
             else:
@@ -234,8 +250,9 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(token)
 
-    def _too_large(self) -> str:
-        return f"Request body is larger than {self.max_body_bytes} bytes."
+    @staticmethod
+    def _too_large(cap: int) -> str:
+        return f"Request body is larger than {cap} bytes."
 
 
 class FastPaths:
@@ -336,6 +353,7 @@ class VidgenAPI(FastAPI):
         self._front: ASGIApp = RequestContextMiddleware(
             app,
             max_body_bytes=settings.max_body_bytes,
+            max_upload_bytes=settings.max_video_bytes,
             body_grace=settings.header_timeout_seconds,
             min_body_rate=settings.min_body_bytes_per_second,
         )

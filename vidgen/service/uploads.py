@@ -65,16 +65,7 @@ class Uploads:
     ) -> int:
         """Keep the posted file; refuses a bad signature (404, as for an unknown upload), an
         expired upload URL, and a file over the input-video cap (``VIDGEN_MAX_VIDEO_BYTES``)."""
-        # Fields of another shape than those ``start`` hands out are no upload of this server's
-        # (checked first: a lone surrogate cannot even be encoded to be signed).
-        well_formed = (
-            _ID.fullmatch(upload_id)
-            and _KEY_ID.fullmatch(key_id)
-            and _SIGNATURE.fullmatch(signature)
-        )
-        if not well_formed or not hmac.compare_digest(signature, self._sign(key_id, upload_id)):
-            raise NotFound("no such upload")
-        self._check_fresh(upload_id, "file")
+        self.authorize(upload_id, key_id, signature)
         with tempfile.NamedTemporaryFile(delete=False) as out:
             size = 0
             async for chunk in chunks:
@@ -90,6 +81,21 @@ class Uploads:
         return await self.storage.put_file(
             _key(key_id, upload_id), Path(out.name), "application/octet-stream", consume=True
         )
+
+    def authorize(self, upload_id: str, key_id: str, signature: str) -> None:
+        """Refuses a file post whose fields are not those ``start`` handed out for this upload
+        (404, as for an unknown upload) or whose upload URL has expired; cheap, so that it can
+        run before the file's bytes are read."""
+        # Fields of another shape than those ``start`` hands out are no upload of this server's
+        # (checked first: a lone surrogate cannot even be encoded to be signed).
+        well_formed = (
+            _ID.fullmatch(upload_id)
+            and _KEY_ID.fullmatch(key_id)
+            and _SIGNATURE.fullmatch(signature)
+        )
+        if not well_formed or not hmac.compare_digest(signature, self._sign(key_id, upload_id)):
+            raise NotFound("no such upload")
+        self._check_fresh(upload_id, "file")
 
     async def resolve(self, key_id: str, uri: str, field: str) -> bytes:
         """The bytes of the calling key's upload named by ``uri`` (captured, verified and

@@ -20,7 +20,6 @@ const LIMITS = {
   maxBytes: numberMeta("vidgen-max-data-uri-bytes", 5 * 1024 * 1024),
   maxPixels: numberMeta("vidgen-max-image-pixels", 40_000_000),
   maxVideoBytes: numberMeta("vidgen-max-video-bytes", 64 * 1024 * 1024),
-  maxBodyBytes: MAX_BODY_BYTES,
   upload: (file) => api.upload(file),
 };
 const SEED_MAX = 4_294_967_295;

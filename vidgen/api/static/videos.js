@@ -9,21 +9,17 @@ export class VideoRefused extends Error {}
 
 /** The containers the server takes (VIDEO_MEDIA_TYPES in vidgen/media/data_uri.py). */
 const SERVER_TYPES = ["video/mp4", "video/quicktime", "video/webm"];
-/** Room left in an upload's body for the form's other fields and boundaries. */
-const FORM_ROOM = 16 * 1024;
-
 /**
  * @param {File} file
- * @param {{maxBytes: number, maxVideoBytes: number, maxBodyBytes: number,
+ * @param {{maxBytes: number, maxVideoBytes: number,
  *   upload: (file: File) => Promise<string>}} limits
  *   maxBytes: the largest file sent inside the request (VIDGEN_MAX_DATA_URI_BYTES);
  *   maxVideoBytes: the largest input video at all (VIDGEN_MAX_VIDEO_BYTES);
- *   maxBodyBytes: the largest request body, an upload's too (VIDGEN_MAX_BODY_BYTES);
  *   upload: stores the file on the server and answers the URI that names it
  * @returns {Promise<{payload: string, previewUrl: string, note: string}>} the note says how it
  *   travels; the picker's preview adds its size and length once it has read them
  */
-export async function prepareVideoFile(file, { maxBytes, maxVideoBytes, maxBodyBytes, upload }) {
+export async function prepareVideoFile(file, { maxBytes, maxVideoBytes, upload }) {
   const name = file.name || "The pasted file";
   if (!file.type.startsWith("video/")) {
     throw new VideoRefused(
@@ -33,8 +29,8 @@ export async function prepareVideoFile(file, { maxBytes, maxVideoBytes, maxBodyB
   if (!SERVER_TYPES.includes(file.type)) {
     throw new VideoRefused(`The server does not read ${file.type} videos. Choose an MP4, MOV or WebM file.`);
   }
-  // An upload is a request too, so the body cap bounds it (less room for the form's fields).
-  const largest = Math.min(maxVideoBytes, maxBodyBytes - FORM_ROOM);
+  // An upload's request may carry a whole input video (the server's body cap is not its cap).
+  const largest = maxVideoBytes;
   if (file.size > largest) {
     throw new VideoRefused(
       `“${name}” is ${formatBytes(file.size)}; this server takes input videos of at most ${formatBytes(largest)}. Give its URL instead, or a shorter or smaller video.`,
