@@ -97,21 +97,25 @@ async def test_aleph2_sends_the_input_video_and_keyframes_to_video_to_video(
 ) -> None:
     video = make_video()
     keyframe = make_image(64, 36, seed=3)
+    image = inspect_image(keyframe, max_pixels=10**8)
+    # One keyframe at a moment in seconds, one at a fraction of the input's length: each
+    # reaches Runway in the form the client gave (a fraction is not a number of seconds).
     job = kind_job(
         "runway/aleph2",
         Kind.VIDEO_TO_VIDEO,
         prompt="make it snow",
         video=captured_video(video),
-        keyframes=((inspect_image(keyframe, max_pixels=10**8), 0.5, None),),
+        keyframes=((image, 0.5, None), (image, None, 0.75)),
     )
     sent = await run(tmp_path, fake_runway, job)
     assert sent["path"] == "/v1/video_to_video"
     assert (sent["model"], sent["promptText"], sent["seed"]) == ("aleph2", "make it snow", 7)
     assert sent["videoUri"].startswith("data:video/mp4;base64,")
     assert decoded(sent["videoUri"]) == video
-    [sent_keyframe] = sent["keyframes"]
-    assert sent_keyframe["seconds"] == 0.5
-    assert decoded(sent_keyframe["uri"]) == keyframe
+    [in_seconds, as_fraction] = sent["keyframes"]
+    assert {k: v for k, v in in_seconds.items() if k != "uri"} == {"seconds": 0.5}
+    assert {k: v for k, v in as_fraction.items() if k != "uri"} == {"at": 0.75}
+    assert decoded(in_seconds["uri"]) == decoded(as_fraction["uri"]) == keyframe
     assert "ratio" not in sent and "duration" not in sent  # the output keeps the input's frame
 
 

@@ -303,9 +303,12 @@ def runway_request(job: EngineJob, spec: ModelSpec | None = None) -> dict[str, A
                 for i, image in enumerate(job.references)
             ]
         if job.keyframes:
+            # Runway takes a keyframe's moment in the client's own form: ``seconds`` from the
+            # start, or ``at``, a fraction of the input's length.
             body["keyframes"] = [
-                {"uri": _inline(image, f"keyframe {i + 1}"), "seconds": start or 0.0}
-                for i, (image, start, _end) in enumerate(job.keyframes)
+                {"uri": _inline(image, f"keyframe {i + 1}")}
+                | ({"seconds": seconds} if seconds is not None else {"at": at})
+                for i, (image, seconds, at) in enumerate(job.keyframes)
             ]
     elif job.kind is Kind.CHARACTER_PERFORMANCE:
         character = job.character
