@@ -234,6 +234,17 @@ BAD: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         {"model": "gen4_turbo", "promptImage": IMAGE, "ratio": "1280:720", "audio": True},
         ["audio"],
     ),
+    "a keyframe outside its edit window": (
+        "/v1/video_to_video",
+        {
+            "model": "aleph2",
+            "videoUri": CLIP,
+            "keyframes": [
+                {"uri": IMAGE, "seconds": 1.5, "range": {"startSeconds": 0, "endSeconds": 1}}
+            ],
+        },
+        ["keyframes", "0", "seconds"],
+    ),
     "a NUL in the video's URL": (
         "/v1/video_to_video",
         {"model": "aleph2", "videoUri": "https://e.example/\x00.mp4"},

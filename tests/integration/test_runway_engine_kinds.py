@@ -99,13 +99,14 @@ async def test_aleph2_sends_the_input_video_and_keyframes_to_video_to_video(
     keyframe = make_image(64, 36, seed=3)
     image = inspect_image(keyframe, max_pixels=10**8)
     # One keyframe at a moment in seconds, one at a fraction of the input's length: each
-    # reaches Runway in the form the client gave (a fraction is not a number of seconds).
+    # reaches Runway in the form the client gave (a fraction is not a number of seconds), with
+    # its edit window.
     job = kind_job(
         "runway/aleph2",
         Kind.VIDEO_TO_VIDEO,
         prompt="make it snow",
         video=captured_video(video),
-        keyframes=((image, 0.5, None), (image, None, 0.75)),
+        keyframes=((image, 0.5, None, (0, 1)), (image, None, 0.75, (1, 2))),
     )
     sent = await run(tmp_path, fake_runway, job)
     assert sent["path"] == "/v1/video_to_video"
@@ -113,8 +114,14 @@ async def test_aleph2_sends_the_input_video_and_keyframes_to_video_to_video(
     assert sent["videoUri"].startswith("data:video/mp4;base64,")
     assert decoded(sent["videoUri"]) == video
     [in_seconds, as_fraction] = sent["keyframes"]
-    assert {k: v for k, v in in_seconds.items() if k != "uri"} == {"seconds": 0.5}
-    assert {k: v for k, v in as_fraction.items() if k != "uri"} == {"at": 0.75}
+    assert {k: v for k, v in in_seconds.items() if k != "uri"} == {
+        "seconds": 0.5,
+        "range": {"startSeconds": 0, "endSeconds": 1},
+    }
+    assert {k: v for k, v in as_fraction.items() if k != "uri"} == {
+        "at": 0.75,
+        "range": {"startSeconds": 1, "endSeconds": 2},
+    }
     assert decoded(in_seconds["uri"]) == decoded(as_fraction["uri"]) == keyframe
     assert "ratio" not in sent and "duration" not in sent  # the output keeps the input's frame
 

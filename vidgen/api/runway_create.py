@@ -93,7 +93,11 @@ class KeyframeImage(BaseModel):
     uri: str = _URI
     seconds: float | None = Field(None, description="When, from the input video's start.")
     at: float | None = Field(None, description="When, as a fraction (0…1) of its length.")
-    range: EditRange | None = Field(None, description="Accepted; the preview edits it all.")
+    range: EditRange | None = Field(
+        None,
+        description="The edit window, whole seconds (end excluded), holding the keyframe's "
+        "moment; every keyframe sets one or none does. The preview edits the whole video.",
+    )
 
 
 #: The input video's field where the catalog names none for the model (aleph2, gemini, kling_4).
@@ -292,7 +296,12 @@ async def video_to_video(
         aspect_ratio=_optional_ratio(spec, body.ratio),
         references=body.reference_refs(),
         keyframes=tuple(
-            Keyframe(ImageRef(url=mark.uri), seconds=mark.seconds, at=mark.at)
+            Keyframe(
+                ImageRef(url=mark.uri),
+                seconds=mark.seconds,
+                at=mark.at,
+                range=(mark.range.startSeconds, mark.range.endSeconds) if mark.range else None,
+            )
             for mark in body.keyframes
         ),
     )

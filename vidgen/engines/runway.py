@@ -304,11 +304,12 @@ def runway_request(job: EngineJob, spec: ModelSpec | None = None) -> dict[str, A
             ]
         if job.keyframes:
             # Runway takes a keyframe's moment in the client's own form: ``seconds`` from the
-            # start, or ``at``, a fraction of the input's length.
+            # start, or ``at``, a fraction of the input's length; and its edit window, if any.
             body["keyframes"] = [
                 {"uri": _inline(image, f"keyframe {i + 1}")}
                 | ({"seconds": seconds} if seconds is not None else {"at": at})
-                for i, (image, seconds, at) in enumerate(job.keyframes)
+                | ({"range": {"startSeconds": w[0], "endSeconds": w[1]}} if w else {})
+                for i, (image, seconds, at, w) in enumerate(job.keyframes)
             ]
     elif job.kind is Kind.CHARACTER_PERFORMANCE:
         character = job.character
