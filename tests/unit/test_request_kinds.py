@@ -260,6 +260,14 @@ BAD = {
         V2V | {"keyframes": (Keyframe(IMAGE, seconds=float("nan")),)},
         "keyframes.0.seconds",
     ),
+    "a keyframe past the input video's end": (
+        V2V | {"keyframes": (Keyframe(IMAGE, seconds=2.5),)},
+        "keyframes.0.seconds",
+    ),
+    "an edit window past the input video's end": (
+        V2V | {"keyframes": (Keyframe(IMAGE, at=0.5, range=(2, 4)),)},
+        "keyframes.0.range",
+    ),
     "a keyframe outside its edit window": (
         V2V | {"keyframes": (Keyframe(IMAGE, seconds=1.5, range=(0, 1)),)},
         "keyframes.0.seconds",
