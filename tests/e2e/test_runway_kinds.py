@@ -88,7 +88,7 @@ def test_aleph2_restyles_an_input_video_as_long_as_it_is(
         model="aleph2",
         video_uri=CLIP,
         prompt_text="in watercolour",
-        keyframes=[{"uri": IMAGE, "at": 0.5}],
+        keyframes=[{"uri": IMAGE, "at": 0.5, "range": {"start_seconds": 0, "end_seconds": 2}}],
     )
     assert task.estimated_cost.credits == 2 * 15
     # 16:9 from the input's shape; 2 s at 24 fps.
@@ -240,7 +240,7 @@ BAD: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             "model": "aleph2",
             "videoUri": CLIP,
             "keyframes": [
-                {"uri": IMAGE, "seconds": 1.5, "range": {"startSeconds": 0, "endSeconds": 1}}
+                {"uri": IMAGE, "seconds": 1.5, "range": {"start_seconds": 0, "end_seconds": 1}}
             ],
         },
         ["keyframes", "0", "seconds"],

@@ -192,7 +192,7 @@ def validate_endpoint(
 
 def keyframe_problem(keyframe: object) -> str | None:
     """aleph2's keyframe: ``{uri, seconds}`` (from the start) or ``{uri, at}`` (0…1 of the
-    input's length), with an optional edit window ``range {startSeconds, endSeconds}`` in whole
+    input's length), with an optional edit window ``range {start_seconds, end_seconds}`` in whole
     seconds that holds the keyframe's moment (runwayml 5.24's ``Variant0Keyframe``)."""
     if not isinstance(keyframe, dict) or not {"uri"} <= keyframe.keys() <= {
         "uri",
@@ -210,9 +210,9 @@ def keyframe_problem(keyframe: object) -> str | None:
         return "seconds must be a number of at least 0"
     window = keyframe.get("range")
     if "range" in keyframe:
-        if not isinstance(window, dict) or window.keys() != {"startSeconds", "endSeconds"}:
-            return "range is not {startSeconds, endSeconds}"
-        start, end = window["startSeconds"], window["endSeconds"]
+        if not isinstance(window, dict) or window.keys() != {"start_seconds", "end_seconds"}:
+            return "range is not {start_seconds, end_seconds}"
+        start, end = window["start_seconds"], window["end_seconds"]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
             return "range needs whole seconds"
         if not 0 <= start < end:

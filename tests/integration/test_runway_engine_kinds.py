@@ -116,11 +116,11 @@ async def test_aleph2_sends_the_input_video_and_keyframes_to_video_to_video(
     [in_seconds, as_fraction] = sent["keyframes"]
     assert {k: v for k, v in in_seconds.items() if k != "uri"} == {
         "seconds": 0.5,
-        "range": {"startSeconds": 0, "endSeconds": 1},
+        "range": {"start_seconds": 0, "end_seconds": 1},
     }
     assert {k: v for k, v in as_fraction.items() if k != "uri"} == {
         "at": 0.75,
-        "range": {"startSeconds": 1, "endSeconds": 2},
+        "range": {"start_seconds": 1, "end_seconds": 2},
     }
     assert decoded(in_seconds["uri"]) == decoded(as_fraction["uri"]) == keyframe
     assert "ratio" not in sent and "duration" not in sent  # the output keeps the input's frame

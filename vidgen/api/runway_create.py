@@ -84,8 +84,11 @@ class ReferenceImage(BaseModel):
 
 
 class EditRange(BaseModel):
-    startSeconds: int
-    endSeconds: int
+    # snake_case on the wire, unlike the fields around it: runwayml 5.24 sends these keys as
+    # they are (its TypedDict gives them no camelCase alias).
+    model_config = ConfigDict(extra="forbid")
+    start_seconds: int
+    end_seconds: int
 
 
 class KeyframeImage(BaseModel):
@@ -300,7 +303,7 @@ async def video_to_video(
                 ImageRef(url=mark.uri),
                 seconds=mark.seconds,
                 at=mark.at,
-                range=(mark.range.startSeconds, mark.range.endSeconds) if mark.range else None,
+                range=(mark.range.start_seconds, mark.range.end_seconds) if mark.range else None,
             )
             for mark in body.keyframes
         ),

@@ -308,7 +308,7 @@ def runway_request(job: EngineJob, spec: ModelSpec | None = None) -> dict[str, A
             body["keyframes"] = [
                 {"uri": _inline(image, f"keyframe {i + 1}")}
                 | ({"seconds": seconds} if seconds is not None else {"at": at})
-                | ({"range": {"startSeconds": w[0], "endSeconds": w[1]}} if w else {})
+                | ({"range": {"start_seconds": w[0], "end_seconds": w[1]}} if w else {})
                 for i, (image, seconds, at, w) in enumerate(job.keyframes)
             ]
     elif job.kind is Kind.CHARACTER_PERFORMANCE:
