@@ -146,6 +146,43 @@ def test_a_frame_rate_enhancement_interpolates_to_the_target_rate(
     assert finished(client, task, tmp_path) == (64, 36, 120, 60.0)
 
 
+def test_a_models_own_fields_are_taken_as_the_sdk_types_them(
+    client: runwayml.RunwayML, tmp_path: Path
+) -> None:
+    # Fields the SDK gives one model only, sent by the SDK in its own spelling (cfgScale,
+    # outputFormat, targetAspectRatio…), are that model's options in vidgen's catalog.
+    kling = client.text_to_video.create(
+        model="kling3.0_standard", prompt_text="x", ratio="1280:720", duration=3, cfg_scale=0.5
+    )
+    assert finished(client, kling, tmp_path) == (1280, 720, 72, 24.0)
+    client.text_to_video.create(
+        model="hailuo3", prompt_text="x", ratio="1360:768", duration=3, resolution="768p"
+    )
+    client.text_to_video.create(
+        model="gen4.5", prompt_text="x", ratio="1280:720", duration=2, output_format="mp4"
+    )
+    client.video_to_video.create(
+        model="aleph2", video_uri=CLIP, prompt_text="x", target_aspect_ratio="1:1"
+    )
+    client.video_to_video.create(
+        model="gemini_omni_flash_1.1", video_uri=PERFORMANCE, prompt_text="x", mode="edit"
+    )
+    # What vidgen cannot make is refused under the SDK's name for it, as is a field no model has.
+    with pytest.raises(runwayml.BadRequestError) as prores:
+        client.text_to_video.create(
+            model="gen4.5", prompt_text="x", ratio="1280:720", output_format="prores"
+        )
+    assert issues(prores.value) == [["outputFormat"]]
+    with pytest.raises(runwayml.BadRequestError) as typo:
+        client.post(
+            "/v1/text_to_video",
+            body={"model": "gen4.5", "promptText": "x", "ratio": "1280:720", "cfgScale": 0.5},
+            cast_to=httpx.Response,
+            options={"headers": VERSION},
+        )
+    assert issues(typo.value) == [["cfgScale"]]
+
+
 def issues(error: runwayml.BadRequestError) -> list[list[str]]:
     body = error.body
     assert isinstance(body, dict) and body["error"] == "Validation of body failed", body

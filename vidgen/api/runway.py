@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
@@ -38,6 +38,7 @@ __all__ = [
     "TaskCreated",
     "aspect_ratio_for",
     "check_version",
+    "model_options",
     "router",
 ]
 
@@ -104,8 +105,10 @@ class ImageToVideo(BaseModel):
     # promptImage and ratio are required, but checked after the model (``_to_request``): what
     # a model requires depends on the model, so an unknown one is reported as unknown, not as
     # a missing ratio. The document still lists them as required, as Runway's does.
+    # Fields not named here are a model's own options, as the SDK types them per model
+    # (Kling's cfgScale…): ``model_options`` takes those the model's entry lists.
     model_config = ConfigDict(
-        extra="forbid",
+        extra="allow",
         populate_by_name=True,
         json_schema_extra={"required": ["model", "promptImage", "ratio"]},
     )
@@ -169,6 +172,27 @@ def _images(body: ImageToVideo) -> tuple[ImageRef | None, ImageRef | None]:
     return by_position.get("first"), by_position.get("last")
 
 
+def model_options(
+    spec: ModelSpec, named: dict[str, Any], extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The request's options: the fields the dialect names (``named``, snake_case already) and
+    the body's other fields (camelCase, as the SDK sends them) that the model's catalog entry
+    lists among its options under their snake_case names. Any other field is a 400 naming it as
+    sent: a typo is an error, never silently dropped."""
+    taken: dict[str, Any] = {}
+    unknown: list[FieldError] = []
+    for name, value in (extra or {}).items():
+        option = to_snake(name)
+        if option in spec.options:
+            if value is not None:  # a null is an option left out
+                taken[option] = value
+        else:
+            unknown.append(FieldError(name, "is not a known field", as_sent=True))
+    if unknown:
+        raise InvalidRequest(unknown)
+    return {**taken, **named}
+
+
 def aspect_ratio_for(spec: ModelSpec, ratio: str | None) -> str:
     """Runway's ``ratio`` (a frame size in pixels) as the model's aspect ratio."""
     if ratio is None:
@@ -202,11 +226,15 @@ def _to_request(
         fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
         base_url=base_url,
         # The model's own fields, checked against it by the service (gen4_turbo has none).
-        options={
-            name: value
-            for name, value in (("audio", body.audio), ("negative_prompt", body.negativePrompt))
-            if value is not None
-        },
+        options=model_options(
+            spec,
+            {
+                name: value
+                for name, value in (("audio", body.audio), ("negative_prompt", body.negativePrompt))
+                if value is not None
+            },
+            body.model_extra,
+        ),
     )
 
 

@@ -7,8 +7,10 @@ Translate in, nothing more: the kind is the endpoint's (``video_upscale`` is an 
 frame-rate enhancement for a model that does that); ``videoUri`` (or ``promptVideo``, for the
 video-to-video models whose catalog entry names it: ``ModelSpec.video_names``), ``character.uri``
 and ``reference.uri`` are the input videos; a model's own fields (``audio``, ``bodyControl``,
-``targetFramerate``…) become the request's options under their snake_case names, and the
-service checks them against the model (an option the model lacks is a 400 naming it). Which
+``targetFramerate``…), and any field the body does not name that the model's entry lists among
+its options (``cfgScale``, ``mode``…), become the request's options under their snake_case
+names, and the service checks them against the model (an option the model lacks, or a field
+no entry lists, is a 400 naming it as sent). Which
 fields a model takes, and what it makes of the inputs, is the catalog's business.
 """
 
@@ -30,6 +32,7 @@ from vidgen.api.runway import (
     TaskCreated,
     aspect_ratio_for,
     check_version,
+    model_options,
 )
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import GenerationRequest, ImageRef, Keyframe, Kind, MediaRef
@@ -43,7 +46,10 @@ _URI = Field(..., description="An https URL or a data URI.")
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Fields not named here are a model's own options, as the SDK types them per model
+    # (Hailuo's resolution, Gemini's mode…): ``model_options`` takes those the model's entry
+    # lists and refuses the rest naming each.
+    model_config = ConfigDict(extra="allow")
 
     model: str
     seed: int | None = Field(None, ge=0, le=4_294_967_295)
@@ -212,7 +218,7 @@ def _request(
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(DIALECT.name, payload),
         base_url=public_base_url(request),
-        options=body.options(),
+        options=model_options(spec, body.options(), body.model_extra),
         **fields,
     )
 
