@@ -181,6 +181,14 @@ def test_a_models_own_fields_are_taken_as_the_sdk_types_them(
             options={"headers": VERSION},
         )
     assert issues(typo.value) == [["cfgScale"]]
+    # A field the SDK gives a model that vidgen does otherwise is refused saying why.
+    with pytest.raises(runwayml.BadRequestError) as timed:
+        client.video_to_video.create(
+            model="seedance2", prompt_video=PERFORMANCE, prompt_text="x", duration=5
+        )
+    body = timed.value.body
+    assert isinstance(body, dict) and body["issues"][0]["path"] == ["duration"]
+    assert "follows the input video" in body["issues"][0]["message"]
 
 
 def issues(error: runwayml.BadRequestError) -> list[list[str]]:

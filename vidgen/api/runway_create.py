@@ -121,6 +121,11 @@ class VideoToVideo(_Body):
     )
     promptText: str | None = None
     ratio: str | None = Field(None, description="Output size; default: the input's shape.")
+    duration: int | None = Field(
+        None,
+        description="Typed by the SDK for Hailuo 3 and Seedance; refused: vidgen's output is as "
+        "long as the input video.",
+    )
     keyframes: list[KeyframeImage] = Field(default_factory=list, max_length=100)
     # A bare string is Kling O3's one-reference form in the SDK's types.
     references: list[ReferenceImage] | str = Field(
@@ -303,6 +308,7 @@ async def video_to_video(
         prompt=body.promptText or "",
         video=None if video is None else MediaRef(url=video),
         aspect_ratio=_optional_ratio(spec, body.ratio),
+        duration=body.duration,
         references=body.reference_refs(),
         keyframes=tuple(
             Keyframe(
