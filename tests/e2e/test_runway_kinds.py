@@ -146,6 +146,40 @@ def test_a_frame_rate_enhancement_interpolates_to_the_target_rate(
     assert finished(client, task, tmp_path) == (64, 36, 120, 60.0)
 
 
+def test_reference_images_go_with_a_prompt_or_a_first_frame_where_the_sdk_takes_them(
+    client: runwayml.RunwayML, tmp_path: Path
+) -> None:
+    task = client.text_to_video.create(
+        model="seedance2",
+        prompt_text="a lighthouse in this style",
+        ratio="1280:720",
+        duration=3,
+        references=[{"uri": IMAGE}],
+    )
+    assert finished(client, task, tmp_path) == (1280, 720, 72, 24.0)
+    client.image_to_video.create(
+        model="klingO3_standard",
+        prompt_image=IMAGE,
+        prompt_text="x",
+        ratio="1280:720",
+        duration=3,
+        references=[{"uri": TAIL}],
+    )
+    with pytest.raises(runwayml.BadRequestError) as none_taken:
+        client.post(
+            "/v1/text_to_video",
+            body={
+                "model": "gen4.5",
+                "promptText": "x",
+                "ratio": "1280:720",
+                "references": [{"uri": IMAGE}],
+            },
+            cast_to=httpx.Response,
+            options={"headers": VERSION},
+        )
+    assert issues(none_taken.value) == [["references"]]
+
+
 def test_a_models_own_fields_are_taken_as_the_sdk_types_them(
     client: runwayml.RunwayML, tmp_path: Path
 ) -> None:

@@ -37,6 +37,20 @@ ENDPOINT_MODELS: dict[str, dict[str, dict[str, Any]]] = {
             "ratios": {"1280:720", "720:1280"},
             "durations": set(range(2, 11)),
         },
+        "seedance2": {
+            "required": {"promptText"},
+            "fields": {
+                "ratio",
+                "duration",
+                "seed",
+                "audio",
+                "references",
+                "referenceAudio",
+                "referenceVideos",
+            },
+            "durations": set(range(3, 11)),
+            "reference_keys": {"uri"},
+        },
     },
     "image_to_video": {
         "gen4.5": {

@@ -170,6 +170,24 @@ async def test_magnific_upscales_the_input_video_with_its_options(
     assert decoded(sent["videoUri"]) == video
 
 
+async def test_seedance2_takes_reference_images_with_a_prompt_alone(
+    tmp_path: Path, fake_runway: FakeRunway
+) -> None:
+    reference = make_image(64, 36, seed=4)
+    job = kind_job(
+        "bytedance/seedance2",
+        Kind.TEXT_TO_VIDEO,
+        prompt="a lighthouse",
+        aspect_ratio="1280:720",
+        duration=3,
+        references=(inspect_image(reference, max_pixels=10**8),),
+    )
+    sent = await run(tmp_path, fake_runway, job)
+    assert sent["path"] == "/v1/text_to_video"
+    [sent_reference] = sent["references"]
+    assert list(sent_reference) == ["uri"] and decoded(sent_reference["uri"]) == reference
+
+
 async def test_seedance2_takes_its_input_video_as_prompt_video_and_plain_references(
     tmp_path: Path, fake_runway: FakeRunway
 ) -> None:

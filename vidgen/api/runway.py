@@ -20,11 +20,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel, to_snake
+from pydantic.alias_generators import to_camel
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
 from vidgen.api.preferences import CreateOptions
+from vidgen.api.runway_fields import ReferenceImage, model_options, reference_refs
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Kind, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
@@ -38,7 +39,6 @@ __all__ = [
     "TaskCreated",
     "aspect_ratio_for",
     "check_version",
-    "model_options",
     "router",
 ]
 
@@ -134,6 +134,9 @@ class ImageToVideo(BaseModel):
     )
     audio: bool | None = Field(None, description="veo3.1: generate sound.")
     negativePrompt: str | None = Field(None, description="veo3.1: what should not appear.")
+    references: list[ReferenceImage] | str | None = Field(
+        None, max_length=100, description="Reference images (Kling O3), up to the model's limit."
+    )
 
 
 class Cost(BaseModel):
@@ -172,27 +175,6 @@ def _images(body: ImageToVideo) -> tuple[ImageRef | None, ImageRef | None]:
     return by_position.get("first"), by_position.get("last")
 
 
-def model_options(
-    spec: ModelSpec, named: dict[str, Any], extra: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The request's options: the fields the dialect names (``named``, snake_case already) and
-    the body's other fields (camelCase, as the SDK sends them) that the model's catalog entry
-    lists among its options under their snake_case names. Any other field is a 400 naming it as
-    sent: a typo is an error, never silently dropped."""
-    taken: dict[str, Any] = {}
-    unknown: list[FieldError] = []
-    for name, value in (extra or {}).items():
-        option = to_snake(name)
-        if option in spec.options:
-            if value is not None:  # a null is an option left out
-                taken[option] = value
-        else:
-            unknown.append(FieldError(name, "is not a known field", as_sent=True))
-    if unknown:
-        raise InvalidRequest(unknown)
-    return {**taken, **named}
-
-
 def aspect_ratio_for(spec: ModelSpec, ratio: str | None) -> str:
     """Runway's ``ratio`` (a frame size in pixels) as the model's aspect ratio."""
     if ratio is None:
@@ -218,6 +200,7 @@ def _to_request(
         first_image=first,
         last_image=last,
         kind=Kind.IMAGE_TO_VIDEO,
+        references=reference_refs(body.references),
         aspect_ratio=aspect_ratio_for(spec, body.ratio),
         duration=body.duration,
         seed=body.seed,

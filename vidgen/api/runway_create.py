@@ -32,8 +32,8 @@ from vidgen.api.runway import (
     TaskCreated,
     aspect_ratio_for,
     check_version,
-    model_options,
 )
+from vidgen.api.runway_fields import ReferenceImage, model_options, reference_refs
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import GenerationRequest, ImageRef, Keyframe, Kind, MediaRef
 from vidgen.errors import FieldError, InvalidRequest
@@ -74,19 +74,13 @@ class TextToVideo(_Body):
     duration: int | None = None
     audio: bool | None = Field(None, description="veo3.1: generate sound.")
     negativePrompt: str | None = Field(None, description="veo3.1: what should not appear.")
-    option_fields: ClassVar[tuple[str, ...]] = ("audio", "negativePrompt")
-
-
-class ReferenceImage(BaseModel):
-    """A reference image in each shape the SDK sends one: ``{uri}`` (Seedance, Hailuo, Gemini,
-    kling_4), ``{uri, position}`` (Kling O3) or ``{type: "image", uri}`` (gen4_aleph's)."""
-
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["image"] = "image"
-    uri: str = _URI
-    position: Literal["first", "last"] | None = Field(
-        None, description="Kling O3: a frame position; vidgen takes reference images only."
+    references: list[ReferenceImage] | str | None = Field(
+        None,
+        max_length=100,
+        description="Reference images (Seedance, Hailuo, Wan, Grok, Gemini, kling_4), up to the "
+        "model's limit.",
     )
+    option_fields: ClassVar[tuple[str, ...]] = ("audio", "negativePrompt")
 
 
 class EditRange(BaseModel):
@@ -147,23 +141,6 @@ class VideoToVideo(_Body):
                 ]
             )
         return wanted, getattr(self, wanted)
-
-    def reference_refs(self) -> tuple[ImageRef, ...]:
-        if isinstance(self.references, str):
-            return (ImageRef(url=self.references),)
-        placed = [i for i, ref in enumerate(self.references) if ref.position is not None]
-        if placed:
-            raise InvalidRequest(
-                [
-                    FieldError(
-                        f"references.{i}.position",
-                        "vidgen's video to video takes reference images only, not a first or "
-                        "last frame; leave position out",
-                    )
-                    for i in placed
-                ]
-            )
-        return tuple(ImageRef(url=ref.uri) for ref in self.references)
 
 
 class CharacterInput(BaseModel):
@@ -276,6 +253,7 @@ async def text_to_video(
         prompt=body.promptText,
         aspect_ratio=aspect_ratio_for(spec, body.ratio),
         duration=body.duration,
+        references=reference_refs(body.references),
     )
     return await _create(service, key, response, canonical)
 
@@ -309,7 +287,7 @@ async def video_to_video(
         video=None if video is None else MediaRef(url=video),
         aspect_ratio=_optional_ratio(spec, body.ratio),
         duration=body.duration,
-        references=body.reference_refs(),
+        references=reference_refs(body.references),
         keyframes=tuple(
             Keyframe(
                 ImageRef(url=mark.uri),
