@@ -272,3 +272,35 @@ def test_every_field_the_sdk_gives_a_model_is_one_the_dialect_names_or_the_entry
         values = spec.options[field].values
         if values:  # the entry's values are the SDK's, or fewer (outputFormat: mp4 only)
             assert set(values) <= set(literals(hints[field])), f"{spec.id} {field}"
+
+
+def stated_reference_limit(module: ModuleType, params: type) -> int | None:
+    """The "(up to N)" or "Up to N images" that the SDK's docstring of ``references`` states."""
+    tree = ast.parse(inspect.getsource(module))
+    (cls,) = (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == params.__name__)
+    for field, doc in zip(cls.body, cls.body[1:], strict=False):
+        if (
+            isinstance(field, ast.AnnAssign)
+            and isinstance(field.target, ast.Name)
+            and field.target.id == "references"
+            and isinstance(doc, ast.Expr)
+            and isinstance(doc.value, ast.Constant)
+        ):
+            found = re.search(r"\bup to (\d+)", str(doc.value.value), re.IGNORECASE)
+            return int(found[1]) if found else None
+    return None
+
+
+def test_each_models_reference_limit_is_the_sdks() -> None:
+    # One limit per entry: where the SDK states several (Kling O3: 7 with an image, 4 with a
+    # video), the smallest, so that no request vidgen takes is one Runway refuses.
+    stated: dict[str, list[int]] = {}
+    for module, union, _kind in ENDPOINTS.values():
+        for params in typing.get_args(union) or (union,):
+            limit = stated_reference_limit(module, params)
+            if limit is not None:
+                (name,) = literals(typing.get_type_hints(params)["model"])
+                stated.setdefault(str(name), []).append(limit)
+    assert stated["seedance2"] == [9, 9] and stated["klingO3_pro"] == [7, 4]  # the parsing
+    for name, limits in stated.items():
+        assert RUNWAY[name].max_references == min(limits), name
