@@ -215,6 +215,24 @@ def test_a_models_own_fields_are_taken_as_the_sdk_types_them(
             options={"headers": VERSION},
         )
     assert issues(typo.value) == [["cfgScale"]]
+    with pytest.raises(runwayml.BadRequestError) as misspelt:
+        client.post(
+            "/v1/text_to_video",
+            body={
+                "model": "kling3.0_standard",
+                "promptText": "x",
+                "ratio": "1280:720",
+                "cfg_scale": 0.5,
+            },
+            cast_to=httpx.Response,
+            options={"headers": VERSION},
+        )
+    assert issues(misspelt.value) == [["cfg_scale"]]
+    with pytest.raises(runwayml.BadRequestError) as beyond:
+        client.text_to_video.create(
+            model="kling3.0_standard", prompt_text="x", ratio="1280:720", cfg_scale=2
+        )
+    assert issues(beyond.value) == [["cfgScale"]]
     # A field the SDK gives a model that vidgen does otherwise is refused saying why.
     with pytest.raises(runwayml.BadRequestError) as timed:
         client.video_to_video.create(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_snake
+from pydantic.alias_generators import to_camel, to_snake
 
 from vidgen.core.catalog import ModelSpec
 from vidgen.core.models import ImageRef
@@ -61,7 +61,8 @@ def model_options(
     unknown: list[FieldError] = []
     for name, value in (extra or {}).items():
         option = to_snake(name)
-        if option in spec.options:
+        # Only the wire's own spelling (cfgScale): cfg_scale or CfgScale is a typo, not an alias.
+        if option in spec.options and to_camel(option) == name:
             if value is not None:  # a null is an option left out
                 taken[option] = value
         else:
