@@ -168,6 +168,8 @@ def test_bad_input_names_the_field_as_aimlapi_spells_it(client: httpx.Client) ->
         "reference": {"type": "video", "url": PERFORMANCE},
     }
     assert refused(client, {**act, "expression_intensity": 9}) == ["expression_intensity"]
+    # A character that is not an object is the character's problem, not its url's.
+    assert refused(client, {**act, "character": "portrait.png"}) == ["character"]
     assert refused(client, {**act, "reference": {"type": "video", "url": IMAGE}}) == [
         "reference.url"
     ]

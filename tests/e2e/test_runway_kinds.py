@@ -342,6 +342,15 @@ BAD: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         },
         ["keyframes", "0", "seconds"],
     ),
+    "an edit window without its start, named as the SDK spells it": (
+        "/v1/video_to_video",
+        {
+            "model": "aleph2",
+            "videoUri": CLIP,
+            "keyframes": [{"uri": IMAGE, "seconds": 1, "range": {"end_seconds": 2}}],
+        },
+        ["keyframes", "0", "range", "start_seconds"],
+    ),
     "a NUL in the video's URL": (
         "/v1/video_to_video",
         {"model": "aleph2", "videoUri": "https://e.example/\x00.mp4"},
