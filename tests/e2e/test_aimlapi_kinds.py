@@ -131,6 +131,27 @@ def test_veo_3_1_takes_its_last_image_and_its_own_fields(
     assert finished(client, generation_id, tmp_path) == (1920, 1080, 96)
 
 
+def test_an_upscale_and_a_frame_rate_model_take_their_input_video_as_video_url(
+    client: httpx.Client, tmp_path: Path
+) -> None:
+    # These models do one thing, so `video_url` is an input to upscale (or re-time), not to
+    # restyle, and their own options come under their catalog names.
+    upscaled = create(
+        client,
+        {
+            "model": "magnific/video_upscaler_creative",
+            "video_url": PERFORMANCE,
+            "resolution": "720p",
+        },
+    )
+    retimed = create(
+        client,
+        {"model": "runway/enhance_frame_rate", "video_url": PERFORMANCE, "target_framerate": "48"},
+    )
+    assert finished(client, upscaled, tmp_path) == (1280, 720, 72)
+    assert finished(client, retimed, tmp_path) == (64, 36, 144)
+
+
 def test_bad_input_names_the_field_as_aimlapi_spells_it(client: httpx.Client) -> None:
     aleph = {"model": "runway/gen4_aleph", "prompt": "in watercolour", "video_url": CLIP}
     assert refused(client, {**aleph, "video_url": "data:video/mp4;base64,AAAA"}) == ["video_url"]
@@ -147,6 +168,8 @@ def test_bad_input_names_the_field_as_aimlapi_spells_it(client: httpx.Client) ->
         "reference": {"type": "video", "url": PERFORMANCE},
     }
     assert refused(client, {**act, "expression_intensity": 9}) == ["expression_intensity"]
+    # A character that is not an object is the character's problem, not its url's.
+    assert refused(client, {**act, "character": "portrait.png"}) == ["character"]
     assert refused(client, {**act, "reference": {"type": "video", "url": IMAGE}}) == [
         "reference.url"
     ]

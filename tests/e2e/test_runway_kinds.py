@@ -88,7 +88,7 @@ def test_aleph2_restyles_an_input_video_as_long_as_it_is(
         model="aleph2",
         video_uri=CLIP,
         prompt_text="in watercolour",
-        keyframes=[{"uri": IMAGE, "at": 0.5}],
+        keyframes=[{"uri": IMAGE, "at": 0.5, "range": {"start_seconds": 0, "end_seconds": 2}}],
     )
     assert task.estimated_cost.credits == 2 * 15
     # 16:9 from the input's shape; 2 s at 24 fps.
@@ -144,6 +144,103 @@ def test_a_frame_rate_enhancement_interpolates_to_the_target_rate(
         model="enhance_frame_rate", video_uri=CLIP, target_framerate="60"
     )
     assert finished(client, task, tmp_path) == (64, 36, 120, 60.0)
+
+
+def test_reference_images_go_with_a_prompt_or_a_first_frame_where_the_sdk_takes_them(
+    client: runwayml.RunwayML, tmp_path: Path
+) -> None:
+    task = client.text_to_video.create(
+        model="seedance2",
+        prompt_text="a lighthouse in this style",
+        ratio="1280:720",
+        duration=3,
+        references=[{"uri": IMAGE}],
+    )
+    assert finished(client, task, tmp_path) == (1280, 720, 72, 24.0)
+    client.image_to_video.create(
+        model="klingO3_standard",
+        prompt_image=IMAGE,
+        prompt_text="x",
+        ratio="1280:720",
+        duration=3,
+        references=[{"uri": TAIL}],
+    )
+    with pytest.raises(runwayml.BadRequestError) as none_taken:
+        client.post(
+            "/v1/text_to_video",
+            body={
+                "model": "gen4.5",
+                "promptText": "x",
+                "ratio": "1280:720",
+                "references": [{"uri": IMAGE}],
+            },
+            cast_to=httpx.Response,
+            options={"headers": VERSION},
+        )
+    assert issues(none_taken.value) == [["references"]]
+
+
+def test_a_models_own_fields_are_taken_as_the_sdk_types_them(
+    client: runwayml.RunwayML, tmp_path: Path
+) -> None:
+    # Fields the SDK gives one model only, sent by the SDK in its own spelling (cfgScale,
+    # outputFormat, targetAspectRatio…), are that model's options in vidgen's catalog.
+    kling = client.text_to_video.create(
+        model="kling3.0_standard", prompt_text="x", ratio="1280:720", duration=3, cfg_scale=0.5
+    )
+    assert finished(client, kling, tmp_path) == (1280, 720, 72, 24.0)
+    client.text_to_video.create(
+        model="hailuo3", prompt_text="x", ratio="1360:768", duration=3, resolution="768p"
+    )
+    client.text_to_video.create(
+        model="gen4.5", prompt_text="x", ratio="1280:720", duration=2, output_format="mp4"
+    )
+    client.video_to_video.create(
+        model="aleph2", video_uri=CLIP, prompt_text="x", target_aspect_ratio="1:1"
+    )
+    client.video_to_video.create(
+        model="gemini_omni_flash_1.1", video_uri=PERFORMANCE, prompt_text="x", mode="edit"
+    )
+    # What vidgen cannot make is refused under the SDK's name for it, as is a field no model has.
+    with pytest.raises(runwayml.BadRequestError) as prores:
+        client.text_to_video.create(
+            model="gen4.5", prompt_text="x", ratio="1280:720", output_format="prores"
+        )
+    assert issues(prores.value) == [["outputFormat"]]
+    with pytest.raises(runwayml.BadRequestError) as typo:
+        client.post(
+            "/v1/text_to_video",
+            body={"model": "gen4.5", "promptText": "x", "ratio": "1280:720", "cfgScale": 0.5},
+            cast_to=httpx.Response,
+            options={"headers": VERSION},
+        )
+    assert issues(typo.value) == [["cfgScale"]]
+    with pytest.raises(runwayml.BadRequestError) as misspelt:
+        client.post(
+            "/v1/text_to_video",
+            body={
+                "model": "kling3.0_standard",
+                "promptText": "x",
+                "ratio": "1280:720",
+                "cfg_scale": 0.5,
+            },
+            cast_to=httpx.Response,
+            options={"headers": VERSION},
+        )
+    assert issues(misspelt.value) == [["cfg_scale"]]
+    with pytest.raises(runwayml.BadRequestError) as beyond:
+        client.text_to_video.create(
+            model="kling3.0_standard", prompt_text="x", ratio="1280:720", cfg_scale=2
+        )
+    assert issues(beyond.value) == [["cfgScale"]]
+    # A field the SDK gives a model that vidgen does otherwise is refused saying why.
+    with pytest.raises(runwayml.BadRequestError) as timed:
+        client.video_to_video.create(
+            model="seedance2", prompt_video=PERFORMANCE, prompt_text="x", duration=5
+        )
+    body = timed.value.body
+    assert isinstance(body, dict) and body["issues"][0]["path"] == ["duration"]
+    assert "follows the input video" in body["issues"][0]["message"]
 
 
 def issues(error: runwayml.BadRequestError) -> list[list[str]]:
@@ -233,6 +330,26 @@ BAD: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         "/v1/image_to_video",
         {"model": "gen4_turbo", "promptImage": IMAGE, "ratio": "1280:720", "audio": True},
         ["audio"],
+    ),
+    "a keyframe outside its edit window": (
+        "/v1/video_to_video",
+        {
+            "model": "aleph2",
+            "videoUri": CLIP,
+            "keyframes": [
+                {"uri": IMAGE, "seconds": 1.5, "range": {"start_seconds": 0, "end_seconds": 1}}
+            ],
+        },
+        ["keyframes", "0", "seconds"],
+    ),
+    "an edit window without its start, named as the SDK spells it": (
+        "/v1/video_to_video",
+        {
+            "model": "aleph2",
+            "videoUri": CLIP,
+            "keyframes": [{"uri": IMAGE, "seconds": 1, "range": {"end_seconds": 2}}],
+        },
+        ["keyframes", "0", "range", "start_seconds"],
     ),
     "a NUL in the video's URL": (
         "/v1/video_to_video",

@@ -142,7 +142,8 @@ def test_a_video_to_video_job_reaches_the_back_vidgen_with_its_video_and_referen
     front = front_for(
         back,
         live_server_factory,
-        VIDGEN_ROUTES="runway/gen4_aleph=aimlapi,google/veo-3.1-first-last-image-to-video=aimlapi",
+        VIDGEN_ROUTES="runway/gen4_aleph=aimlapi,google/veo-3.1-first-last-image-to-video=aimlapi,"
+        "runway/act_two=aimlapi",
     )
     clip = data_uri(make_video(64, 36, frames=120, fps=24), "video/mp4")
     with front.client() as client:
@@ -171,16 +172,39 @@ def test_a_video_to_video_job_reaches_the_back_vidgen_with_its_video_and_referen
             },
         )
         assert veo.status_code == 200, veo.text
+        act = client.post(
+            "/v2/video/generations",
+            json={
+                "model": "runway/act_two",
+                "character": {"type": "image", "url": data_uri(make_image(64, 64, seed=4))},
+                "reference": {"type": "video", "url": clip},
+                "frame_size": "720:1280",
+                "body_control": False,
+                "expression_intensity": 2,
+            },
+        )
+        assert act.status_code == 200, act.text
         done = wait_for_status(client, aleph.json()["id"], timeout=120)
         veo_done = wait_for_status(client, veo.json()["id"], timeout=120)
+        act_done = wait_for_status(client, act.json()["id"], timeout=120)
     assert done["status"] == "completed", done
     assert veo_done["status"] == "completed", veo_done
-    assert done["meta"]["engine"] == "aimlapi"
+    assert act_done["status"] == "completed", act_done
+    assert done["meta"]["engine"] == act_done["meta"]["engine"] == "aimlapi"
 
     upstream = {g["meta"]["model"]: g for g in back_generations(back)}
     assert upstream["runway/gen4_aleph"]["status"] == "completed"
     assert upstream["runway/gen4_aleph"]["meta"]["aspect_ratio"] == "960:960"
     assert upstream["google/veo-3.1-first-last-image-to-video"]["status"] == "completed"
+    # act_two's character, performance, size and options reached the back as the client sent them.
+    assert upstream["runway/act_two"]["status"] == "completed"
+    assert upstream["runway/act_two"]["meta"]["aspect_ratio"] == "9:16"
+    acted = tmp_path / "act.mp4"
+    acted.write_bytes(httpx.get(act_done["video"]["url"], timeout=30).content)
+    with av.open(str(acted)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        assert (stream.width, stream.height, frames) == (720, 1280, 120)  # as long as the clip
     path = tmp_path / "aleph.mp4"
     path.write_bytes(httpx.get(done["video"]["url"], timeout=30).content)
     with av.open(str(path)) as container:

@@ -37,6 +37,20 @@ ENDPOINT_MODELS: dict[str, dict[str, dict[str, Any]]] = {
             "ratios": {"1280:720", "720:1280"},
             "durations": set(range(2, 11)),
         },
+        "seedance2": {
+            "required": {"promptText"},
+            "fields": {
+                "ratio",
+                "duration",
+                "seed",
+                "audio",
+                "references",
+                "referenceAudio",
+                "referenceVideos",
+            },
+            "durations": set(range(3, 11)),
+            "reference_keys": {"uri"},
+        },
     },
     "image_to_video": {
         "gen4.5": {
@@ -174,16 +188,52 @@ def validate_endpoint(
             assets.append((name, item.get("uri"), str(item["type"])))
     if isinstance(body.get("reference"), dict) and body["reference"].get("type") != "video":
         issue("reference", "Invalid literal value, expected video")
-    for i, keyframe in enumerate(body.get("keyframes") or []):
-        if not isinstance(keyframe, dict) or not isinstance(keyframe.get("seconds"), int | float):
-            issue("keyframes", f"keyframes[{i}] needs seconds and uri")
+    keyframes = body.get("keyframes") or []
+    for i, keyframe in enumerate(keyframes):
+        problem = keyframe_problem(keyframe)
+        if problem:
+            issue("keyframes", f"keyframes[{i}] {problem}")
         else:
             assets.append(("keyframes", keyframe.get("uri"), "image"))
+    if len({isinstance(k, dict) and "range" in k for k in keyframes}) > 1:
+        issue("keyframes", "All keyframes must either set a range or none may")
     for name, uri, kind in assets:
         problem = asset_problem(uri, kind, uploads)
         if problem:
             issue(name, problem)
     return issues
+
+
+def keyframe_problem(keyframe: object) -> str | None:
+    """aleph2's keyframe: ``{uri, seconds}`` (from the start) or ``{uri, at}`` (0…1 of the
+    input's length), with an optional edit window ``range {start_seconds, end_seconds}`` in whole
+    seconds that holds the keyframe's moment (runwayml 5.24's ``Variant0Keyframe``)."""
+    if not isinstance(keyframe, dict) or not {"uri"} <= keyframe.keys() <= {
+        "uri",
+        "seconds",
+        "at",
+        "range",
+    }:
+        return "is not {uri, seconds | at, range?}"
+    seconds, at = keyframe.get("seconds"), keyframe.get("at")
+    if ("seconds" in keyframe) == ("at" in keyframe):
+        return "needs exactly one of seconds and at"
+    if at is not None and not (isinstance(at, int | float) and 0 <= at <= 1):
+        return "at must be a number from 0 to 1"
+    if "seconds" in keyframe and not (isinstance(seconds, int | float) and seconds >= 0):
+        return "seconds must be a number of at least 0"
+    window = keyframe.get("range")
+    if "range" in keyframe:
+        if not isinstance(window, dict) or window.keys() != {"start_seconds", "end_seconds"}:
+            return "range is not {start_seconds, end_seconds}"
+        start, end = window["start_seconds"], window["end_seconds"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+            return "range needs whole seconds"
+        if not 0 <= start < end:
+            return "range must start at 0 or later and end after it starts"
+        if isinstance(seconds, int | float) and not start <= seconds < end:
+            return "seconds must fall within its range"
+    return None
 
 
 def validate_create(body: object) -> list[dict[str, Any]]:

@@ -97,21 +97,32 @@ async def test_aleph2_sends_the_input_video_and_keyframes_to_video_to_video(
 ) -> None:
     video = make_video()
     keyframe = make_image(64, 36, seed=3)
+    image = inspect_image(keyframe, max_pixels=10**8)
+    # One keyframe at a moment in seconds, one at a fraction of the input's length: each
+    # reaches Runway in the form the client gave (a fraction is not a number of seconds), with
+    # its edit window.
     job = kind_job(
         "runway/aleph2",
         Kind.VIDEO_TO_VIDEO,
         prompt="make it snow",
         video=captured_video(video),
-        keyframes=((inspect_image(keyframe, max_pixels=10**8), 0.5, None),),
+        keyframes=((image, 0.5, None, (0, 1)), (image, None, 0.75, (1, 2))),
     )
     sent = await run(tmp_path, fake_runway, job)
     assert sent["path"] == "/v1/video_to_video"
     assert (sent["model"], sent["promptText"], sent["seed"]) == ("aleph2", "make it snow", 7)
     assert sent["videoUri"].startswith("data:video/mp4;base64,")
     assert decoded(sent["videoUri"]) == video
-    [sent_keyframe] = sent["keyframes"]
-    assert sent_keyframe["seconds"] == 0.5
-    assert decoded(sent_keyframe["uri"]) == keyframe
+    [in_seconds, as_fraction] = sent["keyframes"]
+    assert {k: v for k, v in in_seconds.items() if k != "uri"} == {
+        "seconds": 0.5,
+        "range": {"start_seconds": 0, "end_seconds": 1},
+    }
+    assert {k: v for k, v in as_fraction.items() if k != "uri"} == {
+        "at": 0.75,
+        "range": {"start_seconds": 1, "end_seconds": 2},
+    }
+    assert decoded(in_seconds["uri"]) == decoded(as_fraction["uri"]) == keyframe
     assert "ratio" not in sent and "duration" not in sent  # the output keeps the input's frame
 
 
@@ -157,6 +168,24 @@ async def test_magnific_upscales_the_input_video_with_its_options(
         "fpsBoost": True,
     }
     assert decoded(sent["videoUri"]) == video
+
+
+async def test_seedance2_takes_reference_images_with_a_prompt_alone(
+    tmp_path: Path, fake_runway: FakeRunway
+) -> None:
+    reference = make_image(64, 36, seed=4)
+    job = kind_job(
+        "bytedance/seedance2",
+        Kind.TEXT_TO_VIDEO,
+        prompt="a lighthouse",
+        aspect_ratio="1280:720",
+        duration=3,
+        references=(inspect_image(reference, max_pixels=10**8),),
+    )
+    sent = await run(tmp_path, fake_runway, job)
+    assert sent["path"] == "/v1/text_to_video"
+    [sent_reference] = sent["references"]
+    assert list(sent_reference) == ["uri"] and decoded(sent_reference["uri"]) == reference
 
 
 async def test_seedance2_takes_its_input_video_as_prompt_video_and_plain_references(

@@ -1,8 +1,9 @@
 """The catalog's Runway entries against the installed ``runwayml`` SDK, Runway's published
 contract: every model of every video endpoint's create params has an entry with that Runway
 name, that takes the endpoint's kind, with the SDK's ratios (as Runway spells them) and, where
-the SDK fixes them, its durations. An SDK upgrade that adds a model or changes a rule fails here,
-naming what changed."""
+the SDK fixes them, its durations, and every field the SDK gives the model among the fields the
+dialect names or the entry's options. An SDK upgrade that adds a model or changes a rule fails
+here, naming what changed."""
 
 from __future__ import annotations
 
@@ -220,3 +221,86 @@ def test_the_sdk_names_both_spellings_of_an_input_video() -> None:
     # promptVideo.
     fields = {literals(typing.get_type_hints(p)["model"])[0]: input_video_field(p) for p in V2V}
     assert (fields["aleph2"], fields["seedance2"]) == ("videoUri", "promptVideo")
+
+
+#: The fields each Runway create endpoint names itself (its inputs, size, length, seed…).
+DIALECT_FIELDS = {
+    "model",
+    "prompt_text",
+    "prompt_image",
+    "prompt_video",
+    "video_uri",
+    "ratio",
+    "duration",
+    "seed",
+    "content_moderation",
+    "keyframes",
+    "references",
+    "character",
+    "reference",
+}
+#: The SDK's fields that vidgen takes from no model (the README says so): objects and media
+#: it has no input for, ProRes settings (it writes MP4 only), a draft task of Runway's own.
+NOT_TAKEN = {
+    "provider_settings",
+    "reference_audio",
+    "reference_videos",
+    "prores_profile",
+    "draft_task_id",
+}
+PARAMS = [
+    params
+    for _module, union, _kind in ENDPOINTS.values()
+    for params in typing.get_args(union) or (union,)
+]
+
+
+@pytest.mark.parametrize(
+    "params", PARAMS, ids=lambda p: f"{p.__module__.split('.')[-1]}:{p.__name__}"
+)
+def test_every_field_the_sdk_gives_a_model_is_one_the_dialect_names_or_the_entry_lists(
+    params: type,
+) -> None:
+    hints = typing.get_type_hints(params, include_extras=True)
+    (name,) = literals(hints["model"])
+    spec = RUNWAY[str(name)]
+    own = set(hints) - DIALECT_FIELDS - NOT_TAKEN
+    assert own <= set(spec.options), (
+        f"{spec.id}: options the SDK gives it: {own - set(spec.options)}"
+    )
+    for field in own:
+        values = spec.options[field].values
+        if values:  # the entry's values are the SDK's, or fewer (outputFormat: mp4 only)
+            assert set(values) <= set(literals(hints[field])), f"{spec.id} {field}"
+
+
+def stated_reference_limit(module: ModuleType, params: type) -> int | None:
+    """The "(up to N)" or "Up to N images" that the SDK's docstring of ``references`` states."""
+    tree = ast.parse(inspect.getsource(module))
+    (cls,) = (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == params.__name__)
+    for field, doc in zip(cls.body, cls.body[1:], strict=False):
+        if (
+            isinstance(field, ast.AnnAssign)
+            and isinstance(field.target, ast.Name)
+            and field.target.id == "references"
+            and isinstance(doc, ast.Expr)
+            and isinstance(doc.value, ast.Constant)
+        ):
+            found = re.search(r"\bup to (\d+)", str(doc.value.value), re.IGNORECASE)
+            return int(found[1]) if found else None
+    return None
+
+
+def test_each_models_reference_limit_is_the_sdks() -> None:
+    # One limit per entry: where the SDK states several (Kling O3: 7 with an image, 4 with a
+    # video), the smallest, so that no request vidgen takes is one Runway refuses.
+    stated: dict[str, list[int]] = {}
+    for module, union, _kind in ENDPOINTS.values():
+        for params in typing.get_args(union) or (union,):
+            limit = stated_reference_limit(module, params)
+            if limit is not None:
+                (name,) = literals(typing.get_type_hints(params)["model"])
+                stated.setdefault(str(name), []).append(limit)
+    assert stated["seedance2"] == [9, 9] and stated["klingO3_pro"] == [7, 4]  # the parsing
+    for name, limits in stated.items():
+        assert RUNWAY[name].max_references == min(limits), name

@@ -105,7 +105,7 @@ async def test_a_keyframe_shows_through_at_its_moment_and_nowhere_else(
     plain = await render(engine, tmp_path, job(Kind.VIDEO_TO_VIDEO))
     # At half of the 2 s input: output frame 24 of 48.
     marked = await render(
-        engine, tmp_path, job(Kind.VIDEO_TO_VIDEO, keyframes=((keyframe, None, 0.5),))
+        engine, tmp_path, job(Kind.VIDEO_TO_VIDEO, keyframes=((keyframe, None, 0.5, None),))
     )
     # Far from its moment, the same frames (within the codec's noise: later frames are coded
     # from earlier ones).

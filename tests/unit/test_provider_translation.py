@@ -212,8 +212,10 @@ def test_an_aimlapi_body_for_a_character_performance_carries_both_inputs_and_its
     assert base64.b64decode(body["character"]["url"].partition(",")[2]) == character
     assert body["reference"] == {"type": "video", "url": "data:video/mp4;base64,bXA0IGJ5dGVz"}
     assert (body["body_control"], body["expression_intensity"]) == (True, 4)
-    # Its length follows the performance: no duration is sent.
+    # Its length follows the performance: no duration is sent. Its size goes as aimlapi's
+    # act_two and gen4_aleph documents name it, in pixels.
     assert "duration" not in body and "image_url" not in body
+    assert body["frame_size"] == "1280:720" and "aspect_ratio" not in body
 
 
 def test_aimlapi_statuses_map_to_ours() -> None:

@@ -114,7 +114,7 @@ async def test_video_to_video_follows_the_input_videos_length_and_shape(world: W
         model="runway/aleph2",
         prompt="in watercolour",
         video=CLIP,
-        keyframes=(Keyframe(IMAGE, seconds=1.0),),
+        keyframes=(Keyframe(IMAGE, seconds=1.0, range=(1, 2)),),
         kind=Kind.VIDEO_TO_VIDEO,
     )
     # 2 s of input at the model's 24 fps; 16:9 from the 64×36 input; 15 credits a second.
@@ -128,7 +128,7 @@ async def test_video_to_video_follows_the_input_videos_length_and_shape(world: W
     video = gen.facts.videos["video"]
     assert (video.width, video.height, video.fps, video.frame_count) == (64, 36, 24.0, 48)
     assert set(gen.facts.images) == {"key0"}
-    assert gen.facts.keyframes[0].seconds == 1.0
+    assert (gen.facts.keyframes[0].seconds, gen.facts.keyframes[0].range) == (1.0, (1, 2))
 
 
 async def test_a_character_performance_is_as_long_as_its_performance(world: World) -> None:
@@ -259,6 +259,26 @@ BAD = {
     "a keyframe at no finite time": (
         V2V | {"keyframes": (Keyframe(IMAGE, seconds=float("nan")),)},
         "keyframes.0.seconds",
+    ),
+    "a keyframe past the input video's end": (
+        V2V | {"keyframes": (Keyframe(IMAGE, seconds=2.5),)},
+        "keyframes.0.seconds",
+    ),
+    "an edit window past the input video's end": (
+        V2V | {"keyframes": (Keyframe(IMAGE, at=0.5, range=(2, 4)),)},
+        "keyframes.0.range",
+    ),
+    "a keyframe outside its edit window": (
+        V2V | {"keyframes": (Keyframe(IMAGE, seconds=1.5, range=(0, 1)),)},
+        "keyframes.0.seconds",
+    ),
+    "an edit window that ends as it starts": (
+        V2V | {"keyframes": (Keyframe(IMAGE, at=0.5, range=(1, 1)),)},
+        "keyframes.0.range",
+    ),
+    "an edit window on some keyframes only": (
+        V2V | {"keyframes": (Keyframe(IMAGE, at=0.5, range=(0, 1)), Keyframe(IMAGE, at=0.9))},
+        "keyframes",
     ),
     "a NUL in an option's text": (
         {"model": "google/veo3.1", "prompt": "p", "options": {"negative_prompt": "a\x00b"}},

@@ -3,8 +3,8 @@
 
 Translate in: the body becomes a ``GenerationRequest`` (``ratio`` and ``last_image_url`` are
 accepted as the older names of ``aspect_ratio`` and ``tail_image_url``). aimlapi's fields for the
-other kinds are translated, nothing more: ``video_url`` (video to video), ``character`` and
-``reference`` (character performance), ``references`` (reference images), ``frame_size`` (a size
+other kinds are translated, nothing more: ``video_url`` (video to video, or the input of a model
+that only upscales or re-times), ``character`` and ``reference`` (character performance), ``references`` (reference images), ``frame_size`` (a size
 in pixels, as the model's aspect ratio), and a model's own fields (``generate_audio``,
 ``negative_prompt``, ``resolution``, ``body_control``…) as the request's options, which the service
 checks against the model. Any other field is handed over as sent (``extras``): the service keeps
@@ -187,7 +187,8 @@ class CreateGeneration(BaseModel):
     seed: int | None = Field(None, description="0 … 4294967295; random when absent.")
     video_url: str | None = Field(
         None,
-        description="Video to video (`runway/gen4_aleph`): the input video, an https URL or a "
+        description="Video to video (`runway/gen4_aleph`), or the video an upscale or frame-rate "
+        "model (`magnific/video_upscaler_creative`) works on: an https URL or a "
         "data URI (mp4, mov, webm).",
     )
     references: list[ReferenceImage] | None = Field(
@@ -244,6 +245,10 @@ class CreateGeneration(BaseModel):
     ) -> GenerationRequest:
         tail = self.tail_image_url or self.last_image_url
         kind = self.kind()
+        if kind is Kind.VIDEO_TO_VIDEO and spec is not None and spec.only_kind is not None:
+            # aimlapi has one field for an input video: for a model that does one thing with
+            # it (an upscaler, a frame-rate model) it is that thing's input.
+            kind = spec.only_kind
         duration = self.duration
         if kind is not None and spec is not None and duration in spec.durations:
             # aimlapi's gen4_aleph document takes `duration: 5` (its only value); the output

@@ -96,7 +96,11 @@ IdempotencyKey = Annotated[
 
 
 def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError]:
-    """Pydantic/FastAPI errors as FieldErrors, named by their path in the body or query."""
+    """Pydantic/FastAPI errors as FieldErrors, named by their path in the body or query. That
+    path is the client's own spelling already (the request models are the wire's), so it is
+    rendered as sent, not mapped again as a canonical name would be: Runway's snake_case
+    ``range.start_seconds`` read as ``startSeconds``, aimlapi's ``character`` as
+    ``character.url``."""
     errors: list[FieldError] = []
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ())]
@@ -106,7 +110,7 @@ def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError
             path, reason = "body", "is not valid JSON: " + str(err.get("ctx", {}).get("error", ""))
         else:
             reason = validation_reason(err)
-        errors.append(FieldError(path, reason.rstrip(": ")))
+        errors.append(FieldError(path, reason.rstrip(": "), as_sent=True))
     return errors
 
 

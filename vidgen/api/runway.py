@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
 from vidgen.api.dialect import Dialect, IdempotencyKey, error_fields, request_fingerprint
 from vidgen.api.preferences import CreateOptions
+from vidgen.api.runway_fields import ReferenceImage, model_options, reference_refs
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import Generation, GenerationRequest, ImageRef, Kind, Status
 from vidgen.errors import FieldError, InvalidRequest, VidgenError
@@ -104,8 +105,10 @@ class ImageToVideo(BaseModel):
     # promptImage and ratio are required, but checked after the model (``_to_request``): what
     # a model requires depends on the model, so an unknown one is reported as unknown, not as
     # a missing ratio. The document still lists them as required, as Runway's does.
+    # Fields not named here are a model's own options, as the SDK types them per model
+    # (Kling's cfgScale…): ``model_options`` takes those the model's entry lists.
     model_config = ConfigDict(
-        extra="forbid",
+        extra="allow",
         populate_by_name=True,
         json_schema_extra={"required": ["model", "promptImage", "ratio"]},
     )
@@ -131,6 +134,9 @@ class ImageToVideo(BaseModel):
     )
     audio: bool | None = Field(None, description="veo3.1: generate sound.")
     negativePrompt: str | None = Field(None, description="veo3.1: what should not appear.")
+    references: list[ReferenceImage] | str | None = Field(
+        None, max_length=100, description="Reference images (Kling O3), up to the model's limit."
+    )
 
 
 class Cost(BaseModel):
@@ -194,6 +200,7 @@ def _to_request(
         first_image=first,
         last_image=last,
         kind=Kind.IMAGE_TO_VIDEO,
+        references=reference_refs(body.references),
         aspect_ratio=aspect_ratio_for(spec, body.ratio),
         duration=body.duration,
         seed=body.seed,
@@ -202,11 +209,15 @@ def _to_request(
         fingerprint=request_fingerprint(DIALECT.name, body.model_dump(exclude_none=True)),
         base_url=base_url,
         # The model's own fields, checked against it by the service (gen4_turbo has none).
-        options={
-            name: value
-            for name, value in (("audio", body.audio), ("negative_prompt", body.negativePrompt))
-            if value is not None
-        },
+        options=model_options(
+            spec,
+            {
+                name: value
+                for name, value in (("audio", body.audio), ("negative_prompt", body.negativePrompt))
+                if value is not None
+            },
+            body.model_extra,
+        ),
     )
 
 

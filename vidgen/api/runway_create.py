@@ -7,8 +7,10 @@ Translate in, nothing more: the kind is the endpoint's (``video_upscale`` is an 
 frame-rate enhancement for a model that does that); ``videoUri`` (or ``promptVideo``, for the
 video-to-video models whose catalog entry names it: ``ModelSpec.video_names``), ``character.uri``
 and ``reference.uri`` are the input videos; a model's own fields (``audio``, ``bodyControl``,
-``targetFramerate``…) become the request's options under their snake_case names, and the
-service checks them against the model (an option the model lacks is a 400 naming it). Which
+``targetFramerate``…), and any field the body does not name that the model's entry lists among
+its options (``cfgScale``, ``mode``…), become the request's options under their snake_case
+names, and the service checks them against the model (an option the model lacks, or a field
+no entry lists, is a 400 naming it as sent). Which
 fields a model takes, and what it makes of the inputs, is the catalog's business.
 """
 
@@ -31,6 +33,7 @@ from vidgen.api.runway import (
     aspect_ratio_for,
     check_version,
 )
+from vidgen.api.runway_fields import ReferenceImage, model_options, reference_refs
 from vidgen.core.catalog import Catalog, ModelSpec
 from vidgen.core.models import GenerationRequest, ImageRef, Keyframe, Kind, MediaRef
 from vidgen.errors import FieldError, InvalidRequest
@@ -43,7 +46,10 @@ _URI = Field(..., description="An https URL or a data URI.")
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Fields not named here are a model's own options, as the SDK types them per model
+    # (Hailuo's resolution, Gemini's mode…): ``model_options`` takes those the model's entry
+    # lists and refuses the rest naming each.
+    model_config = ConfigDict(extra="allow")
 
     model: str
     seed: int | None = Field(None, ge=0, le=4_294_967_295)
@@ -68,24 +74,21 @@ class TextToVideo(_Body):
     duration: int | None = None
     audio: bool | None = Field(None, description="veo3.1: generate sound.")
     negativePrompt: str | None = Field(None, description="veo3.1: what should not appear.")
+    references: list[ReferenceImage] | str | None = Field(
+        None,
+        max_length=100,
+        description="Reference images (Seedance, Hailuo, Wan, Grok, Gemini, kling_4), up to the "
+        "model's limit.",
+    )
     option_fields: ClassVar[tuple[str, ...]] = ("audio", "negativePrompt")
 
 
-class ReferenceImage(BaseModel):
-    """A reference image in each shape the SDK sends one: ``{uri}`` (Seedance, Hailuo, Gemini,
-    kling_4), ``{uri, position}`` (Kling O3) or ``{type: "image", uri}`` (gen4_aleph's)."""
-
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["image"] = "image"
-    uri: str = _URI
-    position: Literal["first", "last"] | None = Field(
-        None, description="Kling O3: a frame position; vidgen takes reference images only."
-    )
-
-
 class EditRange(BaseModel):
-    startSeconds: int
-    endSeconds: int
+    # snake_case on the wire, unlike the fields around it: runwayml 5.24 sends these keys as
+    # they are (its TypedDict gives them no camelCase alias).
+    model_config = ConfigDict(extra="forbid")
+    start_seconds: int
+    end_seconds: int
 
 
 class KeyframeImage(BaseModel):
@@ -93,7 +96,11 @@ class KeyframeImage(BaseModel):
     uri: str = _URI
     seconds: float | None = Field(None, description="When, from the input video's start.")
     at: float | None = Field(None, description="When, as a fraction (0…1) of its length.")
-    range: EditRange | None = Field(None, description="Accepted; the preview edits it all.")
+    range: EditRange | None = Field(
+        None,
+        description="The edit window, whole seconds (end excluded), holding the keyframe's "
+        "moment; every keyframe sets one or none does. The preview edits the whole video.",
+    )
 
 
 #: The input video's field where the catalog names none for the model (aleph2, gemini, kling_4).
@@ -108,6 +115,11 @@ class VideoToVideo(_Body):
     )
     promptText: str | None = None
     ratio: str | None = Field(None, description="Output size; default: the input's shape.")
+    duration: int | None = Field(
+        None,
+        description="Typed by the SDK for Hailuo 3 and Seedance; refused: vidgen's output is as "
+        "long as the input video.",
+    )
     keyframes: list[KeyframeImage] = Field(default_factory=list, max_length=100)
     # A bare string is Kling O3's one-reference form in the SDK's types.
     references: list[ReferenceImage] | str = Field(
@@ -129,23 +141,6 @@ class VideoToVideo(_Body):
                 ]
             )
         return wanted, getattr(self, wanted)
-
-    def reference_refs(self) -> tuple[ImageRef, ...]:
-        if isinstance(self.references, str):
-            return (ImageRef(url=self.references),)
-        placed = [i for i, ref in enumerate(self.references) if ref.position is not None]
-        if placed:
-            raise InvalidRequest(
-                [
-                    FieldError(
-                        f"references.{i}.position",
-                        "vidgen's video to video takes reference images only, not a first or "
-                        "last frame; leave position out",
-                    )
-                    for i in placed
-                ]
-            )
-        return tuple(ImageRef(url=ref.uri) for ref in self.references)
 
 
 class CharacterInput(BaseModel):
@@ -205,7 +200,7 @@ def _request(
         idempotency_key=idempotency_key,
         fingerprint=request_fingerprint(DIALECT.name, payload),
         base_url=public_base_url(request),
-        options=body.options(),
+        options=model_options(spec, body.options(), body.model_extra),
         **fields,
     )
 
@@ -258,6 +253,7 @@ async def text_to_video(
         prompt=body.promptText,
         aspect_ratio=aspect_ratio_for(spec, body.ratio),
         duration=body.duration,
+        references=reference_refs(body.references),
     )
     return await _create(service, key, response, canonical)
 
@@ -290,9 +286,15 @@ async def video_to_video(
         prompt=body.promptText or "",
         video=None if video is None else MediaRef(url=video),
         aspect_ratio=_optional_ratio(spec, body.ratio),
-        references=body.reference_refs(),
+        duration=body.duration,
+        references=reference_refs(body.references),
         keyframes=tuple(
-            Keyframe(ImageRef(url=mark.uri), seconds=mark.seconds, at=mark.at)
+            Keyframe(
+                ImageRef(url=mark.uri),
+                seconds=mark.seconds,
+                at=mark.at,
+                range=(mark.range.start_seconds, mark.range.end_seconds) if mark.range else None,
+            )
             for mark in body.keyframes
         ),
     )

@@ -1,4 +1,5 @@
-"""``vidgen generate``: a prompt, an image or a video in, MP4 out, with a live view of the job."""
+"""``vidgen generate``: a prompt, an image, a video or a character in, MP4 out, with a live view
+of the job."""
 
 from __future__ import annotations
 
@@ -31,8 +32,11 @@ from vidgen.cli.remote import (
     reporting_errors,
 )
 from vidgen.client import (
+    DEFAULT_FRAME_RATE_MODEL,
     DEFAULT_MODEL,
+    DEFAULT_PERFORMANCE_MODEL,
     DEFAULT_TEXT_MODEL,
+    DEFAULT_UPSCALE_MODEL,
     DEFAULT_VIDEO_MODEL,
     Client,
     Generation,
@@ -156,8 +160,64 @@ def generate(
         typer.Option(
             "--video",
             metavar="PATH_OR_URL",
-            help="Input video, for video to video: a local MP4, QuickTime or WebM file (sent "
+            help="Input video, for video to video (or, with --resolution, an upscale; with "
+            "--target-framerate, a frame-rate change): a local MP4, QuickTime or WebM file (sent "
             "inline), an https URL or a data: URI.",
+            show_default=False,
+        ),
+    ] = None,
+    character: Annotated[
+        str | None,
+        typer.Option(
+            "--character",
+            metavar="PATH_OR_URL",
+            help="Character performance: the character, an image or a video (a local file or a "
+            "URL), driven by --performance.",
+            show_default=False,
+        ),
+    ] = None,
+    performance: Annotated[
+        str | None,
+        typer.Option(
+            "--performance",
+            metavar="PATH_OR_URL",
+            help="Character performance: the video whose performance drives --character; the "
+            "output is as long as it.",
+            show_default=False,
+        ),
+    ] = None,
+    body_control: Annotated[
+        bool | None,
+        typer.Option(
+            "--body-control/--no-body-control",
+            help="Character performance: move the body too, not only the face.",
+            show_default=False,
+        ),
+    ] = None,
+    expression_intensity: Annotated[
+        int | None,
+        typer.Option(
+            "--expression-intensity",
+            metavar="1-5",
+            help="Character performance: how strongly the face follows the performance.",
+            show_default=False,
+        ),
+    ] = None,
+    resolution: Annotated[
+        str | None,
+        typer.Option(
+            "--resolution",
+            help="Upscale --video to 720p, 1k, 2k or 4k (also Veo 3.1's output resolution).",
+            show_default=False,
+        ),
+    ] = None,
+    target_framerate: Annotated[
+        str | None,
+        typer.Option(
+            "--target-framerate",
+            metavar="FPS",
+            help="Change --video's frame rate to 24, 25, 30, 48, 50, 60, 120, 23_98, 29_97 "
+            "or 59_94 with interpolated frames.",
             show_default=False,
         ),
     ] = None,
@@ -175,8 +235,10 @@ def generate(
         typer.Option(
             "--model",
             "-m",
-            help=f"Model id (default: {DEFAULT_VIDEO_MODEL} with --video, {DEFAULT_MODEL} "
-            f"with an image, {DEFAULT_TEXT_MODEL} for a prompt alone).",
+            help=f"Model id (default: {DEFAULT_PERFORMANCE_MODEL} with --character, "
+            f"{DEFAULT_UPSCALE_MODEL} with --video and --resolution, {DEFAULT_FRAME_RATE_MODEL} "
+            f"with --video and --target-framerate, {DEFAULT_VIDEO_MODEL} with --video, "
+            f"{DEFAULT_MODEL} with an image, {DEFAULT_TEXT_MODEL} for a prompt alone).",
             show_default=False,
         ),
     ] = None,
@@ -206,14 +268,14 @@ def generate(
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Generate a video from a prompt, an image or a video, and save it as an MP4.
+    """Generate a video from a prompt, an image, a video or a character, and save it as an MP4.
 
     Exit codes: 0 saved, 1 the generation failed, 2 bad input, 3 bad or missing key, 4 out of credits, 5 timed out, 6 not found, 7 server unreachable or failing, 130 interrupted.
     """
-    if image is None and video is None and prompt is None:
+    if image is None and video is None and prompt is None and character is None:
         # Caught here, before a request that the server could only refuse.
         nothing = ValidationError(
-            "nothing to make a video from: give IMAGE_OR_URL, --video or --prompt"
+            "nothing to make a video from: give IMAGE_OR_URL, --video, --character or --prompt"
         )
         fail(nothing, as_json=as_json)
     client = connect(base_url, api_key, max_poll=MAX_POLL_SECONDS)
@@ -226,6 +288,12 @@ def generate(
                 tail_image=tail,
                 video=video,
                 references=references,
+                character=character,
+                performance=performance,
+                body_control=body_control,
+                expression_intensity=expression_intensity,
+                resolution=resolution,
+                target_framerate=target_framerate,
                 aspect_ratio=ratio,
                 duration=duration,
                 seed=seed,

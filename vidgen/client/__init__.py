@@ -30,8 +30,11 @@ from vidgen.client.aio import AsyncClient, AsyncGenerations, AsyncModels
 from vidgen.client.config import (
     AIMLAPI_BASE_URL,
     DEFAULT_BASE_URL,
+    DEFAULT_FRAME_RATE_MODEL,
     DEFAULT_MODEL,
+    DEFAULT_PERFORMANCE_MODEL,
     DEFAULT_TEXT_MODEL,
+    DEFAULT_UPSCALE_MODEL,
     DEFAULT_VIDEO_MODEL,
     Clock,
     PollPolicy,
@@ -53,7 +56,13 @@ from vidgen.client.errors import (
     ValidationError,
     VidgenError,
 )
-from vidgen.client.images import ImageInput, VideoInput, image_to_url, video_to_url
+from vidgen.client.images import (
+    ImageInput,
+    VideoInput,
+    character_to_input,
+    image_to_url,
+    video_to_url,
+)
 from vidgen.client.sync import Client, Generations, Models
 from vidgen.client.types import (
     Generation,
@@ -67,8 +76,11 @@ from vidgen.client.types import (
 __all__ = [
     "AIMLAPI_BASE_URL",
     "DEFAULT_BASE_URL",
+    "DEFAULT_FRAME_RATE_MODEL",
     "DEFAULT_MODEL",
+    "DEFAULT_PERFORMANCE_MODEL",
     "DEFAULT_TEXT_MODEL",
+    "DEFAULT_UPSCALE_MODEL",
     "DEFAULT_VIDEO_MODEL",
     "APIConnectionError",
     "APIError",
@@ -101,6 +113,7 @@ __all__ = [
     "Video",
     "VideoInput",
     "VidgenError",
+    "character_to_input",
     "image_to_url",
     "video_to_url",
 ]

@@ -25,9 +25,12 @@ from vidgen import __version__
 __all__ = [
     "AIMLAPI_BASE_URL",
     "DEFAULT_BASE_URL",
+    "DEFAULT_FRAME_RATE_MODEL",
     "DEFAULT_MODEL",
+    "DEFAULT_PERFORMANCE_MODEL",
     "DEFAULT_TEXT_MODEL",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_UPSCALE_MODEL",
     "DEFAULT_VIDEO_MODEL",
     "DEFAULT_WAIT",
     "USER_AGENT",
@@ -50,6 +53,12 @@ DEFAULT_TEXT_MODEL = "runway/gen4.5"
 #: ... that gives an input video (video to video): Runway's current one; gen4_aleph, which
 #: aimlapi still serves, was retired from Runway's API. It takes no reference images.
 DEFAULT_VIDEO_MODEL = "runway/aleph2"
+#: ... that gives a character (character performance): Runway's Act-Two.
+DEFAULT_PERFORMANCE_MODEL = "runway/act_two"
+#: ... that gives an input video and an upscale ``resolution``.
+DEFAULT_UPSCALE_MODEL = "magnific/video_upscaler_creative"
+#: ... that gives an input video and a ``target_framerate``.
+DEFAULT_FRAME_RATE_MODEL = "runway/enhance_frame_rate"
 #: Per request. A create can take a while: the server fetches an image URL before it answers.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 #: How long ``wait`` and ``generate`` wait by default (what aimlapi's sample program waits).
@@ -57,14 +66,29 @@ DEFAULT_WAIT = 600.0
 USER_AGENT = f"vidgen-python/{__version__} httpx/{httpx.__version__}"
 
 
-def default_model(*, has_image: bool, has_video: bool) -> str:
-    """The model of a create that names none, by its inputs.
+def default_model(
+    *,
+    has_image: bool,
+    has_video: bool,
+    has_character: bool = False,
+    upscales: bool = False,
+    retimes: bool = False,
+) -> str:
+    """The model of a create that names none, by its inputs: a character is a character
+    performance; a video with a ``target_framerate`` a frame-rate change, with a ``resolution``
+    an upscale, else video to video; an image image to video; a prompt alone text to video.
 
     >>> default_model(has_image=False, has_video=False)
     'runway/gen4.5'
+    >>> default_model(has_image=False, has_video=True, retimes=True)
+    'runway/enhance_frame_rate'
     """
+    if has_character:
+        return DEFAULT_PERFORMANCE_MODEL
     if has_video:
-        return DEFAULT_VIDEO_MODEL
+        if retimes:
+            return DEFAULT_FRAME_RATE_MODEL
+        return DEFAULT_UPSCALE_MODEL if upscales else DEFAULT_VIDEO_MODEL
     return DEFAULT_MODEL if has_image else DEFAULT_TEXT_MODEL
 
 

@@ -29,6 +29,7 @@ VideoInput: TypeAlias = "str | os.PathLike[str] | bytes"
 __all__ = [
     "ImageInput",
     "VideoInput",
+    "character_to_input",
     "image_to_url",
     "sniff_media_type",
     "sniff_video_type",
@@ -157,6 +158,45 @@ def video_to_url(video: VideoInput, *, field: str = "video_url") -> str:
 
 
 _VIDEOS = "an MP4, QuickTime or WebM video"
+
+
+def character_to_input(
+    character: ImageInput | VideoInput, *, field: str = "character.url"
+) -> dict[str, str]:
+    """aimlapi's ``character`` for a character performance, ``{"type": "image"|"video", "url"}``:
+    an image (any form ``image_to_url`` takes) or a video (any form ``video_to_url`` takes). The
+    type is told by the bytes for a file or ``bytes``, by the media type for a data URI and by
+    the name's extension for a URL (a URL that names no video is taken for an image).
+
+    >>> character_to_input("https://example.com/actor.mp4")
+    {'type': 'video', 'url': 'https://example.com/actor.mp4'}
+    >>> character_to_input("https://example.com/portrait")
+    {'type': 'image', 'url': 'https://example.com/portrait'}
+    """
+    if isinstance(character, str) and character.lower().startswith(_PASS_THROUGH):
+        if character.lower().startswith("data:"):
+            is_video = character[5:].lower().startswith("video/")
+        else:
+            guessed = mimetypes.guess_type(character.split("?", 1)[0].split("#", 1)[0])[0]
+            is_video = bool(guessed and guessed.startswith("video/"))
+        return {"type": "video" if is_video else "image", "url": character}
+    data: bytes | None = None
+    if isinstance(character, bytes | bytearray | memoryview):
+        data = bytes(character)
+    elif isinstance(character, str | os.PathLike):
+        try:
+            data = Path(character).expanduser().read_bytes()
+        except OSError as exc:
+            reason = f"cannot read {str(character)!r}: {exc.strerror or exc}"
+            raise _invalid(field, reason) from exc
+    if data is not None and sniff_video_type(data) is not None:
+        return {"type": "video", "url": video_to_url(data, field=field)}
+    if data is not None and sniff_media_type(data) is None:
+        raise _invalid(field, f"not an image (PNG, JPEG, WebP or GIF) or {_VIDEOS}")
+    return {
+        "type": "image",
+        "url": image_to_url(data if data is not None else character, field=field),
+    }
 
 
 def _file_uri(

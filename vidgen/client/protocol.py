@@ -40,7 +40,13 @@ from vidgen.client.errors import (
     error_from_response,
     retry_after_seconds,
 )
-from vidgen.client.images import ImageInput, VideoInput, image_to_url, video_to_url
+from vidgen.client.images import (
+    ImageInput,
+    VideoInput,
+    character_to_input,
+    image_to_url,
+    video_to_url,
+)
 from vidgen.client.types import Generation, GenerationPage, Model, parse_models
 
 __all__ = [
@@ -293,9 +299,21 @@ class Api:
         idempotency_key: str | None = None,
         video: VideoInput | None = None,
         references: Sequence[ImageInput] | None = None,
+        character: ImageInput | VideoInput | None = None,
+        performance: VideoInput | None = None,
+        body_control: bool | None = None,
+        expression_intensity: int | None = None,
+        resolution: str | None = None,
+        target_framerate: str | None = None,
     ) -> Plan[Generation]:
         if model is None:
-            model = default_model(has_image=image is not None, has_video=video is not None)
+            model = default_model(
+                has_image=image is not None,
+                has_video=video is not None,
+                has_character=character is not None,
+                upscales=resolution is not None,
+                retimes=target_framerate is not None,
+            )
         body: dict[str, Any] = {"model": model}
         if prompt is not None:
             body["prompt"] = prompt
@@ -307,7 +325,21 @@ class Api:
             body["video_url"] = video_to_url(video, field="video_url")
         if references:
             body["references"] = _references(references)
-        optional = {"aspect_ratio": aspect_ratio, "duration": duration, "seed": seed}
+        if character is not None:
+            body["character"] = character_to_input(character, field="character.url")
+        if performance is not None:
+            # aimlapi calls the performance that drives the character its ``reference``.
+            url = video_to_url(performance, field="reference.url")
+            body["reference"] = {"type": "video", "url": url}
+        optional = {
+            "aspect_ratio": aspect_ratio,
+            "duration": duration,
+            "seed": seed,
+            "body_control": body_control,
+            "expression_intensity": expression_intensity,
+            "resolution": resolution,
+            "target_framerate": target_framerate,
+        }
         body.update({k: v for k, v in optional.items() if v is not None})
         body.update(extra or {})
         # One key per create call, reused by its own retries: the server then stores and charges

@@ -180,6 +180,12 @@ class Generations:
         tail_image: ImageInput | None = None,
         video: VideoInput | None = None,
         references: Sequence[ImageInput] | None = None,
+        character: ImageInput | VideoInput | None = None,
+        performance: VideoInput | None = None,
+        body_control: bool | None = None,
+        expression_intensity: int | None = None,
+        resolution: str | None = None,
+        target_framerate: str | None = None,
         aspect_ratio: str | None = None,
         duration: int | None = None,
         seed: int | None = None,
@@ -199,7 +205,19 @@ class Generations:
         any of the image forms, sent as ``[{"type": "image", "url": …}]``, for a model that takes
         reference images (``max_references``; the default models take none).
 
-        ``model`` left out (None) is the default for the inputs: ``runway/aleph2`` with a video,
+        ``character`` and ``performance`` make a character performance (``runway/act_two`` by
+        default): the character is an image or a video in any of the forms above (sent as
+        ``character`` ``{"type", "url"}``, the type told by its bytes, its data URI's media type
+        or its URL's extension), the performance is the video that drives it (sent as
+        ``reference``), and the output is as long as the performance. ``body_control`` (move
+        the body too) and ``expression_intensity`` (1 to 5) are act_two's options. With a
+        ``video``, ``resolution`` (``720p``, ``1k``, ``2k``, ``4k``) upscales it
+        (``magnific/video_upscaler_creative`` by default) and ``target_framerate`` (``"60"``,
+        ``"29_97"``…) changes its frame rate (``runway/enhance_frame_rate`` by default);
+        ``resolution`` is Veo 3.1's option too. Other options of a model go in ``extra_body``.
+
+        ``model`` left out (None) is the default for the inputs (above for a character, a
+        ``resolution`` or a ``target_framerate``): ``runway/aleph2`` with a video,
         ``runway/gen4_turbo`` (``DEFAULT_MODEL``) with an image, ``runway/gen4.5`` for a prompt
         alone. Left out, ``aspect_ratio`` is detected from the image (within 0.5…2) or is the
         nearest to the video's shape, ``duration`` is the model's default (5 s; a video to video is as long as its input) and
@@ -214,6 +232,10 @@ class Generations:
             )
             print(created.id)
             restyled = client.generations.create(video="clip.mp4", prompt="in watercolour")
+            acted = client.generations.create(
+                character="portrait.png", performance="take3.mp4", expression_intensity=4
+            )
+            sharper = client.generations.create(video="clip.mp4", resolution="4k")
 
         Raises ``ValidationError`` (with ``fields``), ``AuthenticationError`` or
         ``InsufficientCredits``. Against vidgen every create carries an ``Idempotency-Key``
@@ -228,6 +250,12 @@ class Generations:
             tail_image=tail_image,
             video=video,
             references=references,
+            character=character,
+            performance=performance,
+            body_control=body_control,
+            expression_intensity=expression_intensity,
+            resolution=resolution,
+            target_framerate=target_framerate,
             aspect_ratio=aspect_ratio,
             duration=duration,
             seed=seed,
@@ -291,6 +319,12 @@ class Generations:
         tail_image: ImageInput | None = None,
         video: VideoInput | None = None,
         references: Sequence[ImageInput] | None = None,
+        character: ImageInput | VideoInput | None = None,
+        performance: VideoInput | None = None,
+        body_control: bool | None = None,
+        expression_intensity: int | None = None,
+        resolution: str | None = None,
+        target_framerate: str | None = None,
         aspect_ratio: str | None = None,
         duration: int | None = None,
         seed: int | None = None,
@@ -305,6 +339,7 @@ class Generations:
             video = client.generations.generate(image="cat.png", prompt="the cat yawns")
             client.download(video, "cat.mp4")
             clip = client.generations.generate(prompt="a lighthouse at dusk")  # text to video
+            smooth = client.generations.generate(video="clip.mp4", target_framerate="60")
         """
         created = self.create(
             image=image,
@@ -313,6 +348,12 @@ class Generations:
             tail_image=tail_image,
             video=video,
             references=references,
+            character=character,
+            performance=performance,
+            body_control=body_control,
+            expression_intensity=expression_intensity,
+            resolution=resolution,
+            target_framerate=target_framerate,
             aspect_ratio=aspect_ratio,
             duration=duration,
             seed=seed,

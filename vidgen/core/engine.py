@@ -67,7 +67,10 @@ class EngineJob:
     state: Mapping[str, Any] = field(default_factory=dict)  # what save_state() stored earlier
     kind: Kind = Kind.IMAGE_TO_VIDEO
     references: tuple[CapturedImage, ...] = ()
-    keyframes: tuple[tuple[CapturedImage, float | None, float | None], ...] = ()
+    #: Each keyframe: its image, ``seconds`` or ``at``, and its edit window (``Keyframe``).
+    keyframes: tuple[
+        tuple[CapturedImage, float | None, float | None, tuple[int, int] | None], ...
+    ] = ()
     video: CapturedVideo | None = None  # video to video, upscale, frame rate
     character: CapturedMedia | None = None  # character performance: an image or a video
     performance: CapturedVideo | None = None  # character performance: what drives it
@@ -99,7 +102,7 @@ def engine_job(
         if (image := _image(item)) is not None
     )
     keyframes = tuple(
-        (image, mark.seconds, mark.at)
+        (image, mark.seconds, mark.at, mark.range)
         for index, mark in enumerate(generation.facts.keyframes)
         if (image := _image(inputs.get(f"key{index}"))) is not None
     )

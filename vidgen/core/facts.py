@@ -10,8 +10,8 @@ Version history (``v``):
 
 1. 2026-12: ``request_id``, ``base_url``, ``sources``, ``images``, ``webhook``. Rows written
    before versions existed are rewritten to it by migration 0008. Later the same month it
-   gained ``videos``, ``keyframes`` and ``options``, all optional (absent: none), so every v1
-   row still reads as it did.
+   gained ``videos``, ``keyframes`` and ``options``, all optional (absent: none), and a
+   keyframe its optional ``range``, so every v1 row still reads as it did.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class KeyframeFacts(_Frozen):
 
     seconds: float | None = None
     at: float | None = None
+    #: The edit window, whole seconds ``(start, end)``; None: the whole video.
+    range: tuple[int, int] | None = None
 
 
 class VideoFacts(_Frozen):

@@ -91,11 +91,13 @@ MediaRef = ImageRef
 @dataclass(frozen=True)
 class Keyframe:
     """An image that a video-to-video edit should match at a moment of the input video: at
-    ``seconds`` from its start, or at ``at`` (0…1) of its length."""
+    ``seconds`` from its start, or at ``at`` (0…1) of its length. ``range`` is Runway's edit
+    window, whole seconds ``(start, end)`` with the end excluded: the edit applies only there."""
 
     image: ImageRef
     seconds: float | None = None
     at: float | None = None
+    range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

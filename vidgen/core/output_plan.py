@@ -127,8 +127,32 @@ def _follow_input(
     )
     width, height = spec.frame_size(ratio)
     frames = min(max(1, round(seconds * spec.fps)), longest * spec.fps)
+    _check_keyframes(request, frames / spec.fps)
     duration = _billed_seconds(frames, spec.fps)
     return OutputPlan(ratio, width, height, duration, spec.fps, frames, spec.price(duration))
+
+
+def _check_keyframes(request: GenerationRequest, length: float) -> None:
+    """A keyframe's moment and edit window lie within the part of the input video that is
+    used: one past its end could never show."""
+    errors = []
+    for index, mark in enumerate(request.keyframes):
+        if mark.seconds is not None and mark.seconds > length + 0.05:
+            errors.append(
+                FieldError(
+                    f"keyframes.{index}.seconds",
+                    f"is past the end of the input video ({length:.2f} s used)",
+                )
+            )
+        if mark.range is not None and mark.range[0] >= length:
+            errors.append(
+                FieldError(
+                    f"keyframes.{index}.range",
+                    f"starts past the end of the input video ({length:.2f} s used)",
+                )
+            )
+    if errors:
+        raise InvalidRequest(errors)
 
 
 def _rework_input(

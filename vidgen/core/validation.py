@@ -198,6 +198,26 @@ def _keyframe_errors(spec: ModelSpec, request: GenerationRequest, kind: Kind) ->
             errors.append(
                 FieldError(f"keyframes.{index}.seconds", "must be a finite, positive number")
             )
+        if mark.range is None:
+            continue
+        start, end = mark.range
+        if not 0 <= start < end:
+            errors.append(
+                FieldError(
+                    f"keyframes.{index}.range",
+                    f"must start at 0 or later and end after it starts (got {start} to {end})",
+                )
+            )
+        elif mark.seconds is not None and not start <= mark.seconds < end:
+            errors.append(
+                FieldError(
+                    f"keyframes.{index}.seconds",
+                    f"must fall within its range, {start} to {end} s (got {mark.seconds:g})",
+                )
+            )
+    # Runway's rule: an edit window on some keyframes only would leave the others' undefined.
+    if len({mark.range is None for mark in request.keyframes}) > 1:
+        errors.append(FieldError("keyframes", "every keyframe sets a range, or none does"))
     return errors
 
 

@@ -212,10 +212,16 @@ def aimlapi_request(job: EngineJob) -> dict[str, Any]:
     """The create body for ``job``: every field the client gave, nothing dropped, with the
     images and videos inline, under aimlapi's names (the aimlapi dialect's, read back). CPU
     work (data URIs): run it in a thread."""
-    body: dict[str, Any] = {"model": job.model, "aspect_ratio": job.aspect_ratio, "seed": job.seed}
+    body: dict[str, Any] = {"model": job.model, "seed": job.seed}
     if job.kind in (Kind.TEXT_TO_VIDEO, Kind.IMAGE_TO_VIDEO):
+        body["aspect_ratio"] = job.aspect_ratio
         # The other kinds' length follows their input video; aimlapi's documents take none.
         body["duration"] = job.duration
+    elif job.kind in (Kind.VIDEO_TO_VIDEO, Kind.CHARACTER_PERFORMANCE):
+        # aimlapi's documents for these kinds (runway/gen4_aleph, runway/act_two) name the
+        # output size in pixels, as frame_size, and have no aspect_ratio. An upscale's or a
+        # frame-rate change's size follows its input: it sends neither.
+        body["frame_size"] = f"{job.width}:{job.height}"
     if job.prompt:
         body["prompt"] = job.prompt
     if job.first_image is not None:

@@ -166,7 +166,7 @@ def _keyframes(job: EngineJob, video: CapturedVideo) -> list[tuple[U8Array, floa
     """Each keyframe image, filled to the output size, and its moment in seconds."""
     length = video.frame_count / video.fps
     found = []
-    for image, seconds, at in job.keyframes:
+    for image, seconds, at, _window in job.keyframes:
         moment = seconds if seconds is not None else (at or 0.0) * length
         picture = load_rgb(image, at_least=(job.width, job.height))
         found.append((np.asarray(fit_image_to_frame(picture, job.width, job.height)), moment))

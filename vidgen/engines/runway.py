@@ -297,15 +297,14 @@ def runway_request(job: EngineJob, spec: ModelSpec | None = None) -> dict[str, A
     elif job.kind is Kind.VIDEO_TO_VIDEO:
         field = to_snake(spec.video_name_in("runway", "videoUri") if spec else "videoUri")
         body[field] = _inline_video(_need(job.video, job, "an input video"), "input video")
-        if job.references:
-            body["references"] = [
-                {"uri": _inline(image, f"reference image {i + 1}")}
-                for i, image in enumerate(job.references)
-            ]
         if job.keyframes:
+            # Runway takes a keyframe's moment in the client's own form: ``seconds`` from the
+            # start, or ``at``, a fraction of the input's length; and its edit window, if any.
             body["keyframes"] = [
-                {"uri": _inline(image, f"keyframe {i + 1}"), "seconds": start or 0.0}
-                for i, (image, start, _end) in enumerate(job.keyframes)
+                {"uri": _inline(image, f"keyframe {i + 1}")}
+                | ({"seconds": seconds} if seconds is not None else {"at": at})
+                | ({"range": {"start_seconds": w[0], "end_seconds": w[1]}} if w else {})
+                for i, (image, seconds, at, w) in enumerate(job.keyframes)
             ]
     elif job.kind is Kind.CHARACTER_PERFORMANCE:
         character = job.character
@@ -320,6 +319,13 @@ def runway_request(job: EngineJob, spec: ModelSpec | None = None) -> dict[str, A
         body["reference"] = {"type": "video", "uri": _inline_video(performance, "reference")}
     elif job.kind in (Kind.UPSCALE, Kind.FRAME_RATE):
         body["video_uri"] = _inline_video(_need(job.video, job, "an input video"), "input video")
+    if job.references:
+        # ``[{uri}]``: the reference item every model of Runway's that takes references takes,
+        # in text, image and video to video alike.
+        body["references"] = [
+            {"uri": _inline(image, f"reference image {i + 1}")}
+            for i, image in enumerate(job.references)
+        ]
     if job.prompt.strip() and job.kind not in _NO_PROMPT:
         body["prompt_text"] = job.prompt
     # The model's own fields, already validated against the catalog; their canonical names are

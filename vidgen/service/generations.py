@@ -186,7 +186,8 @@ class GenerationService:
             if request.webhook_url
             else None,
             keyframes=tuple(
-                KeyframeFacts(seconds=mark.seconds, at=mark.at) for mark in request.keyframes
+                KeyframeFacts(seconds=mark.seconds, at=mark.at, range=mark.range)
+                for mark in request.keyframes
             ),
             options=dict(request.options),
         )

@@ -195,13 +195,78 @@ def test_generate_makes_a_video_from_a_prompt_alone_or_from_a_local_video(
     assert probe(tmp_path / "v.mp4") == (48, 1280, 720)
 
 
+def test_generate_animates_a_character_and_upscales_and_retimes_a_video(
+    working_server: LiveServer, frame: Path, tmp_path: Path
+) -> None:
+    take = tmp_path / "take.mp4"
+    take.write_bytes(make_video(64, 36, frames=72, fps=24))  # 3 s: act_two's shortest
+    acted = vidgen(
+        working_server,
+        "generate",
+        "--character",
+        str(frame),
+        "--performance",
+        str(take),
+        "--body-control",
+        "--expression-intensity",
+        "4",
+        "--ratio",
+        "1:1",
+        "--json",
+        "-o",
+        "acted.mp4",
+        cwd=tmp_path,
+    )
+    assert acted.returncode == 0, acted.stderr
+    assert json.loads(acted.stdout)["meta"]["model"] == "runway/act_two"  # the default for it
+    assert probe(tmp_path / "acted.mp4") == (72, 960, 960)  # as long as the performance
+    upscaled = vidgen(
+        working_server,
+        "generate",
+        "--video",
+        str(take),
+        "--resolution",
+        "720p",
+        "-o",
+        "up.mp4",
+        cwd=tmp_path,
+    )
+    assert upscaled.returncode == 0, upscaled.stderr
+    assert probe(tmp_path / "up.mp4") == (72, 1280, 720)  # every frame, 720 on the short side
+    retimed = vidgen(
+        working_server,
+        "generate",
+        "--video",
+        str(take),
+        "--target-framerate",
+        "48",
+        "-o",
+        "smooth.mp4",
+        cwd=tmp_path,
+    )
+    assert retimed.returncode == 0, retimed.stderr
+    assert probe(tmp_path / "smooth.mp4") == (144, 64, 36)  # twice the frames, same size
+    # A performance that is no video is refused before anything is sent, naming the field.
+    bad = vidgen(
+        working_server,
+        "generate",
+        "--character",
+        str(frame),
+        "--performance",
+        str(frame),
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2 and "reference.url" in bad.stderr
+
+
 def test_generate_without_inputs_or_with_a_bad_video_or_reference_exits_2(
     working_server: LiveServer, frame: Path, tmp_path: Path
 ) -> None:
     nothing = vidgen(working_server, "generate", "--json", cwd=tmp_path)
     assert nothing.returncode == 2, nothing.stderr
     assert (
-        "give IMAGE_OR_URL, --video or --prompt" in json.loads(nothing.stdout)["error"]["message"]
+        "give IMAGE_OR_URL, --video, --character or --prompt"
+        in json.loads(nothing.stdout)["error"]["message"]
     )
     missing = vidgen(
         working_server, "generate", "--video", str(tmp_path / "nope.mp4"), cwd=tmp_path

@@ -182,6 +182,18 @@ def test_create_sends_a_video_and_reference_images_in_aimlapis_fields(
         ({"image": "https://example.com/a.png"}, "runway/gen4_turbo"),
         ({"video": "https://example.com/a.mp4", "prompt": "snow"}, "runway/aleph2"),
         ({"image": "https://example.com/a.png", "model": "gen3a_turbo"}, "gen3a_turbo"),
+        (
+            {"character": "https://example.com/a.png", "performance": "https://example.com/b.mp4"},
+            "runway/act_two",
+        ),
+        (
+            {"video": "https://example.com/a.mp4", "resolution": "4k"},
+            "magnific/video_upscaler_creative",
+        ),
+        (
+            {"video": "https://example.com/a.mp4", "target_framerate": "60"},
+            "runway/enhance_frame_rate",
+        ),
     ],
 )
 async def test_a_create_that_names_no_model_gets_the_default_for_its_inputs(
@@ -197,6 +209,72 @@ async def test_a_create_that_names_no_model_gets_the_default_for_its_inputs(
     async with async_client:
         await async_client.generations.create(**inputs)  # type: ignore[arg-type]
     assert server.body(0)["model"] == server.body(1)["model"] == model
+
+
+def test_create_sends_a_character_performance_in_aimlapis_fields(
+    client: Client, server: ScriptedServer, tmp_path: Path
+) -> None:
+    performance = tmp_path / "take.mp4"
+    performance.write_bytes(make_video(frames=2))
+    portrait = make_image(32, 32)
+    server.script("POST", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    server.script("POST", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    server.script("POST", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    client.generations.create(
+        character=portrait, performance=performance, body_control=True, expression_intensity=4
+    )
+    # A character that is a video is told by its bytes, or by its URL's extension.
+    client.generations.create(character=performance, performance="https://example.com/take.mp4")
+    client.generations.create(
+        character="https://example.com/actor.webm", performance="https://example.com/take.mp4"
+    )
+    body = server.body(0)
+    character = body.pop("character")
+    assert character["type"] == "image"
+    assert decode_data_uri(character["url"]) == ("image/png", portrait)
+    reference = body.pop("reference")
+    assert reference["type"] == "video"
+    assert decode_data_uri(reference["url"]) == ("video/mp4", performance.read_bytes())
+    assert body == {"model": "runway/act_two", "body_control": True, "expression_intensity": 4}
+    as_video = server.body(1)["character"]
+    assert as_video["type"] == "video"
+    assert decode_data_uri(as_video["url"]) == ("video/mp4", performance.read_bytes())
+    assert server.body(1)["reference"] == {"type": "video", "url": "https://example.com/take.mp4"}
+    assert server.body(2)["character"] == {"type": "video", "url": "https://example.com/actor.webm"}
+
+
+def test_create_sends_an_upscale_and_a_frame_rate_change_with_their_video(
+    client: Client, server: ScriptedServer
+) -> None:
+    server.script("POST", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    server.script("POST", httpx.Response(200, json={"id": "g", "status": "queued"}))
+    client.generations.create(video="https://example.com/a.mp4", resolution="2k")
+    client.generations.create(video="https://example.com/a.mp4", target_framerate="29_97")
+    assert server.body(0) == {
+        "model": "magnific/video_upscaler_creative",
+        "video_url": "https://example.com/a.mp4",
+        "resolution": "2k",
+    }
+    assert server.body(1) == {
+        "model": "runway/enhance_frame_rate",
+        "video_url": "https://example.com/a.mp4",
+        "target_framerate": "29_97",
+    }
+
+
+def test_a_bad_character_or_performance_is_refused_before_anything_is_sent(
+    client: Client, server: ScriptedServer, tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        client.generations.create(character=b"junk", performance="https://example.com/b.mp4")
+    assert set(caught.value.fields) == {"character.url"}  # as the server names it
+    with pytest.raises(ValidationError) as caught:
+        client.generations.create(character=tmp_path / "nobody.png")
+    assert set(caught.value.fields) == {"character.url"}
+    with pytest.raises(ValidationError) as caught:
+        client.generations.create(character=make_image(), performance=make_image())
+    assert set(caught.value.fields) == {"reference.url"}
+    assert server.requests == []
 
 
 def test_a_bad_video_or_reference_is_refused_before_anything_is_sent(
