@@ -800,6 +800,28 @@ def test_aleph2_restyles_a_picked_video_file_and_the_result_plays_as_long_as_it(
     assert tab.problems() == []
 
 
+def test_a_frame_rate_model_takes_a_picked_video_and_its_target_rate_from_the_options(
+    server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    tab = open_tab(server)
+    page = tab.page
+    use_key(page)
+    pick_model(page, "runway/enhance_frame_rate")
+    expect(page.locator("#input-video")).to_be_visible()
+    clip = tmp_path / "walk.mp4"
+    clip.write_bytes(make_video(160, 90, frames=24, fps=24))
+    page.locator("#input-video-file").set_input_files(clip)
+    expect(page.locator("#input-video-note")).to_contain_text("160×90, 1.0 s")
+    page.get_by_label("Target framerate").select_option("48")
+    body = posted_body(page, lambda: page.get_by_role("button", name="Generate").click())
+    assert body["model"] == "runway/enhance_frame_rate"
+    assert body["video_url"].startswith("data:video/mp4;base64,")
+    assert body["target_framerate"] == "48"
+    # The input's 1 s at twice its rate: twice its frames, at its own size.
+    assert played_video(page, tmp_path) == (160, 90, 48)
+    assert tab.problems() == []
+
+
 def test_act_two_animates_a_character_image_with_an_uploaded_performance_and_its_options(
     server: LiveServer, open_tab: Callable[..., Tab], tmp_path: Path
 ) -> None:
