@@ -7,6 +7,7 @@ routes, the event stream, Runway's uploads and organization, and the providers' 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_KEY, LiveServer, data_uri, make_image, make_video
+from tests.fakes.fal_server import FakeFal
 from tests.servers import PostgresCluster
 from vidgen.core.provider_hooks import hook_token
 
@@ -84,13 +86,24 @@ ROUTES: list[tuple[str, str, dict[str, object] | None]] = [
 
 
 @pytest.fixture
-def server(live_server_factory: object, pg_cluster: PostgresCluster) -> Iterator[LiveServer]:
+def fal() -> Iterator[FakeFal]:
+    """Only for its key set: a hook must carry fal's signature to reach the database."""
+    fake = FakeFal().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def server(
+    live_server_factory: object, pg_cluster: PostgresCluster, fal: FakeFal
+) -> Iterator[LiveServer]:
     live: LiveServer = live_server_factory(  # type: ignore[operator]
         VIDGEN_DATABASE_URL=pg_cluster.create_database(),
         VIDGEN_RUN_WORKER="false",
         VIDGEN_ADMIN_KEYS=ADMIN,
         VIDGEN_SIGNING_SECRET=SECRET,
         FAL_KEY="a fal key: the hooks route is served only for providers that are set up",
+        VIDGEN_FAL_WEBHOOK_JWKS_URL=fal.jwks_url,
     )
     live.env["VIDGEN_PUBLIC_URL"] = live.base_url  # without it no hook is received
     live.start()
@@ -121,7 +134,7 @@ class HeldSession:
 
 
 def test_every_route_answers_503_while_postgresql_refuses_connections(
-    server: LiveServer, pg_cluster: PostgresCluster
+    server: LiveServer, pg_cluster: PostgresCluster, fal: FakeFal
 ) -> None:
     with server.client() as client:
         created = client.post(
@@ -132,7 +145,12 @@ def test_every_route_answers_503_while_postgresql_refuses_connections(
         job_id = created.json()["id"]
         token = hook_token(SECRET, "fal", job_id)
         # A genuine hook, which reaches the database (it wakes the job's poll).
-        hook = client.post(f"/hooks/fal/{job_id}", params={"token": token}, json={})
+        hook = client.post(
+            f"/hooks/fal/{job_id}",
+            params={"token": token},
+            content=b"{}",
+            headers=fal.hook_headers("fal-request", b"{}"),
+        )
         assert hook.status_code == 204, hook.text
     with server.client(ADMIN) as client:
         made = client.post("/v1/admin/keys", json={"name": "limited", "credits": 5})
@@ -150,11 +168,15 @@ def test_every_route_answers_503_while_postgresql_refuses_connections(
         ) as client:
             for method, template, body in ROUTES * 2:  # twice: a broken pool, then refusals
                 key = ADMIN if template.startswith("/v1/admin/") else TEST_KEY
+                headers = {"Authorization": f"Bearer {key}"}
+                raw = None if body is None else json.dumps(body).encode()
+                if template.startswith("/hooks/fal/"):  # signed, so that it gets that far
+                    headers |= fal.hook_headers("fal-request", raw or b"")
                 response = client.request(
                     method,
                     template.format(id=job_id, key_id=key_id, token=token),
-                    json=body,
-                    headers={"Authorization": f"Bearer {key}"},
+                    content=raw,
+                    headers={"Content-Type": "application/json", **headers},
                 )
                 assert response.status_code == 503, (method, template, response.text)
                 assert response.headers["retry-after"] == "1"
