@@ -11,6 +11,7 @@ import pytest
 
 from tests.servers import S3Server
 from vidgen.settings import Settings
+from vidgen.storage import s3
 from vidgen.storage.s3 import S3Storage
 from vidgen.wiring import open_storage
 
@@ -51,6 +52,26 @@ async def test_a_stored_file_comes_back_whole_and_by_range_under_the_prefix(
     await storage.delete("videos/a.mp4")
     assert not await storage.exists("videos/a.mp4")
     assert await storage.stat("videos/a.mp4") is None
+
+
+async def test_listing_a_prefix_pages_through_every_object_under_it_with_its_size(
+    storage: S3Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3, "LIST_PAGE_SIZE", 2)  # the first listing takes two pages
+    for key, size in [("uploads/a/1", 1), ("uploads/a/2", 2), ("uploads/ab/3", 3)]:
+        source = tmp_path / "source"
+        source.write_bytes(b"x" * size)
+        await storage.put_file(key, source, "application/octet-stream")
+        await storage.put_file(key.replace("uploads", "videos"), source, "video/mp4")
+
+    listed = sorted([(key, obj.size) async for key, obj in storage.list_objects("uploads/a")])
+
+    # Keys as they were stored (the bucket's prefix taken off), matched as text.
+    assert listed == [("uploads/a/1", 1), ("uploads/a/2", 2), ("uploads/ab/3", 3)]
+    assert [key async for key, _ in storage.list_objects("uploads/a/")] == [
+        "uploads/a/1",
+        "uploads/a/2",
+    ]
 
 
 async def test_a_large_file_goes_up_in_parts(storage: S3Storage, tmp_path: Path) -> None:

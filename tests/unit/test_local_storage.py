@@ -100,3 +100,24 @@ async def test_several_files_are_stored_together_in_order(tmp_path: Path) -> Non
     assert sizes == [300, 20]
     assert storage.local_path("thumbnails/d.jpg").read_bytes() == b"\x01" * 20
     assert not any(s.exists() for s in sources)
+
+
+async def test_listing_a_prefix_finds_the_objects_under_it_with_their_sizes(
+    tmp_path: Path,
+) -> None:
+    storage = LocalStorage(tmp_path / "objects")
+    for key, size in [("uploads/a/1", 3), ("uploads/ab/2", 5), ("videos/v.mp4", 7)]:
+        source = tmp_path / "source"
+        source.write_bytes(b"x" * size)
+        await storage.put_file(key, source, "application/octet-stream")
+
+    async def listed(prefix: str) -> list[tuple[str, int]]:
+        return sorted([(key, obj.size) async for key, obj in storage.list_objects(prefix)])
+
+    # A prefix matches as text, as S3 matches one: "uploads/a" is also "uploads/ab/…".
+    assert await listed("uploads/a") == [("uploads/a/1", 3), ("uploads/ab/2", 5)]
+    assert await listed("uploads/a/") == [("uploads/a/1", 3)]
+    # The root's listing holds objects only, not the directory partial writes go through.
+    assert await listed("") == [("uploads/a/1", 3), ("uploads/ab/2", 5), ("videos/v.mp4", 7)]
+    assert (tmp_path / "objects" / PARTIAL_DIR).is_dir()
+    assert await listed("nothing/") == []

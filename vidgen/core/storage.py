@@ -83,6 +83,11 @@ class Storage(ABC):
     async def check(self) -> None:
         """Raise if the store cannot be written to (used by ``/ready``)."""
 
+    @abstractmethod
+    def list_objects(self, prefix: str) -> AsyncIterator[tuple[str, StoredObject]]:
+        """Every object whose key starts with ``prefix``, with its size, in no set order (keys
+        as passed to ``put_file``). Objects stored or removed meanwhile may or may not show."""
+
     async def presigned_url(
         self, key: str, *, ttl_seconds: int, filename: str, media_type: str | None = None
     ) -> tuple[str, int] | None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from vidgen.core.storage import Storage
+from vidgen.core.storage import Storage, StoredObject
 
 __all__ = ["PARTIAL_DIR", "STALE_PARTIAL_SECONDS", "LocalStorage"]
 
@@ -101,6 +102,30 @@ class LocalStorage(Storage):
 
     async def check(self) -> None:
         await asyncio.to_thread(self._check)
+
+    async def list_objects(self, prefix: str) -> AsyncIterator[tuple[str, StoredObject]]:
+        for key, size in await asyncio.to_thread(self._list, prefix):
+            yield key, StoredObject(size=size)
+
+    def _list(self, prefix: str) -> list[tuple[str, int]]:
+        # Walk only the directory the prefix names (its part up to the last "/"), then match
+        # the rest as text, as S3 matches a prefix.
+        top = self.root / prefix.rpartition("/")[0]
+        found: list[tuple[str, int]] = []
+        for directory, subdirs, names in os.walk(top):
+            if directory == str(self.root):
+                # Not objects: partial writes and /ready's probes.
+                subdirs[:] = [d for d in subdirs if d != PARTIAL_DIR]
+                names = [n for n in names if not n.startswith(".ready-")]
+            for name in names:
+                path = Path(directory, name)
+                key = path.relative_to(self.root).as_posix()
+                if not key.startswith(prefix):
+                    continue
+                # One removed meanwhile (another process's sweep) is simply not listed.
+                with contextlib.suppress(FileNotFoundError):
+                    found.append((key, path.stat().st_size))
+        return found
 
     def _check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,8 @@ T = TypeVar("T")
 #: links' granularity (``storage.links``).
 REUSE_SHARE = 1 / 24
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+#: Keys per ``list_objects_v2`` page: S3's own most (a test lowers it to see pages turn).
+LIST_PAGE_SIZE = 1000
 
 
 class S3Storage(Storage):
@@ -152,6 +154,21 @@ class S3Storage(Storage):
     async def check(self) -> None:
         """The bucket exists and these credentials reach it (HEAD: no object is written)."""
         await self._call(self._client.head_bucket, Bucket=self.bucket)
+
+    async def list_objects(self, prefix: str) -> AsyncIterator[tuple[str, StoredObject]]:
+        # One page per trip to the pool: fetching a page blocks.
+        paginator = self._client.get_paginator("list_objects_v2")
+        pages = iter(
+            paginator.paginate(
+                Bucket=self.bucket,
+                Prefix=self.object_key(prefix),
+                PaginationConfig={"PageSize": LIST_PAGE_SIZE},
+            )
+        )
+        while (page := await self._call(next, pages, None)) is not None:
+            for item in page.get("Contents", ()):
+                key = item["Key"].removeprefix(self.prefix)
+                yield key, StoredObject(size=int(item["Size"]))
 
     async def presigned_url(
         self, key: str, *, ttl_seconds: int, filename: str, media_type: str | None = None
