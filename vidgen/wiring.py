@@ -177,6 +177,7 @@ class Runtime:
             engines=self.engines,
             settings=self.settings,
             webhooks=self.webhooks,
+            sweep_uploads=self.service.uploads.sweep if self.service.uploads else None,
             name=name,
             models=models,
             concurrency=concurrency,
@@ -210,7 +211,13 @@ class Runtime:
             # No worker here (scale-out): still reap expired leases, so that a job whose
             # worker died reads queued again even while no worker is alive.
             reaper_task = asyncio.create_task(
-                reap_expired_leases(self.jobs, self.storage, settings.lease_seconds, stop_reaping)
+                reap_expired_leases(
+                    self.jobs,
+                    self.storage,
+                    settings.lease_seconds,
+                    stop_reaping,
+                    sweep_uploads=self.service.uploads.sweep if self.service.uploads else None,
+                )
             )
         dispatcher = self.webhook_dispatcher()
         dispatcher_task = asyncio.create_task(dispatcher.run())

@@ -3,6 +3,7 @@ life of an upload, and that only the key that uploaded a file may name it."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vidgen.errors import InvalidRequest, NotFound, PayloadTooLarge
-from vidgen.service.uploads import UPLOAD_TTL_SECONDS, Uploads
+from vidgen.service.uploads import SWEEP_GRACE_SECONDS, UPLOAD_TTL_SECONDS, Uploads
 from vidgen.storage.local import LocalStorage
 
 
@@ -78,3 +79,28 @@ async def test_fields_of_another_shape_read_as_no_such_upload(
     started = service.start("key-a")
     with pytest.raises(NotFound):
         await service.store(upload_id or started.upload_id, key, signature, chunks(b"a"))
+
+
+async def test_a_sweep_removes_uploads_expired_past_the_grace_and_keeps_the_rest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = uploads(tmp_path)
+    now = time.time()
+    old = service.start("key-a", now=now)
+    young = service.start("key-b", now=now + SWEEP_GRACE_SECONDS)
+    for started, key, body in [(old, "key-a", b"old"), (young, "key-b", b"young")]:
+        await service.store(started.upload_id, key, started.fields["signature"], chunks(body))
+    stray = tmp_path / "uploads" / "key-a" / "not-an-upload"
+    stray.write_bytes(b"?")
+
+    # A day later both have expired, but neither longer than the grace ago.
+    assert await service.sweep(now=now + UPLOAD_TTL_SECONDS + 1) == (0, 0)
+    # Then the older is removed (once, whoever else sweeps), the younger kept a little longer.
+    later = now + UPLOAD_TTL_SECONDS + SWEEP_GRACE_SECONDS + 1
+    with caplog.at_level(logging.INFO, "vidgen.service.uploads"):
+        assert await service.sweep(now=later) == (1, 3)
+    assert [(r.levelno, r.count, r.bytes) for r in caplog.records] == [(logging.INFO, 1, 3)]
+    assert await service.sweep(now=later) == (0, 0)
+    assert await service.resolve("key-b", young.uri, "video") == b"young"
+    left = sorted(path.name for path in (tmp_path / "uploads").rglob("*") if path.is_file())
+    assert left == sorted([young.upload_id, "not-an-upload"])

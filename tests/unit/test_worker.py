@@ -30,6 +30,7 @@ from vidgen.core.storage import thumbnail_key, video_key
 from vidgen.engines.noop import solid_clip
 from vidgen.errors import EngineError, RetryableEngineError
 from vidgen.media.video import probe_video
+from vidgen.service.uploads import UPLOAD_TTL_SECONDS, Uploads
 from vidgen.settings import Settings
 from vidgen.storage.local import LocalStorage
 from vidgen.store.memory import ManualClock, MemoryStore
@@ -542,3 +543,36 @@ async def test_a_stopping_worker_lets_a_job_finish_within_the_grace(world: World
     await asyncio.wait_for(running, 10)
     assert (await world.read(gen.id)).status is Status.COMPLETED
     assert not engine.handed_back
+
+
+async def test_a_worker_sweeps_expired_uploads_out_of_the_storage(world: World) -> None:
+    uploads = Uploads(world.storage, b"secret", 100)
+    started = uploads.start(world.key.id)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"abc"
+
+    await uploads.store(started.upload_id, world.key.id, started.fields["signature"], body())
+    stored = next(world.storage.root.rglob(started.upload_id))
+    # The sweep as of two days on, when the upload has long expired.
+    later = time.time() + 2 * UPLOAD_TTL_SECONDS
+    worker = world.worker(TinyEngine(world.settings), sweep_uploads=lambda: uploads.sweep(later))
+    await run_until(worker, lambda: not stored.exists())
+
+
+async def test_a_failing_upload_sweep_is_logged_and_the_worker_runs_on(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> None:
+        raise OSError("the bucket is gone")
+
+    worker = world.worker(TinyEngine(world.settings), sweep_uploads=broken)
+    gen = await world.submit()
+    video = world.storage.local_path(video_key(gen.id))
+    with caplog.at_level(logging.WARNING, "vidgen.worker.runner"):
+        await run_until(
+            worker,
+            lambda: "sweeping expired uploads failed" in caplog.messages and video.exists(),
+        )
+    # A stopping worker finishes the job in hand.
+    assert (await world.read(gen.id)).status is Status.COMPLETED

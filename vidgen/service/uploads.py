@@ -8,7 +8,9 @@ upload id, made with the server's link secret, and only that proves who uploads.
 
 A stored upload lives under its key's own prefix, so ``resolve`` finds only the calling key's
 uploads: another key's URI reads as unknown. Its expiry is part of its id, so no table is needed;
-an expired upload is refused when named (its bytes stay in the storage until removed by hand).
+an expired upload is refused when named, and ``sweep`` (run hourly beside the lease reaper, see
+``worker.runner``) removes its bytes once ``SWEEP_GRACE_SECONDS`` more have passed: a job
+captures an upload's bytes when it is submitted, so an expired one is never read again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -29,12 +32,24 @@ from typing import Final
 from vidgen.core.storage import Storage
 from vidgen.errors import InvalidRequest, NotFound, PayloadTooLarge
 
-__all__ = ["UPLOAD_SCHEME", "UPLOAD_TTL_SECONDS", "StartedUpload", "Uploads"]
+__all__ = [
+    "SWEEP_GRACE_SECONDS",
+    "UPLOAD_SCHEME",
+    "UPLOAD_TTL_SECONDS",
+    "StartedUpload",
+    "Uploads",
+]
+
+log = logging.getLogger(__name__)
 
 #: How long an upload may be named in a request: Runway's own ephemeral uploads last 24 hours.
 UPLOAD_TTL_SECONDS: Final = 24 * 3600
 #: The scheme of an upload's URI, as Runway spells it.
 UPLOAD_SCHEME: Final = "runway://"
+#: How long after its expiry an upload's bytes are kept: a request that found the upload fresh
+#: a moment before it expired still reads them (and another server's clock may be a little off).
+SWEEP_GRACE_SECONDS: Final = 3600
+_PREFIX: Final = "uploads/"
 _ID = re.compile(r"(\d{10})-([0-9a-f]{32})")
 #: A key's id (the stores make 32 hex digits), and the hex HMAC of ``_sign``.
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -108,6 +123,25 @@ class Uploads:
             raise InvalidRequest.single(field, f"{uri} is not an upload of this API key")
         return b"".join([chunk async for chunk in self.storage.read_range(key, 0, stored.size - 1)])
 
+    async def sweep(self, now: float | None = None) -> tuple[int, int]:
+        """Remove every upload that expired more than ``SWEEP_GRACE_SECONDS`` before ``now``;
+        how many were removed, and their bytes. Several processes may sweep at once: removing
+        an object that another sweep removed first is no error (a delete of a missing key
+        succeeds on both backends)."""
+        cutoff = (time.time() if now is None else now) - SWEEP_GRACE_SECONDS
+        removed = removed_bytes = 0
+        async for key, stored in self.storage.list_objects(_PREFIX):
+            match = _ID.fullmatch(key.rpartition("/")[2])
+            # Anything else under the prefix is none of this module's: left alone.
+            if match is None or int(match.group(1)) >= cutoff:
+                continue
+            await self.storage.delete(key)
+            removed += 1
+            removed_bytes += stored.size
+        if removed:
+            log.info("expired uploads removed", extra={"count": removed, "bytes": removed_bytes})
+        return removed, removed_bytes
+
     def _sign(self, key_id: str, upload_id: str) -> str:
         message = f"upload:{key_id}:{upload_id}".encode()
         return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
@@ -124,4 +158,4 @@ class Uploads:
 
 
 def _key(key_id: str, upload_id: str) -> str:
-    return f"uploads/{key_id}/{upload_id}"
+    return f"{_PREFIX}{key_id}/{upload_id}"

@@ -5,7 +5,8 @@ statement, see ``store.jobs``), run it to its outcome (``worker.job``: the engin
 heartbeat, then the upload, ``worker.output``, and the ending, every write fenced on the lease),
 and claim the next. Each job gets a scratch directory from the worker's pool
 (``worker.scratch``). The worker also reaps expired leases, so a job whose worker died is queued
-again (or failed, refunded, once out of attempts) without any operator.
+again (or failed, refunded, once out of attempts) without any operator, and beside that sweeps
+expired uploads out of the storage every ``UPLOAD_SWEEP_SECONDS``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,9 +34,24 @@ from vidgen.worker.job import JobContext, JobRun
 from vidgen.worker.policy import RetryPolicy
 from vidgen.worker.scratch import ScratchPool
 
-__all__ = ["JobContext", "Worker", "default_worker_name", "reap_expired_leases"]
+__all__ = [
+    "UPLOAD_SWEEP_SECONDS",
+    "JobContext",
+    "Sweep",
+    "Worker",
+    "default_worker_name",
+    "reap_expired_leases",
+]
 
 log = logging.getLogger(__name__)
+
+#: Removes expired uploads from the storage (``Uploads.sweep``; the worker cannot import the
+#: service layer, so the wiring hands it over).
+Sweep = Callable[[], Awaitable[object]]
+#: How often expired uploads are swept: an upload is at most 64 MiB and lasts a day, so an hour
+#: more in the storage costs little, and each sweep lists every upload (one S3 request a
+#: thousand).
+UPLOAD_SWEEP_SECONDS = 3600.0
 
 
 def default_worker_name() -> str:
@@ -55,8 +71,10 @@ class Worker:
         concurrency: int | None = None,
         policy: RetryPolicy | None = None,
         webhooks: WebhookOutbox | None = None,
+        sweep_uploads: Sweep | None = None,
     ) -> None:
         self.store = store
+        self.sweep_uploads = sweep_uploads
         self.webhooks = webhooks
         self.storage = storage
         self.engines = dict(engines)
@@ -151,7 +169,11 @@ class Worker:
 
     async def _reaper(self) -> None:
         await reap_expired_leases(
-            self.store, self.storage, self.settings.lease_seconds, self._stopping
+            self.store,
+            self.storage,
+            self.settings.lease_seconds,
+            self._stopping,
+            sweep_uploads=self.sweep_uploads,
         )
 
     # -- one job ---------------------------------------------------------------------------
@@ -212,14 +234,47 @@ DEADLINE_CHECK_SECONDS = 1.0
 
 
 async def reap_expired_leases(
-    store: JobQueue, storage: Storage, lease_seconds: float, stop: asyncio.Event
+    store: JobQueue,
+    storage: Storage,
+    lease_seconds: float,
+    stop: asyncio.Event,
+    *,
+    sweep_uploads: Sweep | None = None,
 ) -> None:
     """Requeue (or end) jobs whose lease expired, every half lease, and end jobs past their
     Cancel-After deadline, every ``DEADLINE_CHECK_SECONDS``, until ``stop`` is set. Every
     vidgen process runs this, API-only ones included, so a job whose worker died reads
     ``queued`` again within a lease and a half even while no worker is alive. A job that ends
     here (out of attempts, cancelled, or overdue) never completes, so any output its worker
-    stored is removed."""
+    stored is removed. ``sweep_uploads`` runs at once and then every ``UPLOAD_SWEEP_SECONDS``
+    beside it (its own loop: a long listing never delays a deadline)."""
+    if sweep_uploads is None:
+        await _reap(store, storage, lease_seconds, stop)
+    else:
+        await asyncio.gather(
+            _reap(store, storage, lease_seconds, stop), _sweep(sweep_uploads, stop)
+        )
+
+
+async def _sweep(sweep_uploads: Sweep, stop: asyncio.Event) -> None:
+    # Several processes may sweep at once: each removes what it finds, and a key another
+    # removed first is no error, so they need no coordination.
+    while not stop.is_set():
+        try:
+            await sweep_uploads()
+        except Exception as exc:
+            log.warning(
+                "sweeping expired uploads failed",
+                exc_info=not isinstance(exc, ServiceUnavailable),
+                extra={"error": repr(exc)},
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), UPLOAD_SWEEP_SECONDS)
+
+
+async def _reap(
+    store: JobQueue, storage: Storage, lease_seconds: float, stop: asyncio.Event
+) -> None:
     interval = max(0.5, lease_seconds / 2)
     next_reap = 0.0
     while not stop.is_set():
