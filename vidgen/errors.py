@@ -56,11 +56,16 @@ class FieldError:
     path for dialect-level type errors; each dialect renders it under its own name. A field the
     client named itself, which vidgen does not know (``as_sent``), is rendered as it came: a
     client's stray ``first_image`` is not vidgen's first image, spelled ``image_url``.
+
+    ``model`` is the catalog id of the model that ``reason`` names, if it names one: a dialect
+    whose clients name models their own way (Runway's ``gen4.5`` for ``runway/gen4.5``) puts
+    its name in place of the id, as it does its field names.
     """
 
     field: str
     reason: str
     as_sent: bool = False
+    model: str = ""
 
 
 class VidgenError(Exception):
@@ -92,8 +97,8 @@ class InvalidRequest(RequestError):
         self.errors = errors
 
     @classmethod
-    def single(cls, field: str, reason: str) -> InvalidRequest:
-        return cls([FieldError(field, reason)], message=f"{field}: {reason}")
+    def single(cls, field: str, reason: str, *, model: str = "") -> InvalidRequest:
+        return cls([FieldError(field, reason, model=model)], message=f"{field}: {reason}")
 
 
 class Unauthorized(RequestError):

@@ -77,7 +77,7 @@ class AimlapiDialect(Dialect):
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
         }
-        fields = error_fields(self, error)
+        fields = error_fields(self, request, error)
         if fields:
             body["errors"] = fields
             message = error.message

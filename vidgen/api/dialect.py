@@ -169,6 +169,15 @@ class Dialect(ABC):
         vidgen does not know, the name the client sent."""
         return error.field if error.as_sent else self.wire_name(error.field)
 
+    def field_reason(self, request: Request, error: FieldError) -> str:
+        """Why the field of ``error`` is wrong, naming the model as this dialect's client does
+        (the name it sent, ``gen4.5``, not vidgen's catalog id ``runway/gen4.5``)."""
+        service = getattr(request.app.state, "service", None)
+        if not error.model or service is None:
+            return error.reason
+        name: str = service.catalog.name_in(error.model, self.name)
+        return error.reason.replace(error.model, name)
+
     @abstractmethod
     def render_error(self, request: Request, error: VidgenError) -> Response:
         """The error in this dialect's shape. Must never include a stack trace."""
@@ -235,8 +244,12 @@ class ServiceRoute(ErrorRenderingRoute):
         return response
 
 
-def error_fields(dialect: Dialect, error: VidgenError) -> list[dict[str, Any]]:
-    """The per-field details of a validation error, under the dialect's field names."""
+def error_fields(dialect: Dialect, request: Request, error: VidgenError) -> list[dict[str, Any]]:
+    """The per-field details of a validation error, under the dialect's names of fields and
+    models."""
     if not isinstance(error, InvalidRequest):
         return []
-    return [{"field": dialect.field_label(e), "message": e.reason} for e in error.errors]
+    return [
+        {"field": dialect.field_label(e), "message": dialect.field_reason(request, e)}
+        for e in error.errors
+    ]

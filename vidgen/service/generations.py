@@ -247,11 +247,11 @@ class GenerationService:
         retired = spec.retired
         assert retired is not None
         note = f" ({retired.note})" if retired.note else ""
-        raise InvalidRequest.single(
-            "model",
+        reason = (
             f"{spec.id} was retired by its provider on {retired.on} and this server routes it "
-            f"to {retired.engine!r}, which can no longer serve it{note}; choose another model",
+            f"to {retired.engine!r}, which can no longer serve it{note}; choose another model"
         )
+        raise InvalidRequest.single("model", reason, model=spec.id)
 
     async def _check_monthly_limit(self, key: ApiKey, price: int) -> None:
         """A key with a monthly credit limit may not start a generation that would take its
