@@ -248,3 +248,27 @@ def test_models_list_every_duration_with_its_price_and_need_an_image(server: Liv
     assert (gen3a["durations"], gen3a["credits"]) == ([5, 10], {"5": 8, "10": 15})
     assert gen4["requires_image"] and gen3a["requires_image"]
     assert "text" not in gen4["description"]
+
+
+CREATE_PATHS = {
+    "aimlapi": "/v2/video/generations",
+    "apiframe": "/v2/videos/generate",
+    "runway": "/v1/image_to_video",
+    "openai": "/v1/videos",
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_create_body_that_is_not_utf8_is_refused_naming_the_body(
+    server: LiveServer, key: str, dialect: str
+) -> None:
+    body = b'{"model":"runway/gen4_turbo","prompt":"\xff"}'
+    with client(server, key) as http:
+        answer = http.post(
+            CREATE_PATHS[dialect], content=body, headers={"Content-Type": "application/json"}
+        )
+    found = fields_of(dialect, answer)
+    assert set(found) == {"body"}, found
+    assert found["body"].removeprefix("body: ").startswith("is not valid JSON: 'utf-8' codec"), (
+        found
+    )

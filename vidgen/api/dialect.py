@@ -140,6 +140,10 @@ def as_vidgen_error(exc: Exception) -> VidgenError:
             # was an error parsing the body"), chained to what was raised. That is the answer:
             # the body cap's 413 on a chunked body (only reading finds it), the body rate's 408.
             return exc.__cause__
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # A JSON body that is not UTF-8: FastAPI's catch-all names nothing; say what the
+            # OpenAI route (which reads its body itself) says of any body json cannot read.
+            return InvalidRequest.single("body", f"is not valid JSON: {exc.__cause__}")
         if exc.status_code == 404:
             return NotFound("Not found.")
         if exc.status_code == 401:
