@@ -14,7 +14,7 @@ from tests.conftest import LiveServer, data_uri, make_image, shared_server
 
 pytestmark = pytest.mark.slow
 
-KEYS = [f"vg_dialect_rules_{n:02d}_" + "d" * 24 for n in range(24)]
+KEYS = [f"vg_dialect_rules_{n:02d}_" + "d" * 24 for n in range(32)]
 _unused_keys = iter(KEYS)
 IMAGE = data_uri(make_image(640, 360))
 GEN4 = "runway/gen4_turbo"
@@ -272,3 +272,26 @@ def test_a_create_body_that_is_not_utf8_is_refused_naming_the_body(
     assert found["body"].removeprefix("body: ").startswith("is not valid JSON: 'utf-8' codec"), (
         found
     )
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Prefer", "wait=soon"),
+        ("Cancel-After", "25h"),
+        ("Last-Event-ID", "1" * 201),
+        ("Idempotency-Key", ""),
+        ("Idempotency-Key", "k" * 256),
+    ],
+)
+def test_aimlapis_error_on_a_header_says_it_is_a_header_not_the_body(
+    server: LiveServer, key: str, header: str, value: str
+) -> None:
+    with client(server, key) as http:
+        if header == "Last-Event-ID":
+            answer = http.get("/v1/generations/gen-1/events", headers={header: value})
+        else:
+            body = {"model": GEN4, "prompt": "a slow zoom", "image_url": IMAGE}
+            answer = http.post("/v2/video/generations", json=body, headers={header: value})
+    assert list(fields_of("aimlapi", answer)) == [header]
+    assert answer.json()["message"].startswith(f"Header validation error! {header}: "), answer.text

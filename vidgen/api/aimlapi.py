@@ -86,7 +86,7 @@ class AimlapiDialect(Dialect):
             ):
                 # A one-field error's message names the field in vidgen's own spelling
                 # (``video: …``); the list below names it in aimlapi's.
-                message = "Body validation error!"
+                message = InvalidRequest.title(error.errors)
             body["message"] = f"{message} " + "; ".join(
                 f"{f['field']}: {f['message']}" for f in fields
             )

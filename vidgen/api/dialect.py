@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from vidgen.errors import (
     FieldError,
     InvalidRequest,
+    Location,
     NotFound,
     RequestError,
     ServiceUnavailable,
@@ -110,7 +111,10 @@ def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError
             path, reason = "body", "is not valid JSON: " + str(err.get("ctx", {}).get("error", ""))
         else:
             reason = validation_reason(err)
-        errors.append(FieldError(path, reason.rstrip(": "), as_sent=True))
+        location: Location = (
+            "query" if source == "query" else "header" if source == "header" else "body"
+        )
+        errors.append(FieldError(path, reason.rstrip(": "), as_sent=True, location=location))
     return errors
 
 
@@ -129,11 +133,7 @@ def as_vidgen_error(exc: Exception) -> VidgenError:
     if isinstance(exc, VidgenError):
         return exc
     if isinstance(exc, RequestValidationError):
-        errors = field_errors_from_validation(exc)
-        in_query = any(e.get("loc", ("",))[0] == "query" for e in exc.errors())
-        return InvalidRequest(
-            errors, "Query validation error!" if in_query else "Body validation error!"
-        )
+        return InvalidRequest(field_errors_from_validation(exc))
     if isinstance(exc, HTTPException):
         if isinstance(exc.__cause__, VidgenError):
             # FastAPI answers anything raised while it reads a body with its own 400 ("There
