@@ -24,6 +24,7 @@ error shape. Nothing below ``api/`` knows about status codes except through ``ht
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "Conflict",
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidRequest",
     "JobCancelled",
     "LinkRefused",
+    "Location",
     "MonthlyLimitReached",
     "NotFound",
     "PayloadTooLarge",
@@ -47,6 +49,9 @@ __all__ = [
     "VidgenError",
 ]
 
+#: The part of a request a field is in.
+Location = Literal["body", "query", "header"]
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -56,11 +61,20 @@ class FieldError:
     path for dialect-level type errors; each dialect renders it under its own name. A field the
     client named itself, which vidgen does not know (``as_sent``), is rendered as it came: a
     client's stray ``first_image`` is not vidgen's first image, spelled ``image_url``.
+
+    ``model`` is the catalog id of the model that ``reason`` names, if it names one: a dialect
+    whose clients name models their own way (Runway's ``gen4.5`` for ``runway/gen4.5``) puts
+    its name in place of the id, as it does its field names.
+
+    ``location`` is the part of the request the field is in, for a dialect's error that says
+    which (aimlapi's "Header validation error!").
     """
 
     field: str
     reason: str
     as_sent: bool = False
+    model: str = ""
+    location: Location = "body"
 
 
 class VidgenError(Exception):
@@ -87,13 +101,28 @@ class InvalidRequest(RequestError):
     http_status = 400
     code = "invalid_request"
 
-    def __init__(self, errors: list[FieldError], message: str = "Body validation error!") -> None:
-        super().__init__(message)
+    def __init__(self, errors: list[FieldError], message: str | None = None) -> None:
+        super().__init__(message or self.title(errors))
         self.errors = errors
 
+    @staticmethod
+    def title(errors: list[FieldError]) -> str:
+        """What part of the request is wrong: "Body validation error!", "Header validation
+        error!", or each part where the errors are in several ("Body and header …")."""
+        parts = [p for p in ("body", "query", "header") if any(e.location == p for e in errors)]
+        return " and ".join(parts or ["body"]).capitalize() + " validation error!"
+
     @classmethod
-    def single(cls, field: str, reason: str) -> InvalidRequest:
-        return cls([FieldError(field, reason)], message=f"{field}: {reason}")
+    def single(
+        cls,
+        field: str,
+        reason: str,
+        *,
+        model: str = "",
+        location: Location = "body",
+    ) -> InvalidRequest:
+        error = FieldError(field, reason, model=model, location=location)
+        return cls([error], message=f"{field}: {reason}")
 
 
 class Unauthorized(RequestError):

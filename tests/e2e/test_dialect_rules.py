@@ -14,7 +14,7 @@ from tests.conftest import LiveServer, data_uri, make_image, shared_server
 
 pytestmark = pytest.mark.slow
 
-KEYS = [f"vg_dialect_rules_{n:02d}_" + "d" * 24 for n in range(24)]
+KEYS = [f"vg_dialect_rules_{n:02d}_" + "d" * 24 for n in range(32)]
 _unused_keys = iter(KEYS)
 IMAGE = data_uri(make_image(640, 360))
 GEN4 = "runway/gen4_turbo"
@@ -91,16 +91,26 @@ IMAGE_FIELD = {
     "runway": "promptImage",
     "openai": "input_reference",
 }
+#: gen4_turbo as each dialect's client names it (``create`` sends these).
+GEN4_NAMES = {
+    "aimlapi": GEN4,
+    "apiframe": "runway-gen4-turbo",
+    "runway": "gen4_turbo",
+    "openai": GEN4,
+}
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_gen4_turbo_without_an_image_is_refused_naming_the_image_field(
+def test_gen4_turbo_without_an_image_is_refused_naming_the_image_field_and_the_model(
     server: LiveServer, key: str, dialect: str
 ) -> None:
     with client(server, key) as http:
         found = fields_of(dialect, create(http, dialect, image=None))
-    assert set(found) == {IMAGE_FIELD[dialect]}, found
-    assert "required" in found[IMAGE_FIELD[dialect]]
+    field = IMAGE_FIELD[dialect]
+    assert set(found) == {field}, found
+    # The model is named as the client named it, not by vidgen's catalog id. (OpenAI's message
+    # leads with the field, as its `param` does.)
+    assert found[field].removeprefix(f"{field}: ") == f"is required for {GEN4_NAMES[dialect]}"
 
 
 # apiframe serves gen4_turbo alone, and OpenAI's schema requires a prompt of every request.
@@ -113,7 +123,8 @@ def test_gen4_5_with_an_image_but_no_prompt_is_refused_naming_the_prompt_as_the_
     with client(server, key) as http:
         found = fields_of(dialect, create(http, dialect, image=IMAGE, prompt="", **gen45))
     prompt = "promptText" if dialect == "runway" else "prompt"
-    assert found == {prompt: "is required for runway/gen4.5's image to video"}, found
+    model = "gen4.5" if dialect == "runway" else "runway/gen4.5"
+    assert found == {prompt: f"is required for {model}'s image to video"}, found
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -237,3 +248,50 @@ def test_models_list_every_duration_with_its_price_and_need_an_image(server: Liv
     assert (gen3a["durations"], gen3a["credits"]) == ([5, 10], {"5": 8, "10": 15})
     assert gen4["requires_image"] and gen3a["requires_image"]
     assert "text" not in gen4["description"]
+
+
+CREATE_PATHS = {
+    "aimlapi": "/v2/video/generations",
+    "apiframe": "/v2/videos/generate",
+    "runway": "/v1/image_to_video",
+    "openai": "/v1/videos",
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_create_body_that_is_not_utf8_is_refused_naming_the_body(
+    server: LiveServer, key: str, dialect: str
+) -> None:
+    body = b'{"model":"runway/gen4_turbo","prompt":"\xff"}'
+    with client(server, key) as http:
+        answer = http.post(
+            CREATE_PATHS[dialect], content=body, headers={"Content-Type": "application/json"}
+        )
+    found = fields_of(dialect, answer)
+    assert set(found) == {"body"}, found
+    assert found["body"].removeprefix("body: ").startswith("is not valid JSON: 'utf-8' codec"), (
+        found
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Prefer", "wait=soon"),
+        ("Cancel-After", "25h"),
+        ("Last-Event-ID", "1" * 201),
+        ("Idempotency-Key", ""),
+        ("Idempotency-Key", "k" * 256),
+    ],
+)
+def test_aimlapis_error_on_a_header_says_it_is_a_header_not_the_body(
+    server: LiveServer, key: str, header: str, value: str
+) -> None:
+    with client(server, key) as http:
+        if header == "Last-Event-ID":
+            answer = http.get("/v1/generations/gen-1/events", headers={header: value})
+        else:
+            body = {"model": GEN4, "prompt": "a slow zoom", "image_url": IMAGE}
+            answer = http.post("/v2/video/generations", json=body, headers={header: value})
+    assert list(fields_of("aimlapi", answer)) == [header]
+    assert answer.json()["message"].startswith(f"Header validation error! {header}: "), answer.text

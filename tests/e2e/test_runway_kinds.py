@@ -376,3 +376,21 @@ def test_bad_input_is_refused_in_runways_shape_naming_the_field(
     with pytest.raises(runwayml.BadRequestError) as refused:
         client.post(path, body=body, cast_to=httpx.Response, options={"headers": VERSION})
     assert field in issues(refused.value)
+
+
+def test_a_refusal_names_the_model_as_runway_does_not_by_vidgens_catalog_id(
+    client: runwayml.RunwayML,
+) -> None:
+    # gen4.5's image to video needs a prompt; the SDK sent `gen4.5`, not `runway/gen4.5`.
+    with pytest.raises(runwayml.BadRequestError) as refused:
+        client.post(
+            "/v1/image_to_video",
+            body={"model": "gen4.5", "promptImage": IMAGE, "ratio": "1280:720"},
+            cast_to=httpx.Response,
+            options={"headers": VERSION},
+        )
+    body = refused.value.body
+    assert isinstance(body, dict), body
+    assert body["issues"] == [
+        {"path": ["promptText"], "message": "is required for gen4.5's image to video"}
+    ]

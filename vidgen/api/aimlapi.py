@@ -77,7 +77,7 @@ class AimlapiDialect(Dialect):
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
         }
-        fields = error_fields(self, error)
+        fields = error_fields(self, request, error)
         if fields:
             body["errors"] = fields
             message = error.message
@@ -86,7 +86,7 @@ class AimlapiDialect(Dialect):
             ):
                 # A one-field error's message names the field in vidgen's own spelling
                 # (``video: …``); the list below names it in aimlapi's.
-                message = "Body validation error!"
+                message = InvalidRequest.title(error.errors)
             body["message"] = f"{message} " + "; ".join(
                 f"{f['field']}: {f['message']}" for f in fields
             )

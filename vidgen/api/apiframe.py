@@ -71,7 +71,7 @@ class ApiframeDialect(Dialect):
             }
             return JSONResponse(body, status_code=402)
         body = {"error": error.message}
-        fields = error_fields(self, error)
+        fields = error_fields(self, request, error)
         if fields:
             # apiframe's shape: each field with its messages, as `details.prompt[0]`.
             details: dict[str, list[str]] = {}

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from vidgen.errors import (
     FieldError,
     InvalidRequest,
+    Location,
     NotFound,
     RequestError,
     ServiceUnavailable,
@@ -110,7 +111,10 @@ def field_errors_from_validation(exc: RequestValidationError) -> list[FieldError
             path, reason = "body", "is not valid JSON: " + str(err.get("ctx", {}).get("error", ""))
         else:
             reason = validation_reason(err)
-        errors.append(FieldError(path, reason.rstrip(": "), as_sent=True))
+        location: Location = (
+            "query" if source == "query" else "header" if source == "header" else "body"
+        )
+        errors.append(FieldError(path, reason.rstrip(": "), as_sent=True, location=location))
     return errors
 
 
@@ -129,17 +133,17 @@ def as_vidgen_error(exc: Exception) -> VidgenError:
     if isinstance(exc, VidgenError):
         return exc
     if isinstance(exc, RequestValidationError):
-        errors = field_errors_from_validation(exc)
-        in_query = any(e.get("loc", ("",))[0] == "query" for e in exc.errors())
-        return InvalidRequest(
-            errors, "Query validation error!" if in_query else "Body validation error!"
-        )
+        return InvalidRequest(field_errors_from_validation(exc))
     if isinstance(exc, HTTPException):
         if isinstance(exc.__cause__, VidgenError):
             # FastAPI answers anything raised while it reads a body with its own 400 ("There
             # was an error parsing the body"), chained to what was raised. That is the answer:
             # the body cap's 413 on a chunked body (only reading finds it), the body rate's 408.
             return exc.__cause__
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # A JSON body that is not UTF-8: FastAPI's catch-all names nothing; say what the
+            # OpenAI route (which reads its body itself) says of any body json cannot read.
+            return InvalidRequest.single("body", f"is not valid JSON: {exc.__cause__}")
         if exc.status_code == 404:
             return NotFound("Not found.")
         if exc.status_code == 401:
@@ -168,6 +172,15 @@ class Dialect(ABC):
         """How this dialect names the field of ``error``: its wire name, or, for a field that
         vidgen does not know, the name the client sent."""
         return error.field if error.as_sent else self.wire_name(error.field)
+
+    def field_reason(self, request: Request, error: FieldError) -> str:
+        """Why the field of ``error`` is wrong, naming the model as this dialect's client does
+        (the name it sent, ``gen4.5``, not vidgen's catalog id ``runway/gen4.5``)."""
+        service = getattr(request.app.state, "service", None)
+        if not error.model or service is None:
+            return error.reason
+        name: str = service.catalog.name_in(error.model, self.name)
+        return error.reason.replace(error.model, name)
 
     @abstractmethod
     def render_error(self, request: Request, error: VidgenError) -> Response:
@@ -235,8 +248,12 @@ class ServiceRoute(ErrorRenderingRoute):
         return response
 
 
-def error_fields(dialect: Dialect, error: VidgenError) -> list[dict[str, Any]]:
-    """The per-field details of a validation error, under the dialect's field names."""
+def error_fields(dialect: Dialect, request: Request, error: VidgenError) -> list[dict[str, Any]]:
+    """The per-field details of a validation error, under the dialect's names of fields and
+    models."""
     if not isinstance(error, InvalidRequest):
         return []
-    return [{"field": dialect.field_label(e), "message": e.reason} for e in error.errors]
+    return [
+        {"field": dialect.field_label(e), "message": dialect.field_reason(request, e)}
+        for e in error.errors
+    ]

@@ -87,7 +87,9 @@ class OpenAIDialect(Dialect):
         if isinstance(error, InvalidRequest) and error.errors:
             first = error.errors[0]
             param = self.field_label(first)
-            message = "; ".join(f"{self.field_label(e)}: {e.reason}" for e in error.errors)
+            message = "; ".join(
+                f"{self.field_label(e)}: {self.field_reason(request, e)}" for e in error.errors
+            )
         else:
             message = error.message
         body = {

@@ -65,7 +65,7 @@ def _create_preferences(
         try:
             wait = parse_wait(",".join(prefer))
         except ValueError as exc:
-            raise InvalidRequest.single(PREFER, str(exc)) from None
+            raise InvalidRequest.single(PREFER, str(exc), location="header") from None
     return CreatePreferences(cancel_after=cancel_after, wait=wait)
 
 

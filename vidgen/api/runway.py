@@ -82,7 +82,7 @@ class RunwayDialect(Dialect):
 
     def render_error(self, request: Request, error: VidgenError) -> JSONResponse:
         body: dict[str, Any] = {"error": error.message}
-        fields = error_fields(self, error)
+        fields = error_fields(self, request, error)
         if fields:
             body["error"] = "Validation of body failed"
             body["issues"] = [

@@ -16,6 +16,7 @@ fields a model takes, and what it makes of the inputs, is the catalog's business
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -310,7 +311,7 @@ def _renamed(error: InvalidRequest, video_field: str) -> InvalidRequest:
     if video_field == VIDEO_FIELD:
         return error
     errors = [
-        FieldError(video_field + e.field.removeprefix("video"), e.reason)
+        replace(e, field=video_field + e.field.removeprefix("video"))
         if e.field == "video" or e.field.startswith("video.")
         else e
         for e in error.errors

@@ -119,9 +119,8 @@ def _follow_input(
     seconds = _seconds(source)
     # A twentieth of a second of slack: a 3 s clip of 29.97 fps video is 2.9697 s.
     if seconds < shortest - 0.05:
-        raise InvalidRequest.single(
-            field, f"is {seconds:.2f} s long; {spec.id} needs at least {shortest} s"
-        )
+        reason = f"is {seconds:.2f} s long; {spec.id} needs at least {shortest} s"
+        raise InvalidRequest.single(field, reason, model=spec.id)
     ratio = request.aspect_ratio or nearest_ratio(
         spec, shape.width, shape.height, "video" if isinstance(shape, CapturedVideo) else "image"
     )
@@ -162,7 +161,13 @@ def _rework_input(
     seconds = _seconds(video)
     if seconds > longest + 0.05:
         raise InvalidRequest(
-            [FieldError("video", f"is {seconds:.2f} s long; {spec.id} takes at most {longest} s")]
+            [
+                FieldError(
+                    "video",
+                    f"is {seconds:.2f} s long; {spec.id} takes at most {longest} s",
+                    model=spec.id,
+                )
+            ]
         )
     if kind is Kind.UPSCALE:
         # ``fps_boost`` (Magnific's) doubles the rate with interpolated frames.

@@ -117,7 +117,11 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
     if not spec.takes(kind) and not inferred_missing_image:
         # An inferred text to video on an image model is a missing image (reported below).
         done = ", ".join(sorted(_words(k) for k in spec.kinds))
-        return [FieldError("model", f"{spec.id} does not do {_words(kind)}; it does {done}")]
+        return [
+            FieldError(
+                "model", f"{spec.id} does not do {_words(kind)}; it does {done}", model=spec.id
+            )
+        ]
     errors: list[FieldError] = []
     present = {
         "first_image": request.first_image,
@@ -132,13 +136,17 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
         if kind in IMAGE_KINDS and request.first_image is None:
             errors.append(FieldError("prompt", "is required when no image is given"))
         elif kind in spec.prompt_required:
-            errors.append(FieldError("prompt", f"is required for {spec.id}'s {_words(kind)}"))
+            errors.append(
+                FieldError("prompt", f"is required for {spec.id}'s {_words(kind)}", model=spec.id)
+            )
     if kind in IMAGE_KINDS:
         needs_image = spec.requires_image or kind is Kind.IMAGE_TO_VIDEO
         if request.first_image is None and needs_image:
-            errors.append(FieldError("first_image", f"is required for {spec.id}"))
+            errors.append(FieldError("first_image", f"is required for {spec.id}", model=spec.id))
         if request.last_image is not None and not spec.accepts_last_image:
-            errors.append(FieldError("last_image", f"{spec.id} does not accept a last frame"))
+            errors.append(
+                FieldError("last_image", f"{spec.id} does not accept a last frame", model=spec.id)
+            )
         if request.last_image is not None and request.first_image is None:
             errors.append(FieldError("last_image", "needs a first image as well"))
         taken: tuple[str, ...] = ("first_image", "last_image")
@@ -161,7 +169,11 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
             else "no reference images"
         )
         errors.append(
-            FieldError("references", f"{spec.id} takes {limit} (got {len(request.references)})")
+            FieldError(
+                "references",
+                f"{spec.id} takes {limit} (got {len(request.references)})",
+                model=spec.id,
+            )
         )
     errors += _keyframe_errors(spec, request, kind)
     if kind in (Kind.UPSCALE, Kind.FRAME_RATE):
@@ -249,7 +261,11 @@ def option_errors(spec: ModelSpec, options: Mapping[str, Any]) -> list[FieldErro
         option = spec.options.get(name)
         if option is None:
             known = ", ".join(sorted(spec.options)) or "none"
-            errors.append(FieldError(name, f"is not an option of {spec.id} (its options: {known})"))
+            errors.append(
+                FieldError(
+                    name, f"is not an option of {spec.id} (its options: {known})", model=spec.id
+                )
+            )
         elif (reason := _option_problem(name, option, value)) is not None:
             errors.append(FieldError(name, reason))
     return errors
@@ -280,6 +296,7 @@ def validate_request(spec: ModelSpec, request: GenerationRequest) -> list[FieldE
                 "aspect_ratio",
                 f"{request.aspect_ratio!r} is not supported by {spec.id}; "
                 f"use one of {', '.join(spec.ratios)}",
+                model=spec.id,
             )
         )
     if (
@@ -292,6 +309,7 @@ def validate_request(spec: ModelSpec, request: GenerationRequest) -> list[FieldE
                 "duration",
                 f"must be {spec.describe_durations()} seconds for {spec.id} "
                 f"(got {request.duration})",
+                model=spec.id,
             )
         )
     if request.seed is not None and not 0 <= request.seed <= SEED_MAX:

@@ -147,7 +147,7 @@ class GenerationService:
             try:
                 cancel_after = parse_cancel_after(request.cancel_after)
             except ValueError as exc:
-                errors.append(FieldError(CANCEL_AFTER, str(exc)))
+                errors.append(FieldError(CANCEL_AFTER, str(exc), location="header"))
         engine = self.engines.get(engine_name)
         if engine is not None:
             errors += engine.validate(spec, request)
@@ -247,11 +247,11 @@ class GenerationService:
         retired = spec.retired
         assert retired is not None
         note = f" ({retired.note})" if retired.note else ""
-        raise InvalidRequest.single(
-            "model",
+        reason = (
             f"{spec.id} was retired by its provider on {retired.on} and this server routes it "
-            f"to {retired.engine!r}, which can no longer serve it{note}; choose another model",
+            f"to {retired.engine!r}, which can no longer serve it{note}; choose another model"
         )
+        raise InvalidRequest.single("model", reason, model=spec.id)
 
     async def _check_monthly_limit(self, key: ApiKey, price: int) -> None:
         """A key with a monthly credit limit may not start a generation that would take its
@@ -490,7 +490,9 @@ def _idempotency_claim(request: GenerationRequest) -> IdempotencyClaim | None:
     if key is None:
         return None
     if not key.strip() or len(key) > 255:
-        raise InvalidRequest.single("idempotency_key", "must be 1 to 255 characters")
+        raise InvalidRequest.single(
+            "idempotency_key", "must be 1 to 255 characters", location="header"
+        )
     if request.fingerprint is None:  # pragma: no cover - every dialect computes one
         raise ValueError("a request with an Idempotency-Key needs a fingerprint")
     return IdempotencyClaim(key=key, fingerprint=request.fingerprint)
