@@ -153,6 +153,11 @@ def test_keys_create_admin_makes_an_admin_key_with_its_limits(user_home: Path) -
     assert [(k["role"], k["rate_limit_per_minute"], k["monthly_credit_limit"]) for k in listed] == [
         ("admin", 7, 900)
     ]
+    # The 80-column list shows them too: the role, and each limit the key has, one a line.
+    table = vidgen("keys", "list", columns=80).output.splitlines()
+    assert max(len(line) for line in table) <= 80
+    assert "admin" in table[2] and "7 creates/min" in table[2]
+    assert "900 credits/mo" in table[3]
 
 
 def test_keys_take_a_whole_id_a_name_or_the_prefix_as_listed_never_part_of_an_id(

@@ -162,26 +162,39 @@ def _key_json(key: ApiKey) -> dict[str, object]:
 def _keys_table(keys: list[ApiKey]) -> Table:
     """Fits in 80 columns: what a reader needs to pick a key and see its state. The name and the
     key's prefix (what the other commands take) are never cut, the name wraps if it must; the
-    id and the source are in ``--json``."""
+    limits a key has are listed one to a line (none: "none"); the id and the source are in
+    ``--json``."""
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), show_edge=False)
     table.add_column("name", overflow="fold", min_width=8)
     table.add_column("key", no_wrap=True)
+    table.add_column("role", no_wrap=True)
     table.add_column("credits", justify="right", no_wrap=True)
-    table.add_column("priority", justify="right", no_wrap=True)
-    table.add_column("max jobs", justify="right", no_wrap=True)
+    table.add_column("limits", no_wrap=True)
     table.add_column("created", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for key in keys:
         table.add_row(
             escape(key.name),
             escape(key.prefix) + "…",
+            key.role,
             "unlimited" if key.credits is None else str(key.credits),
-            str(key.priority),
-            "any" if key.max_concurrency is None else str(key.max_concurrency),
+            "\n".join(_limits(key)) or "none",
             key.created_at.strftime("%Y-%m-%d"),
             "active" if key.active else f"revoked\n{key.revoked_at:%Y-%m-%d}",
         )
     return table
+
+
+def _limits(key: ApiKey) -> list[str]:
+    """A key's limits and priority that differ from a plain key's, as short lines."""
+    lines = [f"priority {key.priority}"] if key.priority else []
+    if key.max_concurrency is not None:
+        lines.append(f"{key.max_concurrency} jobs at once")
+    if key.rate_limit_per_minute is not None:
+        lines.append(f"{key.rate_limit_per_minute} creates/min")
+    if key.monthly_credit_limit is not None:
+        lines.append(f"{key.monthly_credit_limit} credits/mo")
+    return lines
 
 
 @app.command("list")
