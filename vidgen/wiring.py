@@ -48,7 +48,7 @@ from vidgen.store.pg_notify import PgWakeup
 from vidgen.store.webhooks import WebhookStore
 from vidgen.webhooks.dispatch import WebhookDispatcher
 from vidgen.webhooks.signing import webhook_secret
-from vidgen.worker.runner import Worker, reap_expired_leases
+from vidgen.worker.runner import Sweep, Worker, reap_expired_leases
 
 __all__ = ["Runtime", "open_storage"]
 
@@ -164,6 +164,11 @@ class Runtime:
             await runtime.keys.ensure(secret, name=f"env-admin-{index}", source="env", role="admin")
         return runtime
 
+    def _upload_sweep(self) -> Sweep | None:
+        """What removes expired uploads, for every process's periodic work (none where this
+        server keeps no uploads)."""
+        return self.service.uploads.sweep if self.service.uploads else None
+
     def worker(
         self,
         *,
@@ -177,7 +182,7 @@ class Runtime:
             engines=self.engines,
             settings=self.settings,
             webhooks=self.webhooks,
-            sweep_uploads=self.service.uploads.sweep if self.service.uploads else None,
+            sweep_uploads=self._upload_sweep(),
             name=name,
             models=models,
             concurrency=concurrency,
@@ -216,7 +221,7 @@ class Runtime:
                     self.storage,
                     settings.lease_seconds,
                     stop_reaping,
-                    sweep_uploads=self.service.uploads.sweep if self.service.uploads else None,
+                    sweep_uploads=self._upload_sweep(),
                 )
             )
         dispatcher = self.webhook_dispatcher()
