@@ -52,3 +52,22 @@ def test_the_command_prints_the_tables_with_an_operators_file(tmp_path: Path) ->
     assert printed.startswith(START_MARKER)
     assert "| `acme/loop-2` | image (+ last) | 1:1 400×400 | 2 s | 1/s | `preview` |" in printed
     assert "| `runway/gen4.5`" in printed
+
+
+def test_a_model_hosts_models_are_tabled_as_the_hosts_not_as_open_weight() -> None:
+    # Replicate's, fal's and the Gemini API's models are listed once their host's key is set;
+    # they are not weights a GPU of yours runs.
+    groups: dict[str, set[str]] = {}
+    for line in markdown_tables(BUILTIN_MODELS).splitlines():
+        if line.startswith("**"):
+            title = line
+            groups[title] = set()
+        elif line.startswith("| `"):
+            groups[title].add(line.split("`")[1])
+    hosted = {spec.id for spec in BUILTIN_MODELS if spec.hosts}
+    assert hosted
+    for title, rows in groups.items():
+        if "Open-weight" in title:
+            assert rows and not rows & hosted
+        if rows & hosted:
+            assert rows == hosted and "host" in title

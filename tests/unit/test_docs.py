@@ -41,3 +41,30 @@ def test_the_architecture_document_draws_the_layers_that_lint_imports_checks() -
     # Each line: the layer as the contract spells it, then (two spaces on) what it is.
     drawn = [re.split(r"\s{2,}", line.strip())[0] for line in diagram]
     assert drawn == checked
+
+
+def section(title: str) -> str:
+    """A README section, from its heading to the next heading of the same level or above."""
+    level = title.split(" ", 1)[0]
+    start = README.index(f"\n{title}\n")
+    ends = [README.find(f"\n{'#' * n} ", start + 1) for n in range(2, len(level) + 1)]
+    return README[start : min([e for e in ends if e != -1], default=len(README))]
+
+
+def test_every_route_of_the_openapi_document_is_in_the_readmes_route_lists(tmp_path: Path) -> None:
+    from tests.conftest import make_settings
+    from vidgen.api.app import create_app
+
+    def shape(path: str) -> str:
+        # `{job_id}`, `{id}` and `<key>` all name one path parameter; `…` ends a family.
+        return re.sub(r"\{[^}]*\}|<[^>]*>", "{}", path).rstrip("…")
+
+    # A path written bare (`/v1/text_to_video`) takes the method written last before it.
+    lists = section("## API") + section("### Keys over HTTP: admin keys")
+    named, method = set(), "GET"
+    for found in re.finditer(r"`(?:(GET|POST|PUT|PATCH|DELETE) )?(/[^`\s?]*)", lists):
+        method = found.group(1) or method
+        named.add(f"{method} {shape(found.group(2))}")
+    schema = create_app(make_settings(tmp_path / "data")).openapi()
+    served = {f"{m.upper()} {shape(p)}" for p, ops in schema["paths"].items() for m in ops}
+    assert sorted(served - named) == []

@@ -92,8 +92,8 @@ def _table(specs: list[ModelSpec]) -> str:
 
 def markdown_tables(models: Iterable[ModelSpec]) -> str:
     """Markdown tables of ``models``: Runway's (every model Runway's API routes, by vidgen's id
-    and Runway's name), then the gateway's own entries (aimlapi), then the open-weight models,
-    with the date the published prices were checked."""
+    and Runway's name), then the gateway's own entries (aimlapi), then the model hosts', then the
+    open-weight models, with the date the published prices were checked."""
     listed = list(models)
     groups = [
         ("Runway's API", [s for s in listed if "runway" in s.engines]),
@@ -102,8 +102,13 @@ def markdown_tables(models: Iterable[ModelSpec]) -> str:
             [s for s in listed if "aimlapi" in s.engines and "runway" not in s.engines],
         ),
         (
+            "Model hosts (Replicate, fal, the Gemini API), listed once the host's key is set "
+            "or `VIDGEN_ROUTES` routes them",
+            [s for s in listed if s.hosts],
+        ),
+        (
             "Open-weight, listed once `VIDGEN_ROUTES` routes them",
-            [s for s in listed if s.listed == "when_routed"],
+            [s for s in listed if s.listed == "when_routed" and not s.hosts],
         ),
     ]
     seen = {s.id for _, group in groups for s in group}
