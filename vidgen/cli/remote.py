@@ -144,7 +144,8 @@ def fail(error: VidgenError, *, as_json: bool) -> NoReturn:
 
 
 _hints = {
-    ExitCode.AUTH: "Pass --api-key or set VIDGEN_API_KEY (vidgen keys create makes one).",
+    # Said for a missing key and a refused one alike: both are fixed where the key comes from.
+    ExitCode.AUTH: "The key is --api-key or VIDGEN_API_KEY; `vidgen keys create` makes one.",
     # The server looks ids up whole (it has no search by prefix), as `vidgen keys` does.
     ExitCode.NOT_FOUND: "Give the whole id, as `vidgen list` shows it; another key's "
     "generations are not found either.",

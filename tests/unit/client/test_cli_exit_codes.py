@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+import typer
 
 from tests.unit.client.conftest import poll
-from vidgen.cli.remote import ExitCode, exit_code_for
+from vidgen.cli.remote import ExitCode, exit_code_for, fail
 from vidgen.client import (
     APIConnectionError,
     AuthenticationError,
@@ -52,3 +53,15 @@ def test_each_kind_of_error_has_its_exit_code(error: VidgenError, code: ExitCode
 def test_the_readmes_exit_code_table_lists_every_code() -> None:
     documented = {int(c) for c in re.findall(r"^\| (\d+) \|", README.read_text(), flags=re.M)}
     assert documented == {int(code) for code in ExitCode}
+
+
+def test_a_refused_key_is_pointed_to_where_it_came_from_not_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The hint was "Pass --api-key …", which read as if no key had been given at all.
+    with pytest.raises(typer.Exit) as exit_info:
+        fail(AuthenticationError("Invalid API key.", status_code=401), as_json=False)
+    said = " ".join(capsys.readouterr().err.split())
+    assert exit_info.value.exit_code == ExitCode.AUTH
+    assert "Invalid API key." in said
+    assert "--api-key or VIDGEN_API_KEY" in said and "Pass --api-key" not in said
