@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar, Unpack
+from typing import Any, Generic, TypeAlias, TypeVar, Unpack
 
 import httpx
 
@@ -44,6 +45,7 @@ from vidgen.client.types import Generation, GenerationPage, Model, parse_models
 
 __all__ = [
     "Api",
+    "Driver",
     "Listen",
     "Plan",
     "ProgressCallback",
@@ -115,10 +117,53 @@ class Listen:
     on_progress: ProgressCallback | None
     read_timeout: float
 
+    def changed(self, data: str) -> Generation | None:
+        """The generation an event's data shows, when it changed; None for a keep-alive comment
+        or no change. Data that is not JSON raises ``ValueError`` (the plan then polls)."""
+        return self.on_event(json.loads(data)) if data else None
+
 
 Step: TypeAlias = Send | Sleep | Report | Stream | Listen
 #: A plan yields steps, is sent each step's outcome (or has its error thrown in), returns T.
 Plan: TypeAlias = Generator[Step, Any, T]
+
+
+class Driver(Generic[T]):
+    """A plan's side of its runner's loop, which is then only::
+
+    with Driver(plan) as driver:
+        while (step := driver.next_step()) is not None:
+            try:
+                driver.outcome = perform(step)  # or await it
+            except Exception as exc:  # the plan decides: retry, or raise its typed error
+                driver.error = exc
+        return driver.result
+    """
+
+    def __init__(self, plan: Plan[T]) -> None:
+        self.plan = plan
+        self.outcome: Any = None
+        self.error: Exception | None = None
+
+    def next_step(self) -> Step | None:
+        """Hand the last outcome (or error) to the plan and return its next step; None once it
+        has returned (its value is then ``result``). An error it raises comes out of here."""
+        try:
+            if self.error is not None:
+                step = self.plan.throw(self.error)
+            else:
+                step = self.plan.send(self.outcome)
+        except StopIteration as stop:
+            self.result: T = stop.value
+            return None
+        self.outcome, self.error = None, None
+        return step
+
+    def __enter__(self) -> Driver[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.plan.close()
 
 
 def _event_generation(data: dict[str, Any]) -> Generation | None:

@@ -21,6 +21,7 @@ from vidgen.client.config import (
 from vidgen.client.create import CreateOptions, create_options
 from vidgen.client.protocol import (
     Api,
+    Driver,
     Listen,
     Plan,
     ProgressCallback,
@@ -108,22 +109,13 @@ class Client:
 
     # The plan runner: perform each step, hand its outcome (or its error) back to the plan.
     def _run(self, plan: Plan[T]) -> T:
-        outcome: Any = None
-        error: Exception | None = None
-        try:
-            while True:
+        with Driver(plan) as driver:
+            while (step := driver.next_step()) is not None:
                 try:
-                    step = plan.throw(error) if error is not None else plan.send(outcome)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
-                outcome, error = None, None
-                try:
-                    outcome = self._perform(step)
+                    driver.outcome = self._perform(step)
                 except Exception as exc:  # the plan decides: retry, or raise its typed error
-                    error = exc
-        finally:
-            plan.close()
+                    driver.error = exc
+            return driver.result
 
     def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
@@ -153,9 +145,7 @@ class Client:
             if source.response.status_code != 200:
                 return None
             for event in source.iter_sse():
-                if not event.data:  # a keep-alive comment
-                    continue
-                changed = step.on_event(event.json())
+                changed = step.changed(event.data)
                 if changed is None:
                     continue
                 if step.on_progress is not None:
