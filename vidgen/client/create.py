@@ -3,9 +3,9 @@ aimlapi request body they become.
 
 ``Generations.create``/``generate`` and their async twins take ``**options:
 Unpack[CreateOptions]`` (PEP 692), so a type checker or an IDE still sees each keyword with its
-type, while the list itself lives only here. ``create_options`` gives those methods the same
-run-time signature as before (``help()``, ``inspect.signature``) and refuses a keyword that is
-not an option, as a spelled-out parameter list did.
+type, while the list itself lives only here. ``create_options`` gives those methods at run
+time what a spelled-out parameter list would: the signature that ``help()`` and
+``inspect.signature`` show, and a ``TypeError`` for a keyword that is not an option.
 """
 
 from __future__ import annotations
