@@ -6,9 +6,9 @@ import asyncio
 import builtins
 import inspect
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -20,9 +20,10 @@ from vidgen.client.config import (
     PollPolicy,
     RetryPolicy,
 )
-from vidgen.client.images import ImageInput, VideoInput
+from vidgen.client.create import CreateOptions, create_options
 from vidgen.client.protocol import (
     Api,
+    Driver,
     Listen,
     Plan,
     ProgressCallback,
@@ -101,22 +102,13 @@ class AsyncClient:
         await self.aclose()
 
     async def _run(self, plan: Plan[T]) -> T:
-        outcome: Any = None
-        error: Exception | None = None
-        try:
-            while True:
+        with Driver(plan) as driver:
+            while (step := driver.next_step()) is not None:
                 try:
-                    step = plan.throw(error) if error is not None else plan.send(outcome)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
-                outcome, error = None, None
-                try:
-                    outcome = await self._perform(step)
+                    driver.outcome = await self._perform(step)
                 except Exception as exc:  # the plan decides: retry, or raise its typed error
-                    error = exc
-        finally:
-            plan.close()
+                    driver.error = exc
+            return driver.result
 
     async def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
@@ -149,9 +141,7 @@ class AsyncClient:
             if source.response.status_code != 200:
                 return None
             async for event in source.aiter_sse():
-                if not event.data:  # a keep-alive comment
-                    continue
-                changed = step.on_event(event.json())
+                changed = step.changed(event.data)
                 if changed is None:
                     continue
                 if step.on_progress is not None:
@@ -169,26 +159,9 @@ class AsyncGenerations:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
+    @create_options
     async def create(
-        self,
-        *,
-        image: ImageInput | None = None,
-        prompt: str | None = None,
-        model: str | None = None,
-        tail_image: ImageInput | None = None,
-        video: VideoInput | None = None,
-        references: Sequence[ImageInput] | None = None,
-        character: ImageInput | VideoInput | None = None,
-        performance: VideoInput | None = None,
-        body_control: bool | None = None,
-        expression_intensity: int | None = None,
-        resolution: str | None = None,
-        target_framerate: str | None = None,
-        aspect_ratio: str | None = None,
-        duration: int | None = None,
-        seed: int | None = None,
-        extra_body: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        self, *, idempotency_key: str | None = None, **options: Unpack[CreateOptions]
     ) -> Generation:
         """Submit a generation; see ``Generations.create``.
 
@@ -197,25 +170,7 @@ class AsyncGenerations:
             created = await client.generations.create(image="cat.png", prompt="the cat yawns")
             restyled = await client.generations.create(video="clip.mp4", prompt="in watercolour")
         """
-        plan = self._client._api.create(
-            model=model,
-            image=image,
-            prompt=prompt,
-            tail_image=tail_image,
-            video=video,
-            references=references,
-            character=character,
-            performance=performance,
-            body_control=body_control,
-            expression_intensity=expression_intensity,
-            resolution=resolution,
-            target_framerate=target_framerate,
-            aspect_ratio=aspect_ratio,
-            duration=duration,
-            seed=seed,
-            extra=extra_body,
-            idempotency_key=idempotency_key,
-        )
+        plan = self._client._api.create(idempotency_key=idempotency_key, **options)
         return await self._client._run(plan)
 
     async def get(self, generation_id: str) -> Generation:
@@ -248,27 +203,13 @@ class AsyncGenerations:
         )
         return await self._client._run(plan)
 
+    @create_options
     async def generate(
         self,
         *,
-        image: ImageInput | None = None,
-        prompt: str | None = None,
-        model: str | None = None,
-        tail_image: ImageInput | None = None,
-        video: VideoInput | None = None,
-        references: Sequence[ImageInput] | None = None,
-        character: ImageInput | VideoInput | None = None,
-        performance: VideoInput | None = None,
-        body_control: bool | None = None,
-        expression_intensity: int | None = None,
-        resolution: str | None = None,
-        target_framerate: str | None = None,
-        aspect_ratio: str | None = None,
-        duration: int | None = None,
-        seed: int | None = None,
-        extra_body: dict[str, Any] | None = None,
         timeout: float | None = DEFAULT_WAIT,  # noqa: ASYNC109 (as in wait)
         on_progress: ProgressCallback | None = None,
+        **options: Unpack[CreateOptions],
     ) -> Generation:
         """``create`` then ``wait``; see ``Generations.generate``.
 
@@ -276,24 +217,7 @@ class AsyncGenerations:
 
             video = await client.generations.generate(image="cat.png", prompt="the cat yawns")
         """
-        created = await self.create(
-            image=image,
-            prompt=prompt,
-            model=model,
-            tail_image=tail_image,
-            video=video,
-            references=references,
-            character=character,
-            performance=performance,
-            body_control=body_control,
-            expression_intensity=expression_intensity,
-            resolution=resolution,
-            target_framerate=target_framerate,
-            aspect_ratio=aspect_ratio,
-            duration=duration,
-            seed=seed,
-            extra_body=extra_body,
-        )
+        created = await self.create(**options)
         return await self.wait(created, timeout=timeout, on_progress=on_progress)
 
     async def list(

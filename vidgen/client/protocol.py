@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import json
 import os
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar, Unpack
 
 import httpx
 
@@ -26,10 +27,10 @@ from vidgen.client.config import (
     PollPolicy,
     RetryPolicy,
     SystemClock,
-    default_model,
     resolve_api_key,
     resolve_base_url,
 )
+from vidgen.client.create import CreateOptions, create_body
 from vidgen.client.download import LinkRefused, PartialFile, RetryableDownload
 from vidgen.client.errors import (
     APIConnectionError,
@@ -40,17 +41,11 @@ from vidgen.client.errors import (
     error_from_response,
     retry_after_seconds,
 )
-from vidgen.client.images import (
-    ImageInput,
-    VideoInput,
-    character_to_input,
-    image_to_url,
-    video_to_url,
-)
 from vidgen.client.types import Generation, GenerationPage, Model, parse_models
 
 __all__ = [
     "Api",
+    "Driver",
     "Listen",
     "Plan",
     "ProgressCallback",
@@ -122,10 +117,53 @@ class Listen:
     on_progress: ProgressCallback | None
     read_timeout: float
 
+    def changed(self, data: str) -> Generation | None:
+        """The generation an event's data shows, when it changed; None for a keep-alive comment
+        or no change. Data that is not JSON raises ``ValueError`` (the plan then polls)."""
+        return self.on_event(json.loads(data)) if data else None
+
 
 Step: TypeAlias = Send | Sleep | Report | Stream | Listen
 #: A plan yields steps, is sent each step's outcome (or has its error thrown in), returns T.
 Plan: TypeAlias = Generator[Step, Any, T]
+
+
+class Driver(Generic[T]):
+    """A plan's side of its runner's loop, which is then only::
+
+    with Driver(plan) as driver:
+        while (step := driver.next_step()) is not None:
+            try:
+                driver.outcome = perform(step)  # or await it
+            except Exception as exc:  # the plan decides: retry, or raise its typed error
+                driver.error = exc
+        return driver.result
+    """
+
+    def __init__(self, plan: Plan[T]) -> None:
+        self.plan = plan
+        self.outcome: Any = None
+        self.error: Exception | None = None
+
+    def next_step(self) -> Step | None:
+        """Hand the last outcome (or error) to the plan and return its next step; None once it
+        has returned (its value is then ``result``). An error it raises comes out of here."""
+        try:
+            if self.error is not None:
+                step = self.plan.throw(self.error)
+            else:
+                step = self.plan.send(self.outcome)
+        except StopIteration as stop:
+            self.result: T = stop.value
+            return None
+        self.outcome, self.error = None, None
+        return step
+
+    def __enter__(self) -> Driver[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.plan.close()
 
 
 def _event_generation(data: dict[str, Any]) -> Generation | None:
@@ -144,17 +182,6 @@ def _event_generation(data: dict[str, Any]) -> Generation | None:
             "meta": {"progress": progress} if isinstance(progress, int | float) else {},
         }
     )
-
-
-def _references(references: Sequence[ImageInput]) -> list[dict[str, str]]:
-    """aimlapi's ``references``, each image named in errors as the server names it."""
-    # A lone path or URL is a sequence too (of characters): refused, not sent letter by letter.
-    if isinstance(references, str | bytes | bytearray | memoryview | os.PathLike):
-        raise TypeError("references: expected a list of images, not a single one")
-    return [
-        {"type": "image", "url": image_to_url(ref, field=f"references.{i}.url")}
-        for i, ref in enumerate(references)
-    ]
 
 
 def generation_id_of(generation: Generation | str) -> str:
@@ -286,62 +313,9 @@ class Api:
     # -- operations ------------------------------------------------------------------------
 
     def create(
-        self,
-        *,
-        model: str | None,
-        image: ImageInput | None,
-        prompt: str | None,
-        tail_image: ImageInput | None,
-        aspect_ratio: str | None,
-        duration: int | None,
-        seed: int | None,
-        extra: dict[str, Any] | None,
-        idempotency_key: str | None = None,
-        video: VideoInput | None = None,
-        references: Sequence[ImageInput] | None = None,
-        character: ImageInput | VideoInput | None = None,
-        performance: VideoInput | None = None,
-        body_control: bool | None = None,
-        expression_intensity: int | None = None,
-        resolution: str | None = None,
-        target_framerate: str | None = None,
+        self, *, idempotency_key: str | None = None, **options: Unpack[CreateOptions]
     ) -> Plan[Generation]:
-        if model is None:
-            model = default_model(
-                has_image=image is not None,
-                has_video=video is not None,
-                has_character=character is not None,
-                upscales=resolution is not None,
-                retimes=target_framerate is not None,
-            )
-        body: dict[str, Any] = {"model": model}
-        if prompt is not None:
-            body["prompt"] = prompt
-        if image is not None:
-            body["image_url"] = image_to_url(image, field="image_url")
-        if tail_image is not None:
-            body["tail_image_url"] = image_to_url(tail_image, field="tail_image_url")
-        if video is not None:
-            body["video_url"] = video_to_url(video, field="video_url")
-        if references:
-            body["references"] = _references(references)
-        if character is not None:
-            body["character"] = character_to_input(character, field="character.url")
-        if performance is not None:
-            # aimlapi calls the performance that drives the character its ``reference``.
-            url = video_to_url(performance, field="reference.url")
-            body["reference"] = {"type": "video", "url": url}
-        optional = {
-            "aspect_ratio": aspect_ratio,
-            "duration": duration,
-            "seed": seed,
-            "body_control": body_control,
-            "expression_intensity": expression_intensity,
-            "resolution": resolution,
-            "target_framerate": target_framerate,
-        }
-        body.update({k: v for k, v in optional.items() if v is not None})
-        body.update(extra or {})
+        body = create_body(options)
         # One key per create call, reused by its own retries: the server then stores and charges
         # the generation once however often the request is repeated.
         key = idempotency_key or (uuid.uuid4().hex if self.idempotent_creates else None)

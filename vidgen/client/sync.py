@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from httpx_sse import connect_sse
@@ -18,9 +18,10 @@ from vidgen.client.config import (
     PollPolicy,
     RetryPolicy,
 )
-from vidgen.client.images import ImageInput, VideoInput
+from vidgen.client.create import CreateOptions, create_options
 from vidgen.client.protocol import (
     Api,
+    Driver,
     Listen,
     Plan,
     ProgressCallback,
@@ -108,22 +109,13 @@ class Client:
 
     # The plan runner: perform each step, hand its outcome (or its error) back to the plan.
     def _run(self, plan: Plan[T]) -> T:
-        outcome: Any = None
-        error: Exception | None = None
-        try:
-            while True:
+        with Driver(plan) as driver:
+            while (step := driver.next_step()) is not None:
                 try:
-                    step = plan.throw(error) if error is not None else plan.send(outcome)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
-                outcome, error = None, None
-                try:
-                    outcome = self._perform(step)
+                    driver.outcome = self._perform(step)
                 except Exception as exc:  # the plan decides: retry, or raise its typed error
-                    error = exc
-        finally:
-            plan.close()
+                    driver.error = exc
+            return driver.result
 
     def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
@@ -153,9 +145,7 @@ class Client:
             if source.response.status_code != 200:
                 return None
             for event in source.iter_sse():
-                if not event.data:  # a keep-alive comment
-                    continue
-                changed = step.on_event(event.json())
+                changed = step.changed(event.data)
                 if changed is None:
                     continue
                 if step.on_progress is not None:
@@ -171,26 +161,9 @@ class Generations:
     def __init__(self, client: Client) -> None:
         self._client = client
 
+    @create_options
     def create(
-        self,
-        *,
-        image: ImageInput | None = None,
-        prompt: str | None = None,
-        model: str | None = None,
-        tail_image: ImageInput | None = None,
-        video: VideoInput | None = None,
-        references: Sequence[ImageInput] | None = None,
-        character: ImageInput | VideoInput | None = None,
-        performance: VideoInput | None = None,
-        body_control: bool | None = None,
-        expression_intensity: int | None = None,
-        resolution: str | None = None,
-        target_framerate: str | None = None,
-        aspect_ratio: str | None = None,
-        duration: int | None = None,
-        seed: int | None = None,
-        extra_body: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        self, *, idempotency_key: str | None = None, **options: Unpack[CreateOptions]
     ) -> Generation:
         """Submit a generation and return at once with its id (status ``queued``).
 
@@ -243,25 +216,7 @@ class Generations:
         dropped connection: the server stores and charges it once. Against the public gateways
         it is not retried once it may have landed, so a retry never pays twice.
         """
-        plan = self._client._api.create(
-            model=model,
-            image=image,
-            prompt=prompt,
-            tail_image=tail_image,
-            video=video,
-            references=references,
-            character=character,
-            performance=performance,
-            body_control=body_control,
-            expression_intensity=expression_intensity,
-            resolution=resolution,
-            target_framerate=target_framerate,
-            aspect_ratio=aspect_ratio,
-            duration=duration,
-            seed=seed,
-            extra=extra_body,
-            idempotency_key=idempotency_key,
-        )
+        plan = self._client._api.create(idempotency_key=idempotency_key, **options)
         return self._client._run(plan)
 
     def get(self, generation_id: str) -> Generation:
@@ -310,27 +265,13 @@ class Generations:
         )
         return self._client._run(plan)
 
+    @create_options
     def generate(
         self,
         *,
-        image: ImageInput | None = None,
-        prompt: str | None = None,
-        model: str | None = None,
-        tail_image: ImageInput | None = None,
-        video: VideoInput | None = None,
-        references: Sequence[ImageInput] | None = None,
-        character: ImageInput | VideoInput | None = None,
-        performance: VideoInput | None = None,
-        body_control: bool | None = None,
-        expression_intensity: int | None = None,
-        resolution: str | None = None,
-        target_framerate: str | None = None,
-        aspect_ratio: str | None = None,
-        duration: int | None = None,
-        seed: int | None = None,
-        extra_body: dict[str, Any] | None = None,
         timeout: float | None = DEFAULT_WAIT,
         on_progress: ProgressCallback | None = None,
+        **options: Unpack[CreateOptions],
     ) -> Generation:
         """``create`` then ``wait``: the completed generation, ready for ``client.download``.
 
@@ -341,24 +282,7 @@ class Generations:
             clip = client.generations.generate(prompt="a lighthouse at dusk")  # text to video
             smooth = client.generations.generate(video="clip.mp4", target_framerate="60")
         """
-        created = self.create(
-            image=image,
-            prompt=prompt,
-            model=model,
-            tail_image=tail_image,
-            video=video,
-            references=references,
-            character=character,
-            performance=performance,
-            body_control=body_control,
-            expression_intensity=expression_intensity,
-            resolution=resolution,
-            target_framerate=target_framerate,
-            aspect_ratio=aspect_ratio,
-            duration=duration,
-            seed=seed,
-            extra_body=extra_body,
-        )
+        created = self.create(**options)
         return self.wait(created, timeout=timeout, on_progress=on_progress)
 
     def list(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -189,3 +190,39 @@ def test_models_show_ratios_with_frame_sizes_durations_and_prices(
     assert (gen4.credits[5], gen4.credits[10], gen4.credits[7]) == (8, 15, 12)
     assert models["gen3a_turbo"].credits == {5: 8, 10: 15}
     assert models["gen3a_turbo"].aspect_ratios == {"16:9": "1280x768", "9:16": "768x1280"}
+
+
+def create_and_wait(shell: str, server: LiveServer, **options: Any) -> tuple[str, Generation]:
+    """``generations.create(**options)`` (its id), then ``wait``, on the blocking client or on
+    the asyncio one."""
+    if shell == "sync":
+        with sdk(server) as client:
+            created = client.generations.create(**options)
+            return created.id, client.generations.wait(created, timeout=60)
+
+    async def run() -> tuple[str, Generation]:
+        async with AsyncClient(TEST_KEY, base_url=server.base_url, poll=QUICK) as client:
+            created = await client.generations.create(**options)
+            return created.id, await client.generations.wait(created, timeout=60)
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("shell", ["sync", "async"])
+def test_both_clients_send_a_creates_options_and_take_it_once_under_one_idempotency_key(
+    working_server: LiveServer, shell: str
+) -> None:
+    options: dict[str, Any] = {
+        "image": make_image(64, 36, seed=9),
+        "prompt": "pan left",
+        "aspect_ratio": "9:16",
+        "duration": 2,
+        "seed": 5,
+        "idempotency_key": f"order-{shell}",
+    }
+    first, done = create_and_wait(shell, working_server, **options)
+    again, _ = create_and_wait(shell, working_server, **options)
+    assert again == first == done.id  # stored and charged once
+    assert (done.aspect_ratio, done.duration, done.seed) == ("9:16", 2, 5)
+    with pytest.raises(TypeError, match="create\\(\\) got an unexpected keyword argument 'imgae'"):
+        create_and_wait(shell, working_server, imgae=make_image())

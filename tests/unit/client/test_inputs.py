@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import doctest
+import inspect
 import io
 import json
 import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +22,9 @@ from tests.conftest import make_image, make_video
 from tests.unit.client.conftest import BASE, KEY, FakeClock, ScriptedServer
 from vidgen.client import (
     AsyncClient,
+    AsyncGenerations,
     Client,
+    Generations,
     ValidationError,
     config,
     image_to_url,
@@ -367,3 +371,18 @@ def test_the_command_line_loads_without_the_server_stack() -> None:
     server = [m for m in loaded if m.split(".")[0] in ("fastapi", "sqlalchemy", "torch")]
     server += [m for m in loaded if m.startswith(("vidgen.wiring", "vidgen.store", "vidgen.api"))]
     assert server == [], server
+
+
+def test_help_shows_each_option_of_create_and_generate_by_name_on_both_clients() -> None:
+    def keywords(method: Any) -> dict[str, inspect.Parameter]:
+        return dict(inspect.signature(method).parameters)
+
+    create = keywords(Generations.create)
+    assert keywords(AsyncGenerations.create) == create
+    generate = keywords(Generations.generate)
+    assert keywords(AsyncGenerations.generate) == generate
+    options = {name: p for name, p in create.items() if name not in ("self", "idempotency_key")}
+    assert {"image", "prompt", "video", "extra_body"} <= set(options)
+    assert all(p.kind is p.KEYWORD_ONLY and p.default is None for p in options.values())
+    assert {n: p for n, p in generate.items() if n in options} == options
+    assert list(generate)[-2:] == ["timeout", "on_progress"]
