@@ -325,21 +325,23 @@ def test_a_duration_the_model_does_not_take_is_refused_naming_the_model_as_the_c
     assert message.endswith(f" seconds for {sent} (got {seconds})"), message
 
 
+# The model's id, and the placeholder the model's name fills in a reason's template.
+@pytest.mark.parametrize("ratio", [GEN4, "{model}"])
 def test_a_value_that_spells_the_models_id_is_quoted_back_as_the_client_sent_it(
-    server: LiveServer, key: str
+    server: LiveServer, key: str, ratio: str
 ) -> None:
     # The reason quotes the client's aspect ratio and names the model: only the model is
     # apiframe's name (runway-gen4-turbo); the quoted value stays what was sent.
     body = {
         "model": "runway-gen4-turbo",
         "prompt": "a slow zoom",
-        "runwayParams": {"image": IMAGE, "aspect_ratio": GEN4},
+        "runwayParams": {"image": IMAGE, "aspect_ratio": ratio},
     }
     with client(server, key) as http:
         found = fields_of("apiframe", http.post("/v2/videos/generate", json=body))
     assert list(found) == ["runwayParams.aspect_ratio"], found
     message = found["runwayParams.aspect_ratio"]
-    assert message.startswith(f"{GEN4!r} is not supported by runway-gen4-turbo; "), message
+    assert message.startswith(f"{ratio!r} is not supported by runway-gen4-turbo; "), message
 
 
 def test_openais_size_error_names_the_model_by_the_alias_the_client_sent(
