@@ -62,9 +62,12 @@ class FieldError:
     client named itself, which vidgen does not know (``as_sent``), is rendered as it came: a
     client's stray ``first_image`` is not vidgen's first image, spelled ``image_url``.
 
-    ``model`` is the catalog id of the model that ``reason`` names, if it names one: a dialect
-    whose clients name models their own way (Runway's ``gen4.5`` for ``runway/gen4.5``) puts
-    its name in place of the id, as it does its field names.
+    ``model`` is the catalog id of the model that ``reason`` names, if it names one (made with
+    ``naming``): then ``reason`` is a ``str.format`` template whose ``{model}`` each dialect
+    fills with the model's name as its client sent it (Runway's ``gen4.5``, an aimlapi
+    client's alias ``gen4_turbo``), and whose other fields come from ``values``. A template,
+    not a search and replace of the id in finished text: the text may quote the client's own
+    input, or another word that holds the id, which must come out as they are.
 
     ``location`` is the part of the request the field is in, for a dialect's error that says
     which (aimlapi's "Header validation error!").
@@ -75,6 +78,27 @@ class FieldError:
     as_sent: bool = False
     model: str = ""
     location: Location = "body"
+    values: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def naming(
+        cls,
+        model: str,
+        field: str,
+        template: str,
+        *,
+        location: Location = "body",
+        **values: object,
+    ) -> FieldError:
+        """An error whose reason names ``model`` (a catalog id) where ``template`` has
+        ``{model}``, and holds ``values`` (as sent, never read as a template) elsewhere."""
+        return cls(field, template, model=model, location=location, values=tuple(values.items()))
+
+    def text(self, model_name: str = "") -> str:
+        """The reason, naming the model as ``model_name`` (by default its catalog id)."""
+        if not self.model:
+            return self.reason
+        return self.reason.format(model=model_name or self.model, **dict(self.values))
 
 
 class VidgenError(Exception):
@@ -120,9 +144,15 @@ class InvalidRequest(RequestError):
         *,
         model: str = "",
         location: Location = "body",
+        **values: object,
     ) -> InvalidRequest:
-        error = FieldError(field, reason, model=model, location=location)
-        return cls([error], message=f"{field}: {reason}")
+        """One field's error; with ``model``, ``reason`` is a template as ``FieldError.naming``
+        takes."""
+        if model:
+            error = FieldError.naming(model, field, reason, location=location, **values)
+        else:
+            error = FieldError(field, reason, location=location)
+        return cls([error], message=f"{field}: {error.text()}")
 
 
 class Unauthorized(RequestError):

@@ -14,7 +14,7 @@ from tests.conftest import LiveServer, data_uri, make_image, shared_server
 
 pytestmark = pytest.mark.slow
 
-KEYS = [f"vg_dialect_rules_{n:02d}_" + "d" * 24 for n in range(32)]
+KEYS = [f"vg_dialect_rules_{n:02d}_" + "d" * 24 for n in range(48)]
 _unused_keys = iter(KEYS)
 IMAGE = data_uri(make_image(640, 360))
 GEN4 = "runway/gen4_turbo"
@@ -295,3 +295,59 @@ def test_aimlapis_error_on_a_header_says_it_is_a_header_not_the_body(
             answer = http.post("/v2/video/generations", json=body, headers={header: value})
     assert list(fields_of("aimlapi", answer)) == [header]
     assert answer.json()["message"].startswith(f"Header validation error! {header}: "), answer.text
+
+
+#: A model named by another name than its catalog id, in each dialect, with a duration it does
+#: not take: aimlapi's and OpenAI's clients may use a catalog alias (``gen4_turbo`` is
+#: ``runway/gen4_turbo``, ``runway/gen3a_turbo`` is ``gen3a_turbo``); Runway's and apiframe's
+#: have names of their own.
+ALIASED = [
+    ("aimlapi", "gen4_turbo", 11),
+    ("aimlapi", "runway/gen3a_turbo", 7),
+    ("openai", "gen4_turbo", 11),
+    ("openai", "runway/gen3a_turbo", 7),
+    ("runway", "gen4_turbo", 11),
+    ("apiframe", "runway-gen4-turbo", 11),
+]
+
+
+@pytest.mark.parametrize(("dialect", "sent", "seconds"), ALIASED)
+def test_a_duration_the_model_does_not_take_is_refused_naming_the_model_as_the_client_did(
+    server: LiveServer, key: str, dialect: str, sent: str, seconds: int
+) -> None:
+    names = {"model": sent, "apiframe_model": sent, "runway_model": sent}
+    with client(server, key) as http:
+        found = fields_of(dialect, create(http, dialect, image=IMAGE, duration=seconds, **names))
+    field = {"apiframe": "runwayParams.duration", "openai": "seconds"}.get(dialect, "duration")
+    assert list(found) == [field], found
+    message = found[field].removeprefix(f"{field}: ")
+    assert message.startswith("must be "), message
+    assert message.endswith(f" seconds for {sent} (got {seconds})"), message
+
+
+# The model's id, and the placeholder the model's name fills in a reason's template.
+@pytest.mark.parametrize("ratio", [GEN4, "{model}"])
+def test_a_value_that_spells_the_models_id_is_quoted_back_as_the_client_sent_it(
+    server: LiveServer, key: str, ratio: str
+) -> None:
+    # The reason quotes the client's aspect ratio and names the model: only the model is
+    # apiframe's name (runway-gen4-turbo); the quoted value stays what was sent.
+    body = {
+        "model": "runway-gen4-turbo",
+        "prompt": "a slow zoom",
+        "runwayParams": {"image": IMAGE, "aspect_ratio": ratio},
+    }
+    with client(server, key) as http:
+        found = fields_of("apiframe", http.post("/v2/videos/generate", json=body))
+    assert list(found) == ["runwayParams.aspect_ratio"], found
+    message = found["runwayParams.aspect_ratio"]
+    assert message.startswith(f"{ratio!r} is not supported by runway-gen4-turbo; "), message
+
+
+def test_openais_size_error_names_the_model_by_the_alias_the_client_sent(
+    server: LiveServer, key: str
+) -> None:
+    body = {"model": "gen4_turbo", "prompt": "a slow zoom", "size": "999x999"}
+    with client(server, key) as http:
+        found = fields_of("openai", http.post("/v1/videos", json=body))
+    assert found["size"].startswith("size: '999x999' is not offered by gen4_turbo; "), found

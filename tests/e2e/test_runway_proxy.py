@@ -410,12 +410,13 @@ def test_a_tail_image_on_gen4_turbo_is_refused_at_submit_with_a_400(
     with vidgen.client() as client:
         answer = client.post(
             "/v2/video/generations",
-            json={"model": GEN4, "image_url": image, "tail_image_url": image},
+            # By its alias: the engine's refusal names the model as the client did.
+            json={"model": "gen4_turbo", "image_url": image, "tail_image_url": image},
         )
     assert answer.status_code == 400, answer.text
     [problem] = answer.json()["errors"]
     assert problem["field"] == "tail_image_url"
-    assert "last-frame" in problem["message"]
+    assert problem["message"].startswith("gen4_turbo on Runway has no last-frame position")
     assert fake_runway.requests == []
 
 

@@ -19,7 +19,7 @@ BASE_URL = "http://127.0.0.1:8000"
 
 
 def fields_of(info: pytest.ExceptionInfo[InvalidRequest]) -> dict[str, str]:
-    return {e.field: e.reason for e in info.value.errors}
+    return {e.field: e.text() for e in info.value.errors}
 
 
 def runway_create(**fields: Any) -> GenerationRequest:

@@ -129,7 +129,7 @@ def test_submit_refuses_a_tail_image_on_gen4_and_a_prompt_too_long_in_utf16(
     image = ImageRef(url="https://example.com/a.png")
     tail = GenerationRequest(model="runway/gen4_turbo", first_image=image, last_image=image)
     [problem] = engine.validate(SPECS["runway/gen4_turbo"], tail)
-    assert problem.field == "last_image" and "last-frame" in problem.reason
+    assert problem.field == "last_image" and "last-frame" in problem.text()
     assert engine.validate(SPECS["gen3a_turbo"], tail) == []
     emoji = GenerationRequest(model="gen3a_turbo", prompt="🌊" * 600, first_image=image)
     [problem] = engine.validate(SPECS["gen3a_turbo"], emoji)

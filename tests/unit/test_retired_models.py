@@ -75,7 +75,12 @@ async def test_a_model_routed_to_the_engine_that_retired_it_is_refused_naming_mo
         await service.submit(key, gen3a())
     [error] = refused.value.errors
     assert error.field == "model"
-    assert "gen3a_turbo was retired by its provider on 2026-06-10" in error.reason
+    assert "gen3a_turbo was retired by its provider on 2026-06-10" in error.text()
+    # Named as an aimlapi client may name it: the name fills the model's place only, and the
+    # note, which holds the id too, reads as the catalog wrote it.
+    named = error.text("runway/gen3a_turbo")
+    assert named.startswith("runway/gen3a_turbo was retired by its provider on 2026-06-10")
+    assert "(Runway removed gen3a_turbo from its published API;" in named
     assert (await service.list(key))[0] == []
     assert (await store.keys.get(key.id)).credits == 100  # type: ignore[union-attr]
 

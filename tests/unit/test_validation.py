@@ -18,7 +18,7 @@ IMAGE = ImageRef(url="https://example.com/a.png")
 def fields(model: str, **kwargs: object) -> dict[str, str]:
     spec = CATALOG.get(model)
     request = GenerationRequest(model=model, **{"first_image": IMAGE, **kwargs})  # type: ignore[arg-type]
-    return {e.field: e.reason for e in validate_request(spec, request)}
+    return {e.field: e.text() for e in validate_request(spec, request)}
 
 
 @pytest.mark.parametrize("ratio", ["16:9", "9:16", "4:3", "3:4", "1:1", "21:9"])
@@ -100,7 +100,7 @@ def test_tail_image_without_first_is_refused() -> None:
     spec = CATALOG.get("gen3a_turbo")
     errors = validate_request(spec, GenerationRequest(model=spec.id, prompt="p", last_image=IMAGE))
     assert {e.field for e in errors} == {"first_image", "last_image"}
-    assert "first image" in dict((e.field, e.reason) for e in errors)["last_image"]
+    assert "first image" in dict((e.field, e.text()) for e in errors)["last_image"]
 
 
 def test_a_request_without_a_model_gets_the_first_that_can_serve_it() -> None:

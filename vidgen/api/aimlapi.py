@@ -32,6 +32,7 @@ from vidgen.api.dialect import (
     IdempotencyKey,
     error_fields,
     fast_path,
+    note_model_name,
 )
 from vidgen.api.preferences import CreateOptions, CreatePreferences
 from vidgen.core.keys import ApiKey
@@ -254,6 +255,7 @@ async def _create(
     options: CreatePreferences,
 ) -> GenerationStatus | Created:
     spec = service.catalog.find(body.model)
+    note_model_name(request, spec.id if spec else None, body.model)
     canonical = body.to_request(
         spec, base_url=public_base_url(request), idempotency_key=idempotency_key
     )

@@ -202,8 +202,12 @@ def _frame_ratio(spec: ModelSpec | None, frame_size: str | None) -> str | None:
         valid = ", ".join(f"{w}:{h}" for w, h in spec.frame_sizes.values())
         raise InvalidRequest(
             [
-                FieldError(
-                    "frame_size", f"{frame_size!r} is not a size of {spec.id}; use one of {valid}"
+                FieldError.naming(
+                    spec.id,
+                    "frame_size",
+                    "{size!r} is not a size of {model}; use one of {valid}",
+                    size=frame_size,
+                    valid=valid,
                 )
             ]
         )

@@ -43,6 +43,7 @@ __all__ = [
     "fast_path",
     "fast_path_of",
     "field_errors_from_validation",
+    "note_model_name",
     "request_fingerprint",
     "validation_reason",
 ]
@@ -178,9 +179,10 @@ class Dialect(ABC):
         (the name it sent, ``gen4.5``, not vidgen's catalog id ``runway/gen4.5``)."""
         service = getattr(request.app.state, "service", None)
         if not error.model or service is None:
-            return error.reason
-        name: str = service.catalog.name_in(error.model, self.name)
-        return error.reason.replace(error.model, name)
+            return error.text()
+        sent: Mapping[str, str] = getattr(request.state, "model_names", {})
+        name: str = sent.get(error.model) or service.catalog.name_in(error.model, self.name)
+        return error.text(name)
 
     @abstractmethod
     def render_error(self, request: Request, error: VidgenError) -> Response:
@@ -246,6 +248,13 @@ class ServiceRoute(ErrorRenderingRoute):
     def render_error(self, request: Request, exc: Exception) -> Response:
         response: Response = request.app.error_response(request, exc)
         return response
+
+
+def note_model_name(request: Request, model_id: str | None, sent: str | None) -> None:
+    """Note that the client named the model ``model_id`` ``sent`` (an alias, say), so that an
+    error about the model names it so (``Dialect.field_reason``)."""
+    if model_id is not None and sent:
+        request.state.model_names = {model_id: sent}
 
 
 def error_fields(dialect: Dialect, request: Request, error: VidgenError) -> list[dict[str, Any]]:

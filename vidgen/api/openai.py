@@ -26,7 +26,13 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from vidgen.api.deps import CurrentKey, ServiceDep, public_base_url
-from vidgen.api.dialect import Dialect, IdempotencyKey, request_fingerprint, validation_reason
+from vidgen.api.dialect import (
+    Dialect,
+    IdempotencyKey,
+    note_model_name,
+    request_fingerprint,
+    validation_reason,
+)
 from vidgen.api.files import send_object
 from vidgen.api.forms import read_form
 from vidgen.api.preferences import CreateOptions
@@ -269,8 +275,10 @@ def _seconds(spec: ModelSpec, seconds: str | None) -> int | None:
     if not _SECONDS.fullmatch(digits):
         raise InvalidRequest.single(
             "seconds",
-            f"{seconds!r} is not a whole number of seconds; {spec.id} takes "
-            f"{spec.describe_durations()}",
+            "{seconds!r} is not a whole number of seconds; {model} takes {durations}",
+            model=spec.id,
+            seconds=seconds,
+            durations=spec.describe_durations(),
         )
     return int(digits)
 
@@ -285,7 +293,11 @@ def _ratio(spec: ModelSpec, size: str | None) -> str:
     if ratio is None:
         offered = ", ".join(f"{w}x{h}" for w, h in spec.frame_sizes.values())
         raise InvalidRequest.single(
-            "size", f"{size!r} is not offered by {spec.id}; use one of {offered}"
+            "size",
+            "{size!r} is not offered by {model}; use one of {offered}",
+            model=spec.id,
+            size=size,
+            offered=offered,
         )
     return ratio
 
@@ -368,6 +380,8 @@ async def create_video(
     idempotency_key: IdempotencyKey = None,
 ) -> Video:
     body, image, fingerprint = await _parse_create(request)
+    named = service.catalog.find(body.model) if body.model else None
+    note_model_name(request, named.id if named else None, body.model)
     submission = await service.generations.submit(
         key,
         options.apply(

@@ -119,8 +119,13 @@ def _follow_input(
     seconds = _seconds(source)
     # A twentieth of a second of slack: a 3 s clip of 29.97 fps video is 2.9697 s.
     if seconds < shortest - 0.05:
-        reason = f"is {seconds:.2f} s long; {spec.id} needs at least {shortest} s"
-        raise InvalidRequest.single(field, reason, model=spec.id)
+        raise InvalidRequest.single(
+            field,
+            "is {seconds:.2f} s long; {model} needs at least {shortest} s",
+            model=spec.id,
+            seconds=seconds,
+            shortest=shortest,
+        )
     ratio = request.aspect_ratio or nearest_ratio(
         spec, shape.width, shape.height, "video" if isinstance(shape, CapturedVideo) else "image"
     )
@@ -162,10 +167,12 @@ def _rework_input(
     if seconds > longest + 0.05:
         raise InvalidRequest(
             [
-                FieldError(
+                FieldError.naming(
+                    spec.id,
                     "video",
-                    f"is {seconds:.2f} s long; {spec.id} takes at most {longest} s",
-                    model=spec.id,
+                    "is {seconds:.2f} s long; {model} takes at most {longest} s",
+                    seconds=seconds,
+                    longest=longest,
                 )
             ]
         )

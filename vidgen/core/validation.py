@@ -118,8 +118,12 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
         # An inferred text to video on an image model is a missing image (reported below).
         done = ", ".join(sorted(_words(k) for k in spec.kinds))
         return [
-            FieldError(
-                "model", f"{spec.id} does not do {_words(kind)}; it does {done}", model=spec.id
+            FieldError.naming(
+                spec.id,
+                "model",
+                "{model} does not do {kind}; it does {done}",
+                kind=_words(kind),
+                done=done,
             )
         ]
     errors: list[FieldError] = []
@@ -137,15 +141,17 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
             errors.append(FieldError("prompt", "is required when no image is given"))
         elif kind in spec.prompt_required:
             errors.append(
-                FieldError("prompt", f"is required for {spec.id}'s {_words(kind)}", model=spec.id)
+                FieldError.naming(
+                    spec.id, "prompt", "is required for {model}'s {kind}", kind=_words(kind)
+                )
             )
     if kind in IMAGE_KINDS:
         needs_image = spec.requires_image or kind is Kind.IMAGE_TO_VIDEO
         if request.first_image is None and needs_image:
-            errors.append(FieldError("first_image", f"is required for {spec.id}", model=spec.id))
+            errors.append(FieldError.naming(spec.id, "first_image", "is required for {model}"))
         if request.last_image is not None and not spec.accepts_last_image:
             errors.append(
-                FieldError("last_image", f"{spec.id} does not accept a last frame", model=spec.id)
+                FieldError.naming(spec.id, "last_image", "{model} does not accept a last frame")
             )
         if request.last_image is not None and request.first_image is None:
             errors.append(FieldError("last_image", "needs a first image as well"))
@@ -169,10 +175,12 @@ def kind_errors(spec: ModelSpec, request: GenerationRequest) -> list[FieldError]
             else "no reference images"
         )
         errors.append(
-            FieldError(
+            FieldError.naming(
+                spec.id,
                 "references",
-                f"{spec.id} takes {limit} (got {len(request.references)})",
-                model=spec.id,
+                "{model} takes {limit} (got {count})",
+                limit=limit,
+                count=len(request.references),
             )
         )
     errors += _keyframe_errors(spec, request, kind)
@@ -262,8 +270,8 @@ def option_errors(spec: ModelSpec, options: Mapping[str, Any]) -> list[FieldErro
         if option is None:
             known = ", ".join(sorted(spec.options)) or "none"
             errors.append(
-                FieldError(
-                    name, f"is not an option of {spec.id} (its options: {known})", model=spec.id
+                FieldError.naming(
+                    spec.id, name, "is not an option of {model} (its options: {known})", known=known
                 )
             )
         elif (reason := _option_problem(name, option, value)) is not None:
@@ -292,11 +300,12 @@ def validate_request(spec: ModelSpec, request: GenerationRequest) -> list[FieldE
         and request.aspect_ratio not in spec.frame_sizes
     ):
         errors.append(
-            FieldError(
+            FieldError.naming(
+                spec.id,
                 "aspect_ratio",
-                f"{request.aspect_ratio!r} is not supported by {spec.id}; "
-                f"use one of {', '.join(spec.ratios)}",
-                model=spec.id,
+                "{ratio!r} is not supported by {model}; use one of {ratios}",
+                ratio=request.aspect_ratio,
+                ratios=", ".join(spec.ratios),
             )
         )
     if (
@@ -305,11 +314,12 @@ def validate_request(spec: ModelSpec, request: GenerationRequest) -> list[FieldE
         and request.duration not in spec.durations
     ):
         errors.append(
-            FieldError(
+            FieldError.naming(
+                spec.id,
                 "duration",
-                f"must be {spec.describe_durations()} seconds for {spec.id} "
-                f"(got {request.duration})",
-                model=spec.id,
+                "must be {durations} seconds for {model} (got {duration})",
+                durations=spec.describe_durations(),
+                duration=request.duration,
             )
         )
     if request.seed is not None and not 0 <= request.seed <= SEED_MAX:

@@ -82,9 +82,15 @@ class HostedEngine(UpstreamEngine):
     def validate(self, spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:
         ids = spec.hosts.get(self.name)
         if ids is None:  # refused at start-up already
-            return [FieldError("model", f"{spec.id} cannot be served by {self.host.name}")]
+            return [
+                FieldError.naming(
+                    spec.id, "model", "{model} cannot be served by {host}", host=self.host.name
+                )
+            ]
         if ids.requires_prompt and not request.prompt.strip():
-            return [FieldError("prompt", f"is required by {spec.id}, also with an image")]
+            return [
+                FieldError.naming(spec.id, "prompt", "is required by {model}, also with an image")
+            ]
         return []
 
     def secret(self) -> str:

@@ -175,14 +175,15 @@ class RunwayEngine(UpstreamEngine):
     def validate(self, spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:
         model = RUNWAY_MODELS.get(spec.id)
         if model is None and self.model_problem(spec) is not None:
-            return [FieldError("model", f"{spec.id} cannot be served by Runway")]
+            return [FieldError.naming(spec.id, "model", "{model} cannot be served by Runway")]
         last_frame = model.last_frame if model is not None else spec.accepts_last_image
         errors: list[FieldError] = []
         if request.last_image is not None and not last_frame:
             errors.append(
-                FieldError(
+                FieldError.naming(
+                    spec.id,
                     "last_image",
-                    f"{spec.id} on Runway has no last-frame position, so a tail image cannot be "
+                    "{model} on Runway has no last-frame position, so a tail image cannot be "
                     "honoured; send only the first image",
                 )
             )

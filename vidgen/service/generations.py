@@ -246,12 +246,15 @@ class GenerationService:
                 return self.catalog.get(substitute)
         retired = spec.retired
         assert retired is not None
-        note = f" ({retired.note})" if retired.note else ""
-        reason = (
-            f"{spec.id} was retired by its provider on {retired.on} and this server routes it "
-            f"to {retired.engine!r}, which can no longer serve it{note}; choose another model"
+        raise InvalidRequest.single(
+            "model",
+            "{model} was retired by its provider on {on} and this server routes it to "
+            "{engine!r}, which can no longer serve it{note}; choose another model",
+            model=spec.id,
+            on=retired.on,
+            engine=retired.engine,
+            note=f" ({retired.note})" if retired.note else "",
         )
-        raise InvalidRequest.single("model", reason, model=spec.id)
 
     async def _check_monthly_limit(self, key: ApiKey, price: int) -> None:
         """A key with a monthly credit limit may not start a generation that would take its

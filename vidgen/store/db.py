@@ -58,6 +58,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PING_AFTER_IDLE_SECONDS = 2.0
 #: Any constant works; it only has to be the same in every vidgen process.
 PG_MIGRATION_LOCK = 0x76696467
+#: How often a process that finds another migrating the database tries its lock again.
+MIGRATION_LOCK_POLL_SECONDS = 0.2
 SQLITE_READERS = 4
 
 #: What reaching the database raises while it is down, restarting or failing over: SQLAlchemy's
@@ -309,16 +311,48 @@ class Database:
 
         return await asyncio.get_running_loop().run_in_executor(self._executors[engine], run)
 
-    async def migrate(self) -> None:
-        """Apply Alembic migrations up to head. Safe when several processes start together:
-        SQLite serialises them with BEGIN IMMEDIATE, PostgreSQL with an advisory lock."""
+    async def migrate(self, revision: str = "head") -> None:
+        """Apply Alembic migrations up to ``revision``. Safe when several processes start
+        together: SQLite serialises them with BEGIN IMMEDIATE, PostgreSQL with an advisory
+        lock.
 
-        def upgrade(conn: Connection) -> None:
-            if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})
-            command.upgrade(alembic_config(conn), "head")
+        On PostgreSQL Alembic runs each migration in a transaction of its own on a connection
+        outside any (``transaction_per_migration``), so that a migration can step out of
+        transactions for a CREATE INDEX CONCURRENTLY (``autocommit_block``), which cannot run
+        in one. The lock is therefore the session's, taken by polling: a process that waited
+        inside ``pg_advisory_lock`` would hold a snapshot as it waited, and CREATE INDEX
+        CONCURRENTLY waits for every older snapshot to end, so the two would deadlock."""
+        if self._async is None:
+            await self.write(lambda conn: command.upgrade(alembic_config(conn), revision))
+            return
+        try:
+            async with self._async.connect() as conn:
+                lock = text("SELECT pg_try_advisory_lock(:k)")
+                while not (await conn.execute(lock, {"k": PG_MIGRATION_LOCK})).scalar_one():
+                    await conn.commit()
+                    await asyncio.sleep(MIGRATION_LOCK_POLL_SECONDS)
+                await conn.commit()
+                try:
+                    await conn.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
+                finally:
+                    await conn.rollback()  # a failed step's transaction; the lock outlives it
+                    unlock = text("SELECT pg_advisory_unlock(:k)")
+                    await conn.execute(unlock, {"k": PG_MIGRATION_LOCK})
+                    await conn.commit()
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable() from exc
+            raise
 
-        await self.write(upgrade)
+    async def downgrade(self, revision: str) -> None:
+        """Undo migrations down to ``revision`` (an operator's ``alembic downgrade``, and the
+        tests of each migration's way back), transactions as ``migrate`` runs them."""
+        if self._async is None:
+            await self.write(lambda conn: command.downgrade(alembic_config(conn), revision))
+            return
+        async with self._async.connect() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), revision))
+            await conn.commit()
 
     async def ping(self) -> None:
         await self.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one())

@@ -94,12 +94,15 @@ class DiffusersEngine(Engine):
     def validate(self, spec: ModelSpec, request: GenerationRequest) -> list[FieldError]:
         recipe = recipe_for(spec.id)
         if recipe is None:
-            return [FieldError("model", f"{spec.id} cannot run on the diffusers engine")]
+            return [
+                FieldError.naming(spec.id, "model", "{model} cannot run on the diffusers engine")
+            ]
         if recipe.needs_last_image and request.last_image is None:
             return [
-                FieldError(
+                FieldError.naming(
+                    spec.id,
                     "last_image",
-                    f"is required for {spec.id}, which animates from a first to a last frame; "
+                    "is required for {model}, which animates from a first to a last frame; "
                     "for a first frame alone use wan2.1-i2v-14b-720p",
                 )
             ]

@@ -22,6 +22,12 @@ def _configure_and_run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # A migration may commit what came before it to build an index outside a transaction
+        # (PostgreSQL's CREATE INDEX CONCURRENTLY, in ``autocommit_block``): each is then a
+        # whole step of its own, as Alembic advises for such blocks. The caller's connection
+        # must be outside a transaction for that (``Database.migrate``); on SQLite, which never
+        # leaves one, the caller's transaction holds them all.
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -29,8 +35,9 @@ def _configure_and_run(connection: Connection) -> None:
 
 async def _run_async(url: str) -> None:
     engine = create_async_engine(url)
-    async with engine.begin() as conn:
+    async with engine.connect() as conn:
         await conn.run_sync(_configure_and_run)
+        await conn.commit()
     await engine.dispose()
 
 
