@@ -1,5 +1,5 @@
 """The playground page as HTTP sees it: its security headers, its assets, and its absence from
-the API's OpenAPI document. (What it does in a browser: tests/e2e/playground/.)"""
+the API's OpenAPI document. (What it does in a browser: tests/e2e/test_playground.py.)"""
 
 from __future__ import annotations
 

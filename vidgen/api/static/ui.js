@@ -1,5 +1,5 @@
-// Small helpers every part of the page uses: find an element, word a message (and a price),
-// show it, and tell screen readers about it.
+// Small helpers every part of the page uses: find an element, word a message, show it, and
+// tell screen readers about it.
 
 export const $ = (id) => document.getElementById(id);
 
@@ -23,9 +23,4 @@ export function announce(text) {
   announcer.textContent = "";
   // Set after a beat, so the same words are read again when repeated.
   window.setTimeout(() => (announcer.textContent = text), 50);
-}
-
-/** "1 credit", "8 credits" */
-export function creditsText(credits) {
-  return `${credits} credit${credits === 1 ? "" : "s"}`;
 }

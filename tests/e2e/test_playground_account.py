@@ -1,4 +1,4 @@
-"""The playground's Account and Admin views in headless Chromium (see conftest.py): a
+"""The playground's Account and Admin views in headless Chromium (as ``test_playground``): a
 client key sees its balance, limits and a usage chart drawn in inline SVG with nothing from
 another site, and no Admin view; an admin key also gets the Admin view, where it creates a key,
 credits it, changes its limits and revokes it."""
@@ -14,14 +14,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import TEST_KEY, LiveServer, data_uri, make_image, wait_for_status
-from tests.e2e.playground.conftest import Tab, start_server, use_key
+from tests.e2e.test_playground import Tab, browser, open_tab, start_server, use_key
 
 pytestmark = pytest.mark.slow
+__all__ = ["browser", "open_tab"]  # the fixtures, shared with test_playground
 
 ADMIN = "vg_playground_admin_" + "p" * 28
 
 
-# A server of its own (with an admin key), in place of the shared one, for this file only.
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = start_server(tmp_path_factory.mktemp("playground-account"), VIDGEN_ADMIN_KEYS=ADMIN)
