@@ -106,7 +106,7 @@ def test_a_last_frame_is_refused_clearly_where_the_model_cannot_use_it() -> None
         last_image=ImageRef(url="data:,"),
     )
     errors = validate_request(catalog.get("wan2.2-ti2v-5b"), request)
-    assert [(e.field, e.reason) for e in errors] == [
+    assert [(e.field, e.text()) for e in errors] == [
         ("last_image", "wan2.2-ti2v-5b does not accept a last frame")
     ]
 
